@@ -1,0 +1,101 @@
+# pipeline-infra: `make help` lists the targets. `make all` is what CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+ENV ?= dev
+ENVS := dev prod
+STACKS := $(foreach e,$(ENVS),cdktf.out/stacks/pipeline-$(e))
+
+# jsii on Node 20 prints an end-of-life banner; CDK Terrain's telemetry stays off.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CHECKPOINT_DISABLE := 1
+# An empty CLI config: no warning about a missing file, no stray credentials helper.
+export TF_CLI_CONFIG_FILE := $(CURDIR)/infra/terraformrc
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help all setup synth test unit lint format policy check-functions plan apply drift \
+	verify local-up local-down local-demo reconcile bench docs clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+all: test ## What CI runs (same as test)
+
+$(STAMP): pyproject.toml
+	@echo "setup: creating $(VENV) and installing pipeline-infra[dev] (first run takes ~1 min)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+	@echo "setup: done"
+
+setup: $(STAMP) ## Create .venv and install dependencies (idempotent, instant when current)
+
+$(CHECKOV_STAMP): iam/requirements-checkov.txt
+	@echo "setup: installing checkov into $(CHECKOV_VENV) (its pins conflict with the main venv)"
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r iam/requirements-checkov.txt
+	@touch $(CHECKOV_STAMP)
+
+synth: $(STAMP) ## Synthesize both stacks into cdktf.out/ and print a summary
+	@$(PY) -m infra.main
+
+docs: $(STAMP) ## Regenerate the README pipeline table and diagram from the manifest
+	@$(PY) -m infra.docs README.md --write
+
+lint: $(STAMP) ## ruff over the whole repo
+	@$(VENV)/bin/ruff check .
+
+format: $(STAMP) ## ruff --fix and format
+	@$(VENV)/bin/ruff check --fix .
+
+unit: $(STAMP) ## Unit tests only (synthesized JSON, manifest, policy, lifecycle)
+	@$(VENV)/bin/pytest -q -m "not integration and not emulator"
+
+test: $(STAMP) lint synth policy ## Lint, synth, policy gate, every test (emulators included)
+	@$(VENV)/bin/pytest -q
+
+policy: $(STAMP) $(CHECKOV_STAMP) ## Policy gate: rule engine + checkov over every stack
+	@test -f cdktf.out/stacks/pipeline-dev/cdk.tf.json || $(PY) -m infra.main --quiet
+	@$(PY) -m iam.report $(STACKS)
+
+check-functions: $(STAMP) ## Prove each function bundle installs, imports and listens on PORT
+	@$(PY) -m infra.check_functions
+
+plan: synth ## terraform plan for ENV (needs credentials and the google provider)
+	@$(PY) -m infra.tf plan --env $(ENV)
+
+apply: $(STAMP) ## Apply exactly the plan saved by `make plan` for ENV
+	@$(PY) -m infra.tf apply --env $(ENV)
+
+drift: synth ## Refresh-only plan for ENV, then the drift review (exit 2 drift, 3 critical)
+	@$(PY) -m infra.tf drift --env $(ENV)
+
+verify: $(STAMP) ## Check the live project's edges and IAM against the manifest (ENV)
+	@$(PY) -m infra.verify --env $(ENV)
+
+local-up: $(STAMP) ## Run the synthesized ENV stack on the Pub/Sub + Firestore emulators
+	@$(PY) -m infra.local up --env $(ENV)
+
+local-down: $(STAMP) ## Stop everything local-up started
+	@$(PY) -m infra.local down
+
+local-demo: $(STAMP) ## Drive one game day through the local pipeline and print a timeline
+	@$(PY) -m infra.local demo
+
+reconcile: $(STAMP) ## Report (FIX=1: repair) completion summaries, START..END dates
+	@$(PY) -m functions.pipeline_canary.reconcile --start $(START) --end $(END) $(if $(FIX),--fix,)
+
+bench: $(STAMP) ## Benchmarks: synth time vs floor, orchestrator latency vs emulator
+	@$(PY) bench/synth.py
+	@$(PY) bench/orchestrator.py
+
+clean: ## Remove generated folders (keeps .venv)
+	rm -rf cdktf.out .build .local .pytest_cache .ruff_cache
