@@ -399,6 +399,7 @@ class Manifest:
 
     def _validate_trigger_map(self) -> None:
         by_name = {p.name: p for p in self.processors}
+        phase3 = sorted(n for n, p in by_name.items() if p.phase == 3)
         for table, procs in self.trigger_map.items():
             if not re.match(r"^[a-z][a-z0-9_]*$", table):
                 raise _fail("trigger_map", table, "keys are Phase 2 output table names")
@@ -408,7 +409,7 @@ class Manifest:
                 proc = by_name.get(name)
                 if proc is None or proc.phase != 3:
                     raise _fail(f"trigger_map[{table!r}]", name,
-                                f"declared Phase 3 processors: {sorted(n for n, p in by_name.items() if p.phase == 3)}")
+                                f"declared Phase 3 processors: {phase3}")
 
     def _validate_data(self) -> None:
         dataset_keys = {d.key for d in self.datasets}

@@ -15,7 +15,8 @@ from infra.constructs.base import Principal, pin_address, replaced_with
 class TopicProps:
     """``name``: the cloud name (``<sport>-<key>``); ``component``: the address prefix.
 
-    ``part``: address suffix, default ``topic``. ``retention``: message retention; default 7 days so a stalled consumer can replay.
+    ``part``: address suffix, default ``topic``. ``retention``: message retention;
+    default 7 days so a stalled consumer can replay.
     """
 
     name: str
