@@ -80,14 +80,14 @@ class Emulators:
 
 def sdk_root() -> Path:
     """The Cloud SDK root: ``$CLOUDSDK_ROOT_DIR``, else ``gcloud info``, else the apt path."""
+    env_root = os.environ.get("CLOUDSDK_ROOT_DIR")
+    if env_root:
+        return Path(env_root)
     if _SDK_ROOT_CACHE:
         return _SDK_ROOT_CACHE[0]
     root = DEFAULT_SDK_ROOT
-    env_root = os.environ.get("CLOUDSDK_ROOT_DIR")
     gcloud = shutil.which("gcloud")
-    if env_root:
-        root = Path(env_root)
-    elif gcloud:
+    if gcloud:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             out = subprocess.run(
                 [gcloud, "info", "--format=value(installation.sdk_root)"],
