@@ -21,7 +21,9 @@ critical -- things that stop the pipeline or lose data:
 drift -- every other change made outside Terraform, one row per attribute, secrets masked.
   Unknown resource types are always drift, with a note: we cannot tell noise from harm.
 noise -- muted but counted: provider-computed attributes (`COMPUTED_ATTRIBUTES`), etag-only
-  changes on IAM members, output-only changes, and attributes listed in the ignore file.
+  changes on IAM members, output-only changes, and attributes listed in the ignore file
+  (infra/drift-ignore.json). The ignore file never mutes a critical change; an entry past
+  its `expires` day stops muting and is itself reported as drift.
 
 Planned changes in a normal plan are not drift; only the critical rules look at them.
 """
@@ -210,9 +212,7 @@ class IgnoreEntry:
 
     def matches(self, address: str, path: AttrPath) -> bool:
         """Glob match on the address, segment-prefix match on the attribute path."""
-        return fnmatchcase(address, _escape_brackets(self.address)) and path_has_prefix(
-            path, self.attribute
-        )
+        return fnmatchcase(address, _escape_brackets(self.address)) and path_has_prefix(path, self.attribute)
 
     def expired(self, today: date) -> bool:
         """An entry is valid through its `expires` day."""
@@ -261,9 +261,7 @@ def path_has_prefix(path: AttrPath, prefix: AttrPath) -> bool:
     """
     position = 0
     for step in prefix:
-        while (
-            position < len(path) and isinstance(path[position], int) and not isinstance(step, int)
-        ):
+        while position < len(path) and isinstance(path[position], int) and not isinstance(step, int):
             position += 1
         if position >= len(path) or path[position] != step:
             return False
@@ -296,9 +294,7 @@ def _parse_ignore_entry(entry: Any, index: int, path: str | Path) -> IgnoreEntry
     try:
         expires = date.fromisoformat(entry["expires"])
     except ValueError:
-        raise InputError(
-            path, f"{where}: expires {entry['expires']!r} is not a YYYY-MM-DD date"
-        ) from None
+        raise InputError(path, f"{where}: expires {entry['expires']!r} is not a YYYY-MM-DD date") from None
     try:
         attribute = parse_path(entry["attribute"])
     except ValueError as err:
@@ -386,9 +382,7 @@ def classify_drift(
         if entry is None:
             findings.append(finding)
         else:
-            muted.append(
-                Muted(rc.address, format_path(change.path), f"ignore file: {entry.reason}")
-            )
+            muted.append(Muted(rc.address, format_path(change.path), f"ignore file: {entry.reason}"))
     return findings, list(dict.fromkeys(muted))
 
 
@@ -440,9 +434,7 @@ def check_planned(plan: Plan) -> list[Finding]:
         if rc.mode != "managed":
             continue
         if rc.resource_type in DATA_STORE_TYPES and rc.action in ("delete", "replace"):
-            findings.append(
-                _planned(rc, f"plan will {rc.action} a data store: its data is destroyed")
-            )
+            findings.append(_planned(rc, f"plan will {rc.action} a data store: its data is destroyed"))
         if critical_role(rc) and rc.action == "delete":
             findings.append(_planned(rc, f"plan deletes {grant_text(rc)}"))
         if rc.resource_type in RUNTIME_TYPES and rc.action == "replace":
@@ -546,8 +538,8 @@ def _expired_finding(entry: IgnoreEntry) -> Finding:
 
 
 def cell(text: str) -> str:
-    """Make text safe inside a Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Make text safe inside a Markdown table cell (GFM reads `\\|` as a pipe, even in code)."""
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def code(text: str) -> str:
@@ -581,7 +573,7 @@ def render(result: Review) -> str:
         "",
         f"Plan: {plan.kind}, format_version {plan.format_version}, terraform "
         f"{plan.terraform_version}, {len(plan.resource_drift)} drifted and "
-        f"{sum(rc.action != 'no-op' for rc in plan.resource_changes)} planned resource "
+        f"{sum(rc.action not in ('no-op', 'read') for rc in plan.resource_changes)} planned resource "
         "change(s) checked.",
     ]
     if plan.errored:
@@ -654,9 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(DEFAULT_IGNORE_FILE),
         help="ignore file (default: infra/drift-ignore.json)",
     )
-    parser.add_argument(
-        "--today", help="date used to expire ignore entries, YYYY-MM-DD (default: today)"
-    )
+    parser.add_argument("--today", help="date used to expire ignore entries, YYYY-MM-DD (default: today)")
     return parser
 
 
