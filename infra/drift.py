@@ -212,7 +212,9 @@ class IgnoreEntry:
 
     def matches(self, address: str, path: AttrPath) -> bool:
         """Glob match on the address, segment-prefix match on the attribute path."""
-        return fnmatchcase(address, _escape_brackets(self.address)) and path_has_prefix(path, self.attribute)
+        return fnmatchcase(address, _escape_brackets(self.address)) and path_has_prefix(
+            path, self.attribute
+        )
 
     def expired(self, today: date) -> bool:
         """An entry is valid through its `expires` day."""
@@ -261,7 +263,9 @@ def path_has_prefix(path: AttrPath, prefix: AttrPath) -> bool:
     """
     position = 0
     for step in prefix:
-        while position < len(path) and isinstance(path[position], int) and not isinstance(step, int):
+        while (
+            position < len(path) and isinstance(path[position], int) and not isinstance(step, int)
+        ):
             position += 1
         if position >= len(path) or path[position] != step:
             return False
@@ -294,7 +298,9 @@ def _parse_ignore_entry(entry: Any, index: int, path: str | Path) -> IgnoreEntry
     try:
         expires = date.fromisoformat(entry["expires"])
     except ValueError:
-        raise InputError(path, f"{where}: expires {entry['expires']!r} is not a YYYY-MM-DD date") from None
+        raise InputError(
+            path, f"{where}: expires {entry['expires']!r} is not a YYYY-MM-DD date"
+        ) from None
     try:
         attribute = parse_path(entry["attribute"])
     except ValueError as err:
@@ -382,7 +388,9 @@ def classify_drift(
         if entry is None:
             findings.append(finding)
         else:
-            muted.append(Muted(rc.address, format_path(change.path), f"ignore file: {entry.reason}"))
+            muted.append(
+                Muted(rc.address, format_path(change.path), f"ignore file: {entry.reason}")
+            )
     return findings, list(dict.fromkeys(muted))
 
 
@@ -434,7 +442,9 @@ def check_planned(plan: Plan) -> list[Finding]:
         if rc.mode != "managed":
             continue
         if rc.resource_type in DATA_STORE_TYPES and rc.action in ("delete", "replace"):
-            findings.append(_planned(rc, f"plan will {rc.action} a data store: its data is destroyed"))
+            findings.append(
+                _planned(rc, f"plan will {rc.action} a data store: its data is destroyed")
+            )
         if critical_role(rc) and rc.action == "delete":
             findings.append(_planned(rc, f"plan deletes {grant_text(rc)}"))
         if rc.resource_type in RUNTIME_TYPES and rc.action == "replace":
@@ -566,6 +576,7 @@ def verdict(result: Review) -> str:
 def render(result: Review) -> str:
     """The Markdown report."""
     plan = result.plan
+    planned = sum(rc.action not in ("no-op", "read") for rc in plan.resource_changes)
     lines = [
         f"# Drift review: {code(plan.source)}",
         "",
@@ -573,8 +584,7 @@ def render(result: Review) -> str:
         "",
         f"Plan: {plan.kind}, format_version {plan.format_version}, terraform "
         f"{plan.terraform_version}, {len(plan.resource_drift)} drifted and "
-        f"{sum(rc.action not in ('no-op', 'read') for rc in plan.resource_changes)} planned resource "
-        "change(s) checked.",
+        f"{planned} planned resource change(s) checked.",
     ]
     if plan.errored:
         lines += ["", "Note: the plan reports `errored: true`; this review may be incomplete."]
@@ -646,7 +656,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(DEFAULT_IGNORE_FILE),
         help="ignore file (default: infra/drift-ignore.json)",
     )
-    parser.add_argument("--today", help="date used to expire ignore entries, YYYY-MM-DD (default: today)")
+    parser.add_argument(
+        "--today", help="date used to expire ignore entries, YYYY-MM-DD (default: today)"
+    )
     return parser
 
 

@@ -19,7 +19,9 @@ INVOKER = "google_cloud_run_v2_service_iam_member.phase3_analytics_sub__invoker"
 SCHED_INVOKER = "google_cloud_run_v2_service_iam_member.same_day_phase3__invoker"
 FUNCTION = "google_cloudfunctions2_function.phase3_to_phase4_orchestrator__function"
 FN_INVOKER = "google_cloud_run_v2_service_iam_member.phase3_to_phase4_orchestrator__trigger_invoker"
-OLD_INVOKER = "google_cloud_run_v2_service_iam_member.phase2_to_phase3_orchestrator__trigger_invoker"
+OLD_INVOKER = (
+    "google_cloud_run_v2_service_iam_member.phase2_to_phase3_orchestrator__trigger_invoker"
+)
 TABLE = "google_bigquery_table.orchestration__phase_completions"
 
 
@@ -104,7 +106,9 @@ def test_plan_kind_is_stated(run, fixture, kind):
 
 def test_normal_plan_with_nothing_to_change_is_stated(run_doc, load, find):
     plan = load("invoker_deleted.json")
-    plan["resource_changes"] = [rc for rc in plan["resource_changes"] if rc["change"]["actions"] == ["no-op"]]
+    plan["resource_changes"] = [
+        rc for rc in plan["resource_changes"] if rc["change"]["actions"] == ["no-op"]
+    ]
     assert "Plan: normal, nothing to change," in run_doc(plan).out
 
 
@@ -217,7 +221,9 @@ def test_oidc_audience_change_is_critical(run_doc, load, find):
     plan = load("oidc_sa_changed.json")
     change = find(plan, "resource_drift", SUB)["change"]
     change["after"] = change["before"] | {"push_config": [dict(change["before"]["push_config"][0])]}
-    token = dict(change["before"]["push_config"][0]["oidc_token"][0], audience="https://example.org")
+    token = dict(
+        change["before"]["push_config"][0]["oidc_token"][0], audience="https://example.org"
+    )
     change["after"]["push_config"][0]["oidc_token"] = [token]
     result = run_doc(plan)
     assert result.code == drift.EXIT_CRITICAL
@@ -262,7 +268,9 @@ def test_function_replaced_with_its_invoker_is_not_critical(run_doc, load, find,
 
 def test_function_replaced_with_no_iam_in_plan_is_critical(run_doc, load):
     plan = load("function_replaced_iam_not.json")
-    plan["resource_changes"] = [rc for rc in plan["resource_changes"] if rc["address"] != FN_INVOKER]
+    plan["resource_changes"] = [
+        rc for rc in plan["resource_changes"] if rc["address"] != FN_INVOKER
+    ]
     result = run_doc(plan)
     assert result.code == drift.EXIT_CRITICAL
     assert "no IAM member in the plan grants access to it" in result.out
@@ -302,7 +310,9 @@ def test_invoker_of_another_service_is_not_counted(run_doc, load, find):
     member["change"]["before"]["name"] = "projects/p/locations/l/services/prediction-worker"
     member["change"]["after"] = member["change"]["before"]
     plan["configuration"]["root_module"]["resources"] = [
-        r for r in plan["configuration"]["root_module"]["resources"] if r["address"] != SCHED_INVOKER
+        r
+        for r in plan["configuration"]["root_module"]["resources"]
+        if r["address"] != SCHED_INVOKER
     ]
     assert run_doc(plan).code == drift.EXIT_CLEAN
 
@@ -331,7 +341,9 @@ def test_bigquery_table_deletion_is_critical(run):
 
 @pytest.mark.parametrize("resource_type", sorted(drift.DATA_STORE_TYPES))
 @pytest.mark.parametrize("actions", [["delete"], ["delete", "create"], ["create", "delete"]])
-def test_every_data_store_deleted_or_replaced_is_critical(run_doc, load, find, resource_type, actions):
+def test_every_data_store_deleted_or_replaced_is_critical(
+    run_doc, load, find, resource_type, actions
+):
     plan = load("bigquery_table_deleted.json")
     found = find(plan, "resource_changes", TABLE)
     found["type"] = resource_type
@@ -542,7 +554,9 @@ def test_ignore_file_never_mutes_a_critical_change(run, write_json):
     assert "ignore file:" not in result.out
 
 
-def test_ignore_file_mutes_non_critical_attributes_of_the_same_resource(run_doc, load, find, write_json):
+def test_ignore_file_mutes_non_critical_attributes_of_the_same_resource(
+    run_doc, load, find, write_json
+):
     plan = load("push_endpoint_changed.json")
     change = find(plan, "resource_drift", SUB)["change"]
     change["after"]["ack_deadline_seconds"] = 60
@@ -561,7 +575,9 @@ def test_ignore_file_mutes_non_critical_attributes_of_the_same_resource(run_doc,
     )
     result = run_doc(plan, ignore=ignore)
     assert "| critical | 1 |\n| drift | 0 |\n| noise (muted) | 1 |" in result.out
-    assert "| ignore file: tuning experiment, see incident 12 | 1 | `ack_deadline_seconds` |" in (result.out)
+    assert "| ignore file: tuning experiment, see incident 12 | 1 | `ack_deadline_seconds` |" in (
+        result.out
+    )
 
 
 def test_expired_ignore_entry_is_a_finding_even_when_nothing_drifts(run, fixtures_dir):
@@ -641,11 +657,19 @@ def test_ignore_entry_without_reason_or_expiry_is_unreadable(run, fixtures_dir, 
             "ignore[0]: expires 'soon' is not a YYYY-MM-DD date",
         ),
         (
-            {"ignore": [{"address": "a", "attribute": "b", "reason": " ", "expires": "2027-01-01"}]},
+            {
+                "ignore": [
+                    {"address": "a", "attribute": "b", "reason": " ", "expires": "2027-01-01"}
+                ]
+            },
             "ignore[0]: missing 'reason'",
         ),
         (
-            {"ignore": [{"address": "a", "attribute": "b..c", "reason": "r", "expires": "2027-01-01"}]},
+            {
+                "ignore": [
+                    {"address": "a", "attribute": "b..c", "reason": "r", "expires": "2027-01-01"}
+                ]
+            },
             "ignore[0]: cannot parse attribute path 'b..c'",
         ),
     ],
@@ -681,7 +705,9 @@ def test_checked_in_ignore_file_is_valid():
         ("malformed_missing_actions.json", "resource_changes[0] (" + SUB + "): change.actions"),
     ],
 )
-def test_unreadable_plan_exits_1_with_one_line_naming_file_and_reason(run, fixtures_dir, fixture, reason):
+def test_unreadable_plan_exits_1_with_one_line_naming_file_and_reason(
+    run, fixtures_dir, fixture, reason
+):
     result = run(fixture)
     assert result.code == drift.EXIT_UNREADABLE
     assert result.out == ""

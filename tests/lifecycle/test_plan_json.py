@@ -127,7 +127,9 @@ def test_diff_values_marks_unknown_and_sensitive():
 
 
 def test_diff_values_hides_the_shape_of_a_sensitive_block():
-    changes = diff_values({"env": {"A": "1"}}, {"env": {"A": "2", "B": "3"}}, before_sensitive={"env": True})
+    changes = diff_values(
+        {"env": {"A": "1"}}, {"env": {"A": "2", "B": "3"}}, before_sensitive={"env": True}
+    )
     assert changes == [AttrChange(("env",), {"A": "1"}, {"A": "2", "B": "3"}, sensitive=True)]
 
 

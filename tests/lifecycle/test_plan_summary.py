@@ -11,7 +11,9 @@ from infra import plan_summary
 
 SVC = "google_cloud_run_v2_service.phase3_analytics__service"
 FUNCTION = "google_cloudfunctions2_function.phase3_to_phase4_orchestrator__function"
-OLD_INVOKER = "google_cloud_run_v2_service_iam_member.phase2_to_phase3_orchestrator__trigger_invoker"
+OLD_INVOKER = (
+    "google_cloud_run_v2_service_iam_member.phase2_to_phase3_orchestrator__trigger_invoker"
+)
 TABLE = "google_bigquery_table.orchestration__phase_completions"
 
 
