@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cdktn import App
 
+from infra.bundle import FUNCTIONS_DIR
 from infra.envs import ENVS, get_env
 from infra.manifest import Manifest
 from infra.stacks.pipeline_stack import PipelineStack, stack_name
@@ -18,13 +19,14 @@ BUNDLE_DIR = REPO_ROOT / ".build" / "bundles"
 
 
 def synthesize(manifest: Manifest, env_names: Sequence[str] = tuple(ENVS),
-               outdir: Path = DEFAULT_OUTDIR, bundle_dir: Path = BUNDLE_DIR) -> dict[str, Path]:
+               outdir: Path = DEFAULT_OUTDIR, bundle_dir: Path = BUNDLE_DIR,
+               functions_dir: Path = FUNCTIONS_DIR) -> dict[str, Path]:
     """Synthesize one stack per environment; return stack name → its ``cdk.tf.json``."""
     manifest.validate()
     app = App(outdir=str(outdir), skip_validation=False)
     envs = [get_env(n) for n in env_names]
     for env in envs:
-        PipelineStack(app, manifest, env, bundle_dir)
+        PipelineStack(app, manifest, env, bundle_dir, functions_dir)
     app.synth()
     return {stack_name(env): outdir / "stacks" / stack_name(env) / "cdk.tf.json" for env in envs}
 

@@ -15,7 +15,7 @@ from cdktn_provider_google.provider import GoogleProvider
 from cdktn_provider_google.storage_bucket import StorageBucket
 from constructs import Construct
 
-from infra.bundle import build_bundle
+from infra.bundle import FUNCTIONS_DIR, build_bundle
 from infra.constructs.alerting import AlertChannel, AlertChannelProps
 from infra.constructs.apis import ProjectApis
 from infra.constructs.base import Invokable, pin_address
@@ -42,7 +42,7 @@ def stack_name(env: EnvConfig) -> str:
 
 class PipelineStack(TerraformStack):
     def __init__(self, scope: Construct, manifest: Manifest, env: EnvConfig,
-                 bundle_dir: Path) -> None:
+                 bundle_dir: Path, functions_dir: Path = FUNCTIONS_DIR) -> None:
         super().__init__(scope, stack_name(env))
         env.validate(manifest)
         self.manifest = manifest
@@ -107,7 +107,8 @@ class PipelineStack(TerraformStack):
             trigger = self.topics[fn.trigger_topic] if fn.trigger_topic else None
             self.functions[fn.key] = CloudFunction(self, f"function-{fn.key}", FunctionProps(
                 name=names.function(fn), component=fn.key, project=project, region=env.region,
-                bundle=build_bundle(fn.source, bundle_dir), bucket_name=bucket.name,
+                bundle=build_bundle(fn.source, bundle_dir, functions_dir / fn.source),
+                bucket_name=bucket.name,
                 entry_point=fn.entry_point, runtime_account_id=names.function_account(fn),
                 build_identity=builder, runtime=fn.runtime,
                 timeout_seconds=fn.timeout_seconds, memory_mb=fn.memory_mb,
