@@ -37,12 +37,17 @@ local pipeline; ``{collection}`` is ``COMPLETION_COLLECTION``):
 ``{collection}/{game_date}/claims/trigger`` — the trigger claim, created atomically by the
     first delivery that sees the enabled set complete: ``claimed_by`` (CloudEvent id),
     ``claimed_at``, ``lease_until``, ``published``, ``message_id``, ``published_at``,
-    ``attempts``. The claimant publishes, then marks the claim published and sets the
-    summary's trigger fields. If the publish fails the handler raises so Pub/Sub
-    redelivers; a redelivery of the same event, or any delivery once the lease has
-    expired, takes the claim over in a transaction and publishes. A published claim is
-    never published again. (A crash between the publish and the mark can publish twice:
-    the trigger carries the idempotency key ``{transition}:{game_date}`` for Phase 4.)
+    ``attempts`` (``previous_claimant`` after a takeover). The claimant publishes, then
+    marks the claim published and sets the summary's trigger fields. If the publish fails
+    the handler raises so Pub/Sub redelivers; a redelivery of the same event (arriving at
+    least ``REDELIVERY_GRACE`` after the claim, Pub/Sub's minimum backoff), or any delivery
+    once the lease has expired, takes the claim over in a transaction and publishes. Any
+    other delivery that finds the claim unpublished polls it for ``HOLD_WAIT_S`` and, if it
+    is still unpublished, raises ``TriggerPending`` so that Pub/Sub redelivers it: the
+    trigger is never lost, even when the claimant died. A published claim is never
+    published again; a crash between the publish and the mark can publish twice, so the
+    trigger carries the idempotency key ``{transition}:{game_date}`` for Phase 4. The
+    function's trigger must have retries enabled for redelivery to happen at all.
 
 Every document created carries ``_expires_at`` (now + ``COMPLETION_TTL_DAYS``); the stack
 puts the TTL policy on that field for the collection and its subcollections.
@@ -62,6 +67,7 @@ import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -77,7 +83,13 @@ COMPLETIONS = "completions"
 CLAIMS = "claims"
 TRIGGER_CLAIM = "trigger"
 SUCCESS = "success"
-CLAIM_LEASE = dt.timedelta(minutes=5)
+# Longer than a live attempt can take (publish timeout + marking); shorter means a claim
+# whose holder died is taken over sooner by the next delivery.
+CLAIM_LEASE = dt.timedelta(minutes=2)
+# Pub/Sub redelivers a failed event after at least its minimum backoff (10 s by default).
+REDELIVERY_GRACE = dt.timedelta(seconds=10)
+HOLD_WAIT_S = 15.0
+HOLD_POLL_S = 0.1
 PUBLISH_TIMEOUT_S = 60.0
 BQ_TIMEOUT_S = 10.0
 MAX_SUMMARY_ROUNDS = 10
@@ -661,17 +673,26 @@ def converge_summary(
 
 @dataclass(frozen=True)
 class TriggerResult:
-    """``published``, ``already_published``, ``held_elsewhere`` or ``skipped``."""
+    """``published`` or ``already_published`` (a no-op)."""
 
     state: str
     message_id: str | None = None
     claimed_by: str | None = None
 
 
+class TriggerPending(RuntimeError):
+    """The trigger is claimed by a delivery that has not published within the wait.
+
+    Raised so Pub/Sub redelivers: the redelivery finds the trigger published, or the
+    claimant's lease expired and takes it over, so a claimed trigger is never lost even
+    when its claimant died and no redelivery of the claimant's own event comes.
+    """
+
+
 def trigger_payload(
     config: Config, t: Tally, completion: Completion, event_id: str, now: dt.datetime
 ) -> tuple[bytes, dict[str, str]]:
-    """The Phase trigger message body and attributes."""
+    """The trigger message body and attributes (``idempotency_key`` is per transition+date)."""
     body = {
         "game_date": completion.game_date,
         "transition": config.transition,
@@ -691,21 +712,35 @@ def trigger_payload(
     return json.dumps(body, sort_keys=True).encode(), attributes
 
 
+def may_take_over(claim: Mapping[str, Any], event_id: str, now: dt.datetime) -> bool:
+    """An unpublished claim may be taken by a redelivery of its own event, or by anyone once
+    its lease expired. A redelivery arrives after Pub/Sub's minimum retry backoff, so a
+    same-id delivery within ``REDELIVERY_GRACE`` of the claim is a concurrent duplicate of a
+    live attempt and waits instead."""
+    if claim.get("published"):
+        return False
+    lease = claim.get("lease_until")
+    if lease is None or lease <= now:
+        return True
+    claimed_at = claim.get("claimed_at")
+    return (
+        claim.get("claimed_by") == event_id
+        and claimed_at is not None
+        and now - claimed_at >= REDELIVERY_GRACE
+    )
+
+
 def _take_over_claim(
     db: FirestoreClient, claim: DocumentReference, event_id: str, now: dt.datetime
-) -> TriggerResult | None:
-    """Take an unpublished claim whose holder is this event or whose lease expired."""
+) -> dict[str, Any] | None:
+    """Take the claim over in a transaction; return the claim found when not eligible."""
     from google.cloud import firestore
 
     @firestore.transactional
-    def attempt(txn: firestore.Transaction) -> TriggerResult | None:
+    def attempt(txn: firestore.Transaction) -> dict[str, Any] | None:
         current = claim.get(transaction=txn).to_dict() or {}
-        if current.get("published"):
-            return TriggerResult("already_published", current.get("message_id"))
-        holder = current.get("claimed_by")
-        lease = current.get("lease_until")
-        if holder != event_id and lease is not None and lease > now:
-            return TriggerResult("held_elsewhere", claimed_by=holder)
+        if not may_take_over(current, event_id, now):
+            return current
         txn.update(
             claim,
             {
@@ -713,7 +748,7 @@ def _take_over_claim(
                 "claimed_at": now,
                 "lease_until": now + CLAIM_LEASE,
                 "attempts": firestore.Increment(1),
-                "previous_claimant": holder,
+                "previous_claimant": current.get("claimed_by"),
             },
         )
         return None
@@ -721,19 +756,23 @@ def _take_over_claim(
     return attempt(db.transaction())
 
 
-def claim_and_publish(
-    clients: Clients,
+def acquire_claim(
+    db: FirestoreClient,
     config: Config,
-    t: Tally,
-    completion: Completion,
+    game_date: str,
     event_id: str,
     now: dt.datetime,
-) -> TriggerResult:
-    """Claim the date's trigger and publish it once; raise if the publish fails."""
+    hold_wait: float | None = None,
+) -> TriggerResult | None:
+    """Create or take over the date's trigger claim.
+
+    Returns ``None`` when this delivery holds the claim and must publish, or the
+    ``already_published`` result. While another live attempt holds it, polls for up to
+    ``hold_wait`` seconds (the holder normally publishes within milliseconds), then raises
+    ``TriggerPending``.
+    """
     from google.api_core import exceptions as gexc
 
-    db = clients.db
-    game_date = completion.game_date
     claim = summary_ref(db, config, game_date).collection(CLAIMS).document(TRIGGER_CLAIM)
     try:
         claim.create(
@@ -748,24 +787,62 @@ def claim_and_publish(
                 "_expires_at": _expires(config, now),
             }
         )
+        return None
     except gexc.AlreadyExists:
+        pass
+    wait = HOLD_WAIT_S if hold_wait is None else hold_wait
+    started = time.monotonic()
+    while True:
+        current_now = now + dt.timedelta(seconds=time.monotonic() - started)
         existing = claim.get().to_dict() or {}
         if existing.get("published"):
             return TriggerResult("already_published", existing.get("message_id"))
-        lease = existing.get("lease_until")
-        if existing.get("claimed_by") != event_id and lease is not None and lease > now:
-            return TriggerResult("held_elsewhere", claimed_by=existing.get("claimed_by"))
-        outcome = _take_over_claim(db, claim, event_id, now)
-        if outcome is not None:
-            return outcome
-        log(
-            "WARNING",
-            f"took over the unpublished trigger claim for {game_date} "
-            f"(was {existing.get('claimed_by')}); publishing",
-            game_date=game_date,
-            transition=config.transition,
-            event_id=event_id,
-        )
+        if may_take_over(existing, event_id, current_now):
+            found = _take_over_claim(db, claim, event_id, current_now)
+            if found is None:
+                log(
+                    "WARNING",
+                    f"took over the unpublished trigger claim for {game_date} "
+                    f"(was {existing.get('claimed_by')}); publishing",
+                    game_date=game_date,
+                    transition=config.transition,
+                    event_id=event_id,
+                )
+                return None
+            continue
+        if time.monotonic() - started >= wait:
+            log(
+                "WARNING",
+                f"trigger for {game_date} claimed by {existing.get('claimed_by')} until "
+                f"{existing.get('lease_until')} and still unpublished after {wait:.0f}s; "
+                "raising so Pub/Sub redelivers this event",
+                game_date=game_date,
+                transition=config.transition,
+                event_id=event_id,
+                claimed_by=existing.get("claimed_by"),
+            )
+            raise TriggerPending(
+                f"trigger for {game_date} claimed by {existing.get('claimed_by')} is not "
+                "published yet"
+            )
+        time.sleep(HOLD_POLL_S)
+
+
+def claim_and_publish(
+    clients: Clients,
+    config: Config,
+    t: Tally,
+    completion: Completion,
+    event_id: str,
+    now: dt.datetime,
+) -> TriggerResult:
+    """Claim the date's trigger and publish it once; raise if the publish fails."""
+    db = clients.db
+    game_date = completion.game_date
+    held = acquire_claim(db, config, game_date, event_id, now)
+    if held is not None:
+        return held
+    claim = summary_ref(db, config, game_date).collection(CLAIMS).document(TRIGGER_CLAIM)
     data, attributes = trigger_payload(config, t, completion, event_id, now)
     try:
         message_id = clients.publisher.publish(config.trigger_topic_path, data, attributes)
@@ -986,20 +1063,12 @@ def process_completion(
         )
         row, row_id = trigger_row(config, completion, t, result, now)
         write_rows(clients, config, [row], [row_id])
-    elif result.state == "already_published":
+    else:
         log(
             "INFO",
             f"{completion.game_date}: trigger already published (message {result.message_id}); "
             f"{record} delivery is a no-op",
             message_id=result.message_id,
-            **{**base, **counts},
-        )
-    else:
-        log(
-            "INFO",
-            f"{completion.game_date}: trigger claimed by {result.claimed_by}, lease live; "
-            "it publishes (or its redelivery does)",
-            claimed_by=result.claimed_by,
             **{**base, **counts},
         )
     return _with(outcome, trigger=result.state, message_id=result.message_id)
