@@ -407,6 +407,39 @@ def test_a_duplicate_repairs_a_stale_summary(world):
     assert (summary["_completed_count"], summary["_missing"]) == (4, [PHASE3[4]])
 
 
+def test_a_stale_listing_is_rewritten_after_relisting(world, monkeypatch):
+    """Writer A lists before writer B's record lands and writes after B: A must notice."""
+    world.use_orchestrator_env()
+    config = config_from_env()
+    for proc in PHASE3[:3] + PHASE3[4:]:
+        data = pubsub_data(completion_payload(proc, DATE))
+        orch.handle_event(None, config, f"e-{proc}", data, orch_now())
+    assert world.summary(DATE)["_completed_count"] == 4
+
+    real = orch.list_records
+    listings = []
+
+    def lagging(db, cfg, game_date):
+        records = real(db, cfg, game_date)
+        listings.append(sorted(records))
+        if len(listings) == 1:
+            records.pop(PHASE3[4])  # A's first listing predates B's record
+        return records
+
+    monkeypatch.setattr(orch, "list_records", lagging)
+    data = pubsub_data(completion_payload(PHASE3[3], DATE))
+    outcome = orch.handle_event(None, config, "e-A", data, orch_now())
+    assert len(listings) >= 2
+    assert (outcome.completed_count, outcome.trigger) == (5, "published")
+    summary = world.summary(DATE)
+    assert (summary["_completed_count"], summary["_missing"], summary["_triggered"]) == (
+        5,
+        [],
+        True,
+    )
+    assert len(world.pull_triggers()) == 1
+
+
 class Rows:
     def __init__(self, fail=None, errors=None):
         self.calls = []
