@@ -1,0 +1,240 @@
+"""The pipeline canary: each finding class on seeded emulator data, a healthy case, config."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import os
+
+import flask
+import pytest
+
+from functions.phase3_to_phase4 import main as orch
+from functions.pipeline_canary import main as canary
+from tests.functions.support import (
+    PHASE3,
+    canary_environ,
+    completion_payload,
+    log_lines,
+    pubsub_data,
+)
+
+# 11:00 in New York: "today" is 2026-02-05 and "yesterday" 2026-02-04 there.
+NOW = dt.datetime(2026, 2, 5, 16, 0, tzinfo=dt.UTC)
+TODAY, YESTERDAY = "2026-02-05", "2026-02-04"
+
+
+class NeverPublishes:
+    def publish(self, topic, data, attributes):
+        raise RuntimeError("publisher down")
+
+
+def seed(world, game_date, processors, at, *, expected=None, clients=None, **overrides):
+    """Deliver one completion per processor through the orchestrator at time ``at``."""
+    env = world.environ(expected=expected)
+    config = orch.Config.from_env({**os.environ, **env})
+    for proc in processors:
+        data = pubsub_data(completion_payload(proc, game_date, **overrides))
+        with contextlib.suppress(RuntimeError):
+            orch.handle_event(clients, config, f"{game_date}-{proc}", data, at)
+
+
+def check(world, now=NOW, expected=None):
+    config = canary.CanaryConfig.from_env(canary_environ(world.collection, world.topic, expected))
+    return canary.check_health(world.admin.db, config, now)
+
+
+def by_class(report):
+    out = {}
+    for finding in report.findings:
+        out.setdefault(finding.finding, []).append(finding)
+    return out
+
+
+@pytest.mark.emulator
+def test_healthy_pipeline_has_no_findings(world, capsys):
+    seed(world, YESTERDAY, PHASE3, NOW - dt.timedelta(hours=20))
+    seed(world, TODAY, PHASE3[:2], NOW - dt.timedelta(hours=2))
+    report = check(world)
+    assert report.findings == []
+    assert report.healthy
+    assert report.checked == [
+        {"transition": "phase3_to_phase4", "game_date": TODAY},
+        {"transition": "phase3_to_phase4", "game_date": YESTERDAY},
+    ]
+    (last,) = log_lines(capsys.readouterr().out)[-1:]
+    assert (last["severity"], last["healthy"]) == ("INFO", True)
+
+
+@pytest.mark.emulator
+def test_complete_but_untriggered_past_the_stall_limit(world, capsys):
+    completed_at = NOW - dt.timedelta(minutes=45)
+    config = orch.Config.from_env({**os.environ, **world.environ()})
+    broken = dataclasses.replace(orch.get_clients(config), publisher=NeverPublishes())
+    seed(world, TODAY, PHASE3, completed_at, clients=broken)
+    capsys.readouterr()
+
+    assert check(world, now=completed_at + dt.timedelta(minutes=10)).healthy
+    report = check(world)
+    (stalled,) = by_class(report)[canary.TRIGGER_STALLED]
+    assert stalled.game_date == TODAY
+    assert stalled.details["completed"] == PHASE3
+    assert stalled.details["missing"] == []
+    assert stalled.details["stalled_minutes"] == 45
+    assert stalled.details["claim"]["published"] is False
+    assert "not triggered for 45 min (limit 30)" in stalled.message
+    errors = [e for e in log_lines(capsys.readouterr().out) if e["severity"] == "ERROR"]
+    assert [e["finding"] for e in errors] == [canary.TRIGGER_STALLED]
+    assert errors[0]["game_date"] == TODAY
+    assert errors[0]["completed"] == PHASE3
+
+
+@pytest.mark.emulator
+def test_backfill_completed_date_is_a_note_not_a_stall(world):
+    seed(world, TODAY, PHASE3, NOW - dt.timedelta(hours=3), skip_downstream_trigger=True)
+    report = check(world)
+    assert report.findings == []
+    assert len(report.notes) == 1
+    assert "skip_downstream_trigger" in report.notes[0]
+
+
+@pytest.mark.emulator
+def test_unexpected_processor_is_configuration_drift(world):
+    seed(world, TODAY, ["p2_bdl_box_scores", PHASE3[0]], NOW - dt.timedelta(hours=1))
+    (drift,) = by_class(check(world))[canary.CONFIGURATION_DRIFT]
+    assert drift.game_date == TODAY
+    assert drift.details["unexpected"] == ["p2_bdl_box_scores"]
+    assert drift.details["never_seen"] == []
+
+
+@pytest.mark.emulator
+def test_expected_processor_never_seen_yesterday_is_drift(world):
+    seed(world, YESTERDAY, PHASE3[:3], NOW - dt.timedelta(hours=20))
+    seed(world, TODAY, PHASE3[:3], NOW - dt.timedelta(hours=1))
+    findings = by_class(check(world))
+    (drift,) = findings[canary.CONFIGURATION_DRIFT]
+    assert drift.game_date == YESTERDAY
+    assert drift.details["never_seen"] == PHASE3[3:]
+    assert canary.STALE_TRACKING not in findings
+
+
+@pytest.mark.emulator
+def test_orchestrator_expecting_a_disabled_processor_is_drift(world):
+    """The seeds' incident: the orchestrator waits for a processor the manifest disabled."""
+    stale_expected = [*PHASE3, "p3_retired_processor"]
+    seed(world, TODAY, PHASE3, NOW - dt.timedelta(hours=2), expected=stale_expected)
+    findings = by_class(check(world))
+    (drift,) = findings[canary.CONFIGURATION_DRIFT]
+    assert drift.details["orchestrator_expected"] == sorted(stale_expected)
+    assert drift.details["declared_expected"] == PHASE3
+    # By the declared set the date is complete and untriggered for two hours.
+    (stalled,) = findings[canary.TRIGGER_STALLED]
+    assert stalled.details["summary_missing"] == ["p3_retired_processor"]
+
+
+@pytest.mark.emulator
+def test_summary_disagreeing_with_its_records_is_stale_tracking(world):
+    seed(world, YESTERDAY, PHASE3, NOW - dt.timedelta(hours=20))
+    ref = world.admin.db.collection(world.collection).document(YESTERDAY)
+    ref.update({"_completed_count": 3, "_triggered": False})
+    (stale,) = by_class(check(world))[canary.STALE_TRACKING]
+    assert stale.game_date == YESTERDAY
+    diffs = {d["field"]: (d["stored"], d["actual"]) for d in stale.details["differences"]}
+    assert diffs == {"_completed_count": (3, 5), "_triggered": (False, True)}
+
+
+@pytest.mark.emulator
+def test_summary_missing_while_records_exist_is_stale_tracking(world):
+    seed(world, TODAY, PHASE3[:2], NOW - dt.timedelta(minutes=5))
+    world.admin.db.collection(world.collection).document(TODAY).delete()
+    (stale,) = by_class(check(world))[canary.STALE_TRACKING]
+    assert stale.details["differences"][0]["field"] == "summary"
+
+
+@pytest.mark.emulator
+def test_http_entry_point_returns_200_with_the_report(world):
+    today = dt.datetime.now(dt.UTC).astimezone(canary.ZoneInfo("America/New_York")).date()
+    seed(world, today.isoformat(), PHASE3[:1], dt.datetime.now(dt.UTC))
+    ref = world.admin.db.collection(world.collection).document(today.isoformat())
+    ref.update({"_completed_count": 4})
+    os.environ.update(canary_environ(world.collection, world.topic))
+    with flask.Flask(__name__).test_request_context("/", method="POST"):
+        body, status, headers = canary.check_pipeline_health(flask.request)
+    report = json.loads(body)
+    assert status == 200
+    assert headers == {"Content-Type": "application/json"}
+    assert report["healthy"] is False
+    assert [f["finding"] for f in report["findings"]] == [canary.STALE_TRACKING]
+    assert report["findings"][0]["game_date"] == today.isoformat()
+
+
+def test_dates_to_check_follow_the_time_zone():
+    # 03:00 UTC on the 5th is still the evening of the 4th in New York.
+    now = dt.datetime(2026, 2, 5, 3, 0, tzinfo=dt.UTC)
+    assert canary.dates_to_check(now, "America/New_York") == ("2026-02-04", "2026-02-03")
+    assert canary.dates_to_check(now, "UTC") == ("2026-02-05", "2026-02-04")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GATED_TRANSITIONS": None}, "GATED_TRANSITIONS is not set"),
+        ({"CANARY_TIMEZONE": "Mars/Olympus"}, "not an IANA time zone"),
+        ({"GATED_TRANSITIONS": "{"}, "GATED_TRANSITIONS is not valid JSON"),
+        ({"GATED_TRANSITIONS": "{}"}, "must be a JSON array"),
+        ({"GATED_TRANSITIONS": '[{"name": "x"}]'}, r"GATED_TRANSITIONS\[0\].source_phase"),
+        (
+            {
+                "GATED_TRANSITIONS": json.dumps(
+                    [
+                        {
+                            "name": "t",
+                            "source_phase": "p",
+                            "collection": "c",
+                            "trigger_topic": "tt",
+                            "expected": ["a_b"],
+                            "stall_minutes": 0,
+                        }
+                    ]
+                )
+            },
+            "stall_minutes must be a positive integer",
+        ),
+        (
+            {
+                "GATED_TRANSITIONS": json.dumps(
+                    [
+                        {
+                            "name": "t",
+                            "source_phase": "p",
+                            "collection": "c",
+                            "trigger_topic": "tt",
+                            "expected": ["PlayerGameSummary"],
+                        }
+                    ]
+                )
+            },
+            "expected must be a non-empty list of snake_case",
+        ),
+    ],
+)
+def test_canary_config_errors_name_the_variable(env, message):
+    environ = {**canary_environ("c"), **env}
+    environ = {k: v for k, v in environ.items() if v is not None}
+    with pytest.raises(canary.ConfigError, match=message):
+        canary.CanaryConfig.from_env(environ)
+
+
+def test_canary_config_values():
+    config = canary.CanaryConfig.from_env(canary_environ("coll", expected=["b_x", "a_x"]))
+    (transition,) = config.transitions
+    assert transition == canary.Transition(
+        name="phase3_to_phase4",
+        source_phase="phase_3_analytics",
+        collection="coll",
+        expected=("a_x", "b_x"),
+        stall_minutes=30,
+        trigger_topic="nba-phase4-trigger",
+    )
