@@ -8,7 +8,10 @@ one line per step; Terraform's own output goes to a log file beside the plan
 
 plan   ``terraform init``, ``terraform plan -out=plan.tfplan``, ``terraform show -json`` into
        ``plan.json``, then ``python -m infra.plan_summary plan.json`` (Markdown, also saved as
-       ``plan.md``). ``plan.meta.json`` records the SHA-256 of the ``cdk.tf.json`` planned.
+       ``plan.md``). ``plan.meta.json`` records the SHA-256 of the ``cdk.tf.json`` planned;
+       ``plan.fingerprint`` identifies the changes themselves (``plan_fingerprint``) so CI
+       can require the plan it applies to be the one that was reviewed without shipping
+       the plan file, which holds secrets in plain text.
 apply  applies exactly the saved ``plan.tfplan``; refuses when it is missing, or when the
        stack changed since the plan (a different ``cdk.tf.json`` hash; without
        ``plan.meta.json``, a ``cdk.tf.json`` newer than the plan).
@@ -39,7 +42,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from infra.envs import ENVS
 
@@ -260,17 +263,71 @@ def stack_digest(ws: Workspace) -> str:
     return hashlib.sha256(ws.stack_json.read_bytes()).hexdigest()
 
 
+def _mask(value: Any, sensitive: Any) -> Any:
+    """``value`` with every part ``sensitive`` marks (Terraform's ``after_sensitive``) hidden."""
+    if sensitive is True:
+        return "(sensitive)"
+    if isinstance(value, dict):
+        marks = sensitive if isinstance(sensitive, dict) else {}
+        return {k: _mask(v, marks.get(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        marks = sensitive if isinstance(sensitive, list) else []
+        return [_mask(v, marks[i] if i < len(marks) else None) for i, v in enumerate(value)]
+    return value
+
+
+def plan_fingerprint(plan: Any) -> tuple[str, int]:
+    """``("sha256:…", number of changes)`` of what a ``terraform show -json`` plan would do.
+
+    Covers every resource and output change except no-ops and data reads: address,
+    actions, the planned values (sensitive parts masked), which values are unknown, and
+    the replace paths. Two plans with the same fingerprint make the same changes, whatever
+    the state looked like before; a change of a sensitive value alone is not seen.
+    """
+    changes: list[dict[str, Any]] = []
+    entries = [(rc.get("address"), rc.get("change")) for rc in plan.get("resource_changes") or []]
+    entries += [(f"output.{name}", change)
+                for name, change in (plan.get("output_changes") or {}).items()]
+    for address, change in entries:
+        change = change or {}
+        actions = change.get("actions") or []
+        if actions in (["no-op"], ["read"]):
+            continue
+        changes.append({
+            "address": address, "actions": actions,
+            "after": _mask(change.get("after"), change.get("after_sensitive")),
+            "after_unknown": change.get("after_unknown"),
+            "replace_paths": change.get("replace_paths") or [],
+        })
+    changes.sort(key=lambda c: str(c["address"]))
+    blob = json.dumps(changes, sort_keys=True, separators=(",", ":"))
+    return f"sha256:{hashlib.sha256(blob.encode()).hexdigest()}", len(changes)
+
+
 def do_plan(runner: Runner) -> int:
     ws = runner.ws
-    for stale in ("plan.tfplan", "plan.json", "plan.md", "plan.meta.json"):
+    for stale in ("plan.tfplan", "plan.json", "plan.md", "plan.meta.json", "plan.fingerprint"):
         ws.file(stale).unlink(missing_ok=True)
     digest = stack_digest(ws)
     runner.init()
     runner.terraform_step(["plan", "-input=false", "-no-color", "-out=plan.tfplan"], "plan.log")
+    try:
+        runner.show_json("plan.tfplan", "plan.json")
+        try:
+            fingerprint, count = plan_fingerprint(json.loads(ws.file("plan.json").read_text()))
+        except (json.JSONDecodeError, AttributeError) as err:
+            raise StepFailed(f"{ws.shown('plan.json')} is not a plan JSON: {err}") from None
+        ws.file("plan.fingerprint").write_text(f"{fingerprint}\n")
+        runner.say(f"{count} change{'' if count == 1 else 's'}, fingerprint "
+                   f"{fingerprint[:19]}… in {ws.shown('plan.fingerprint')}")
+        runner.python_tool("infra.plan_summary", "plan.json", "plan.md")
+    except StepFailed:
+        # A plan nobody could review must not be applied.
+        ws.file("plan.tfplan").unlink(missing_ok=True)
+        raise
     ws.file("plan.meta.json").write_text(json.dumps(
-        {"env": ws.env, "stack_sha256": digest, "plan": "plan.tfplan"}, indent=2) + "\n")
-    runner.show_json("plan.tfplan", "plan.json")
-    runner.python_tool("infra.plan_summary", "plan.json", "plan.md")
+        {"env": ws.env, "stack_sha256": digest, "plan": "plan.tfplan",
+         "fingerprint": fingerprint, "changes": count}, indent=2) + "\n")
     runner.say(f"saved {ws.shown('plan.tfplan')}; apply it with `make apply ENV={ws.env}`")
     return EXIT_OK
 

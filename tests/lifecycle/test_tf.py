@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from infra import tf
-from infra.tf import terraform_reason
+from infra.tf import plan_fingerprint, terraform_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 CANNED = Path(__file__).resolve().parent / "recorded" / "terraform"
@@ -131,14 +131,16 @@ def test_plan_runs_init_plan_show_summary_in_the_stack(fake, capsys):
     steps = step_lines(out)
     assert steps[0].startswith(f"tf: plan prod in {fake.stack} (credentials: "
                                "GOOGLE_OAUTH_ACCESS_TOKEN)")
-    assert [s.split(" …")[0] for s in steps[1:5]] == [
+    fingerprint = (fake.stack / "plan.fingerprint").read_text().strip()
+    assert [s.split(" …")[0] for s in steps[1:6]] == [
         "tf: terraform init -input=false",
         "tf: terraform plan -input=false -out=plan.tfplan",
         "tf: terraform show -json plan.tfplan > plan.json",
+        f"tf: 1 change, fingerprint {fingerprint[:19]}… in {fake.stack / 'plan.fingerprint'}",
         "tf: python -m infra.plan_summary plan.json > plan.md",
     ]
-    assert all(" ok (" in s for s in steps[1:5])
-    assert steps[5] == (f"tf: saved {fake.stack / 'plan.tfplan'}; apply it with "
+    assert all(" ok (" in s for s in steps[1:4] + steps[5:6])
+    assert steps[6] == (f"tf: saved {fake.stack / 'plan.tfplan'}; apply it with "
                         "`make apply ENV=prod`")
     # the real summary of the canned plan, printed and saved for the PR comment
     assert "**1 to create, 0 to update, 0 to replace, 0 to delete.**" in out
@@ -146,7 +148,18 @@ def test_plan_runs_init_plan_show_summary_in_the_stack(fake, capsys):
     assert json.loads((fake.stack / "plan.json").read_text())["format_version"] == "1.2"
     meta = json.loads((fake.stack / "plan.meta.json").read_text())
     digest = hashlib.sha256((fake.stack / "cdk.tf.json").read_bytes()).hexdigest()
-    assert meta == {"env": "prod", "stack_sha256": digest, "plan": "plan.tfplan"}
+    assert fingerprint == plan_fingerprint(json.loads((CANNED / "plan.json").read_text()))[0]
+    assert meta == {"env": "prod", "stack_sha256": digest, "plan": "plan.tfplan",
+                    "fingerprint": fingerprint, "changes": 1}
+
+
+def test_plan_that_cannot_be_summarized_is_not_left_to_apply(fake, capsys):
+    fake.answer("show-plan.tfplan.json", "this is not JSON")
+    assert fake.run("plan") == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"tf: error: {fake.stack / 'plan.json'} is not a plan JSON: ")
+    assert not (fake.stack / "plan.tfplan").exists()
+    assert not (fake.stack / "plan.meta.json").exists()
 
 
 def test_plan_failure_is_one_line_and_stops(fake, capsys):
@@ -387,6 +400,51 @@ def test_module_entry_point(fake):
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.startswith("tf: refused: no saved plan ")
+
+
+# --- the plan fingerprint ----------------------------------------------------------------
+
+
+def change(address, actions, after, after_sensitive=None, after_unknown=None):
+    kind, name = address.split(".", 1)
+    return {"address": address, "type": kind, "name": name,
+            "change": {"actions": actions, "before": None, "after": after,
+                       "after_unknown": after_unknown or {},
+                       "after_sensitive": after_sensitive or {}}}
+
+
+def test_fingerprint_ignores_order_noops_and_reads():
+    a = change("google_pubsub_topic.a__topic", ["create"], {"name": "nba-a"})
+    b = change("google_pubsub_topic.b__topic", ["update"], {"name": "nba-b"})
+    noop = change("google_pubsub_topic.c__topic", ["no-op"], {"name": "nba-c"})
+    read = change("data.google_project.project", ["read"], {"number": "1"})
+    one = plan_fingerprint({"resource_changes": [a, b]})
+    assert one[1] == 2
+    assert plan_fingerprint({"resource_changes": [b, noop, a, read]}) == one
+
+
+def test_fingerprint_sees_planned_values_and_outputs():
+    base = plan_fingerprint({"resource_changes": [
+        change("google_pubsub_topic.a__topic", ["create"], {"name": "nba-a"})]})
+    other_value = plan_fingerprint({"resource_changes": [
+        change("google_pubsub_topic.a__topic", ["create"], {"name": "nba-b"})]})
+    with_output = plan_fingerprint({
+        "resource_changes": [change("google_pubsub_topic.a__topic", ["create"],
+                                    {"name": "nba-a"})],
+        "output_changes": {"topic_a": {"actions": ["create"], "after": "nba-a"}},
+    })
+    assert len({base, other_value, with_output}) == 3
+    assert with_output[1] == 2
+
+
+def test_fingerprint_masks_sensitive_values():
+    def with_token(token):
+        return plan_fingerprint({"resource_changes": [change(
+            "google_monitoring_notification_channel.alerts__slack", ["update"],
+            {"sensitive_labels": [{"auth_token": token}], "type": "slack"},
+            after_sensitive={"sensitive_labels": [{"auth_token": True}]})]})
+
+    assert with_token("xoxb-one") == with_token("xoxb-two")
 
 
 # --- terraform's error text ----------------------------------------------------------------
