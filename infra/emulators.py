@@ -203,7 +203,7 @@ def wait_ready(emulator: EmulatorProcess, timeout: float = DEFAULT_READY_TIMEOUT
         time.sleep(0.1)
     stop(emulator.pid)
     raise EmulatorError(
-        f"{emulator.name} emulator not ready on {emulator.address} after {timeout:.0f}s; raise "
+        f"{emulator.name} emulator not ready on {emulator.address} after {timeout:g}s; raise "
         f"the timeout or check the machine's load; see {emulator.log_path}: "
         f"{log_tail(emulator.log_path)}"
     )
@@ -284,7 +284,12 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A zombie (exited, not yet reaped by its parent) has stopped for our purposes.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
