@@ -570,14 +570,21 @@ class Verifier:
                      f"--region {self.env.region} --member {member} --role {INVOKER_ROLE}`)")
 
     def run(self, out: TextIO) -> int:
-        """Print every check and a summary; return the exit code."""
+        """Print every check and a summary; return the exit code.
+
+        The header is printed with the first check, so an error before any check (no
+        credentials) leaves stdout empty.
+        """
         e = self.expected
-        print(f"verify {self.env.name}: project {self.env.project_id}, region "
-              f"{self.env.region}: {len(e.services)} services, {len(e.functions)} functions, "
-              f"{len(e.subscriptions)} push subscriptions, {len(e.invokers)} invoker edges",
-              file=out, flush=True)
+        header = (f"verify {self.env.name}: project {self.env.project_id}, region "
+                  f"{self.env.region}: {len(e.services)} services, {len(e.functions)} "
+                  f"functions, {len(e.subscriptions)} push subscriptions, {len(e.invokers)} "
+                  "invoker edges")
         failed = passed = 0
         for check in self.checks():
+            if header:
+                print(header, file=out, flush=True)
+                header = ""
             print(check.line(), file=out, flush=True)
             if check.ok:
                 passed += 1

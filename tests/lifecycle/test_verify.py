@@ -488,7 +488,7 @@ def test_main_missing_credentials_one_line_exit_2(capsys):
     [line] = captured.err.splitlines()
     assert line.startswith("verify: no usable Google credentials (Your default credentials "
                            "were not found.); run `gcloud auth application-default login`")
-    assert "FAIL" not in captured.out
+    assert captured.out == ""
 
 
 def test_main_with_the_real_clients_and_no_credentials(monkeypatch, tmp_path, capsys):
@@ -496,7 +496,9 @@ def test_main_with_the_real_clients_and_no_credentials(monkeypatch, tmp_path, ca
     missing = tmp_path / "missing-key.json"
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(missing))
     assert verify.main(["--env", "prod"]) == 2
-    [line] = capsys.readouterr().err.splitlines()
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
     assert line.startswith(f"verify: no usable Google credentials (File {missing} was not "
                            "found.)")
 
