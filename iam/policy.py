@@ -1,0 +1,211 @@
+"""The policy gate over synthesized Terraform JSON.
+
+``python -m iam.policy PATH... [--format text|markdown] [--env dev|prod]``
+
+PATH is a ``cdk.tf.json`` or a folder holding one (a ``cdktf.out`` folder expands to its
+stacks). The environment of each stack comes from ``--env``, else from ``pipeline-<env>`` in
+the path or the stack's own name; with no known environment only the rules that need no
+grant data run. Text output is one line per violation,
+``RULE-ID resource-address: what is wrong and how to fix it``, on stdout; a one-line summary
+per stack goes to stderr. Exit status: 0 clean, 1 violations, 2 unreadable input (one line
+naming the file and why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from iam.grants import expected
+from iam.graph import StackGraph
+from iam.render import policy_markdown
+from iam.rules import RULES, Context, Violation, run
+from infra.envs import ENVS, get_env
+from infra.manifest import Manifest
+from infra.pipeline import load
+from infra.tfjson import StackJson
+
+STACK_FILE = "cdk.tf.json"
+STACK_DIR_RE = re.compile(r"^pipeline-([a-z0-9]+)$")
+
+
+class InputError(Exception):
+    """An input that is not a readable Terraform JSON stack; the message names the file."""
+
+
+@dataclass(frozen=True)
+class StackResult:
+    name: str
+    path: Path
+    env: str | None
+    violations: tuple[Violation, ...]
+    rules_run: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def stack_files(path: Path) -> list[Path]:
+    """The ``cdk.tf.json`` files ``path`` stands for; ``InputError`` when there are none."""
+    if not path.exists():
+        raise InputError(f"{path}: missing (no such file or folder)")
+    if path.is_dir():
+        if (path / STACK_FILE).is_file():
+            return [path / STACK_FILE]
+        nested = sorted((path / "stacks").glob(f"*/{STACK_FILE}"))
+        if nested:
+            return nested
+        raise InputError(f"{path}: folder has no {STACK_FILE} (run make synth first)")
+    return [path]
+
+
+def read_stack(path: Path) -> StackJson:
+    """Parse ``path`` as a Terraform JSON stack or raise ``InputError`` saying why not."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError(f"{path}: unreadable ({exc.strerror or exc})") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{path}: not JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a Terraform JSON stack (top level is "
+                         f"{type(data).__name__}, expected an object)")
+    resources = data.get("resource")
+    if not isinstance(resources, dict) or not resources:
+        hint = " (this looks like a plan; pass the synthesized cdk.tf.json)" if (
+            "planned_values" in data or "resource_changes" in data) else ""
+        raise InputError(f"{path}: not a Terraform JSON stack (no 'resource' object){hint}")
+    for kind in ("resource", "data"):
+        for rtype, by_name in (data.get(kind) or {}).items():
+            if not isinstance(by_name, dict) or not all(isinstance(b, dict)
+                                                        for b in by_name.values()):
+                raise InputError(f"{path}: not a Terraform JSON stack ({kind}.{rtype} is not an "
+                                 "object of named blocks)")
+    return StackJson(data, path)
+
+
+def detect_env(path: Path | None, data: Mapping[str, Any]) -> str | None:
+    """``pipeline-<env>`` in the path, else in the stack's name; ``None`` when neither."""
+    names: list[str] = list(reversed(path.resolve().parts)) if path is not None else []
+    meta = (data.get("//") or {}).get("metadata") or {}
+    if isinstance(meta, Mapping) and isinstance(meta.get("stackName"), str):
+        names.append(meta["stackName"])
+    for name in names:
+        m = STACK_DIR_RE.match(name)
+        if m:
+            return m.group(1)
+    return None
+
+
+def check_stack(stack: StackJson | Mapping[str, Any], env: str | None = None,
+                manifest: Manifest | None = None) -> list[Violation]:
+    """Run every applicable rule on one stack (a ``StackJson`` or its parsed JSON)."""
+    sj = stack if isinstance(stack, StackJson) else StackJson(stack)
+    manifest = manifest or load()
+    data = expected(manifest, get_env(env)) if env is not None else None
+    return run(Context(StackGraph(sj), manifest, data))
+
+
+def evaluate(path: Path, stack: StackJson, env_override: str | None,
+             manifest: Manifest) -> StackResult:
+    notes: list[str] = []
+    env = env_override or detect_env(path, stack.data)
+    if env is not None and env not in ENVS:
+        notes.append(f"unknown environment {env!r} (known: {sorted(ENVS)}); "
+                     "manifest-only rules ran")
+        env = None
+    elif env is None:
+        notes.append("environment unknown (no pipeline-<env> in path or stack name); "
+                     "manifest-only rules ran")
+    violations = check_stack(stack, env, manifest)
+    rules_run = tuple(r.id for r in RULES if env is not None or not r.needs_env)
+    name = StackGraph(stack).name
+    return StackResult(name, path, env, tuple(violations), rules_run, tuple(notes))
+
+
+def check_paths(paths: Sequence[Path], env: str | None = None,
+                manifest: Manifest | None = None) -> list[StackResult]:
+    """Load and check every stack; ``InputError`` (all problems, one per line) if any fail."""
+    manifest = manifest or load()
+    loaded: list[tuple[Path, StackJson]] = []
+    errors: list[str] = []
+    for p in paths:
+        try:
+            for f in stack_files(p):
+                loaded.append((f, read_stack(f)))
+        except InputError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise InputError("\n".join(errors))
+    return [evaluate(f, s, env, manifest) for f, s in loaded]
+
+
+def text_lines(results: Sequence[StackResult]) -> list[str]:
+    many = len(results) > 1
+    return [v.line(with_stack=many) for r in results for v in r.violations]
+
+
+def summary_line(r: StackResult) -> str:
+    env = r.env or "no env"
+    verdict = "clean" if r.ok else f"{len(r.violations)} violation(s)"
+    return f"iam.policy: {r.name} ({env}, {len(r.rules_run)} rules): {verdict}"
+
+
+def rules_table() -> str:
+    """The Markdown rule table of the README (id, what, why)."""
+    rows = ["| id | rule | why | needs env |", "|---|---|---|---|"]
+    for r in RULES:
+        rows.append(f"| `{r.id}` | {r.title} | {r.rationale} | {'yes' if r.needs_env else ''} |")
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m iam.policy", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="cdk.tf.json or a folder holding one")
+    parser.add_argument("--format", choices=("text", "markdown"), default="text")
+    parser.add_argument("--env", choices=sorted(ENVS),
+                        help="environment of every PATH (default: from the stack name)")
+    parser.add_argument("--markdown-out", type=Path, metavar="FILE",
+                        help="also write the Markdown report to FILE")
+    parser.add_argument("--rules", action="store_true", help="print the rule table and exit")
+    args = parser.parse_args(argv)
+    if args.rules:
+        print(rules_table())
+        return 0
+    if not args.paths:
+        parser.error("at least one PATH is required")
+    try:
+        results = check_paths(args.paths, args.env)
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    markdown = policy_markdown(results)
+    if args.markdown_out is not None:
+        args.markdown_out.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown_out.write_text(markdown)
+    if args.format == "markdown":
+        print(markdown, end="")
+    else:
+        for line in text_lines(results):
+            print(line)
+    for r in results:
+        print(summary_line(r), file=sys.stderr)
+        for note in r.notes:
+            print(f"iam.policy: {r.name}: {note}", file=sys.stderr)
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

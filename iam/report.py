@@ -1,0 +1,114 @@
+"""The full policy report: the rule engine and checkov over the same stacks, in one report.
+
+``python -m iam.report STACK_DIR... [--format text|markdown] [--env dev|prod]
+[--checkov PATH] [--skips iam/checkov-skips.yaml] [--markdown-out FILE]``
+
+Text output: one line per policy violation (as ``iam.policy``), then one line per checkov
+finding not covered by ``iam/checkov-skips.yaml``
+(``CKV_… resource-address: check name (checkov)``); per-stack summaries and timings on
+stderr. Markdown output: a PR comment. Exit status: 0 clean, 1 violations or unskipped
+findings, 2 unreadable input, unusable skip list or checkov not runnable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from iam.checkov import DEFAULT_CHECKOV, DEFAULT_SKIPS, CheckovError, CheckovResult, scan
+from iam.policy import InputError, StackResult, read_stack, stack_files, summary_line, text_lines
+from iam.policy import evaluate as evaluate_stack
+from iam.render import policy_markdown
+from infra.envs import ENVS
+from infra.pipeline import load
+from infra.tfjson import StackJson
+
+
+def checkov_lines(results: Sequence[CheckovResult]) -> list[str]:
+    many = len(results) > 1
+    return [f"{f.check_id} {f.address}: {f.name} (checkov; fix it or add a reasoned skip to "
+            f"iam/checkov-skips.yaml){f' [{c.stack}]' if many else ''}"
+            for c in results for f in c.failed]
+
+
+def stale_skips(results: Sequence[CheckovResult]) -> list[str]:
+    """Skips that matched no finding in any stack."""
+    if not results:
+        return []
+    common = set.intersection(*(set(map(str, c.unused_skips)) for c in results))
+    return sorted(common)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m iam.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", type=Path, metavar="STACK_DIR",
+                        help="stack folder (or its cdk.tf.json, or a cdktf.out folder)")
+    parser.add_argument("--format", choices=("text", "markdown"), default="text")
+    parser.add_argument("--env", choices=sorted(ENVS),
+                        help="environment of every stack (default: from the stack name)")
+    parser.add_argument("--checkov", type=Path, default=DEFAULT_CHECKOV,
+                        help=f"checkov executable (default {DEFAULT_CHECKOV})")
+    parser.add_argument("--skips", type=Path, default=DEFAULT_SKIPS,
+                        help="checked-in skip list (check id, resource glob, reason)")
+    parser.add_argument("--markdown-out", type=Path, metavar="FILE",
+                        help="also write the Markdown report to FILE (one run for the log "
+                             "and the PR comment)")
+    args = parser.parse_args(argv)
+
+    manifest = load()
+    loaded: list[tuple[Path, StackJson]] = []
+    errors: list[str] = []
+    for p in args.paths:
+        try:
+            loaded += [(f, read_stack(f)) for f in stack_files(p)]
+        except InputError as exc:
+            errors.append(str(exc))
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        return 2
+
+    started = time.monotonic()
+    results: list[StackResult] = [evaluate_stack(f, s, args.env, manifest) for f, s in loaded]
+    rules_seconds = time.monotonic() - started
+    names = [r.name for r in results]
+    keyed = {(r.name if names.count(r.name) == 1 else f"{r.name} ({f})"): (f, s)
+             for r, (f, s) in zip(results, loaded, strict=True)}
+    started = time.monotonic()
+    try:
+        checkov = scan(keyed, args.checkov, args.skips)
+    except CheckovError as exc:
+        print(f"iam.report: {exc}", file=sys.stderr)
+        return 2
+    checkov_seconds = time.monotonic() - started
+
+    markdown = policy_markdown(results, checkov)
+    if args.markdown_out is not None:
+        args.markdown_out.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown_out.write_text(markdown)
+    if args.format == "markdown":
+        print(markdown, end="")
+    else:
+        for line in text_lines(results) + checkov_lines(checkov):
+            print(line)
+    for r in results:
+        print(summary_line(r), file=sys.stderr)
+        for note in r.notes:
+            print(f"iam.policy: {r.name}: {note}", file=sys.stderr)
+    for c in checkov:
+        print(f"checkov: {c.stack}: {c.passed} passed, {len(c.failed)} failed, "
+              f"{len(c.skipped)} skipped with a reason", file=sys.stderr)
+    for s in stale_skips(checkov):
+        print(f"checkov: skip '{s}' matched nothing; remove it from {args.skips}",
+              file=sys.stderr)
+    print(f"iam.report: rules {rules_seconds:.1f}s, checkov {checkov_seconds:.1f}s",
+          file=sys.stderr)
+    ok = all(r.ok for r in results) and all(c.ok for c in checkov)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
