@@ -6,14 +6,24 @@ state migration, not a refactor. The component prefix lets plan summaries group 
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from cdktn import TerraformResource, TerraformResourceLifecycle
 
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
 
 def logical_id(component: str, part: str) -> str:
-    """``phase3-analytics-sub`` + ``invoker`` → ``phase3_analytics_sub__invoker``."""
-    return f"{component.replace('-', '_')}__{part.replace('-', '_')}"
+    """``phase3-analytics-sub`` + ``invoker`` → ``phase3_analytics_sub__invoker``.
+
+    Raises ``ValueError`` when the result is not a valid Terraform resource name.
+    """
+    lid = f"{component.replace('-', '_')}__{part.replace('-', '_')}"
+    if not NAME_RE.match(lid):
+        raise ValueError(f"logical id {lid!r} is not a valid Terraform name "
+                         "(letters, digits, '_' and '-'; no dots)")
+    return lid
 
 
 def pin_address(resource: TerraformResource, component: str, part: str) -> str:

@@ -69,9 +69,11 @@ class Identity(Construct):
         if role in PRIMITIVE_ROLES:
             raise ValueError(f"identity {self.component}: primitive role {role} is forbidden; "
                              "use a predefined role")
-        m = ProjectIamMember(self, f"project-{role.split('/')[-1]}", project=self.props.project,
+        # Terraform names allow no dots: roles/datastore.user → datastore_user.
+        role_key = role.split("/")[-1].replace(".", "_")
+        m = ProjectIamMember(self, f"project-{role_key}", project=self.props.project,
                              role=role, member=self.member)
-        pin_address(m, self.props.component, f"{self.props.part}_{role.split('/')[-1]}")
+        pin_address(m, self.props.component, f"{self.props.part}_{role_key}")
 
 
 @dataclass(frozen=True)
