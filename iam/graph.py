@@ -197,10 +197,18 @@ class StackGraph:
                              problem=f"{address} is not a google_service_account")
         agent = PUBSUB_AGENT_REF_RE.match(text)
         if agent:
-            if self.exists(agent.group(1)):
-                return Principal("pubsub_agent", PUBSUB_AGENT, raw)
-            return Principal("unresolved", raw, raw,
-                             problem=f"{agent.group(1)} is not declared in this stack")
+            if not self.exists(agent.group(1)):
+                return Principal("unresolved", raw, raw,
+                                 problem=f"{agent.group(1)} is not declared in this stack")
+            project = _str(self.body(agent.group(1)).get("project_id"))
+            if project and self.project and "${" not in project and project != self.project:
+                return Principal("unresolved", raw, raw, problem=(
+                    f"the Pub/Sub agent of project {project!r}, not of {self.project!r}"))
+            return Principal("pubsub_agent", PUBSUB_AGENT, raw)
+        if "${" in text:
+            # References inside a longer string (``${google_service_account.x.account_id}@…``):
+            # substitute what the stack states literally, then match as a literal.
+            text = REF_RE.sub(lambda m: _str(self.stack.resolve_attr(m.group(0))), text)
         if DEFAULT_SA_RE.match(text):
             return Principal("default", raw, raw, problem="the default service account")
         if LITERAL_AGENT_RE.match(text):
@@ -285,7 +293,9 @@ class StackGraph:
             ".service_config[0].uri", ".url",
         ):
             return Endpoint(None, path, raw)
-        if res.type != "google_cloudfunctions2_function" and attr not in (".uri", ".status[0].url"):
+        if res.type != "google_cloudfunctions2_function" and attr not in (
+            ".uri", ".urls[0]", ".status[0].url",
+        ):
             return Endpoint(None, path, raw)
         kind = INVOKABLE_TYPES[res.type]
         return Endpoint(ResolvedTarget(Target(kind, self.cloud_name(res)), address, literal=False),

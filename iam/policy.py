@@ -95,14 +95,18 @@ def read_stack(path: Path) -> StackJson:
 
 
 def detect_env(path: Path | None, data: Mapping[str, Any]) -> str | None:
-    """``pipeline-<env>`` in the path, else in the stack's name; ``None`` when neither."""
+    """``pipeline-<env>`` in the path (nearest folder first), else in the stack's name.
+
+    Only known environments count, so a checkout folder such as ``pipeline-infra`` is not
+    mistaken for one; ``None`` when nothing names a known environment.
+    """
     names: list[str] = list(reversed(path.resolve().parts)) if path is not None else []
     meta = (data.get("//") or {}).get("metadata") or {}
     if isinstance(meta, Mapping) and isinstance(meta.get("stackName"), str):
         names.append(meta["stackName"])
     for name in names:
         m = STACK_DIR_RE.match(name)
-        if m:
+        if m and m.group(1) in ENVS:
             return m.group(1)
     return None
 

@@ -28,7 +28,9 @@ from iam.grants import (
     short_member,
 )
 from iam.graph import Acting, Endpoint, IamEntry, Principal, ResolvedTarget, StackGraph
+from infra.function_config import function_env
 from infra.manifest import Function, Manifest
+from infra.naming import Names
 from infra.tfjson import REF_RE, first
 
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
@@ -676,9 +678,52 @@ def expected_processors(ctx: Context) -> Iterator[Violation]:
                 if diff:
                     yield _v("DRIFT-001", address, f"GATED_TRANSITIONS[{key}].expected " + diff
                              + fix)
+                for fld, want in (("collection", t.completion_collection),
+                                  ("stall_minutes", t.stall_minutes)):
+                    if fld in item and item[fld] != want:
+                        yield _v("DRIFT-001", address, f"GATED_TRANSITIONS[{key}].{fld} "
+                                 f"{item[fld]!r} but the manifest says {want!r}" + fix)
             for key in sorted(set(gated) - seen):
                 yield _v("DRIFT-001", address, f"GATED_TRANSITIONS does not watch gated "
                          f"transition {key!r}, so its stalls go unnoticed" + fix)
+    if ctx.data is not None and _wrong_environment(ctx) is None:
+        yield from _generated_config(ctx, fix)
+
+
+SEMANTIC_KEYS = frozenset({"EXPECTED_PROCESSORS", "GATED_TRANSITIONS"})
+
+
+def _generated_config(ctx: Context, fix: str) -> Iterator[Violation]:
+    """Every variable ``infra.function_config`` generates, with exactly its value."""
+    assert ctx.data is not None
+    g, m, env = ctx.graph, ctx.manifest, ctx.data.env
+    names = Names(env)
+    by_name = {names.function(fn): fn for fn in m.functions}
+    for fn_res in g.resources("google_cloudfunctions2_function"):
+        fn = by_name.get(g.cloud_name(fn_res))
+        if fn is None:
+            continue
+        got = first(fn_res.body.get("service_config")).get("environment_variables") or {}
+        for key, want in sorted(function_env(m, env, fn).items()):
+            if key in SEMANTIC_KEYS and key in got:
+                if _json(got[key]) != _json(want) and key == "GATED_TRANSITIONS":
+                    items = _json(got[key])
+                    topics = {i.get("name"): i.get("trigger_topic") for i in items
+                              if isinstance(i, Mapping)} if isinstance(items, list) else {}
+                    for t in m.gated():
+                        want_topic = names.topic(t.trigger_topic or "")
+                        if t.key in topics and topics[t.key] != want_topic:
+                            yield _v("DRIFT-001", fn_res.address,
+                                     f"GATED_TRANSITIONS[{t.key}].trigger_topic "
+                                     f"{topics[t.key]!r} but the manifest says {want_topic!r}"
+                                     + fix)
+                continue
+            if key not in got:
+                yield _v("DRIFT-001", fn_res.address, f"environment variable {key} is missing "
+                         f"(want {want!r})" + fix)
+            elif str(got[key]) != want:
+                yield _v("DRIFT-001", fn_res.address, f"environment variable {key} is "
+                         f"{got[key]!r} but the manifest gives {want!r}" + fix)
 
 
 _REMOVABLE_TYPES = ("google_cloudfunctions2_function", "google_cloudfunctions_function",
@@ -700,6 +745,12 @@ def removed_components(ctx: Context) -> Iterator[Violation]:
                 yield _v("DRIFT-002", res.address, f"{g.cloud_name(res)!r} was removed from the "
                          "pipeline (manifest 'removed'; seed 000: the monitoring-only Phase 2→3 "
                          "orchestrator and its subscriber-less topic); delete this resource")
+    for address, _, env in _env_vars(g):
+        for key, value in sorted(env.items()):
+            if isinstance(value, str) and pattern.fullmatch(value):
+                yield _v("DRIFT-002", address, f"environment variable {key} names {value!r}, "
+                         "which was removed from the pipeline; point it at the manifest's "
+                         "current topic or component")
     for res in g.resources("google_monitoring_alert_policy"):
         text = json.dumps(res.body)
         hit = pattern.search(text.replace('\\"', " "))
@@ -819,6 +870,7 @@ SENSITIVE_KEYS = frozenset({"auth_token", "secret_data", "password", "api_key", 
                             "client_secret", "access_token", "secret_key", "token", "service_key",
                             "credentials", "webhook_url", "bot_token", "signing_secret",
                             "secret_string", "private_key_pem", "refresh_token"})
+SENSITIVE_SUFFIXES = ("_token", "_secret", "_password", "_api_key", "_private_key")
 SENSITIVE_NAME_PARTS = frozenset({"TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "APIKEY",
                                   "CREDENTIALS", "CREDENTIAL", "WEBHOOK", "AUTHORIZATION",
                                   "PRIVATE"})
@@ -871,9 +923,19 @@ def secrets(ctx: Context) -> Iterator[Violation]:
             for name, body in (by_name or {}).items():
                 prefix = "data." if kind == "data" else ""
                 blocks.append((f"{prefix}{rtype}.{name}", body))
-    for kind in ("provider", "output", "variable", "locals"):
+    for kind in ("provider", "output", "variable", "locals", "terraform"):
         for name, body in (data.get(kind) or {}).items():
-            blocks.append((f"{kind}.{name}", body))
+            if isinstance(body, Mapping | list):
+                blocks.append((f"{kind}.{name}", body))
+            else:
+                blocks.append((f"{kind}.{name}", {name: body}))
+            value = body.get("default") if kind == "variable" and isinstance(
+                body, Mapping) else body if kind == "locals" else None
+            if (isinstance(value, str) and value and _sensitive_name(name)
+                    and _secret_source(value)):
+                yield _v("SECRET-001", f"{kind}.{name}", f"{kind} {name} holds a literal "
+                         "value; secrets are read from Secret Manager, never written in the "
+                         "stack")
     for address, body in blocks:
         reported: set[str] = set()
         for path, key, value in _walk(body, ""):
@@ -892,7 +954,8 @@ def secrets(ctx: Context) -> Iterator[Violation]:
                              "now: it is in git and in state)")
             if where in reported:
                 continue
-            sensitive = key in SENSITIVE_KEYS or ".sensitive_labels." in f".{path}"
+            sensitive = (key in SENSITIVE_KEYS or key.endswith(SENSITIVE_SUFFIXES)
+                         or ".sensitive_labels." in f".{path}")
             if address.startswith("data.google_secret_manager_secret_version."):
                 sensitive = False
             if sensitive:
@@ -989,6 +1052,35 @@ def ingress(ctx: Context) -> Iterator[Violation]:
                      "set ALLOW_INTERNAL_ONLY")
 
 
+def _wrong_environment(ctx: Context) -> str | None:
+    """Why the stack is not for the environment of ``ctx.data``; ``None`` when it is."""
+    if ctx.data is None or ctx.graph.project is None:
+        return None
+    if ctx.graph.project != ctx.data.env.project_id:
+        return (f"the provider's project is {ctx.graph.project!r} but the {ctx.data.env.name} "
+                f"environment is {ctx.data.env.project_id!r}")
+    return None
+
+
+def project_consistency(ctx: Context) -> Iterator[Violation]:
+    g = ctx.graph
+    wrong = _wrong_environment(ctx)
+    if wrong:
+        yield _v("ENV-001", "provider.google", f"{wrong}; check the stack of the environment "
+                 "you deploy (the grant rules were skipped: nothing would match)")
+        return
+    project = ctx.data.env.project_id if ctx.data is not None else g.project
+    if project is None:
+        return
+    for res in sorted(g.stack.resources.values(), key=lambda r: r.address):
+        for fld in ("project", "project_id"):
+            value = res.body.get(fld)
+            if isinstance(value, str) and "${" not in value and value != project:
+                yield _v("ENV-001", res.address, f"{fld} is {value!r} but every resource of this "
+                         f"stack lives in {project!r}; a resource in another project escapes "
+                         "this stack's grants and checks")
+
+
 _BUILTIN_SCOPES = ("each", "count", "path", "self", "terraform", "module")
 
 
@@ -1039,6 +1131,12 @@ def _json(value: object) -> object:
 # ----------------------------------------------------------------------------- registry
 
 RULES: tuple[Rule, ...] = (
+    Rule("ENV-001", "The stack and its resources are in the environment's project",
+         "Environments differ only in their config (STYLE 1): a prod stack checked as dev, or "
+         "one resource pointed at another project (the dev project in prod), means grants and "
+         "wiring are checked against the wrong names.",
+         "synthesize the stack for the environment; never hard-code a project",
+         project_consistency),
     Rule("PUSH-001", "Push subscriptions carry an OIDC identity and an explicit audience",
          "Cloud Run services here are IAM-checked: a push without an OIDC token is refused, "
          "and a token whose audience is not the target's URL is rejected (401). The identity "
@@ -1196,8 +1294,9 @@ def run(ctx: Context) -> list[Violation]:
     """All violations of ``ctx``'s stack, in rule order then address order, deduplicated."""
     out: list[Violation] = []
     seen: set[tuple[str, str, str]] = set()
+    skip_env = ctx.data is None or _wrong_environment(ctx) is not None
     for rule in RULES:
-        if rule.needs_env and ctx.data is None:
+        if rule.needs_env and skip_env:
             continue
         found = sorted(rule.check(ctx), key=lambda v: (v.address, v.message))
         for v in found:

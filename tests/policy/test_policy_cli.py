@@ -26,8 +26,8 @@ def test_clean_stacks_exit_0(stack_dirs):
     proc = policy(stack_dirs["dev"], stack_dirs["prod"] / "cdk.tf.json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout == ""
-    assert "pipeline-dev (dev, 29 rules): clean" in proc.stderr
-    assert "pipeline-prod (prod, 29 rules): clean" in proc.stderr
+    assert "pipeline-dev (dev, 30 rules): clean" in proc.stderr
+    assert "pipeline-prod (prod, 30 rules): clean" in proc.stderr
 
 
 def test_violation_exits_1_with_one_line_each(prod, write_stack):
@@ -114,7 +114,7 @@ def test_markdown_report(prod, write_stack):
     assert proc.returncode == 1
     md = proc.stdout
     assert md.startswith("## ❌ Policy gate: 2 policy violation(s)\n")
-    assert "| `pipeline-prod` | prod | 29 | 2 |" in md
+    assert "| `pipeline-prod` | prod | 30 | 2 |" in md
     assert "#### `LIFE-001` IAM on a replaceable resource is re-created with it (1)" in md
     assert "**Fix:** lifecycle.replace_triggered_by" in md
     assert f"| `pipeline-prod` | `google_cloud_run_v2_service_iam_member.{INVOKER}` |" in md
@@ -132,7 +132,7 @@ def test_rules_table_lists_every_rule():
     proc = policy("--rules")
     assert proc.returncode == 0
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| `")]
-    assert len(rows) == 29
+    assert len(rows) == 30
 
 
 def test_markdown_escapes_pipes(prod, write_stack):

@@ -281,12 +281,26 @@ def public_ingress(s: Stack) -> None:
     res(s, "google_cloud_run_v2_service", SVC3)["ingress"] = "INGRESS_TRAFFIC_ALL"
 
 
+def topic_in_dev_project(s: Stack) -> None:
+    res(s, "google_pubsub_topic", "phase4_trigger__topic")["project"] = "nba-props-platform-dev"
+
+
+def provider_of_dev(s: Stack) -> None:
+    s["provider"]["google"][0]["project"] = "nba-props-platform-dev"
+
+
+def trigger_topic_env_removed_topic(s: Stack) -> None:
+    orch_env(s)["TRIGGER_TOPIC"] = "nba-phase3-trigger"
+
+
 def push_account_removed(s: Stack) -> None:
     drop(s, "google_service_account", "phase3_analytics_sub__push_identity")
 
 
 # (rule, address the violation must name, mutation)
 CASES: list[tuple[str, str, Callable[[Stack], None]]] = [
+    ("ENV-001", "google_pubsub_topic.phase4_trigger__topic", topic_in_dev_project),
+    ("ENV-001", "provider.google", provider_of_dev),
     ("PUSH-001", SUB3, no_oidc),
     ("PUSH-001", SUB3, no_audience),
     ("PUSH-001", SUB3, wrong_audience),
@@ -328,6 +342,8 @@ CASES: list[tuple[str, str, Callable[[Stack], None]]] = [
     ("DRIFT-001", CANARY_ADDR, canary_expects_fewer),
     ("DRIFT-002", "google_cloudfunctions2_function.phase2_to_phase3_orchestrator__function",
      removed_orchestrator_back),
+    ("DRIFT-002", ORCH_ADDR, trigger_topic_env_removed_topic),
+    ("DRIFT-001", ORCH_ADDR, trigger_topic_env_removed_topic),
     ("DRIFT-003", 'google_cloud_scheduler_job["nba-same-day-phase3-tomorrow"]', job_removed),
     ("GRANT-001", "google_project_iam_member.push_invoker", project_invoker),
     ("GRANT-001", INV3_ADDR, widened_to_admin),
