@@ -18,14 +18,17 @@ Vocabulary:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from infra.envs import EnvConfig
+from infra.envs import ENVS, EnvConfig, get_env
 from infra.manifest import Manifest
 from infra.naming import Names
+from infra.pipeline import load
 
 PUBSUB_AGENT = "serviceAccount:service-<project-number>@gcp-sa-pubsub.iam.gserviceaccount.com"
 """The Pub/Sub service agent of the stack's own project (``service-${project.number}@…``)."""
@@ -286,5 +289,26 @@ def expected(manifest: Manifest, env: EnvConfig) -> IamData:
 
 
 def table(data: IamData) -> list[tuple[str, str, str, str]]:
-    """``(identity, role, target, why)`` rows, sorted, for docs and ``--explain``."""
+    """``(identity, role, target, why)`` rows, sorted."""
     return sorted((short_member(g.member), g.role, str(g.target), g.why) for g in data.grants)
+
+
+def markdown(data: IamData) -> str:
+    """The grant data of one environment as a Markdown table (``python -m iam.grants``)."""
+    rows = [f"Grants of `{data.env.name}` ({data.env.project_id}): {len(data.grants)}", "",
+            "| identity | role | target | why |", "|---|---|---|---|"]
+    rows += [f"| `{m}` | `{r}` | {t} | {w} |" for m, r, t, w in table(data)]
+    return "\n".join(rows) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m iam.grants [--env dev|prod]``: print what the data grants, and why."""
+    parser = argparse.ArgumentParser(prog="python -m iam.grants", description=main.__doc__)
+    parser.add_argument("--env", choices=sorted(ENVS), default="prod")
+    args = parser.parse_args(argv)
+    print(markdown(expected(load(), get_env(args.env))), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -455,7 +455,17 @@ def declared_identities(ctx: Context) -> Iterator[Violation]:
                 yield _v("SA-002", e.address, f"member {p.raw!r}: {p.problem}; grant a "
                          "google_service_account of this stack by reference "
                          "(serviceAccount:${google_service_account.<x>.email})")
+        for p in e.principals:
+            ref = REF_RE.fullmatch(p.raw.strip())
+            if p.declared and not p.raw.strip().startswith("serviceAccount:") and not (
+                    ref and ref.group(2) == ".member"):
+                yield _v("SA-002", e.address, f"member {p.raw!r} has no 'serviceAccount:' "
+                         "prefix, so IAM rejects it; write serviceAccount:${…email}")
     for a in g.acting():
+        if (a.principal is not None and a.principal.raw.strip().startswith("serviceAccount:")
+                and a.slot.kind != "function.build"):
+            yield _v("SA-002", a.address, f"{a.field} {a.principal.raw!r} is a member string; "
+                     "this field takes the account's email")
         if a.principal is not None and a.principal.kind == "unresolved":
             yield _v("SA-002", a.address, f"{a.field} {a.principal.raw!r}: "
                      f"{a.principal.problem}; use the component's own google_service_account")

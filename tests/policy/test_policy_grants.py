@@ -88,6 +88,20 @@ def test_data_matches_the_stacks_grant_for_grant(stack_json, env):
     assert len(members) == len(data.grants)
 
 
+def test_grants_cli_prints_the_table():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proc = subprocess.run([sys.executable, "-m", "iam.grants", "--env", "prod"],
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                          text=True, check=True)
+    assert proc.stdout.startswith("Grants of `prod` (nba-props-platform): 36\n")
+    assert ("| `nba-push-phase2-to-phase3@nba-props-platform` | `roles/run.invoker` | "
+            "run.service nba-phase3-analytics-processors | nba-phase3-analytics-sub pushes to "
+            "nba-phase3-analytics-processors/process |") in proc.stdout
+
+
 def test_dev_names_its_own_project():
     data = expected(load(), get_env("dev"))
     assert sa("nba-push-phase2-to-phase3", "nba-props-platform-dev") in data.identities

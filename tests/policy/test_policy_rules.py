@@ -293,6 +293,14 @@ def trigger_topic_env_removed_topic(s: Stack) -> None:
     orch_env(s)["TRIGGER_TOPIC"] = "nba-phase3-trigger"
 
 
+def member_without_prefix(s: Stack) -> None:
+    inv3(s)["member"] = PUSH3_SA
+
+
+def oidc_email_with_prefix(s: Stack) -> None:
+    sub3(s)["push_config"]["oidc_token"]["service_account_email"] = f"serviceAccount:{PUSH3_SA}"
+
+
 def push_account_removed(s: Stack) -> None:
     drop(s, "google_service_account", "phase3_analytics_sub__push_identity")
 
@@ -327,6 +335,8 @@ CASES: list[tuple[str, str, Callable[[Stack], None]]] = [
     ("SA-002", INV3_ADDR, other_project_member),
     ("SA-002", "google_pubsub_subscription_iam_member."
                "phase3_analytics_sub__subscriber_pubsub_agent", literal_agent_number),
+    ("SA-002", INV3_ADDR, member_without_prefix),
+    ("SA-002", SUB3, oidc_email_with_prefix),
     ("SA-003", CANARY_ADDR, canary_runs_as_orchestrator),
     ("SA-003", SUB3, swapped_push_identity),
     ("ROLE-001", "google_project_iam_member.ops_editor", project_editor),
