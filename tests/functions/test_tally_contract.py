@@ -27,7 +27,7 @@ record = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(
     records=st.dictionaries(st.sampled_from(NAMES), record, max_size=5),
     expected=st.lists(st.sampled_from(NAMES[:4]), min_size=1, unique=True),
