@@ -894,30 +894,31 @@ def write_rows(
         log("ERROR", f"BigQuery insert into {table} rejected rows", errors=errors, row_ids=row_ids)
 
 
+# Rows follow the declared table schema (infra/schemas/orchestration/phase_completions.json);
+# a test keeps them within it.
+
+
 def completion_row(
-    config: Config, completion: Completion, t: Tally, event_id: str, now: dt.datetime
+    config: Config, completion: Completion, t: Tally, now: dt.datetime
 ) -> tuple[dict[str, Any], str]:
+    """One ``event = completion`` row and its deterministic insert id."""
     phase = completion.phase or config.source_phase
     row = {
-        "row_type": "completion",
         "game_date": completion.game_date,
         "phase": phase,
         "transition": config.transition,
         "processor_name": completion.processor,
+        "event": "completion",
         "status": completion.status,
-        "record_count": completion.record_count,
-        "execution_id": completion.execution_id,
-        "correlation_id": completion.correlation_id,
-        "output_table": completion.output_table,
-        "output_dataset": completion.output_dataset,
-        "event_id": event_id,
-        "is_expected": completion.processor in config.expected_processors,
+        "expected": completion.processor in config.expected_processors,
         "completed_count": len(t.completed),
         "expected_count": len(t.expected),
         "is_triggered": False,
         "trigger_reason": None,
         "trigger_message_id": None,
-        "completed_at": _completed_at(completion, now).isoformat(),
+        "execution_id": completion.execution_id,
+        "correlation_id": completion.correlation_id,
+        "record_count": completion.record_count,
         "recorded_at": now.isoformat(),
     }
     row_id = f"{completion.game_date}:{phase}:{completion.processor}"
@@ -929,26 +930,23 @@ def completion_row(
 def trigger_row(
     config: Config, completion: Completion, t: Tally, result: TriggerResult, now: dt.datetime
 ) -> tuple[dict[str, Any], str]:
+    """One ``event = trigger`` row and its deterministic insert id."""
     row = {
-        "row_type": "trigger",
         "game_date": completion.game_date,
         "phase": config.source_phase,
         "transition": config.transition,
         "processor_name": None,
+        "event": "trigger",
         "status": "triggered",
-        "record_count": None,
-        "execution_id": None,
-        "correlation_id": completion.correlation_id,
-        "output_table": None,
-        "output_dataset": None,
-        "event_id": result.claimed_by,
-        "is_expected": None,
+        "expected": None,
         "completed_count": len(t.completed),
         "expected_count": len(t.expected),
         "is_triggered": True,
         "trigger_reason": "all_expected_processors_complete",
         "trigger_message_id": result.message_id,
-        "completed_at": None,
+        "execution_id": None,
+        "correlation_id": completion.correlation_id,
+        "record_count": None,
         "recorded_at": now.isoformat(),
     }
     return row, f"{completion.game_date}:{config.transition}:trigger"
@@ -1014,7 +1012,7 @@ def process_completion(
             **base,
         )
     if record != "duplicate":
-        row, row_id = completion_row(config, completion, t, event_id, now)
+        row, row_id = completion_row(config, completion, t, now)
         write_rows(clients, config, [row], [row_id])
     outcome = Outcome(
         status="recorded",

@@ -34,6 +34,9 @@ pytestmark = pytest.mark.emulator
 
 DATE = "2026-02-04"
 ORCHESTRATOR_SOURCE = Path(orch.__file__)
+BQ_SCHEMA = (
+    Path(__file__).resolve().parents[2] / "infra/schemas/orchestration/phase_completions.json"
+)
 
 
 def deliver_concurrently(deliveries, workers=16):
@@ -474,11 +477,26 @@ def test_bigquery_dual_write_rows_and_row_ids(world):
         f"{DATE}:phase3_to_phase4:trigger"
     ]
     trigger = rows.calls[-1][1][0]
+    assert trigger["event"] == "trigger"
     assert trigger["is_triggered"] is True
     assert trigger["trigger_reason"] == "all_expected_processors_complete"
     assert trigger["completed_count"] == 5
-    assert rows.calls[0][1][0]["processor_name"] == PHASE3[0]
-    assert rows.calls[0][1][0]["is_triggered"] is False
+    first = rows.calls[0][1][0]
+    assert (first["event"], first["processor_name"], first["expected"]) == (
+        "completion",
+        PHASE3[0],
+        True,
+    )
+    assert first["is_triggered"] is False
+
+    # Every row fits the declared table: known columns only, required ones present.
+    schema = json.loads(BQ_SCHEMA.read_text())
+    columns = {c["name"] for c in schema}
+    required = {c["name"] for c in schema if c.get("mode") == "REQUIRED"}
+    for _, batch, _ in rows.calls:
+        for row in batch:
+            assert set(row) <= columns, set(row) - columns
+            assert all(row[name] is not None for name in required), row
 
 
 def test_bigquery_failure_never_blocks_the_trigger(world, capsys):
