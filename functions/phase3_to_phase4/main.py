@@ -38,7 +38,8 @@ local pipeline; ``{collection}`` is ``COMPLETION_COLLECTION``):
     first delivery that sees the enabled set complete: ``claimed_by`` (CloudEvent id),
     ``claimed_at``, ``lease_until``, ``published``, ``message_id``, ``published_at``,
     ``attempts`` (``previous_claimant`` after a takeover). The claimant publishes, then
-    marks the claim published and sets the summary's trigger fields. If the publish fails
+    marks the claim published and sets the summary's trigger fields in one batched commit
+    (nobody sees one without the other). If the publish fails
     the handler raises so Pub/Sub redelivers; a redelivery of the same event (arriving at
     least ``REDELIVERY_GRACE`` after the claim, Pub/Sub's minimum backoff), or any delivery
     once the lease has expired, takes the claim over in a transaction and publishes. Any
@@ -55,6 +56,10 @@ puts the TTL policy on that field for the collection and its subcollections.
 Messages with ``skip_downstream_trigger: true`` (backfills) are recorded and count towards
 completion, but never claim the trigger themselves; a later ordinary message for the same
 date can. Malformed messages are logged at WARNING with their content and acknowledged.
+
+Each new completion and each trigger is also streamed to BigQuery ``BQ_COMPLETIONS_TABLE``
+with deterministic insert ids, so monitors query BigQuery; an empty variable skips it, and a
+failure is logged at ERROR and never blocks the trigger.
 """
 
 from __future__ import annotations
