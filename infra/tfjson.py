@@ -90,6 +90,21 @@ class StackJson:
             return res.body[attr]
         return value
 
+    def interpolate(self, value: object) -> object:
+        """Resolve every reference inside a string that ``resolve_attr`` can resolve.
+
+        ``serviceAccount:${google_service_account.x.email}`` → ``serviceAccount:x@p.iam…``;
+        references it cannot resolve stay as written. Non-strings are returned unchanged.
+        """
+        if not isinstance(value, str):
+            return value
+
+        def one(match: re.Match[str]) -> str:
+            resolved = self.resolve_attr(match.group(0))
+            return match.group(0) if resolved == match.group(0) else str(resolved)
+
+        return REF_RE.sub(one, value)
+
 
 def first(block: object) -> Mapping[str, Any]:
     """Terraform JSON blocks may be an object or a one-element list; return the object."""

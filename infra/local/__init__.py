@@ -1,0 +1,16 @@
+"""The local pipeline: the synthesized stack running on the official emulators.
+
+``python -m infra.local up|down|status|demo|run-job`` (see ``__main__``). The pieces:
+
+* ``topology``  — what the stack declares (topics, subscriptions, targets, invokers, jobs);
+* ``runner``    — ``up``/``down``/``status``: emulators, functions, supervisor, state.json;
+* ``supervisor``— the detached process running the fronts, simulators and scheduler;
+* ``front``     — per-target reverse proxy enforcing ``roles/run.invoker`` from the stack;
+* ``simulator`` — contract simulators for the Cloud Run services this repo does not own;
+* ``demo``      — one game day, printed as a Markdown timeline.
+"""
+
+from infra.local.errors import LocalError
+from infra.local.runner import UpOptions, down, read_state, status, up
+
+__all__ = ["LocalError", "UpOptions", "down", "read_state", "status", "up"]

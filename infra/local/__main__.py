@@ -1,0 +1,112 @@
+"""``python -m infra.local up|down|status|demo|run-job`` — the local pipeline CLI.
+
+    up       start the emulators and serve the synthesized stack (--env, --stack)
+    down     stop everything ``up`` started (by PID and process group)
+    status   what runs, and whether each front listens
+    demo     drive one game day and print its timeline
+    run-job  fire a scheduler job now, through its target's front under its identity
+    serve    (internal) the supervisor ``up`` starts in the background
+
+Errors are one line naming the fix, exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from infra.envs import ENVS
+from infra.local.errors import LocalError
+from infra.local.runner import DEFAULT_WORKDIR, UpOptions, down, read_state, status, up
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
+                       help="state, logs, bundles and records (default: .local/)")
+        p.add_argument("--env", choices=sorted(ENVS), default="dev",
+                       help="environment whose stack runs (default: dev)")
+
+    p_up = sub.add_parser("up", help="start the local pipeline")
+    common(p_up)
+    p_up.add_argument("--stack", type=Path, default=None,
+                      help="synthesized stack "
+                           "(default: cdktf.out/stacks/pipeline-<env>/cdk.tf.json)")
+    p_up.add_argument("--project", default=None,
+                      help="emulator project id (default: the stack's project)")
+    p_up.add_argument("--pubsub-port", type=int, default=None, help="default: a free port")
+    p_up.add_argument("--firestore-port", type=int, default=None, help="default: a free port")
+    p_up.add_argument("--no-scheduler", action="store_true",
+                      help="do not fire scheduler jobs on their cron (run-job still works)")
+    p_up.add_argument("--heap-mb", type=int, default=256, help="emulator JVM heap (default 256)")
+    for name, text in (("down", "stop everything up started"), ("status", "what runs")):
+        common(sub.add_parser(name, help=text))
+    p_demo = sub.add_parser("demo", help="drive one game day and print its timeline")
+    common(p_demo)
+    p_demo.add_argument("--date", default=None,
+                        help="game date YYYY-MM-DD (default: today in America/New_York, or "
+                             "the latest earlier date an earlier run has not used)")
+    p_demo.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
+    p_job = sub.add_parser("run-job", help="fire a scheduler job now")
+    common(p_job)
+    p_job.add_argument("job", help="job name, with or without the sport prefix")
+    p_serve = sub.add_parser("serve", help=argparse.SUPPRESS)
+    p_serve.add_argument("--workdir", type=Path, required=True)
+    return parser
+
+
+def _run_job(workdir: Path, name: str) -> int:
+    from infra.local.runner import load_plan
+    from infra.local.supervisor import JobCall, fire_job
+
+    read_state(workdir)
+    jobs = [JobCall(**j) for j in load_plan(workdir)["jobs"]]
+    job = next((j for j in jobs if name in (j.name, j.name.split("-", 1)[-1])), None)
+    if job is None:
+        raise LocalError(f"no scheduler job {name!r}; declared: {[j.name for j in jobs]}")
+    attempts = fire_job(job)
+    for n, (code, _body) in enumerate(attempts, 1):
+        print(f"run-job: {job.name} → {job.target}{job.path} as {job.identity}: attempt {n}: "
+              f"HTTP {code}")
+    print(attempts[-1][1])
+    return 0 if 200 <= attempts[-1][0] < 300 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            from infra.local.supervisor import serve
+
+            return serve(args.workdir)
+        if args.command == "up":
+            up(UpOptions(env=args.env, stack=args.stack, workdir=args.workdir,
+                         project=args.project, pubsub_port=args.pubsub_port,
+                         firestore_port=args.firestore_port, scheduler=not args.no_scheduler,
+                         heap_mb=args.heap_mb))
+            return 0
+        if args.command == "down":
+            down(args.workdir)
+            return 0
+        if args.command == "status":
+            return status(args.workdir)
+        if args.command == "demo":
+            from infra.local.demo import run_demo
+
+            return run_demo(args.workdir, args.date, args.timeout)
+        return _run_job(args.workdir, args.job)
+    except LocalError as exc:
+        print(f"local: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("local: interrupted; everything this command started was stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

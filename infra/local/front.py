@@ -1,0 +1,333 @@
+"""The local Cloud Run front: one reverse proxy per target that enforces the stack's IAM.
+
+Cloud Run checks ``roles/run.invoker`` on every request against the identity in its OIDC
+token; the emulators mint no tokens and check nothing. So every push endpoint and scheduler
+URI is rewritten to this front with the caller's identity in the path::
+
+    http://127.0.0.1:<front port>/__as/<service-account-email>/<path the caller uses>
+
+The front strips ``/__as/<email>`` and forwards the request to the target's backend
+(functions-framework for a function, a contract simulator for a service) only if the stack
+grants an invoker role on that target to that identity. Otherwise it answers 403 (401 when
+the call carries no identity), as Cloud Run does.
+
+Push delivery semantics live here too. Measured on the Pub/Sub emulator (0.8.20): with a
+retry policy on a push subscription, redelivery stalls after ~3 attempts as soon as more
+than one message fails, and nothing is dead-lettered (one lone message is). So push
+subscriptions are created in the emulator without their dead-letter and retry policies (it
+then redelivers a refused message about once a second), and the front applies the
+declared ones: it counts delivery attempts per message, answers redeliveries that come
+before the declared backoff (``minimum_backoff`` doubling up to ``maximum_backoff``) with a
+503 without calling the target, adds ``deliveryAttempt`` to the envelope when a dead-letter
+policy is set (as Pub/Sub does), and once ``max_delivery_attempts`` have failed publishes
+the message to the dead-letter topic with Pub/Sub's ``CloudPubSubDeadLetterSource*``
+attributes and acknowledges it. Every request that reaches a decision is recorded in
+``fronts.jsonl``.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import threading
+import time
+import urllib.parse
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from infra.local.errors import LocalError
+from infra.local.pubsub_rest import PubSubRest
+from infra.local.records import JsonlLog, now_iso, parse_time
+from infra.local.topology import invoker_allows
+
+IDENTITY_PREFIX = "/__as/"
+ANONYMOUS = "anonymous"
+HOP_HEADERS = frozenset({"host", "connection", "content-length", "keep-alive",
+                         "transfer-encoding", "authorization"})
+# Push answers Pub/Sub treats as an acknowledgement.
+ACK_STATUSES = frozenset({102, 200, 201, 202, 204})
+
+
+def as_path(identity: str | None, path: str) -> str:
+    """``/__as/<identity>/<path>``: how a caller's identity travels to the front."""
+    who = urllib.parse.quote(identity or ANONYMOUS, safe="@.")
+    return f"{IDENTITY_PREFIX}{who}{path if path.startswith('/') else '/' + path}"
+
+
+def split_identity(path: str) -> tuple[str | None, str]:
+    """``/__as/a@b/process?x`` → (``a@b``, ``/process?x``); no prefix → (None, path)."""
+    if not path.startswith(IDENTITY_PREFIX):
+        return None, path
+    rest = path[len(IDENTITY_PREFIX):]
+    who, _, tail = rest.partition("/")
+    identity = urllib.parse.unquote(who)
+    return (None if identity == ANONYMOUS else identity), "/" + tail
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """The declared delivery semantics of one push subscription, applied by the front."""
+
+    subscription: str
+    """The subscription's id (what dead-lettered messages name as their source)."""
+    project: str
+    topic: str
+    """Short name of the topic it reads."""
+    dead_letter_topic: str | None
+    """Full path of the dead-letter topic, ``None`` when none is declared."""
+    max_delivery_attempts: int | None
+    minimum_backoff_s: float | None
+    maximum_backoff_s: float | None
+    retry: bool = True
+    """``False``: a failed delivery is acknowledged (RETRY_POLICY_DO_NOT_RETRY triggers)."""
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based) before the next one."""
+        if self.minimum_backoff_s is None:
+            return 0.0
+        ceiling = self.maximum_backoff_s or self.minimum_backoff_s
+        return float(min(ceiling, self.minimum_backoff_s * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class FrontSpec:
+    """One front: the target it guards, who may invoke it, and where its backend listens."""
+
+    target: str
+    kind: str
+    port: int
+    backend_port: int
+    invokers: tuple[str, ...]
+    timeout_seconds: int
+    deliveries: dict[str, DeliveryPolicy]
+    """Subscription path → the delivery policy of each push subscription to this target."""
+
+    def allows(self, identity: str | None) -> bool:
+        return invoker_allows(self.invokers, identity)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FrontSpec:
+        return cls(**{**data, "invokers": tuple(data["invokers"]),
+                      "deliveries": {k: DeliveryPolicy(**v)
+                                     for k, v in data["deliveries"].items()}})
+
+
+def describe(payload: Any) -> dict[str, Any]:
+    """The fields of a completion or trigger message the records keep."""
+    if not isinstance(payload, dict):
+        return {}
+    return {key: payload[key] for key in (
+        "game_date", "correlation_id", "processor_name", "output_table", "status",
+        "start_date", "transition", "skip_downstream_trigger") if key in payload}
+
+
+@dataclass
+class Envelope:
+    """A request body parsed as a Pub/Sub push envelope (``message`` is ``None`` if not)."""
+
+    outer: Any
+    message: dict[str, Any] | None
+    payload: Any
+
+    @classmethod
+    def parse(cls, body: bytes) -> Envelope:
+        try:
+            outer = json.loads(body) if body else None
+        except ValueError:
+            return cls(None, None, None)
+        if isinstance(outer, dict) and isinstance(outer.get("message"), dict):
+            msg = outer["message"]
+            try:
+                payload = json.loads(base64.b64decode(msg.get("data") or ""))
+            except ValueError:
+                payload = None
+            return cls(outer, msg, payload)
+        return cls(outer, None, outer)
+
+    @property
+    def subscription(self) -> str | None:
+        return self.outer.get("subscription") if self.message is not None else None
+
+    @property
+    def message_id(self) -> str | None:
+        return str(self.message["messageId"]) if self.message and "messageId" in self.message \
+            else None
+
+    def body(self) -> bytes:
+        return json.dumps(self.outer).encode()
+
+
+class Front:
+    """The decision, delivery and forwarding logic of one front (the server wraps it)."""
+
+    def __init__(self, spec: FrontSpec, log: JsonlLog, pubsub: PubSubRest | None = None) -> None:
+        self.spec = spec
+        self.log = log
+        self.pubsub = pubsub
+        # Per (subscription, message id): attempts so far, and the earliest next attempt.
+        self._counts: dict[tuple[str, str], int] = {}
+        self._due: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def _attempt(self, key: tuple[str, str] | None, policy: DeliveryPolicy | None,
+                 now: float) -> int | None:
+        """The number of this delivery attempt, or ``None`` when it comes before its backoff."""
+        if key is None:
+            return None
+        with self._lock:
+            if policy is not None and now < self._due.get(key, 0.0):
+                return None
+            self._counts[key] = self._counts.get(key, 0) + 1
+            return self._counts[key]
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str],
+               body: bytes) -> tuple[int, dict[str, str], bytes]:
+        arrived = time.time()
+        identity, path = split_identity(raw_path)
+        env = Envelope.parse(body)
+        sub, mid = env.subscription, env.message_id
+        key = (sub, mid) if sub and mid else None
+        policy = self.spec.deliveries.get(sub or "")
+        attempt = self._attempt(key, policy, arrived)
+        if key is not None and policy is not None and attempt is None:
+            # Redelivered by the emulator before the declared backoff: not an attempt.
+            return 503, {"Content-Type": "text/plain"}, b"retry backoff: not due yet"
+        if env.message is not None:
+            if policy is not None and policy.dead_letter_topic and attempt is not None:
+                env.outer["deliveryAttempt"] = attempt
+            if self.spec.kind == "function" and path.startswith("/projects/"):
+                # Eventarc hands over messages without data too; functions-framework only
+                # converts envelopes whose message has ``data``.
+                env.message.setdefault("data", "")
+            body = env.body()
+        published = parse_time(env.message.get("publishTime")) if env.message else None
+        record: dict[str, Any] = {
+            "ts": now_iso(), "target": self.spec.target, "kind": self.spec.kind,
+            "identity": identity, "method": method, "path": path,
+            "via": "push" if env.message is not None else "http",
+            "topic": policy.topic if policy else None, "subscription": sub,
+            "message_id": mid, "attempt": attempt, **describe(env.payload),
+        }
+        if env.message is not None and env.payload is None:
+            record["payload"] = "not json"
+        if published is not None:
+            record["since_publish_ms"] = round((arrived - published.timestamp()) * 1000, 1)
+        if self.spec.allows(identity):
+            status, out_headers, answer = self.forward(method, path, headers, body)
+            record["decision"] = "allowed"
+        else:
+            status = 401 if identity is None else 403
+            who = identity or "a caller without an identity token"
+            answer = (f"{status} {'Unauthorized' if status == 401 else 'Forbidden'}: {who} "
+                      f"lacks roles/run.invoker on {self.spec.target}").encode()
+            out_headers = {"Content-Type": "text/plain"}
+            record["decision"] = "denied"
+        record.update(status=status, duration_ms=round((time.time() - arrived) * 1000, 1))
+        if status >= 400:
+            record["answer"] = answer[:300].decode(errors="replace")
+        if key is not None and policy is not None and attempt is not None:
+            status, out_headers, answer = self._settle(key, policy, attempt, env, status,
+                                                       out_headers, answer, record)
+        elif key is not None and status in ACK_STATUSES:
+            self._forget(key)
+        self.log.write(record)
+        return status, out_headers, answer
+
+    def _settle(self, key: tuple[str, str], policy: DeliveryPolicy, attempt: int,
+                env: Envelope, status: int, headers: dict[str, str], answer: bytes,
+                record: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        """Apply the subscription's policy to the outcome of one delivery attempt."""
+        if status in ACK_STATUSES:
+            self._forget(key)
+            return status, headers, answer
+        text = {"Content-Type": "text/plain"}
+        if not policy.retry:
+            self._forget(key)
+            record["delivery"] = "dropped (the trigger does not retry)"
+            return 200, text, b"failed; not retried (RETRY_POLICY_DO_NOT_RETRY)"
+        limit = policy.max_delivery_attempts
+        if policy.dead_letter_topic and limit is not None and attempt >= limit:
+            try:
+                self._dead_letter(policy, env, attempt)
+            except LocalError as exc:
+                record["delivery"] = f"dead-lettering failed: {exc}"
+                return 503, text, str(exc).encode()
+            self._forget(key)
+            record["delivery"] = f"dead-lettered to {policy.dead_letter_topic}"
+            return 200, text, f"dead-lettered after {attempt} attempts".encode()
+        wait = policy.backoff(attempt)
+        with self._lock:
+            self._due[key] = time.time() + wait
+        record["delivery"] = f"retry in {wait:g}s"
+        return status, headers, answer
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._due.pop(key, None)
+            self._counts.pop(key, None)
+
+    def _dead_letter(self, policy: DeliveryPolicy, env: Envelope, attempt: int) -> None:
+        if self.pubsub is None or env.message is None or policy.dead_letter_topic is None:
+            raise LocalError("no Pub/Sub emulator configured for dead-lettering")
+        msg = env.message
+        attributes = dict(msg.get("attributes") or {})
+        attributes.update({
+            "CloudPubSubDeadLetterSourceDeliveryCount": str(attempt),
+            "CloudPubSubDeadLetterSourceSubscription": policy.subscription,
+            "CloudPubSubDeadLetterSourceSubscriptionProject": policy.project,
+            "CloudPubSubDeadLetterSourceTopicPublishTime": str(msg.get("publishTime", "")),
+        })
+        self.pubsub.publish_raw(policy.dead_letter_topic,
+                                [{"data": msg.get("data") or "", "attributes": attributes}])
+
+    def forward(self, method: str, path: str, headers: dict[str, str],
+                body: bytes) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.spec.backend_port,
+                                          timeout=self.spec.timeout_seconds)
+        try:
+            sent = {k: v for k, v in headers.items() if k.lower() not in HOP_HEADERS}
+            conn.request(method, path, body=body or None, headers=sent)
+            resp = conn.getresponse()
+            answer = resp.read()
+            keep = {k: v for k, v in resp.getheaders() if k.lower() == "content-type"}
+            return resp.status, keep, answer
+        except (OSError, http.client.HTTPException) as exc:
+            # Cloud Run answers 503 when the container does not respond.
+            return 503, {"Content-Type": "text/plain"}, (
+                f"503 Service Unavailable: {self.spec.target} backend on port "
+                f"{self.spec.backend_port} did not answer ({exc})").encode()
+        finally:
+            conn.close()
+
+
+def make_server(front: Front) -> ThreadingHTTPServer:
+    """A threaded HTTP server on 127.0.0.1:``front.spec.port`` answering with ``front``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, headers, answer = front.handle(
+                self.command, self.path, dict(self.headers.items()), body)
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Requests are recorded as JSONL; nothing goes to stderr."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", front.spec.port), Handler)
+    server.daemon_threads = True
+    return server

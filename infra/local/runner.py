@@ -1,0 +1,590 @@
+"""``up``, ``down`` and ``status``: bring the synthesized topology up on the emulators.
+
+``up`` reads the stack, starts the Pub/Sub and Firestore emulators (small heap, 127.0.0.1,
+free ports, by PID), serves each function from its bundle with functions-framework, starts
+the supervisor (fronts, simulators, scheduler) in its own session, creates every topic and
+subscription with push endpoints rewritten to the fronts, and writes ``state.json``.
+``down`` stops every process ``up`` started, by PID and process group, and checks that
+none is left. Each step prints one line; each failure is one ``LocalError`` line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra import emulators
+from infra.bundle import REPO_ROOT, build_bundle
+from infra.envs import EnvConfig, get_env
+from infra.function_config import function_env
+from infra.local import procs
+from infra.local.errors import LocalError
+from infra.local.front import DeliveryPolicy, FrontSpec, as_path
+from infra.local.pubsub_rest import PubSubRest
+from infra.local.records import FRONTS_LOG, now_iso
+from infra.local.simulator import SimulatorSpec, simulator_specs
+from infra.local.supervisor import PLAN_FILE, READY_FILE, JobCall
+from infra.local.topology import (
+    FunctionSpec,
+    SubscriptionSpec,
+    Topology,
+    read_topology,
+    subscription_body,
+)
+from infra.manifest import Manifest, ManifestError
+from infra.naming import Names
+
+DEFAULT_WORKDIR = REPO_ROOT / ".local"
+STATE_FILE = "state.json"
+READY_TIMEOUT_S = 60.0
+# Variables the local run changes in a function's environment, and why: the emulator
+# project may differ from the stack's, and there is no BigQuery emulator (the orchestrator
+# skips its dual write when the table is empty).
+LOCAL_ENV_OVERRIDES = ("GCP_PROJECT", "BQ_COMPLETIONS_TABLE")
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    """How to bring the pipeline up. Defaults: the dev stack in ``cdktf.out``, ``.local/``.
+
+    ``manifest``: what the simulators follow (default: ``infra.pipeline.load()``); it must
+    be the manifest the stack was synthesized from. ``project``: emulator project id
+    (default: the stack's). ``emulator_hosts``: reuse running emulators (``pubsub``,
+    ``firestore`` → ``host:port``) instead of starting them; ``down`` then leaves them.
+    """
+
+    env: str = "dev"
+    stack: Path | None = None
+    workdir: Path = DEFAULT_WORKDIR
+    manifest: Manifest | None = None
+    project: str | None = None
+    pubsub_port: int | None = None
+    firestore_port: int | None = None
+    emulator_hosts: Mapping[str, str] | None = None
+    scheduler: bool = True
+    heap_mb: int = 256
+
+
+def default_stack(env: str) -> Path:
+    return REPO_ROOT / "cdktf.out" / "stacks" / f"pipeline-{env}" / "cdk.tf.json"
+
+
+def state_path(workdir: Path) -> Path:
+    return workdir / STATE_FILE
+
+
+def read_state(workdir: Path) -> dict[str, Any]:
+    """The state ``up`` wrote; ``LocalError`` with the fix when nothing runs."""
+    path = state_path(workdir)
+    if not path.is_file():
+        raise LocalError(f"the local pipeline is not running (no {path}); start it with "
+                         "`python -m infra.local up --env dev` (make local-up)")
+    try:
+        return dict(json.loads(path.read_text()))
+    except ValueError as exc:
+        raise LocalError(f"{path} is not valid JSON ({exc}); run `python -m infra.local down` "
+                         "and `up` again") from exc
+
+
+def _write_state(workdir: Path, state: Mapping[str, Any]) -> None:
+    path = state_path(workdir)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _wait_port(port: int, pid: int | None, what: str, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pid is not None and procs.exit_code(pid) is not None:
+            raise LocalError(f"{what} exited with code {procs.exit_code(pid)} before listening; "
+                             f"see {_rel(log)}: {emulators.log_tail(log, 5)}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise LocalError(f"{what} not listening on 127.0.0.1:{port} after {timeout:.0f}s; "
+                     f"see {_rel(log)}: {emulators.log_tail(log, 5)}")
+
+
+def check_consistency(topology: Topology, manifest: Manifest, env: EnvConfig) -> None:
+    """Raise ``LocalError`` when the stack was not synthesized from ``manifest`` for ``env``."""
+    if topology.stack_project != env.project_id:
+        raise LocalError(
+            f"{_rel(topology.stack_path)} is for project {topology.stack_project}, env "
+            f"{env.name} is {env.project_id}; pass the matching --env or --stack"
+        )
+    names = Names(env)
+    for fn in manifest.functions:
+        spec = next((f for f in topology.functions if f.name == names.function(fn)), None)
+        if spec is None:
+            raise LocalError(f"{_rel(topology.stack_path)} declares no function "
+                             f"{names.function(fn)}; it is stale: run `make synth`")
+        for key, value in sorted(function_env(manifest, env, fn).items()):
+            if spec.environment.get(key) != value:
+                raise LocalError(
+                    f"{_rel(topology.stack_path)} is stale: function {spec.name} has {key}="
+                    f"{spec.environment.get(key)!r}, the manifest gives {value!r}; run `make synth`"
+                )
+
+
+def prepare_bundle(fn: FunctionSpec, workdir: Path, say: Say) -> Path:
+    """Unzip the function's bundle into ``workdir/functions/``; return the folder."""
+    name = fn.bundle_object.removeprefix("functions/").removesuffix(".zip")
+    source, _, digest = name.rpartition("-")
+    if not source or len(digest) != 16:
+        raise LocalError(f"function {fn.name}: bundle object {fn.bundle_object!r} is not "
+                         "functions/<source>-<hash16>.zip; re-synthesize with `make synth`")
+    built = build_bundle(source, workdir / "bundles")
+    if built.object_name == fn.bundle_object:
+        zip_path, origin = built.path, "built from functions/" + source
+    elif fn.bundle_asset is not None:
+        zip_path, origin = Path(fn.bundle_asset), "the synthesized asset"
+        say(f"local: note: functions/{source} changed since the stack was synthesized; "
+            "serving the synthesized bundle (run `make synth` to serve your edits)")
+    else:
+        raise LocalError(
+            f"function {fn.name}: the stack deploys {fn.bundle_object} but functions/{source} "
+            f"now builds {built.object_name}; the stack is stale: run `make synth`"
+        )
+    target = workdir / "functions" / name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(target)
+    say(f"local: function {fn.name}: bundle {name}.zip ({origin}) unzipped into {_rel(target)}")
+    return target
+
+
+def _function_env(fn: FunctionSpec, topology: Topology, hosts: Mapping[str, str],
+                  port: int) -> tuple[dict[str, str], list[str]]:
+    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+    env.update(fn.environment)
+    changed: list[str] = []
+    if "GCP_PROJECT" in env and env["GCP_PROJECT"] != topology.project:
+        env["GCP_PROJECT"] = topology.project
+        changed.append(f"GCP_PROJECT={topology.project}")
+    if env.get("BQ_COMPLETIONS_TABLE"):
+        env["BQ_COMPLETIONS_TABLE"] = ""
+        changed.append("BQ_COMPLETIONS_TABLE='' (no BigQuery emulator)")
+    env.update({
+        "PUBSUB_EMULATOR_HOST": hosts["pubsub"],
+        "FIRESTORE_EMULATOR_HOST": hosts["firestore"],
+        "GOOGLE_CLOUD_PROJECT": topology.project,
+        "K_SERVICE": fn.name,
+        "FUNCTION_TARGET": fn.entry_point,
+        "FUNCTION_SIGNATURE_TYPE": fn.signature,
+        "PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    })
+    return env, changed
+
+
+def _preflight(workdir: Path, opts: UpOptions) -> None:
+    path = state_path(workdir)
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError:
+            old = {}
+        live = [f"{name} {pid}" for name, (pid, marker) in _owned(old).items()
+                if procs.ours(pid, marker)]
+        if live:
+            raise LocalError(f"the local pipeline already runs from {_rel(workdir)} "
+                             f"({', '.join(live[:3])}); run `python -m infra.local down` first")
+        path.unlink()
+    for flag, port in (("--pubsub-port", opts.pubsub_port),
+                       ("--firestore-port", opts.firestore_port)):
+        if port is not None and emulators.port_in_use(port):
+            raise LocalError(f"port {port} on 127.0.0.1 is in use; pass another {flag} (or omit "
+                             "it for a free port) or stop what holds it: "
+                             f"ss -ltnp 'sport = :{port}'")
+
+
+def _owned(state: Mapping[str, Any]) -> dict[str, tuple[int, str]]:
+    """Process name → (PID, command-line marker) of everything ``up`` started."""
+    markers = state.get("markers") or {}
+    return {name: (pid, str(markers.get(name, "")))
+            for name, pid in (state.get("pids") or {}).items() if isinstance(pid, int)}
+
+
+class _Up:
+    """One ``up`` run: what it started so far, so a failure can stop all of it."""
+
+    def __init__(self, opts: UpOptions, say: Say) -> None:
+        self.opts = opts
+        self.say = say
+        self.workdir = opts.workdir.resolve()
+        self.state: dict[str, Any] = {}
+
+    def started(self, name: str, pid: int, marker: str) -> None:
+        self.state.setdefault("pids", {})[name] = pid
+        self.state.setdefault("markers", {})[name] = marker
+        _write_state(self.workdir, self.state)
+
+    def stop_all(self) -> None:
+        for name, (pid, _marker) in reversed(list(_owned(self.state).items())):
+            if name.endswith("-emulator"):
+                emulators.stop(pid)
+            else:
+                procs.stop(pid)
+        state_path(self.workdir).unlink(missing_ok=True)
+
+    def run(self) -> dict[str, Any]:
+        opts, say = self.opts, self.say
+        began = time.monotonic()
+        try:
+            env = get_env(opts.env)
+        except ManifestError as exc:
+            raise LocalError(f"{exc}; pass --env with one of those") from exc
+        stack_path = (opts.stack or default_stack(opts.env)).resolve()
+        topology = read_topology(stack_path, env.sport, opts.project)
+        if opts.manifest is None:
+            from infra.pipeline import load
+
+            manifest = load()
+        else:
+            manifest = opts.manifest
+        check_consistency(topology, manifest, env)
+        say(f"local: stack {_rel(stack_path)}: {len(topology.topics)} topics, "
+            f"{len(topology.subscriptions)} subscriptions, {len(topology.targets)} Cloud Run "
+            f"targets, {topology.invoker_grant_count()} invoker grants, "
+            f"{len(topology.jobs)} jobs; emulator project {topology.project}")
+        for note in topology.notes:
+            say(f"local: note: {note}")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        _preflight(self.workdir, opts)
+        for sub in ("logs", "records"):
+            (self.workdir / sub).mkdir(exist_ok=True)
+        (self.workdir / READY_FILE).unlink(missing_ok=True)
+        records = self.workdir / "records"
+        for old in records.glob("*.jsonl"):
+            old.unlink()
+        self.state = {"status": "starting", "started_at": now_iso(), "env": env.name,
+                      "stack": str(stack_path), "project": topology.project,
+                      "workdir": str(self.workdir), "pids": {}}
+        _write_state(self.workdir, self.state)
+        try:
+            return self._start(topology, manifest, env, began)
+        except BaseException:
+            self.stop_all()
+            raise
+
+    def _start(self, topology: Topology, manifest: Manifest, env: EnvConfig,
+               began: float) -> dict[str, Any]:
+        opts, say, workdir = self.opts, self.say, self.workdir
+        logs = workdir / "logs"
+        spawned: list[emulators.EmulatorProcess] = []
+        if opts.emulator_hosts:
+            hosts = dict(opts.emulator_hosts)
+            say(f"local: reusing emulators pubsub {hosts['pubsub']}, "
+                f"firestore {hosts['firestore']}")
+        else:
+            try:
+                for spawn, port, name in (
+                    (emulators.spawn_pubsub, opts.pubsub_port, "pubsub"),
+                    (emulators.spawn_firestore, opts.firestore_port, "firestore"),
+                ):
+                    proc = spawn(logs, port, heap_mb=opts.heap_mb)
+                    spawned.append(proc)
+                    self.started(f"{name}-emulator", proc.pid, f"--port={proc.port}")
+            except emulators.EmulatorError as exc:
+                raise LocalError(str(exc)) from exc
+            hosts = {"pubsub": spawned[0].address, "firestore": spawned[1].address}
+
+        # Functions start while the emulators boot: they only connect on first request.
+        backends: dict[str, int] = {}
+        for fn in topology.functions:
+            folder = prepare_bundle(fn, workdir, say)
+            port = emulators.free_port()
+            fn_env, changed = _function_env(fn, topology, hosts, port)
+            log = logs / f"function-{fn.name}.log"
+            argv = [sys.executable, "-m", "functions_framework", "--target", fn.entry_point,
+                    "--source", str(folder / "main.py"), "--signature-type", fn.signature,
+                    "--host", "127.0.0.1", "--port", str(port)]
+            pid = procs.spawn(argv, log, fn_env, cwd=folder)
+            self.started(f"function:{fn.name}", pid, str(folder))
+            backends[fn.name] = port
+            say(f"local: function {fn.name} ({fn.signature}, entry {fn.entry_point}) → "
+                f"functions-framework on 127.0.0.1:{port} (pid {pid}, log {_rel(log)}); "
+                f"env from the stack{'; local: ' + ', '.join(changed) if changed else ''}")
+
+        sims = simulator_specs(manifest, env, topology)
+        sim_ports: dict[str, int] = {}
+        for spec in sims:
+            sim_ports[spec.name] = emulators.free_port()
+            backends[spec.name] = sim_ports[spec.name]
+        unserved = sorted(set(topology.targets) - set(backends))
+        if unserved:
+            raise LocalError(f"no local backend for Cloud Run targets {unserved}: they are "
+                             "neither functions nor manifest services; is the stack stale? "
+                             "run `make synth`")
+        pushed: dict[str, dict[str, DeliveryPolicy]] = {name: {} for name in topology.targets}
+        for s in topology.subscriptions:
+            if s.push is not None:
+                pushed[s.push.target][topology.subscription_path(s)] = DeliveryPolicy(
+                    **topology.delivery_policy(s))
+        fronts = [
+            FrontSpec(target=t.name, kind=t.kind, port=emulators.free_port(),
+                      backend_port=backends[t.name], invokers=t.invokers,
+                      timeout_seconds=t.timeout_seconds, deliveries=pushed[t.name])
+            for t in topology.targets.values()
+        ]
+        front_port = {f.target: f.port for f in fronts}
+        jobs = [JobCall(name=j.name, schedule=j.schedule, time_zone=j.time_zone, target=j.target,
+                        front_port=front_port[j.target], path=j.path, method=j.method,
+                        body=j.body, headers=j.headers, identity=j.identity,
+                        retry_count=j.retry_count) for j in topology.jobs]
+        plan = {
+            "project": topology.project, "pubsub_host": hosts["pubsub"],
+            "records_dir": str(workdir / "records"),
+            "fronts": [f.to_json() for f in fronts],
+            "simulators": [{"spec": s.to_json(), "port": sim_ports[s.name]} for s in sims],
+            "jobs": [j.to_json() for j in jobs], "scheduler": opts.scheduler,
+        }
+        (workdir / PLAN_FILE).write_text(json.dumps(plan, indent=2, sort_keys=True))
+        serve_log = logs / "serve.log"
+        serve_env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+        serve_env.update({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1",
+                          "PYTHONDONTWRITEBYTECODE": "1"})
+        argv = [sys.executable, "-m", "infra.local", "serve", "--workdir", str(workdir)]
+        sup = procs.spawn(argv, serve_log, serve_env, cwd=REPO_ROOT)
+        self.started("supervisor", sup, f"serve --workdir {workdir}")
+        say(f"local: supervisor (pid {sup}, log {_rel(serve_log)}): {len(fronts)} fronts, "
+            f"{len(sims)} contract simulators, scheduler "
+            f"{'on (jobs fire on their cron)' if opts.scheduler else 'off'}")
+
+        for proc in spawned:
+            try:
+                emulators.wait_ready(proc)
+            except emulators.EmulatorError as exc:
+                raise LocalError(str(exc)) from exc
+            say(f"local: {proc.name} emulator on {proc.address} (pid {proc.pid}, "
+                f"log {_rel(proc.log_path)})")
+
+        created = self._create_pubsub(topology, hosts["pubsub"], front_port)
+        say(f"local: created {len(topology.topics)} topics and {created} subscriptions in "
+            f"{topology.project}; push endpoints → fronts at http://127.0.0.1:<port>/__as/<identity>/…")
+
+        for fn in topology.functions:
+            pid = int(self.state["pids"][f"function:{fn.name}"])
+            _wait_port(backends[fn.name], pid, f"function {fn.name}",
+                       logs / f"function-{fn.name}.log", READY_TIMEOUT_S)
+        self._wait_supervisor(sup, serve_log)
+        for f in fronts:
+            say(f"local: front {f.target} ({f.kind}) on 127.0.0.1:{f.port} → backend "
+                f"127.0.0.1:{f.backend_port}; invokers: "
+                f"{', '.join(m.split(':', 1)[-1].split('@')[0] for m in f.invokers) or 'none'}")
+
+        self.state.update(self._state_fields(topology, manifest, env, hosts, fronts, backends,
+                                             sim_ports))
+        self.state["status"] = "up"
+        _write_state(workdir, self.state)
+        say(f"local: up in {time.monotonic() - began:.1f}s; state {_rel(state_path(workdir))}; "
+            "next: `python -m infra.local demo` (make local-demo)")
+        return self.state
+
+    def _create_pubsub(self, topology: Topology, host: str, front_port: Mapping[str, int]) -> int:
+        rest = PubSubRest(host)
+        # Emulators reused from an earlier run may hold these names with stale endpoints.
+        project = f"projects/{topology.project}"
+        subs = {s.get("name") for s in rest.call("GET", f"{project}/subscriptions?pageSize=1000")
+                .get("subscriptions", [])}
+        topics = {t.get("name") for t in rest.call("GET", f"{project}/topics?pageSize=1000")
+                  .get("topics", [])}
+        paths = [topology.subscription_path(s) for s in topology.subscriptions]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(rest.delete, [p for p in paths if p in subs]))
+            list(pool.map(rest.delete, [topology.topic_path(t) for t in topology.topics
+                                        if topology.topic_path(t) in topics]))
+            list(pool.map(rest.create_topic, [topology.topic_path(t) for t in topology.topics]))
+
+            def create(sub: SubscriptionSpec) -> None:
+                endpoint = None
+                if sub.push is not None:
+                    endpoint = (f"http://127.0.0.1:{front_port[sub.push.target]}"
+                                f"{as_path(sub.push.identity, topology.push_path(sub))}")
+                rest.create_subscription(topology.subscription_path(sub),
+                                         subscription_body(topology, sub, endpoint))
+
+            list(pool.map(create, topology.subscriptions))
+        return len(topology.subscriptions)
+
+    def _wait_supervisor(self, pid: int, log: Path) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not (self.workdir / READY_FILE).is_file():
+            code = procs.exit_code(pid)
+            if code is not None:
+                raise LocalError(f"the supervisor exited with code {code}; see {_rel(log)}: "
+                                 f"{emulators.log_tail(log, 3)}")
+            if time.monotonic() > deadline:
+                raise LocalError(f"the supervisor did not start within {READY_TIMEOUT_S:.0f}s; "
+                                 f"see {_rel(log)}")
+            time.sleep(0.05)
+
+    def _state_fields(self, topology: Topology, manifest: Manifest, env: EnvConfig,
+                      hosts: Mapping[str, str], fronts: list[FrontSpec],
+                      backends: Mapping[str, int],
+                      sim_ports: Mapping[str, int]) -> dict[str, Any]:
+        names = Names(env)
+        gated = [
+            {"transition": t.key, "collection": t.completion_collection,
+             "source_phase": manifest.phase(t.source).id, "topic": t.topic,
+             "trigger_topic": t.trigger_topic,
+             "expected": list(manifest.enabled_processors(t.source))}
+            for t in manifest.gated()
+        ]
+        first_transition = min(manifest.transitions, key=lambda t: t.source)
+        entry_phase = manifest.phase(first_transition.source)
+        entry_service = next((s for s in manifest.services if s.phase == entry_phase.number),
+                             None)
+        last = max(manifest.transitions, key=lambda t: t.target)
+        final = names.service(manifest.service(last.target_service))
+        ports: dict[str, int] = {"pubsub": int(hosts["pubsub"].rsplit(":", 1)[1]),
+                                 "firestore": int(hosts["firestore"].rsplit(":", 1)[1])}
+        ports.update({f"front:{f.target}": f.port for f in fronts})
+        ports.update({f"backend:{name}": port for name, port in backends.items()})
+        return {
+            "pubsub_emulator_host": hosts["pubsub"],
+            "firestore_emulator_host": hosts["firestore"],
+            "topics": {short: topology.topic_path(short) for short in sorted(topology.topics)},
+            "subscriptions": {s.short: topology.subscription_path(s)
+                              for s in sorted(topology.subscriptions, key=lambda s: s.short)},
+            "delivery_policies": {
+                s.short: {**topology.delivery_policy(s),
+                          "ack_deadline_seconds": s.ack_deadline_seconds,
+                          "applied_by": "front" if s.push is not None else "emulator"}
+                for s in sorted(topology.subscriptions, key=lambda s: s.short)},
+            "ports": ports,
+            "fronts": {f.target: f"http://127.0.0.1:{f.port}" for f in fronts},
+            "functions": {f.name: f"http://127.0.0.1:{backends[f.name]}"
+                          for f in topology.functions},
+            "simulators": {name: f"http://127.0.0.1:{port}" for name, port in sim_ports.items()},
+            "jobs": {j.short: j.name for j in topology.jobs},
+            "records": str(self.workdir / "records"),
+            "fronts_log": str(self.workdir / "records" / FRONTS_LOG),
+            "logs": str(self.workdir / "logs"),
+            "gated": gated,
+            "entry": {"topic": first_transition.topic, "phase": entry_phase.id,
+                      "processor": (entry_service.key.replace("-", "_") if entry_service
+                                    else entry_phase.id)},
+            "final_target": final,
+            "emulators_owned": not self.opts.emulator_hosts,
+        }
+
+
+def up(opts: UpOptions, say: Say = print) -> dict[str, Any]:
+    """Bring the pipeline up as ``opts`` says; return the state written to ``state.json``."""
+    return _Up(opts, say).run()
+
+
+def down(workdir: Path = DEFAULT_WORKDIR, say: Say = print) -> list[int]:
+    """Stop every process ``up`` started in ``workdir``; return the PIDs stopped.
+
+    Raises ``LocalError`` if any process (or process-group member) survives.
+    """
+    workdir = workdir.resolve()
+    path = state_path(workdir)
+    if not path.is_file():
+        say(f"local: nothing to stop (no {_rel(path)})")
+        return []
+    try:
+        state = json.loads(path.read_text())
+    except ValueError:
+        state = {}
+    stopped: list[int] = []
+    survivors: list[str] = []
+    owned = _owned(state)
+
+    def stop_one(name: str) -> str:
+        pid, marker = owned[name]
+        if not procs.alive(pid) and not procs.group_members(pid):
+            return f"local: {name} (pid {pid}) already gone"
+        if not procs.ours(pid, marker) and not procs.group_members(pid):
+            return f"local: pid {pid} no longer runs {name}; left alone"
+        if name.endswith("-emulator"):
+            try:
+                emulators.stop(pid)
+            except emulators.EmulatorError as exc:
+                survivors.append(f"{name} {pid}: {exc}")
+        if procs.stop(pid):
+            stopped.append(pid)
+            return f"local: stopped {name} (pid {pid})"
+        survivors.append(f"{name} {pid}")
+        return f"local: {name} (pid {pid}) survived SIGKILL"
+
+    # The supervisor first (no more pushes reach the functions), then the rest together.
+    first = [n for n in owned if n == "supervisor"]
+    for group in (first, [n for n in owned if n not in first]):
+        with ThreadPoolExecutor(max_workers=max(1, len(group))) as pool:
+            for line in pool.map(stop_one, group):
+                say(line)
+    if survivors:
+        raise LocalError(f"processes survived SIGKILL: {', '.join(survivors)}; "
+                         "inspect them with ps -o pid,pgid,cmd -g <pid>")
+    path.unlink(missing_ok=True)
+    (workdir / READY_FILE).unlink(missing_ok=True)
+    say(f"local: down; {len(stopped)} process groups stopped, none left "
+        f"(logs and records kept in {_rel(workdir)})")
+    return stopped
+
+
+def status(workdir: Path = DEFAULT_WORKDIR, say: Say = print) -> int:
+    """Print what runs; return 0 when everything ``up`` started is alive, else 1."""
+    state = read_state(workdir.resolve())
+    ok = True
+    say(f"local: {state.get('status')} since {state.get('started_at')}; project "
+        f"{state.get('project')}; stack {state.get('stack')}")
+    for name, (pid, marker) in _owned(state).items():
+        running = procs.ours(pid, marker)
+        ok = ok and running
+        say(f"local: {name:<44} pid {pid:<8} {'running' if running else 'NOT RUNNING'}")
+    for target, url in sorted((state.get("fronts") or {}).items()):
+        port = int(url.rsplit(":", 1)[1])
+        listening = emulators.port_in_use(port)
+        ok = ok and listening
+        say(f"local: front {target:<38} {url:<24} {'listening' if listening else 'DOWN'}")
+    return 0 if ok and state.get("status") == "up" else 1
+
+
+def front_url(state: Mapping[str, Any], target: str, identity: str | None, path: str) -> str:
+    """The URL a caller with ``identity`` uses to reach ``target`` at ``path``."""
+    fronts = state.get("fronts") or {}
+    if target not in fronts:
+        raise LocalError(f"no front for {target!r}; targets: {sorted(fronts)}")
+    return f"{fronts[target]}{as_path(identity, path)}"
+
+
+def load_plan(workdir: Path) -> dict[str, Any]:
+    return dict(json.loads((workdir.resolve() / PLAN_FILE).read_text()))
+
+
+def simulator_spec(workdir: Path, key: str) -> SimulatorSpec:
+    """The spec the supervisor runs for the service ``key`` (used by the demo and tests)."""
+    for s in load_plan(workdir)["simulators"]:
+        if s["spec"]["key"] == key:
+            return SimulatorSpec.from_json(s["spec"])
+    raise LocalError(f"no simulator for service {key!r}")

@@ -1,0 +1,352 @@
+"""Contract simulators: stand-ins for the Cloud Run services this repo deploys but does not own.
+
+A simulator accepts exactly the calls the real service accepts (its manifest ``routes``),
+records each one (append-only JSONL), and publishes the completion messages the service's
+processors would publish (DOMAIN.md fields) to the topics it ``publishes``, so a pipeline
+day flows end to end:
+
+* Phase 2 (raw) answers a Phase 1 completion with one completion per *enabled* Phase 2
+  processor, each naming the table it writes (``OUTPUT_TABLES``);
+* Phase 3 (analytics) answers a Phase 2 completion with one completion per enabled Phase 3
+  processor the manifest's trigger map lists for its ``output_table``, and a scheduler call
+  to ``/process-date-range`` with the processors in its body (``backfill_mode`` sets
+  ``skip_downstream_trigger``);
+* a phase without declared processors (Phase 4, the scrapers) publishes one completion
+  named after the service;
+* a service that ``invokes`` another (the prediction coordinator) calls it through that
+  target's front under its own identity, and fails the request if the call is refused.
+
+Malformed deliveries (not JSON, no ``game_date``) are recorded and acknowledged: a real
+service would log and drop them, and redelivering cannot make them valid.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from infra.envs import EnvConfig
+from infra.local.errors import LocalError
+from infra.local.pubsub_rest import PubSubRest
+from infra.local.records import JsonlLog, now_iso
+from infra.local.topology import Topology
+from infra.manifest import Manifest, Service
+from infra.naming import Names
+
+# The manifest does not say which table each Phase 2 processor writes. This is the local
+# contract: every table of the trigger map that a Phase 3 processor depends on for a full
+# day is written by an enabled processor, so a day can complete.
+OUTPUT_TABLES: Mapping[str, str] = {
+    "p2_nbacom_gamebook_pdf": "nbac_gamebook_player_stats",
+    "p2_nbacom_boxscores": "nbac_scoreboard_v2",
+    "p2_odds_player_props": "odds_api_player_points_props",
+    "p2_odds_game_lines": "odds_api_game_lines",
+    "p2_bigdataball_pbp": "bigdataball_play_by_play",
+    "p2_bdl_box_scores": "bdl_player_boxscores",
+}
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PREFIX_RE = re.compile(r"^p\d_")
+INVOKE_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class ProcessorSpec:
+    name: str
+    output_table: str
+
+
+@dataclass(frozen=True)
+class InvokeSpec:
+    """A direct call to another service: its cloud name and first route."""
+
+    target: str
+    path: str
+
+
+@dataclass(frozen=True)
+class SimulatorSpec:
+    """What one simulated service does (JSON-serializable; the supervisor rebuilds it)."""
+
+    key: str
+    name: str
+    phase: int
+    phase_id: str
+    dataset: str | None
+    routes: tuple[str, ...]
+    publishes: tuple[str, ...]
+    """Full topic paths in the emulator project."""
+    processors: tuple[ProcessorSpec, ...]
+    table_triggers: dict[str, tuple[str, ...]]
+    """``output_table`` → enabled processors it triggers; empty: every processor runs."""
+    invokes: tuple[InvokeSpec, ...]
+    identity: str | None
+    time_zone: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SimulatorSpec:
+        return cls(
+            key=data["key"], name=data["name"], phase=int(data["phase"]),
+            phase_id=data["phase_id"], dataset=data.get("dataset"),
+            routes=tuple(data["routes"]), publishes=tuple(data["publishes"]),
+            processors=tuple(ProcessorSpec(**p) for p in data["processors"]),
+            table_triggers={k: tuple(v) for k, v in data["table_triggers"].items()},
+            invokes=tuple(InvokeSpec(**i) for i in data["invokes"]),
+            identity=data.get("identity"), time_zone=data["time_zone"],
+        )
+
+
+def snake(key: str) -> str:
+    return key.replace("-", "_")
+
+
+def output_table(processor: str) -> str:
+    return OUTPUT_TABLES.get(processor, _PREFIX_RE.sub("", processor))
+
+
+def simulator_specs(manifest: Manifest, env: EnvConfig,
+                    topology: Topology) -> list[SimulatorSpec]:
+    """One spec per manifest service that the stack declares as a Cloud Run service."""
+    names = Names(env)
+    specs: list[SimulatorSpec] = []
+    for svc in manifest.services:
+        cloud = names.service(svc)
+        target = topology.targets.get(cloud)
+        if target is None or target.kind != "service":
+            continue
+        specs.append(_spec(manifest, env, topology, svc, cloud, target.identity))
+    return specs
+
+
+def _spec(manifest: Manifest, env: EnvConfig, topology: Topology, svc: Service, cloud: str,
+          identity: str | None) -> SimulatorSpec:
+    names = Names(env)
+    phase = manifest.phase(svc.phase)
+    enabled = manifest.enabled_processors(svc.phase)
+    processors = tuple(ProcessorSpec(p, output_table(p)) for p in enabled)
+    if not processors:
+        processors = (ProcessorSpec(snake(svc.key), snake(svc.key)),)
+    own = {p.name for p in manifest.processors if p.phase == svc.phase}
+    triggers: dict[str, tuple[str, ...]] = {}
+    for table, procs in manifest.trigger_map.items():
+        if set(procs) & own:
+            triggers[table] = tuple(p for p in procs if p in enabled)
+    publishes = tuple(
+        topology.topic_path(t) for t in svc.publishes if t in topology.topics
+    )
+    invokes = tuple(
+        InvokeSpec(names.service(manifest.service(k)), manifest.service(k).routes[0])
+        for k in svc.invokes
+    )
+    return SimulatorSpec(
+        key=svc.key, name=cloud, phase=svc.phase, phase_id=phase.id,
+        dataset=names.dataset(phase.dataset) if phase.dataset else None, routes=svc.routes,
+        publishes=publishes, processors=processors, table_triggers=triggers, invokes=invokes,
+        identity=identity, time_zone=env.time_zone,
+    )
+
+
+def normalise_processor(name: str) -> str:
+    """``UpcomingPlayerGameContextProcessor`` → ``upcoming_player_game_context``."""
+    if re.match(r"^[a-z][a-z0-9_]*$", name):
+        return name
+    base = name.removesuffix("Processor") or name
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", base).lower()
+
+
+def resolve_date(value: object, time_zone: str, now: dt.datetime | None = None) -> str | None:
+    """``TODAY``/``TOMORROW``/``YESTERDAY`` in ``time_zone``, or a literal YYYY-MM-DD."""
+    if not isinstance(value, str):
+        return None
+    today = (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(time_zone)).date()
+    offsets = {"TODAY": 0, "TOMORROW": 1, "YESTERDAY": -1}
+    if value.upper() in offsets:
+        return (today + dt.timedelta(days=offsets[value.upper()])).isoformat()
+    if _DATE_RE.match(value):
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class Request:
+    """A decoded call: a Pub/Sub push (``subscription`` set) or a direct HTTP call."""
+
+    payload: Any
+    subscription: str | None
+    message_id: str | None
+    attributes: dict[str, str]
+
+
+def decode_request(body: bytes) -> Request:
+    try:
+        outer = json.loads(body) if body else {}
+    except ValueError:
+        return Request(None, None, None, {})
+    if isinstance(outer, dict) and isinstance(outer.get("message"), dict):
+        msg = outer["message"]
+        try:
+            payload = json.loads(base64.b64decode(msg.get("data") or ""))
+        except ValueError:
+            payload = None
+        return Request(payload, outer.get("subscription"), msg.get("messageId"),
+                       dict(msg.get("attributes") or {}))
+    return Request(outer, None, None, {})
+
+
+class Simulator:
+    """The behaviour of one service; ``handle`` is called by the HTTP server per request."""
+
+    def __init__(self, spec: SimulatorSpec, pubsub: PubSubRest, fronts: Mapping[str, int],
+                 log: JsonlLog) -> None:
+        self.spec = spec
+        self.pubsub = pubsub
+        self.fronts = dict(fronts)
+        self.log = log
+
+    def processors_for(self, route: str, payload: Mapping[str, Any]) -> list[ProcessorSpec]:
+        by_name = {p.name: p for p in self.spec.processors}
+        requested = payload.get("processors")
+        if isinstance(requested, list):
+            wanted = [normalise_processor(str(p)) for p in requested]
+            return [by_name[w] for w in wanted if w in by_name]
+        if self.spec.table_triggers:
+            table = payload.get("output_table")
+            return [by_name[p] for p in self.spec.table_triggers.get(str(table), ())
+                    if p in by_name]
+        return list(self.spec.processors)
+
+    def completion(self, proc: ProcessorSpec, game_date: str, correlation_id: str,
+                   skip: bool) -> dict[str, Any]:
+        digest = hashlib.sha256(f"{proc.name}:{game_date}".encode()).digest()
+        message: dict[str, Any] = {
+            "processor_name": proc.name,
+            "phase": self.spec.phase_id,
+            "execution_id": str(uuid.uuid4()),
+            "correlation_id": correlation_id,
+            "game_date": game_date,
+            "output_table": proc.output_table,
+            "output_dataset": self.spec.dataset,
+            "status": "success",
+            "record_count": 10 + int.from_bytes(digest[:2], "big") % 490,
+            "timestamp": now_iso(),
+        }
+        if skip:
+            message["skip_downstream_trigger"] = True
+        return message
+
+    def handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        route = urllib.parse.urlsplit(path).path or "/"
+        req = decode_request(body)
+        record: dict[str, Any] = {
+            "ts": now_iso(), "service": self.spec.name, "method": method, "route": route,
+            "subscription": req.subscription, "message_id": req.message_id,
+        }
+        if route not in self.spec.routes:
+            record.update(outcome="not_found", status=404)
+            self.log.write(record)
+            return 404, {"error": f"{self.spec.name} has no route {route}",
+                         "routes": list(self.spec.routes)}
+        payload = req.payload if isinstance(req.payload, dict) else {}
+        game_date = resolve_date(payload.get("game_date") or payload.get("start_date"),
+                                 self.spec.time_zone)
+        record.update(game_date=game_date, correlation_id=payload.get("correlation_id"),
+                      received=payload or req.payload)
+        if game_date is None:
+            record.update(outcome="ignored", status=200,
+                          reason="payload is not a JSON object with a game_date")
+            self.log.write(record)
+            return 200, {"ignored": record["reason"]}
+        correlation = str(payload.get("correlation_id") or f"local-{uuid.uuid4()}")
+        skip = bool(payload.get("skip_downstream_trigger") or payload.get("backfill_mode"))
+        published: list[dict[str, Any]] = []
+        status = 200
+        if self.spec.publishes:
+            procs = self.processors_for(route, payload)
+            messages = [self.completion(p, game_date, correlation, skip) for p in procs]
+            for topic in self.spec.publishes:
+                if not messages:
+                    continue
+                try:
+                    ids = self.pubsub.publish_json(topic, messages)
+                except LocalError as exc:
+                    record.update(outcome="publish_failed", status=500, error=str(exc))
+                    self.log.write(record)
+                    return 500, {"error": str(exc)}
+                published.extend(
+                    {"topic": topic, "message_id": mid, "processor_name": m["processor_name"],
+                     "output_table": m["output_table"]}
+                    for mid, m in zip(ids, messages, strict=False)
+                )
+        invoked: list[dict[str, Any]] = []
+        for call in self.spec.invokes:
+            code = self.invoke(call, payload, correlation, game_date)
+            invoked.append({"target": call.target, "path": call.path, "status": code})
+            if not 200 <= code < 300:
+                status = 502
+        record.update(outcome="processed" if status == 200 else "invoke_failed", status=status,
+                      published=published, invoked=invoked)
+        self.log.write(record)
+        return status, {"game_date": game_date, "published": published, "invoked": invoked}
+
+    def invoke(self, call: InvokeSpec, payload: Mapping[str, Any], correlation: str,
+               game_date: str) -> int:
+        port = self.fronts.get(call.target)
+        if port is None:
+            return 404
+        identity = urllib.parse.quote(self.spec.identity or "anonymous", safe="@.")
+        url = f"http://127.0.0.1:{port}/__as/{identity}{call.path}"
+        data = json.dumps({"game_date": game_date, "correlation_id": correlation,
+                           "requested_by": self.spec.name, "trigger": dict(payload)}).encode()
+        request = urllib.request.Request(url, data=data, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_S) as resp:
+                return int(resp.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+        except OSError:
+            return 503
+
+
+def make_server(sim: Simulator, port: int) -> ThreadingHTTPServer:
+    """A threaded HTTP server on 127.0.0.1:``port`` answering with ``sim``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, answer = sim.handle(self.command, self.path, body)
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Requests are recorded as JSONL; nothing goes to stderr."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    return server

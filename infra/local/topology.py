@@ -1,0 +1,508 @@
+"""The synthesized stack (``cdk.tf.json``) as the local pipeline runs it.
+
+Everything here is read from the stack Terraform applies, never from the manifest: topics,
+subscriptions with their dead-letter and retry policies and ack deadlines, the Cloud Run
+targets (services and gen2 functions), who may invoke each target (``roles/run.invoker``
+members, resolved through ``infra.tfjson``), the functions' event triggers and the
+scheduler jobs. Removing an invoker binding from the JSON therefore removes it locally too.
+
+A gen2 function's event trigger is an Eventarc-managed push subscription in the cloud; it
+is not in the stack, so it is derived from ``event_trigger``: a push subscription on the
+trigger topic to the function's service at ``/projects/P/topics/T`` (the path from which
+functions-framework builds the CloudEvent) under the trigger's service account, with
+Eventarc's retry policy (10 s .. 600 s) and no dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.local.errors import LocalError
+from infra.tfjson import Resource, StackJson, first
+
+RUN_SERVICE = "google_cloud_run_v2_service"
+FUNCTION = "google_cloudfunctions2_function"
+PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
+# Roles that carry run.routes.invoke, the permission Cloud Run checks on every request.
+INVOKER_ROLES = frozenset({
+    "roles/run.invoker", "roles/run.servicesInvoker", "roles/run.admin", "roles/owner",
+    "roles/editor",
+})
+# Eventarc's retry policy on the subscriptions it creates for function triggers.
+EVENTARC_MIN_BACKOFF = "10s"
+EVENTARC_MAX_BACKOFF = "600s"
+DEFAULT_COMPUTE_IDENTITY = "default-compute@developer.gserviceaccount.com"
+_DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)s$")
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic: ``short`` is its name without the sport prefix (the manifest key)."""
+
+    short: str
+    name: str
+    address: str
+
+
+@dataclass(frozen=True)
+class PushSpec:
+    """Where a push subscription delivers: ``target`` (cloud name) at ``path``."""
+
+    target: str
+    path: str
+    identity: str | None
+    """Service account whose OIDC token the push carries; ``None``: no token."""
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    """A subscription as declared (or, ``origin == 'event_trigger'``, derived)."""
+
+    short: str
+    name: str
+    topic: str
+    ack_deadline_seconds: int
+    push: PushSpec | None
+    dead_letter_topic: str | None
+    max_delivery_attempts: int | None
+    minimum_backoff: str | None
+    maximum_backoff: str | None
+    retention: str | None
+    origin: str = "subscription"
+    address: str = ""
+    retry: bool = True
+    """``False``: failed deliveries are dropped (a trigger with RETRY_POLICY_DO_NOT_RETRY)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A Cloud Run service: one of the stack's services or a gen2 function's service."""
+
+    name: str
+    kind: str
+    """``service`` or ``function``."""
+    address: str
+    timeout_seconds: int
+    identity: str | None
+    invokers: tuple[str, ...] = ()
+    """IAM members holding an invoker role on this target (``serviceAccount:…``, ``allUsers``)."""
+
+    def allows(self, identity: str | None) -> bool:
+        """Whether a request carrying ``identity``'s token may invoke this target."""
+        return invoker_allows(self.invokers, identity)
+
+
+def invoker_allows(invokers: tuple[str, ...], identity: str | None) -> bool:
+    """Whether IAM ``invokers`` (members) let a caller with ``identity`` (email) through."""
+    if "allUsers" in invokers:
+        return True
+    if not identity:
+        return False
+    if "allAuthenticatedUsers" in invokers:
+        return True
+    return any(m.split(":", 1)[-1] == identity for m in invokers)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A gen2 function: served locally by functions-framework from its bundle."""
+
+    name: str
+    address: str
+    entry_point: str
+    signature: str
+    """``cloudevent`` (it has an event trigger) or ``http``."""
+    environment: dict[str, str]
+    bundle_object: str
+    bundle_asset: str | None
+    """The bundle file Terraform uploads (absolute), when the stack's asset exists."""
+    timeout_seconds: int
+    trigger_topic: str | None
+    trigger_identity: str | None
+    retry: bool
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A Cloud Scheduler job calling ``target`` at ``path`` under ``identity``."""
+
+    name: str
+    short: str
+    schedule: str
+    time_zone: str
+    target: str
+    path: str
+    method: str
+    body: str | None
+    headers: dict[str, str]
+    identity: str | None
+    retry_count: int
+
+
+@dataclass(frozen=True)
+class Topology:
+    """What the local pipeline creates and serves, read from one stack."""
+
+    stack_path: Path
+    stack_project: str
+    project: str
+    """The emulator project: the stack's own unless overridden."""
+    region: str
+    topics: dict[str, TopicSpec]
+    subscriptions: tuple[SubscriptionSpec, ...]
+    targets: dict[str, Target]
+    functions: tuple[FunctionSpec, ...]
+    jobs: tuple[JobSpec, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def topic_path(self, short: str) -> str:
+        return f"projects/{self.project}/topics/{self.topics[short].name}"
+
+    def subscription_path(self, sub: SubscriptionSpec) -> str:
+        return f"projects/{self.project}/subscriptions/{sub.name}"
+
+    def push_path(self, sub: SubscriptionSpec) -> str:
+        """The request path a push of ``sub`` carries (function triggers: the topic path)."""
+        assert sub.push is not None
+        if sub.origin == "event_trigger":
+            return f"/{self.topic_path(sub.topic)}"
+        return sub.push.path or "/"
+
+    def delivery_policy(self, sub: SubscriptionSpec) -> dict[str, Any]:
+        """The declared delivery semantics of push subscription ``sub`` (front's view)."""
+        return {
+            "subscription": sub.name, "project": self.project, "topic": sub.topic,
+            "dead_letter_topic": (self.topic_path(sub.dead_letter_topic)
+                                  if sub.dead_letter_topic else None),
+            "max_delivery_attempts": sub.max_delivery_attempts,
+            "minimum_backoff_s": (seconds(sub.minimum_backoff)
+                                  if sub.minimum_backoff is not None else None),
+            "maximum_backoff_s": (seconds(sub.maximum_backoff)
+                                  if sub.maximum_backoff is not None else None),
+            "retry": sub.retry,
+        }
+
+    def invoker_grant_count(self) -> int:
+        return sum(len(t.invokers) for t in self.targets.values())
+
+
+def seconds(duration: str | int | None, default: float = 0.0) -> float:
+    """``"10s"`` → 10.0; ints pass through; ``None`` → ``default``."""
+    if duration is None:
+        return default
+    if isinstance(duration, int):
+        return float(duration)
+    m = _DURATION_RE.match(str(duration).strip())
+    if not m:
+        raise LocalError(f"duration {duration!r} is not '<n>s'; fix the stack (e.g. '10s')")
+    return float(m.group(1))
+
+
+def load_stack(path: Path) -> StackJson:
+    """The stack at ``path``; ``LocalError`` with the fix when it is missing or not JSON."""
+    if not path.is_file():
+        raise LocalError(
+            f"no synthesized stack at {path}; run `make synth` (or "
+            "`python -m infra.main --env dev`) first, or pass --stack PATH"
+        )
+    try:
+        return StackJson(json.loads(path.read_text()), path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise LocalError(
+            f"{path} is not valid JSON ({exc}); re-synthesize it with `make synth`"
+        ) from exc
+
+
+class _Reader:
+    def __init__(self, stack: StackJson, sport: str) -> None:
+        self.stack = stack
+        self.sport = sport
+
+    def short(self, name: str) -> str:
+        return name.removeprefix(f"{self.sport}-")
+
+    def text(self, value: object) -> str | None:
+        if value is None:
+            return None
+        resolved = self.stack.interpolate(value)
+        return str(resolved)
+
+    def email(self, value: object) -> str | None:
+        text = self.text(value)
+        if text is None:
+            return None
+        if "${" in text:
+            raise LocalError(
+                f"{self.stack.path}: cannot resolve identity {text!r}; the local pipeline "
+                "needs google_service_account resources with account_id and project"
+            )
+        return text.split(":", 1)[-1]
+
+    def resource(self, ref: object, where: str) -> Resource:
+        address = self.stack.ref_address(ref)
+        res = self.stack.resources.get(address or "")
+        if res is None:
+            raise LocalError(f"{self.stack.path}: {where} references {ref!r}, which the stack "
+                             "does not declare; re-synthesize with `make synth`")
+        return res
+
+    def target_of(self, value: object, where: str) -> tuple[Resource, str]:
+        """The Cloud Run target a URI (``${service.uri}/path``) points at, and the path."""
+        text = str(value or "")
+        refs = [a for a in self.stack.refs(text) if a.split(".")[0] in (RUN_SERVICE, FUNCTION)]
+        if not refs or not text.startswith("${"):
+            raise LocalError(
+                f"{self.stack.path}: {where} endpoint {text!r} is not a Cloud Run service or "
+                "function of this stack; the local pipeline serves only declared targets"
+            )
+        res = self.stack.resources[refs[0]]
+        return res, text.rsplit("}", 1)[-1]
+
+
+def _project(stack: StackJson) -> str:
+    provider = stack.data.get("provider", {}).get("google")
+    block = first(provider)
+    if isinstance(block.get("project"), str):
+        return str(block["project"])
+    for res in stack.resources.values():
+        if isinstance(res.body.get("project"), str) and "${" not in res.body["project"]:
+            return str(res.body["project"])
+    raise LocalError(f"{stack.path}: no project declared (provider google.project); "
+                     "re-synthesize with `make synth`")
+
+
+def _region(stack: StackJson) -> str:
+    block = first(stack.data.get("provider", {}).get("google"))
+    return str(block.get("region") or "us-central1")
+
+
+def read_topology(path: Path, sport: str, project: str | None = None) -> Topology:
+    """Read the stack at ``path``; ``project`` overrides the emulator project id."""
+    stack = load_stack(path)
+    reader = _Reader(stack, sport)
+    stack_project = _project(stack)
+    emulator_project = project or stack_project
+    notes: list[str] = []
+
+    topics: dict[str, TopicSpec] = {}
+    by_address: dict[str, str] = {}
+    for res in stack.of_type("google_pubsub_topic"):
+        name = str(res.body.get("name"))
+        spec = TopicSpec(short=reader.short(name), name=name, address=res.address)
+        topics[spec.short] = spec
+        by_address[res.address] = spec.short
+
+    def topic_short(ref: object, where: str) -> str:
+        res = reader.resource(ref, where)
+        return by_address[res.address]
+
+    targets: dict[str, Target] = {}
+    target_by_address: dict[str, str] = {}
+    for res in stack.of_type(RUN_SERVICE):
+        tpl = first(res.body.get("template"))
+        name = str(res.body.get("name"))
+        targets[name] = Target(
+            name=name, kind="service", address=res.address,
+            timeout_seconds=int(seconds(tpl.get("timeout"), 300.0)),
+            identity=reader.email(tpl.get("service_account")),
+        )
+        target_by_address[res.address] = name
+    for res in stack.of_type(FUNCTION):
+        svc = first(res.body.get("service_config"))
+        name = str(res.body.get("name"))
+        targets[name] = Target(
+            name=name, kind="function", address=res.address,
+            timeout_seconds=int(svc.get("timeout_seconds") or 60),
+            identity=reader.email(svc.get("service_account_email")),
+        )
+        target_by_address[res.address] = name
+
+    _collect_invokers(stack, reader, targets, target_by_address)
+
+    subscriptions: list[SubscriptionSpec] = []
+    for res in stack.of_type("google_pubsub_subscription"):
+        body = res.body
+        name = str(body.get("name"))
+        where = f"subscription {name}"
+        push_cfg = first(body.get("push_config"))
+        push = None
+        if push_cfg:
+            target_res, sub_path = reader.target_of(push_cfg.get("push_endpoint"), where)
+            oidc = first(push_cfg.get("oidc_token"))
+            push = PushSpec(
+                target=target_by_address[target_res.address], path=sub_path or "/",
+                identity=reader.email(oidc.get("service_account_email")) if oidc else None,
+            )
+        dlp = first(body.get("dead_letter_policy"))
+        retry = first(body.get("retry_policy"))
+        subscriptions.append(SubscriptionSpec(
+            short=reader.short(name), name=name, topic=topic_short(body.get("topic"), where),
+            ack_deadline_seconds=int(body.get("ack_deadline_seconds") or 10), push=push,
+            dead_letter_topic=(topic_short(dlp.get("dead_letter_topic"), where)
+                               if dlp.get("dead_letter_topic") else None),
+            max_delivery_attempts=(int(dlp.get("max_delivery_attempts") or 5)
+                                   if dlp.get("dead_letter_topic") else None),
+            minimum_backoff=retry.get("minimum_backoff") if retry else None,
+            maximum_backoff=retry.get("maximum_backoff") if retry else None,
+            retention=body.get("message_retention_duration"), address=res.address,
+        ))
+
+    functions: list[FunctionSpec] = []
+    region = _region(stack)
+    for res in stack.of_type(FUNCTION):
+        functions.append(_function(stack, reader, res, topic_short, subscriptions, region, notes))
+
+    jobs: list[JobSpec] = []
+    for res in stack.of_type("google_cloud_scheduler_job"):
+        http = first(res.body.get("http_target"))
+        name = str(res.body.get("name"))
+        target_res, job_path = reader.target_of(http.get("uri"), f"scheduler job {name}")
+        oidc = first(http.get("oidc_token"))
+        raw_body = http.get("body")
+        jobs.append(JobSpec(
+            name=name, short=reader.short(name), schedule=str(res.body.get("schedule")),
+            time_zone=str(res.body.get("time_zone") or "Etc/UTC"),
+            target=target_by_address[target_res.address], path=job_path or "/",
+            method=str(http.get("http_method") or "POST"),
+            body=base64.b64decode(raw_body).decode() if raw_body else None,
+            headers={str(k): str(v) for k, v in (http.get("headers") or {}).items()},
+            identity=reader.email(oidc.get("service_account_email")) if oidc else None,
+            retry_count=int(first(res.body.get("retry_config")).get("retry_count") or 0),
+        ))
+
+    return Topology(
+        stack_path=path, stack_project=stack_project, project=emulator_project, region=region,
+        topics=topics, subscriptions=tuple(subscriptions), targets=targets,
+        functions=tuple(functions), jobs=tuple(jobs), notes=tuple(notes),
+    )
+
+
+def _collect_invokers(stack: StackJson, reader: _Reader, targets: dict[str, Target],
+                      target_by_address: Mapping[str, str]) -> None:
+    members: dict[str, list[str]] = {name: [] for name in targets}
+    project_wide: list[str] = []
+
+    def target_name(ref: object) -> str | None:
+        address = stack.ref_address(ref)
+        if address is not None:
+            # ``${google_cloudfunctions2_function.x.service_config[0].service}`` names the
+            # function's Cloud Run service: the function's target.
+            return target_by_address.get(address)
+        return str(ref) if str(ref) in targets else None
+
+    for rtype, attr in (("google_cloud_run_v2_service_iam_member", "name"),
+                        ("google_cloud_run_v2_service_iam_binding", "name"),
+                        ("google_cloud_run_service_iam_member", "service"),
+                        ("google_cloud_run_service_iam_binding", "service")):
+        for res in stack.of_type(rtype):
+            if res.body.get("role") not in INVOKER_ROLES:
+                continue
+            name = target_name(res.body.get(attr))
+            if name is None:
+                continue
+            listed = res.body.get("members") if rtype.endswith("binding") else [
+                res.body.get("member")]
+            members[name].extend(str(reader.text(m)) for m in listed or [] if m)
+    for rtype in ("google_project_iam_member", "google_project_iam_binding"):
+        for res in stack.of_type(rtype):
+            if res.body.get("role") not in INVOKER_ROLES:
+                continue
+            listed = res.body.get("members") if rtype.endswith("binding") else [
+                res.body.get("member")]
+            project_wide.extend(str(reader.text(m)) for m in listed or [] if m)
+    for name, target in list(targets.items()):
+        granted = tuple(sorted(set(members[name]) | set(project_wide)))
+        targets[name] = Target(
+            name=target.name, kind=target.kind, address=target.address,
+            timeout_seconds=target.timeout_seconds, identity=target.identity, invokers=granted,
+        )
+
+
+def _function(stack: StackJson, reader: _Reader, res: Resource, topic_short: Any,
+              subscriptions: list[SubscriptionSpec], region: str,
+              notes: list[str]) -> FunctionSpec:
+    body = res.body
+    name = str(body.get("name"))
+    build = first(body.get("build_config"))
+    svc = first(body.get("service_config"))
+    storage = first(first(build.get("source")).get("storage_source"))
+    obj_ref = storage.get("object")
+    obj = reader.resource(obj_ref, f"function {name} source") if obj_ref else None
+    bundle_object = str(obj.body.get("name")) if obj else ""
+    asset: str | None = None
+    if obj is not None and obj.body.get("source") and stack.path is not None:
+        candidate = (stack.path.parent / str(obj.body["source"])).resolve()
+        asset = str(candidate) if candidate.is_file() else None
+    env = {str(k): str(v) for k, v in (svc.get("environment_variables") or {}).items()}
+    trigger = first(body.get("event_trigger"))
+    trigger_topic = trigger_identity = None
+    retry = True
+    if trigger:
+        if trigger.get("event_type") != PUBSUB_EVENT or not trigger.get("pubsub_topic"):
+            notes.append(f"function {name}: event type {trigger.get('event_type')} has no local "
+                         "equivalent; served over HTTP without a trigger")
+        else:
+            trigger_topic = topic_short(trigger.get("pubsub_topic"), f"function {name} trigger")
+            # Without an explicit trigger identity Eventarc uses the default compute account,
+            # which holds no invoker grant in this stack: the front refuses it, as Cloud Run
+            # would once the grant is gone.
+            trigger_identity = (reader.email(trigger.get("service_account_email"))
+                                or DEFAULT_COMPUTE_IDENTITY)
+            retry = trigger.get("retry_policy", "RETRY_POLICY_DO_NOT_RETRY") == "RETRY_POLICY_RETRY"
+            timeout = int(svc.get("timeout_seconds") or 60)
+            sub_name = f"eventarc-{region}-{name}-sub"
+            subscriptions.append(SubscriptionSpec(
+                short=sub_name, name=sub_name, topic=trigger_topic,
+                ack_deadline_seconds=min(600, max(10, timeout)),
+                push=PushSpec(target=name, path="", identity=trigger_identity),
+                dead_letter_topic=None, max_delivery_attempts=None,
+                minimum_backoff=EVENTARC_MIN_BACKOFF, maximum_backoff=EVENTARC_MAX_BACKOFF,
+                retention="86400s", origin="event_trigger", address=res.address, retry=retry,
+            ))
+    return FunctionSpec(
+        name=name, address=res.address, entry_point=str(build.get("entry_point")),
+        signature="cloudevent" if trigger_topic else "http", environment=env,
+        bundle_object=bundle_object, bundle_asset=asset,
+        timeout_seconds=int(svc.get("timeout_seconds") or 60), trigger_topic=trigger_topic,
+        trigger_identity=trigger_identity, retry=retry,
+    )
+
+
+def subscription_body(topology: Topology, sub: SubscriptionSpec,
+                      push_endpoint: str | None) -> dict[str, Any]:
+    """The emulator REST body creating ``sub``, pushing to ``push_endpoint``.
+
+    A push subscription is created without its dead-letter and retry policies: the
+    emulator stalls and never dead-letters when several pushed messages fail under a retry
+    policy, so the front applies them (see ``infra.local.front``). A pull subscription
+    keeps them: nothing stands between the emulator and its reader.
+    """
+    body: dict[str, Any] = {
+        "topic": topology.topic_path(sub.topic),
+        "ackDeadlineSeconds": sub.ack_deadline_seconds,
+    }
+    if sub.retention:
+        body["messageRetentionDuration"] = sub.retention
+    if sub.push is not None and push_endpoint is not None:
+        push: dict[str, Any] = {"pushEndpoint": push_endpoint}
+        if sub.push.identity:
+            push["oidcToken"] = {"serviceAccountEmail": sub.push.identity}
+        body["pushConfig"] = push
+        return body
+    if sub.dead_letter_topic is not None:
+        body["deadLetterPolicy"] = {
+            "deadLetterTopic": topology.topic_path(sub.dead_letter_topic),
+            "maxDeliveryAttempts": sub.max_delivery_attempts or 5,
+        }
+    if sub.minimum_backoff or sub.maximum_backoff:
+        body["retryPolicy"] = {
+            "minimumBackoff": sub.minimum_backoff or "10s",
+            "maximumBackoff": sub.maximum_backoff or "600s",
+        }
+    return body

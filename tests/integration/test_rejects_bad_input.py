@@ -1,0 +1,89 @@
+"""Bad input to ``up``: one line naming the fix, exit 1, no traceback, nothing left running."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import run_cli
+from tests.integration.support import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def _one_line_error(result: object, *needles: str) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr  # type: ignore[attr-defined]
+    err = result.stderr.strip()  # type: ignore[attr-defined]
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("local: error: ")
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+@pytest.fixture
+def held_port() -> Iterator[int]:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        yield sock.getsockname()[1]
+
+
+def test_no_synthesized_stack(tmp_path: Path) -> None:
+    result = run_cli("up", "--stack", str(tmp_path / "missing" / "cdk.tf.json"),
+                     "--workdir", str(tmp_path / "w"))
+    _one_line_error(result, "no synthesized stack", "make synth")
+    assert not (tmp_path / "w" / "state.json").exists()
+
+
+def test_stack_that_is_not_json(tmp_path: Path) -> None:
+    bad = tmp_path / "cdk.tf.json"
+    bad.write_text("{not json")
+    _one_line_error(run_cli("up", "--stack", str(bad), "--workdir", str(tmp_path / "w")),
+                    "not valid JSON", "make synth")
+
+
+def test_port_in_use(tmp_path: Path, base_stack: Path, held_port: int) -> None:
+    result = run_cli("up", "--stack", str(base_stack), "--workdir", str(tmp_path / "w"),
+                     "--pubsub-port", str(held_port))
+    _one_line_error(result, f"port {held_port}", "--pubsub-port")
+    assert not (tmp_path / "w" / "state.json").exists()
+
+
+def test_missing_java(tmp_path: Path, base_stack: Path) -> None:
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    env = {**os.environ, "PATH": str(empty_bin), "PYTHONPATH": str(REPO_ROOT)}
+    result = run_cli("up", "--stack", str(base_stack), "--workdir", str(tmp_path / "w"),
+                     env=env)
+    _one_line_error(result, "java not found", "apt-get install")
+    assert not (tmp_path / "w" / "state.json").exists()
+
+
+def test_missing_emulator(tmp_path: Path, base_stack: Path) -> None:
+    env = {**os.environ, "CLOUDSDK_ROOT_DIR": str(tmp_path / "no-sdk"),
+           "PYTHONPATH": str(REPO_ROOT)}
+    result = run_cli("up", "--stack", str(base_stack), "--workdir", str(tmp_path / "w"),
+                     env=env)
+    _one_line_error(result, "pubsub-emulator not found", "install")
+    assert not (tmp_path / "w" / "state.json").exists()
+
+
+def test_stale_stack(tmp_path: Path, base_stack: Path) -> None:
+    stale = tmp_path / "cdk.tf.json"
+    stale.write_text(base_stack.read_text().replace(
+        '\\"upcoming_team_game_context\\"]', '\\"upcoming_team_game_context\\", '
+        '\\"p2_bdl_box_scores\\"]', 1))
+    result = run_cli("up", "--stack", str(stale), "--workdir", str(tmp_path / "w"))
+    _one_line_error(result, "stale", "make synth")
+
+
+def test_unknown_env(tmp_path: Path) -> None:
+    result = run_cli("up", "--env", "qa", "--workdir", str(tmp_path / "w"))
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
