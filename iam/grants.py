@@ -19,6 +19,7 @@ Vocabulary:
 from __future__ import annotations
 
 import argparse
+import base64
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -132,6 +133,10 @@ class JobSpec:
     path: str
     http_method: str
     member: str
+    schedule: str
+    time_zone: str
+    body: str | None
+    """The request body as sent (base64 of the manifest's JSON), ``None`` when there is none."""
 
 
 @dataclass(frozen=True)
@@ -268,7 +273,9 @@ def expected(manifest: Manifest, env: EnvConfig) -> IamData:
         member = sa(names, names.job_account(job))
         identities[member] = f"OIDC identity of scheduler job {cloud}"
         slots[Slot("job.oidc", cloud)] = member
-        jobs.append(JobSpec(cloud, run_target(job.target), job.path, job.http_method, member))
+        body = base64.b64encode(job.body.encode()).decode() if job.body else None
+        jobs.append(JobSpec(cloud, run_target(job.target), job.path, job.http_method, member,
+                            job.schedule, job.time_zone, body))
         add(member, INVOKER, run_target(job.target), f"{cloud} calls {job.target}{job.path}")
 
     return IamData(

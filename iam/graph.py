@@ -331,8 +331,7 @@ class StackGraph:
             if mode is None:
                 continue
             target = self._iam_target(res, base)
-            rtb = tuple(_str(a) for a in (res.body.get("lifecycle") or {}).get(
-                "replace_triggered_by") or [])
+            rtb = lifecycle_triggers(res.body)
             if mode == "member":
                 yield IamEntry(res.address, res.type, mode, _str(res.body.get("role")),
                                (self.principal(res.body.get("member")),), target, rtb)
@@ -454,6 +453,14 @@ def iam_kind(rtype: str) -> tuple[IamMode | None, str]:
         if rtype.endswith(suffix):
             return mode, rtype[: -len(suffix)]
     return None, rtype
+
+
+def lifecycle_triggers(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ``lifecycle.replace_triggered_by`` entries of a resource body, as strings."""
+    lifecycle = body.get("lifecycle")
+    if not isinstance(lifecycle, Mapping):
+        return ()
+    return tuple(_str(a) for a in _as_list(lifecycle.get("replace_triggered_by")))
 
 
 def _literal_name(raw: str, kind: TargetKind) -> str:

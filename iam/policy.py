@@ -25,7 +25,7 @@ from typing import Any
 from iam.grants import expected
 from iam.graph import StackGraph
 from iam.render import policy_markdown
-from iam.rules import RULES, Context, Violation, run
+from iam.rules import RULES, Context, RuleError, Violation, run
 from infra.envs import ENVS, get_env
 from infra.manifest import Manifest
 from infra.pipeline import load
@@ -117,7 +117,12 @@ def check_stack(stack: StackJson | Mapping[str, Any], env: str | None = None,
     sj = stack if isinstance(stack, StackJson) else StackJson(stack)
     manifest = manifest or load()
     data = expected(manifest, get_env(env)) if env is not None else None
-    return run(Context(StackGraph(sj), manifest, data))
+    try:
+        graph = StackGraph(sj)
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise RuleError(f"the IAM graph cannot be built ({type(exc).__name__}: {exc}); a block "
+                        "has an unexpected shape") from exc
+    return run(Context(graph, manifest, data))
 
 
 def evaluate(path: Path, stack: StackJson, env_override: str | None,
@@ -131,9 +136,15 @@ def evaluate(path: Path, stack: StackJson, env_override: str | None,
     elif env is None:
         notes.append("environment unknown (no pipeline-<env> in path or stack name); "
                      "manifest-only rules ran")
-    violations = check_stack(stack, env, manifest)
+    try:
+        violations = check_stack(stack, env, manifest)
+    except RuleError as exc:
+        raise InputError(f"{path}: {exc}") from exc
     rules_run = tuple(r.id for r in RULES if env is not None or not r.needs_env)
-    name = StackGraph(stack).name
+    meta = (stack.data.get("//") or {}).get("metadata") if isinstance(
+        stack.data.get("//"), Mapping) else None
+    name = str(meta.get("stackName")) if isinstance(meta, Mapping) and meta.get(
+        "stackName") else path.parent.name
     return StackResult(name, path, env, tuple(violations), rules_run, tuple(notes))
 
 
@@ -151,7 +162,15 @@ def check_paths(paths: Sequence[Path], env: str | None = None,
             errors.append(str(exc))
     if errors:
         raise InputError("\n".join(errors))
-    return [evaluate(f, s, env, manifest) for f, s in loaded]
+    results: list[StackResult] = []
+    for f, s in loaded:
+        try:
+            results.append(evaluate(f, s, env, manifest))
+        except InputError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise InputError("\n".join(errors))
+    return results
 
 
 def text_lines(results: Sequence[StackResult]) -> list[str]:

@@ -72,7 +72,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     started = time.monotonic()
-    results: list[StackResult] = [evaluate_stack(f, s, args.env, manifest) for f, s in loaded]
+    results: list[StackResult] = []
+    for f, s in loaded:
+        try:
+            results.append(evaluate_stack(f, s, args.env, manifest))
+        except InputError as exc:
+            errors.append(str(exc))
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        return 2
     rules_seconds = time.monotonic() - started
     names = [r.name for r in results]
     keyed = {(r.name if names.count(r.name) == 1 else f"{r.name} ({f})"): (f, s)

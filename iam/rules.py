@@ -27,7 +27,15 @@ from iam.grants import (
     Target,
     short_member,
 )
-from iam.graph import Acting, Endpoint, IamEntry, Principal, ResolvedTarget, StackGraph
+from iam.graph import (
+    Acting,
+    Endpoint,
+    IamEntry,
+    Principal,
+    ResolvedTarget,
+    StackGraph,
+    lifecycle_triggers,
+)
 from infra.function_config import function_env
 from infra.manifest import Function, Manifest
 from infra.naming import Names
@@ -38,6 +46,10 @@ INVOKER_IAM_TYPES = frozenset({"google_cloud_run_v2_service_iam_member",
                                "google_cloud_run_service_iam_member"})
 SECRET_SOURCES = ("data.google_secret_manager_secret_version.",
                   "google_secret_manager_secret_version.")
+
+
+class RuleError(Exception):
+    """A rule could not read the stack (a malformed block); the message names rule and cause."""
 
 
 @dataclass(frozen=True, order=True)
@@ -301,9 +313,18 @@ def wiring(ctx: Context) -> Iterator[Violation]:
         if ep.target is not None and (ep.target.target != jspec.target or ep.path != jspec.path):
             yield _v("WIRE-001", job.address, f"calls {ep.target.target}{ep.path} but the "
                      f"manifest says {jspec.target}{jspec.path}")
-        if http and http.get("http_method", "POST") != jspec.http_method:
+        if http.get("http_method", "POST") != jspec.http_method:
             yield _v("WIRE-001", job.address, f"http_method {http.get('http_method')!r} but the "
                      f"manifest says {jspec.http_method!r}")
+        body, want_body = http.get("body"), jspec.body
+        for fld, got, want in (("schedule", job.body.get("schedule"), jspec.schedule),
+                               ("time_zone", job.body.get("time_zone"), jspec.time_zone),
+                               ("http_target.body (decoded)",
+                                _decoded(str(body)) if body else body,
+                                _decoded(want_body) if want_body else want_body)):
+            if got != want:
+                yield _v("WIRE-001", job.address, f"{fld} is {got!r} but the manifest says "
+                         f"{want!r}; schedules and payloads come from infra/pipeline.py")
 
 
 # ----------------------------------------------------------------------------- invokers
@@ -416,6 +437,14 @@ def public_members(ctx: Context) -> Iterator[Violation]:
         if svc.body.get("invoker_iam_disabled") is True:
             yield _v("PUBLIC-001", svc.address, "invoker_iam_disabled = true lets anyone call "
                      "the service without an identity; remove it and grant run.invoker")
+    for bucket in g.resources("google_storage_bucket"):
+        if bucket.body.get("public_access_prevention") != "enforced":
+            yield _v("PUBLIC-001", bucket.address, "public_access_prevention is not "
+                     "\"enforced\": one allUsers grant or object ACL would publish the bucket; "
+                     "set it to enforced")
+        if bucket.body.get("uniform_bucket_level_access") is not True:
+            yield _v("PUBLIC-001", bucket.address, "uniform_bucket_level_access is not true, so "
+                     "per-object ACLs can grant access IAM does not show; enable it")
     for fn in g.resources("google_cloudfunctions_function"):
         if fn.body.get("trigger_http") and not fn.body.get("ingress_settings"):
             yield _v("PUBLIC-001", fn.address, "HTTP function without ingress_settings is "
@@ -556,6 +585,19 @@ def dead_letter_subscriber(ctx: Context) -> Iterator[Violation]:
                      "google_pubsub_subscription_iam_member for the agent")
 
 
+def subscription_expiry(ctx: Context) -> Iterator[Violation]:
+    g = ctx.graph
+    for sub in g.resources("google_pubsub_subscription"):
+        policy = sub.body.get("expiration_policy")
+        ttl = first(policy).get("ttl") if policy is not None else None
+        if ttl != "":
+            shown = "omitted (Pub/Sub's default: 31 days)" if ttl is None else repr(ttl)
+            yield _v("SUB-001", sub.address, f"expiration_policy.ttl is {shown}: Pub/Sub deletes "
+                     "a subscription idle that long, silently cutting the edge (dead-letter "
+                     "subscriptions are idle by design, triggers idle in the off-season); set "
+                     "expiration_policy { ttl = \"\" } (never expire)")
+
+
 def topic_consumers(ctx: Context) -> Iterator[Violation]:
     g = ctx.graph
     consumed: set[str] = set()
@@ -588,17 +630,18 @@ def _manifest_function(manifest: Manifest, name: str) -> Function | None:
 def _env_vars(g: StackGraph) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
     """``(address, component name, env)`` for every function and Cloud Run container."""
     for fn in g.resources("google_cloudfunctions2_function"):
-        env = first(fn.body.get("service_config")).get("environment_variables") or {}
-        yield fn.address, g.cloud_name(fn), env
+        env = first(fn.body.get("service_config")).get("environment_variables")
+        yield fn.address, g.cloud_name(fn), env if isinstance(env, Mapping) else {}
     for fn in g.resources("google_cloudfunctions_function"):
-        yield fn.address, g.cloud_name(fn), fn.body.get("environment_variables") or {}
+        env = fn.body.get("environment_variables")
+        yield fn.address, g.cloud_name(fn), env if isinstance(env, Mapping) else {}
     for svc in g.resources("google_cloud_run_v2_service"):
-        env: dict[str, Any] = {}
-        for c in first(svc.body.get("template")).get("containers") or []:
-            for item in (c or {}).get("env") or []:
-                if isinstance(item, Mapping) and "value" in item:
-                    env[str(item.get("name"))] = item.get("value")
-        yield svc.address, g.cloud_name(svc), env
+        container_env: dict[str, Any] = {}
+        for c in _blocks(first(svc.body.get("template")).get("containers")):
+            for item in _blocks(c.get("env")):
+                if "value" in item:
+                    container_env[str(item.get("name"))] = item.get("value")
+        yield svc.address, g.cloud_name(svc), container_env
 
 
 def _processor_diff(manifest: Manifest, phase: int, got: object) -> str | None:
@@ -713,7 +756,9 @@ def _generated_config(ctx: Context, fix: str) -> Iterator[Violation]:
         fn = by_name.get(g.cloud_name(fn_res))
         if fn is None:
             continue
-        got = first(fn_res.body.get("service_config")).get("environment_variables") or {}
+        got = first(fn_res.body.get("service_config")).get("environment_variables")
+        if not isinstance(got, Mapping):
+            got = {}
         for key, want in sorted(function_env(m, env, fn).items()):
             if key in SEMANTIC_KEYS and key in got:
                 if _json(got[key]) != _json(want) and key == "GATED_TRANSITIONS":
@@ -982,20 +1027,22 @@ def _secret_env(address: str, body: object, reported: set[str]) -> Iterator[Viol
         return
     pairs: list[tuple[str, str, object]] = []
     for block in ("service_config", "build_config"):
-        env = first(body.get(block)).get("environment_variables") or {}
-        pairs += [(f"{block}.environment_variables.{k}", k, v) for k, v in env.items()]
+        env = first(body.get(block)).get("environment_variables")
+        if isinstance(env, Mapping):
+            pairs += [(f"{block}.environment_variables.{k}", k, v) for k, v in env.items()]
     for key in ("environment_variables", "build_environment_variables"):
-        env = body.get(key) or {}
+        env = body.get(key)
         if isinstance(env, Mapping):
             pairs += [(f"{key}.{k}", k, v) for k, v in env.items()]
-    headers = first(body.get("http_target")).get("headers") or {}
-    pairs += [(f"http_target.headers.{k}", k, v) for k, v in headers.items()]
+    headers = first(body.get("http_target")).get("headers")
+    if isinstance(headers, Mapping):
+        pairs += [(f"http_target.headers.{k}", k, v) for k, v in headers.items()]
     template = first(body.get("template"))
-    containers = list(template.get("containers") or []) + list(
-        first(template.get("spec")).get("containers") or [])
+    containers = _blocks(template.get("containers")) + _blocks(
+        first(template.get("spec")).get("containers"))
     for i, c in enumerate(containers):
-        for j, item in enumerate((c or {}).get("env") or []):
-            if isinstance(item, Mapping) and "value" in item:
+        for j, item in enumerate(_blocks(c.get("env"))):
+            if "value" in item:
                 pairs.append((f"template.containers[{i}].env[{j}]", str(item.get("name")),
                               item.get("value")))
     for path, name, value in pairs:
@@ -1121,12 +1168,18 @@ def dangling_references(ctx: Context) -> Iterator[Violation]:
                          "declare (a removed resource still in use); restore it or drop the "
                          "reference")
         if isinstance(body, Mapping):
-            for entry in (body.get("lifecycle") or {}).get("replace_triggered_by") or []:
+            for entry in lifecycle_triggers(body):
                 target = str(entry).split("[", 1)[0]
                 target = ".".join(target.split(".")[:2])
                 if "${" not in target and target not in stack.resources:
                     yield _v("REF-001", owner, f"lifecycle.replace_triggered_by names {entry!r}, "
                              "which this stack does not declare")
+
+
+def _blocks(value: object) -> list[Mapping[str, Any]]:
+    """The objects of a repeated block (a list, or one object); anything else is skipped."""
+    items = value if isinstance(value, list) else [value]
+    return [i for i in items if isinstance(i, Mapping)]
 
 
 def _json(value: object) -> object:
@@ -1244,6 +1297,12 @@ RULES: tuple[Rule, ...] = (
          "redelivered until retention drops them (documented Pub/Sub behaviour).",
          "google_pubsub_subscription_iam_member for the agent (PushEdge adds it)",
          dead_letter_subscriber),
+    Rule("SUB-001", "Subscriptions never expire",
+         "Pub/Sub deletes a subscription after 31 days without activity unless its "
+         "expiration_policy.ttl is empty (documented default). Dead-letter subscriptions are "
+         "idle by design and the Phase 3→4 trigger idles between seasons: expiry would remove "
+         "an edge with no error anywhere (failure 5, silent outages).",
+         "expiration_policy { ttl = \"\" } (PushEdge sets it)", subscription_expiry),
     Rule("TOPIC-001", "Every topic has a consumer",
          "Failure 4: the Phase 2→3 orchestrator published to nba-phase3-trigger, which had no "
          "subscribers (seed 000). A topic without a subscription or event trigger loses "
@@ -1308,7 +1367,11 @@ def run(ctx: Context) -> list[Violation]:
     for rule in RULES:
         if rule.needs_env and skip_env:
             continue
-        found = sorted(rule.check(ctx), key=lambda v: (v.address, v.message))
+        try:
+            found = sorted(rule.check(ctx), key=lambda v: (v.address, v.message))
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+            raise RuleError(f"rule {rule.id} cannot read this stack ({type(exc).__name__}: "
+                            f"{exc}); a block has an unexpected shape") from exc
         for v in found:
             key = (v.rule, v.address, v.message)
             if key not in seen:

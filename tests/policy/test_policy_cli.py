@@ -26,8 +26,8 @@ def test_clean_stacks_exit_0(stack_dirs):
     proc = policy(stack_dirs["dev"], stack_dirs["prod"] / "cdk.tf.json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout == ""
-    assert "pipeline-dev (dev, 30 rules): clean" in proc.stderr
-    assert "pipeline-prod (prod, 30 rules): clean" in proc.stderr
+    assert "pipeline-dev (dev, 31 rules): clean" in proc.stderr
+    assert "pipeline-prod (prod, 31 rules): clean" in proc.stderr
 
 
 def test_violation_exits_1_with_one_line_each(prod, write_stack):
@@ -114,7 +114,7 @@ def test_markdown_report(prod, write_stack):
     assert proc.returncode == 1
     md = proc.stdout
     assert md.startswith("## ❌ Policy gate: 2 policy violation(s)\n")
-    assert "| `pipeline-prod` | prod | 30 | 2 |" in md
+    assert "| `pipeline-prod` | prod | 31 | 2 |" in md
     assert "#### `LIFE-001` IAM on a replaceable resource is re-created with it (1)" in md
     assert "**Fix:** lifecycle.replace_triggered_by" in md
     assert f"| `pipeline-prod` | `google_cloud_run_v2_service_iam_member.{INVOKER}` |" in md
@@ -132,7 +132,7 @@ def test_rules_table_lists_every_rule():
     proc = policy("--rules")
     assert proc.returncode == 0
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| `")]
-    assert len(rows) == 30
+    assert len(rows) == 31
 
 
 def test_markdown_escapes_pipes(prod, write_stack):
@@ -147,3 +147,27 @@ def test_readme_rule_table_is_current():
 
     readme = (REPO_ROOT / "iam" / "README.md").read_text()
     assert rules_table() in readme, "regenerate: python -m iam.policy --rules"
+
+
+def test_a_rule_that_cannot_read_the_stack_is_an_input_error(stack_dirs, monkeypatch):
+    import iam.rules
+    from iam.policy import InputError, check_paths
+    from iam.rules import Rule
+
+    def broken(ctx):
+        raise TypeError("'int' object is not iterable")
+
+    monkeypatch.setattr(iam.rules, "RULES", (Rule("X-001", "t", "r", "f", broken),))
+    with pytest.raises(InputError, match=r"pipeline-prod/cdk.tf.json: rule X-001 cannot read "
+                                         r"this stack \(TypeError: "):
+        check_paths([stack_dirs["prod"]])
+
+
+def test_malformed_blocks_do_not_crash(prod, write_stack):
+    inv = prod["resource"]["google_cloud_run_v2_service_iam_member"][INVOKER]
+    inv["lifecycle"] = 5
+    prod["resource"]["google_cloud_run_v2_service"]["phase3_analytics_processors__service"][
+        "template"]["containers"] = "x"
+    proc = policy(write_stack(prod))
+    assert proc.returncode == 1, proc.stderr
+    assert f"LIFE-001 google_cloud_run_v2_service_iam_member.{INVOKER}: " in proc.stdout

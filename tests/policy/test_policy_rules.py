@@ -301,6 +301,19 @@ def oidc_email_with_prefix(s: Stack) -> None:
     sub3(s)["push_config"]["oidc_token"]["service_account_email"] = f"serviceAccount:{PUSH3_SA}"
 
 
+def subscription_expires(s: Stack) -> None:
+    del res(s, "google_pubsub_subscription",
+            "phase3_analytics_sub__dead_letter_subscription")["expiration_policy"]
+
+
+def schedule_changed(s: Stack) -> None:
+    res(s, "google_cloud_scheduler_job", JOB)["time_zone"] = "UTC"
+
+
+def bucket_not_enforced(s: Stack) -> None:
+    del res(s, "google_storage_bucket", "function_sources__bucket")["public_access_prevention"]
+
+
 def push_account_removed(s: Stack) -> None:
     drop(s, "google_service_account", "phase3_analytics_sub__push_identity")
 
@@ -345,6 +358,10 @@ CASES: list[tuple[str, str, Callable[[Stack], None]]] = [
     ("DLQ-001", SUB3, dead_letter_is_source),
     ("DLQ-002", SUB3, dead_letter_publisher_removed),
     ("DLQ-003", SUB3, dead_letter_subscriber_removed),
+    ("SUB-001", "google_pubsub_subscription.phase3_analytics_sub__dead_letter_subscription",
+     subscription_expires),
+    ("WIRE-001", JOB_ADDR, schedule_changed),
+    ("PUBLIC-001", "google_storage_bucket.function_sources__bucket", bucket_not_enforced),
     ("TOPIC-001", "google_pubsub_topic.phase9_orphan__topic", orphan_topic),
     ("TOPIC-001", "google_pubsub_topic.phase3_analytics_sub__dead_letter_topic",
      dead_letter_subscription_removed),
