@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -34,16 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.bundle import FUNCTIONS_DIR, REPO_ROOT, build_bundle
+from infra.envs import get_env
+from infra.function_config import function_env
+from infra.pipeline import load
 
 BUILD_DIR = REPO_ROOT / ".build"
 DEFAULT_TIMEOUT_S = 10.0
 STDERR_TAIL_LINES = 40
 PIP_TIMEOUT_S = 900
-
-# Dummy values that pass each function's configuration checks; they name nothing real.
-_PHASES = ["phase_a", "phase_b"]
-_PROCESSORS = ["check_processor_a", "check_processor_b"]
-
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -54,44 +51,23 @@ class FunctionSpec:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
-# The manifest will replace this table; until then it names each function's entry point.
-FUNCTIONS: dict[str, FunctionSpec] = {
-    "phase3_to_phase4": FunctionSpec(
-        entry_point="handle_phase3_completion",
-        signature_type="cloudevent",
-        env={
-            "GCP_PROJECT": "check-project",
-            "SOURCE_PHASE": _PHASES[0],
-            "KNOWN_PHASES": json.dumps(_PHASES),
-            "EXPECTED_PROCESSORS": json.dumps(_PROCESSORS),
-            "TRIGGER_TOPIC": "check-trigger",
-            "COMPLETION_COLLECTION": "check_completion",
-            "COMPLETION_TTL_DAYS": "7",
-            "BQ_COMPLETIONS_TABLE": "",
-            "TRANSITION": "check_transition",
-        },
-    ),
-    "pipeline_canary": FunctionSpec(
-        entry_point="check_pipeline_health",
-        signature_type="http",
-        env={
-            "GCP_PROJECT": "check-project",
-            "CANARY_TIMEZONE": "America/New_York",
-            "GATED_TRANSITIONS": json.dumps(
-                [
-                    {
-                        "name": "check_transition",
-                        "source_phase": _PHASES[0],
-                        "collection": "check_completion",
-                        "expected": _PROCESSORS,
-                        "stall_minutes": 30,
-                        "trigger_topic": "check-trigger",
-                    }
-                ]
-            ),
-        },
-    ),
-}
+def specs(env_name: str = "dev") -> dict[str, FunctionSpec]:
+    """Every function of the manifest, keyed by its folder under ``functions/``, with the
+    very environment the stack gives it in ``env_name`` (clients are lazy: nothing is
+    contacted while the function only has to import and listen)."""
+    manifest = load()
+    env = get_env(env_name)
+    return {
+        fn.source: FunctionSpec(
+            entry_point=fn.entry_point,
+            signature_type=fn.signature,
+            env=function_env(manifest, env, fn),
+        )
+        for fn in manifest.functions
+    }
+
+
+FUNCTIONS: dict[str, FunctionSpec] = specs()
 
 
 class CheckError(Exception):
@@ -277,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         print(
             f"check_functions: unknown function(s) {unknown}; known: {', '.join(FUNCTIONS)} "
-            "(add new ones to FUNCTIONS in infra/check_functions.py)",
+            "(functions are declared in infra/pipeline.py)",
             file=sys.stderr,
         )
         return 2
