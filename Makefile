@@ -20,7 +20,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/infra/terraformrc
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help all setup synth test unit lint format policy check-functions plan apply drift \
-	verify local-up local-down local-demo reconcile bench docs clean
+	verify local-up local-down local-demo reconcile bench docs clean test-functions
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -59,7 +59,7 @@ format: $(STAMP) ## ruff --fix and format
 unit: $(STAMP) ## Unit tests only (synthesized JSON, manifest, policy, lifecycle)
 	@$(VENV)/bin/pytest -q -m "not integration and not emulator"
 
-test: $(STAMP) lint synth policy ## Lint, synth, policy gate, every test (emulators included)
+test: $(STAMP) lint synth policy check-functions ## Lint, synth, policy, startup proof, every test
 	@$(VENV)/bin/pytest -q
 
 policy: $(STAMP) $(CHECKOV_STAMP) ## Policy gate: rule engine + checkov over every stack
@@ -67,7 +67,7 @@ policy: $(STAMP) $(CHECKOV_STAMP) ## Policy gate: rule engine + checkov over eve
 	@$(PY) -m iam.report $(STACKS)
 
 check-functions: $(STAMP) ## Prove each function bundle installs, imports and listens on PORT
-	@$(PY) -m infra.check_functions
+	@$(PY) -m infra.check_functions $(NAMES)
 
 plan: synth ## terraform plan for ENV (needs credentials and the google provider)
 	@$(PY) -m infra.tf plan --env $(ENV)
@@ -90,8 +90,13 @@ local-down: $(STAMP) ## Stop everything local-up started
 local-demo: $(STAMP) ## Drive one game day through the local pipeline and print a timeline
 	@$(PY) -m infra.local demo
 
-reconcile: $(STAMP) ## Report (FIX=1: repair) completion summaries, START..END dates
-	@$(PY) -m functions.pipeline_canary.reconcile --start $(START) --end $(END) $(if $(FIX),--fix,)
+reconcile: $(STAMP) ## Report (FIX=1: repair) completion summaries START..END (dates) for ENV
+	@test -n "$(START)" -a -n "$(END)" || { echo "reconcile: set START=YYYY-MM-DD END=YYYY-MM-DD"; exit 2; }
+	@$(PY) -m infra.function_config --env $(ENV) --function pipeline-canary -- \
+		$(PY) -m functions.pipeline_canary.reconcile --start $(START) --end $(END) $(if $(FIX),--fix,)
+
+test-functions: $(STAMP) ## Function tests on the official emulators
+	@$(VENV)/bin/pytest -q tests/functions
 
 bench: $(STAMP) ## Benchmarks: synth time vs floor, orchestrator latency vs emulator
 	@$(PY) bench/synth.py

@@ -62,3 +62,47 @@ def function_env(manifest: Manifest, env: EnvConfig, fn: Function) -> dict[str, 
             for t in manifest.gated()
         ]),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m infra.function_config --env ENV --function KEY [-- CMD ...]``.
+
+    Without a command, prints the function's generated environment as ``KEY=VALUE`` lines;
+    with one, runs it with that environment added (used by ``make reconcile``).
+    """
+    import argparse
+    import os
+    import sys
+
+    from infra.envs import get_env
+    from infra.manifest import ManifestError
+    from infra.pipeline import load
+
+    parser = argparse.ArgumentParser(prog="python -m infra.function_config", description=main.__doc__)
+    parser.add_argument("--env", default="dev")
+    parser.add_argument("--function", required=True, help="function key from infra/pipeline.py")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    manifest = load()
+    try:
+        fn = manifest.function(args.function)
+        env = get_env(args.env)
+    except StopIteration:
+        print(f"function_config: unknown function {args.function!r}; declared: "
+              f"{[f.key for f in manifest.functions]}", file=sys.stderr)
+        return 2
+    except ManifestError as exc:
+        print(f"function_config: {exc}", file=sys.stderr)
+        return 2
+    generated = function_env(manifest, env, fn)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        for key, value in sorted(generated.items()):
+            print(f"{key}={value}")
+        return 0
+    os.execvpe(command[0], command, os.environ | generated)
+    return 0  # pragma: no cover - execvpe does not return
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
