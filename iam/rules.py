@@ -522,15 +522,47 @@ def primitive_roles(ctx: Context) -> Iterator[Violation]:
     g = ctx.graph
     seen: set[tuple[str, str]] = set()
     for e in g.iam:
-        if e.role in PRIMITIVE_ROLES and (e.address, e.role) not in seen:
+        why = _role_problem(e.role)
+        if why and (e.address, e.role) not in seen:
             seen.add((e.address, e.role))
-            yield _v("ROLE-001", e.address, f"{e.role} is a primitive role (thousands of "
-                     "permissions); grant the predefined role the connection needs")
+            yield _v("ROLE-001", e.address, f"{e.role} is {why}; grant the predefined role the "
+                     "connection needs")
     for res in g.resources("data.google_iam_policy"):
         for role, _ in g.policy_bindings(f"${{{res.address}.policy_data}}"):
-            if role in PRIMITIVE_ROLES:
-                yield _v("ROLE-001", res.address, f"binding of primitive role {role}; use a "
-                         "predefined role")
+            why = _role_problem(role)
+            if why:
+                yield _v("ROLE-001", res.address, f"binding of {role}, {why}; use the "
+                         "predefined role the connection needs")
+
+
+IMPERSONATION_ROLES = frozenset({"roles/iam.serviceAccountUser", "roles/iam.serviceAccountAdmin",
+                                 "roles/iam.serviceAccountKeyAdmin",
+                                 "roles/iam.workloadIdentityUser", "roles/iam.securityAdmin"})
+
+
+def _role_problem(role: str) -> str | None:
+    if role in PRIMITIVE_ROLES:
+        return "a primitive role (thousands of permissions across every service)"
+    if role in IMPERSONATION_ROLES:
+        return "an impersonation role (act as, or mint keys for, other identities)"
+    if role.rsplit("/", 1)[-1].lower().endswith("admin"):
+        return "an admin role (can rewrite the resource and its IAM policy)"
+    return None
+
+
+PROJECT_IAM_TYPES = ("google_project_iam_", "google_folder_iam_", "google_organization_iam_")
+RESOURCE_ROLE_PREFIXES = ("roles/run.", "roles/pubsub.", "roles/bigquery.data",
+                          "roles/storage.", "roles/iam.serviceAccount", "roles/cloudfunctions.",
+                          "roles/secretmanager.", "roles/cloudscheduler.")
+
+
+def project_scoped_roles(ctx: Context) -> Iterator[Violation]:
+    for e in ctx.graph.iam:
+        if e.rtype.startswith(PROJECT_IAM_TYPES) and e.role.startswith(RESOURCE_ROLE_PREFIXES):
+            scope = e.rtype.split("_iam_")[0].removeprefix("google_")
+            yield _v("ROLE-002", e.address, f"{e.role} granted on the whole {scope} reaches "
+                     "every service, topic, dataset or account in it; grant it on the one "
+                     "resource the connection needs (the construct's grant_*() method)")
 
 
 # ----------------------------------------------------------------------------- dead letters, topics
@@ -1278,10 +1310,18 @@ RULES: tuple[Rule, ...] = (
          "phase-3 subscription) lets a grant meant for one open another; least privilege "
          "needs one identity per component (failure 6).",
          "use the identity the component's construct creates", shared_identities),
-    Rule("ROLE-001", "No primitive roles",
+    Rule("ROLE-001", "No primitive, admin or impersonation roles",
          "roles/owner, roles/editor and roles/viewer carry thousands of permissions across "
-         "every service of the project, project level included.",
+         "every service of the project; admin roles can rewrite a resource's IAM (how invoker "
+         "bindings were lost) and impersonation roles let one identity act as another. The "
+         "pipeline needs none of them, at any level.",
          "use the predefined role the connection needs", primitive_roles),
+    Rule("ROLE-002", "Resource roles are granted on the resource, not the project",
+         "Invoker, publisher, subscriber, data-editor and token-creator roles exist on each "
+         "service, topic, subscription, dataset and account; granted project-wide they open "
+         "every other one too (a widened grant). Only Firestore's and Cloud Build's roles, "
+         "which have no resource level, are granted on the project.",
+         "call the target construct's grant_*() method", project_scoped_roles),
     Rule("DLQ-001", "Push subscriptions dead-letter to a topic that is read",
          "Without a dead-letter topic a message the target keeps refusing (e.g. the 403s of a "
          "stripped invoker) is retried until retention ends and dropped silently; a "

@@ -26,8 +26,8 @@ def test_clean_stacks_exit_0(stack_dirs):
     proc = policy(stack_dirs["dev"], stack_dirs["prod"] / "cdk.tf.json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout == ""
-    assert "pipeline-dev (dev, 31 rules): clean" in proc.stderr
-    assert "pipeline-prod (prod, 31 rules): clean" in proc.stderr
+    assert "pipeline-dev (dev, 32 rules): clean" in proc.stderr
+    assert "pipeline-prod (prod, 32 rules): clean" in proc.stderr
 
 
 def test_violation_exits_1_with_one_line_each(prod, write_stack):
@@ -83,18 +83,24 @@ def test_env_from_folder_name_then_stack_name(prod, write_stack):
 
 def test_without_env_only_manifest_rules_run(prod, write_stack):
     del prod["//"]
-    # A widened project-level grant is only visible against the grant data.
-    prod["resource"]["google_project_iam_member"]["x"] = {
-        "project": "nba-props-platform", "role": "roles/run.invoker",
-        "member": "serviceAccount:${google_service_account.phase3_analytics_sub__push_identity"
-                  ".email}"}
+    # Phase 3 publishing on the Phase 4 trigger (bypassing the gate) is well-formed IAM; only
+    # the grant data says that identity must not hold it.
+    prod["resource"]["google_pubsub_topic_iam_member"]["x"] = {
+        "project": "nba-props-platform", "role": "roles/pubsub.publisher",
+        "topic": "${google_pubsub_topic.phase4_trigger__topic.name}",
+        "member": "serviceAccount:${google_service_account.phase3_analytics_processors__identity"
+                  ".email}",
+        "lifecycle": {"replace_triggered_by": ["google_pubsub_topic.phase4_trigger__topic"]}}
     folder = write_stack(prod, "mutated")
     proc = policy(folder)
-    assert proc.returncode == 0
+    assert proc.returncode == 0, proc.stdout
     assert "environment unknown" in proc.stderr
     proc = policy(folder, "--env", "prod")
     assert proc.returncode == 1
-    assert proc.stdout.startswith("GRANT-001 google_project_iam_member.x: ")
+    assert proc.stdout.startswith("GRANT-001 google_pubsub_topic_iam_member.x: "
+                                  "nba-run-p3-analytics@nba-props-platform (runtime identity of "
+                                  "service nba-phase3-analytics-processors) holds "
+                                  "roles/pubsub.publisher on pubsub.topic nba-phase4-trigger")
 
 
 def test_several_stacks_tag_each_line(prod, stack_dirs, write_stack):
@@ -114,7 +120,7 @@ def test_markdown_report(prod, write_stack):
     assert proc.returncode == 1
     md = proc.stdout
     assert md.startswith("## ❌ Policy gate: 2 policy violation(s)\n")
-    assert "| `pipeline-prod` | prod | 31 | 2 |" in md
+    assert "| `pipeline-prod` | prod | 32 | 2 |" in md
     assert "#### `LIFE-001` IAM on a replaceable resource is re-created with it (1)" in md
     assert "**Fix:** lifecycle.replace_triggered_by" in md
     assert f"| `pipeline-prod` | `google_cloud_run_v2_service_iam_member.{INVOKER}` |" in md
@@ -132,7 +138,7 @@ def test_rules_table_lists_every_rule():
     proc = policy("--rules")
     assert proc.returncode == 0
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| `")]
-    assert len(rows) == 31
+    assert len(rows) == 32
 
 
 def test_markdown_escapes_pipes(prod, write_stack):

@@ -197,6 +197,12 @@ def project_editor(s: Stack) -> None:
         "roles/editor", f"serviceAccount:{PUSH3_SA}"))
 
 
+def topic_admin(s: Stack) -> None:
+    res(s, "google_pubsub_topic_iam_member",
+        "phase4_trigger__topic_publisher_phase3_to_phase4_orchestrator_runtime_identity")[
+        "role"] = "roles/pubsub.admin"
+
+
 def dead_letter_cut(s: Stack) -> None:
     del sub3(s)["dead_letter_policy"]
 
@@ -353,6 +359,10 @@ CASES: list[tuple[str, str, Callable[[Stack], None]]] = [
     ("SA-003", CANARY_ADDR, canary_runs_as_orchestrator),
     ("SA-003", SUB3, swapped_push_identity),
     ("ROLE-001", "google_project_iam_member.ops_editor", project_editor),
+    ("ROLE-001", "google_pubsub_topic_iam_member."
+                 "phase4_trigger__topic_publisher_phase3_to_phase4_orchestrator_runtime_identity",
+     topic_admin),
+    ("ROLE-002", "google_project_iam_member.push_invoker", project_invoker),
     ("DLQ-001", SUB3, dead_letter_cut),
     ("DLQ-001", SUB3, dead_letter_subscription_removed),
     ("DLQ-001", SUB3, dead_letter_is_source),
