@@ -39,7 +39,7 @@ from iam.graph import (
 from infra.function_config import function_env
 from infra.manifest import Function, Manifest
 from infra.naming import Names
-from infra.tfjson import REF_RE, first
+from infra.tfjson import REF_RE, Resource, first
 
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 INVOKER_IAM_TYPES = frozenset({"google_cloud_run_v2_service_iam_member",
@@ -122,7 +122,7 @@ def _missing(rtype: str, name: str) -> str:
     return f'{rtype}["{name}"]'
 
 
-def _push_subscriptions(g: StackGraph) -> Iterator[tuple[Any, Mapping[str, Any]]]:
+def _push_subscriptions(g: StackGraph) -> Iterator[tuple[Resource, Mapping[str, Any]]]:
     for sub in g.resources("google_pubsub_subscription"):
         push = first(sub.body.get("push_config"))
         if push:
@@ -1016,8 +1016,11 @@ def secrets(ctx: Context) -> Iterator[Violation]:
                 blocks.append((f"{kind}.{name}", body))
             else:
                 blocks.append((f"{kind}.{name}", {name: body}))
-            value = body.get("default") if kind == "variable" and isinstance(
-                body, Mapping) else body if kind == "locals" else None
+            value: object = None
+            if kind == "variable" and isinstance(body, Mapping):
+                value = body.get("default")
+            elif kind == "locals":
+                value = body
             if (isinstance(value, str) and value and _sensitive_name(name)
                     and _secret_source(value)):
                 yield _v("SECRET-001", f"{kind}.{name}", f"{kind} {name} holds a literal "
@@ -1037,8 +1040,8 @@ def secrets(ctx: Context) -> Iterator[Violation]:
                     reported.add(where)
                     yield _v("SECRET-001", address, f"{where} holds {label}; secrets live in "
                              "Secret Manager and reach the stack only as "
-                             "data.google_secret_manager_secret_version references (rotate it "
-                             "now: it is in git and in state)")
+                             "data.google_secret_manager_secret_version references (rotate it: "
+                             "it is in the code that wrote this stack and in Terraform state)")
             if where in reported:
                 continue
             sensitive = (key in SENSITIVE_KEYS or key.endswith(SENSITIVE_SUFFIXES)
@@ -1383,8 +1386,9 @@ RULES: tuple[Rule, ...] = (
          needs_env=True),
     Rule("SECRET-001", "No secret values in the stack",
          "The Slack token of the alert channel lives in Secret Manager; anything literal in "
-         "cdk.tf.json is in git, in CI logs and in state. Tokens, keys, webhook URLs and "
-         "sensitive fields come from data.google_secret_manager_secret_version.",
+         "cdk.tf.json came from code in git and lands in CI artifacts, plan files and state. "
+         "Tokens, keys, webhook URLs and sensitive fields come from "
+         "data.google_secret_manager_secret_version.",
          "reference the secret version; rotate any leaked value", secrets),
     Rule("INGRESS-001", "Services and functions take internal traffic only",
          "Pipeline components are called by Pub/Sub, Eventarc and Cloud Scheduler only; an "

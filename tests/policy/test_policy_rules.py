@@ -510,3 +510,11 @@ def test_secret_in_scheduler_body_is_found(prod, check):
     res(prod, "google_cloud_scheduler_job", JOB)["http_target"]["body"] = body
     hits = [v for v in check(prod) if v.rule == "SECRET-001"]
     assert [v.address for v in hits] == [JOB_ADDR]
+
+
+def test_secret_in_variable_default_and_backend(prod, check):
+    prod["variable"] = {"slack_bot_token": {"type": "string", "default": "not-a-real-value"}}
+    prod["terraform"]["backend"]["gcs"]["credentials"] = (
+        '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----"}')
+    hits = sorted(v.address for v in check(prod) if v.rule == "SECRET-001")
+    assert hits == ["terraform.backend", "variable.slack_bot_token"]
