@@ -256,7 +256,7 @@ def expected(manifest: Manifest, env: EnvConfig) -> IamData:
         sub = names.subscription(t.subscription)
         push = sa(names, names.push_account(t))
         target = run_target(t.target_service)
-        dlq = f"{sub}-dlq"
+        dlq = names.dead_letter_topic(t.subscription)
         identities[push] = f"push identity of subscription {sub}"
         slots[Slot("subscription.push", sub)] = push
         edges.append(PushEdgeSpec(sub, names.topic(source), target, t.path, push, dlq))
@@ -267,6 +267,12 @@ def expected(manifest: Manifest, env: EnvConfig) -> IamData:
         add(PUBSUB_AGENT, TOKEN_CREATOR,
             Target("iam.serviceAccount", names.email(names.push_account(t))),
             f"Pub/Sub mints OIDC tokens for {sub}")
+        for fn in manifest.functions:
+            if fn.role == "canary":
+                dlq_sub = names.dead_letter_subscription(t.subscription)
+                add(sa(names, names.function_account(fn)), SUBSCRIBER,
+                    Target("pubsub.subscription", dlq_sub),
+                    f"{names.function(fn)} peeks at {dlq_sub} to report failing pushes")
 
     for job in manifest.jobs:
         cloud = names.job(job)

@@ -33,7 +33,7 @@ def pipeline_table(manifest: Manifest, env: EnvConfig) -> str:
         source = t.topic if t.kind == "direct" else t.trigger_topic
         svc = manifest.service(t.target_service)
         rows.append(f"| `{n.topic(source or '')}` | push `{n.subscription(t.subscription)}` "
-                    f"(DLQ `{n.subscription(t.subscription)}-dlq`) | `{n.service(svc)}{t.path}` "
+                    f"(DLQ `{n.dead_letter_topic(t.subscription)}`) | `{n.service(svc)}{t.path}` "
                     f"| `{n.push_account(t)}` |")
     for job in manifest.jobs:
         target = (n.service(manifest.service(job.target)) + job.path

@@ -61,6 +61,14 @@ def function_env(manifest: Manifest, env: EnvConfig, fn: Function) -> dict[str, 
             }
             for t in manifest.gated()
         ]),
+        "DEAD_LETTER_SUBSCRIPTIONS": json.dumps([
+            {
+                "edge": t.key,
+                "subscription": names.dead_letter_subscription(t.subscription),
+                "target": names.service(manifest.service(t.target_service)),
+            }
+            for t in manifest.transitions
+        ]),
     }
 
 

@@ -22,6 +22,12 @@ class Names:
     def subscription(self, key: str) -> str:
         return f"{self.sport}-{key}"
 
+    def dead_letter_topic(self, key: str) -> str:
+        return f"{self.subscription(key)}-dlq"
+
+    def dead_letter_subscription(self, key: str) -> str:
+        return f"{self.subscription(key)}-dlq-sub"
+
     def service(self, svc: Service) -> str:
         return svc.cloud_name or f"{self.sport}-{svc.key}"
 

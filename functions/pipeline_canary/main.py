@@ -13,6 +13,12 @@ documented at the top of ``functions/phase3_to_phase4/main.py``) and reports:
                          a summary whose expected set differs from the declared one.
 ``stale_tracking``       a summary that disagrees with its own completion records or trigger
                          claim (count, missing, unexpected, triggered).
+``dead_letters``         messages waiting in the dead-letter subscription of a push edge of
+                         ``DEAD_LETTER_SUBSCRIPTIONS``: pushes to that edge's target keep
+                         failing (a stripped ``roles/run.invoker`` answers 403), so the day
+                         is stalling now, before any completion is missing. The messages
+                         are peeked (pulled, then released with a zero ack deadline), never
+                         consumed, so they stay for the operator to inspect and replay.
 
 Each finding is one structured ERROR log line (the alert policy fires on those). The
 response is always HTTP 200 with a JSON report ``{"healthy": bool, "findings": [...]}``:
@@ -51,6 +57,8 @@ SUCCESS = "success"
 TRIGGER_STALLED = "trigger_stalled"
 CONFIGURATION_DRIFT = "configuration_drift"
 STALE_TRACKING = "stale_tracking"
+DEAD_LETTERS = "dead_letters"
+PEEK_MAX_MESSAGES = 100
 
 _SNAKE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _LOG_LOCK = threading.Lock()
@@ -140,12 +148,45 @@ def load_transitions(environ: Mapping[str, str]) -> tuple[Transition, ...]:
 
 
 @dataclass(frozen=True)
+class DeadLetterQueue:
+    """The dead-letter subscription of one push edge (``DEAD_LETTER_SUBSCRIPTIONS``)."""
+
+    edge: str
+    subscription: str
+    target: str
+
+
+def load_dead_letter_queues(environ: Mapping[str, str]) -> tuple[DeadLetterQueue, ...]:
+    """Parse ``DEAD_LETTER_SUBSCRIPTIONS`` (optional: unset means no push edges to watch)."""
+    raw = environ.get("DEAD_LETTER_SUBSCRIPTIONS", "").strip()
+    if not raw:
+        return ()
+    try:
+        items = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"DEAD_LETTER_SUBSCRIPTIONS is not valid JSON ({exc}): {raw!r}") from exc
+    if not isinstance(items, list):
+        raise ConfigError(f"DEAD_LETTER_SUBSCRIPTIONS must be a JSON array, got {raw!r}")
+    queues = []
+    for i, item in enumerate(items):
+        where = f"DEAD_LETTER_SUBSCRIPTIONS[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where} must be an object, got {item!r}")
+        for key in ("edge", "subscription", "target"):
+            if not isinstance(item.get(key), str) or not item[key]:
+                raise ConfigError(f"{where}.{key} must be a non-empty string, got {item.get(key)!r}")
+        queues.append(DeadLetterQueue(item["edge"], item["subscription"], item["target"]))
+    return tuple(queues)
+
+
+@dataclass(frozen=True)
 class CanaryConfig:
     """The canary's configuration, read from the environment on first use."""
 
     project: str
     timezone: str
     transitions: tuple[Transition, ...]
+    dead_letters: tuple[DeadLetterQueue, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> CanaryConfig:
@@ -155,7 +196,8 @@ class CanaryConfig:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"CANARY_TIMEZONE {tz!r} is not an IANA time zone") from exc
-        return cls(project=project, timezone=tz, transitions=load_transitions(environ))
+        return cls(project=project, timezone=tz, transitions=load_transitions(environ),
+                   dead_letters=load_dead_letter_queues(environ))
 
 
 _CLIENTS: dict[tuple[str, str | None], FirestoreClient] = {}
@@ -171,6 +213,87 @@ def get_db(project: str) -> FirestoreClient:
 
             _CLIENTS[key] = firestore.Client(project=project)
         return _CLIENTS[key]
+
+
+_SUBSCRIBERS: dict[str | None, Any] = {}
+
+
+def get_subscriber() -> Any:
+    """The process-wide Pub/Sub subscriber client, created on first use (honours the emulator)."""
+    key = os.environ.get("PUBSUB_EMULATOR_HOST")
+    with _CLIENTS_LOCK:
+        if key not in _SUBSCRIBERS:
+            from google.cloud import pubsub_v1
+
+            _SUBSCRIBERS[key] = pubsub_v1.SubscriberClient()
+        return _SUBSCRIBERS[key]
+
+
+def peek_dead_letters(subscriber: Any, path: str) -> list[dict[str, Any]]:
+    """Up to ``PEEK_MAX_MESSAGES`` messages of ``path``, released again (never acknowledged).
+
+    Each is ``{message_id, game_date, source_subscription}``; ``game_date`` is read from the
+    JSON body when it has one.
+    """
+    response = subscriber.pull(
+        request={"subscription": path, "max_messages": PEEK_MAX_MESSAGES,
+                 "return_immediately": True},
+        timeout=30,
+    )
+    received = list(response.received_messages)
+    if received:
+        subscriber.modify_ack_deadline(request={
+            "subscription": path, "ack_ids": [r.ack_id for r in received], "ack_deadline_seconds": 0,
+        })
+    peeked = []
+    for r in received:
+        game_date = None
+        try:
+            body = json.loads(bytes(r.message.data).decode("utf-8"))
+            if isinstance(body, dict) and isinstance(body.get("game_date"), str):
+                game_date = body["game_date"]
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            pass
+        peeked.append({
+            "message_id": r.message.message_id,
+            "game_date": game_date,
+            "source_subscription": r.message.attributes.get(
+                "CloudPubSubDeadLetterSourceSubscription"),
+        })
+    return peeked
+
+
+def check_dead_letters(peek: Any, config: CanaryConfig) -> list[Finding]:
+    """One ``dead_letters`` finding per push edge whose dead-letter subscription holds messages.
+
+    ``peek(path)`` returns the peeked messages (``peek_dead_letters`` bound to a client).
+    A subscription the canary cannot read is a finding too: a blind canary is not healthy.
+    """
+    findings: list[Finding] = []
+    for queue in config.dead_letters:
+        path = f"projects/{config.project}/subscriptions/{queue.subscription}"
+        try:
+            messages = peek(path)
+        except Exception as exc:  # any client error means the edge is unwatched
+            findings.append(Finding(
+                DEAD_LETTERS, queue.edge, "",
+                f"cannot read dead-letter subscription {path} of edge {queue.edge}: {exc}",
+                {"subscription": path, "target": queue.target, "error": str(exc)},
+            ))
+            continue
+        if not messages:
+            continue
+        dates = sorted({m["game_date"] for m in messages if m["game_date"]})
+        more = "+" if len(messages) >= PEEK_MAX_MESSAGES else ""
+        findings.append(Finding(
+            DEAD_LETTERS, queue.edge, ",".join(dates),
+            f"{len(messages)}{more} message(s) dead-lettered on edge {queue.edge}: pushes to "
+            f"{queue.target} keep failing (a missing roles/run.invoker answers 403; see the "
+            f"target's request logs); game dates {dates or 'unknown'}",
+            {"subscription": path, "target": queue.target, "count": len(messages),
+             "game_dates": dates, "message_ids": [m["message_id"] for m in messages[:10]]},
+        ))
+    return findings
 
 
 # --------------------------------------------------------------------------- tally
@@ -487,8 +610,10 @@ def dates_to_check(now: dt.datetime, timezone: str) -> tuple[str, str]:
     return today.isoformat(), (today - dt.timedelta(days=1)).isoformat()
 
 
-def check_health(db: FirestoreClient, config: CanaryConfig, now: dt.datetime) -> Report:
-    """Check today and yesterday of every gated transition; log each finding at ERROR."""
+def check_health(db: FirestoreClient, config: CanaryConfig, now: dt.datetime,
+                 peek: Any = None) -> Report:
+    """Check today and yesterday of every gated transition, and the dead-letter
+    subscriptions when ``peek`` is given; log each finding at ERROR."""
     today, yesterday = dates_to_check(now, config.timezone)
     checked: list[dict[str, str]] = []
     findings: list[Finding] = []
@@ -500,6 +625,8 @@ def check_health(db: FirestoreClient, config: CanaryConfig, now: dt.datetime) ->
             checked.append({"transition": transition.name, "game_date": game_date})
             findings.extend(found)
             notes.extend(noted)
+    if peek is not None:
+        findings.extend(check_dead_letters(peek, config))
     for finding in findings:
         log(
             "ERROR",
@@ -522,6 +649,13 @@ def check_health(db: FirestoreClient, config: CanaryConfig, now: dt.datetime) ->
 def check_pipeline_health(request: flask.Request) -> tuple[str, int, dict[str, str]]:
     """Cloud Functions entry point: always 200 with the JSON report (see the module doc)."""
     config = CanaryConfig.from_env(os.environ)
-    report = check_health(get_db(config.project), config, dt.datetime.now(dt.UTC))
+    peek = None
+    if config.dead_letters:
+        subscriber = get_subscriber()
+
+        def peek(path: str) -> list[dict[str, Any]]:
+            return peek_dead_letters(subscriber, path)
+
+    report = check_health(get_db(config.project), config, dt.datetime.now(dt.UTC), peek)
     body = json.dumps(report.to_dict(), default=str)
     return body, 200, {"Content-Type": "application/json"}

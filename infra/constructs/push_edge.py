@@ -24,14 +24,15 @@ from cdktn_provider_google.pubsub_subscription import (
 from cdktn_provider_google.pubsub_subscription_iam_member import PubsubSubscriptionIamMember
 from constructs import Construct
 
-from infra.constructs.base import Invokable, pin_address, replaced_with
+from infra.constructs.base import Invokable, Principal, pin_address, replaced_with
 from infra.constructs.identity import GoogleAgent, Identity, IdentityProps
 from infra.constructs.topic import Topic, TopicProps
 
 
 @dataclass(frozen=True)
 class PushEdgeProps:
-    """``name``: the subscription's cloud name; its dead-letter topic is ``<name>-dlq``.
+    """``name``: the subscription's cloud name; ``dead_letter_topic`` and
+    ``dead_letter_subscription`` name the dead-letter pair (see ``infra.naming``).
 
     ``ack_deadline_seconds`` default 600 (long Phase 3 runs); ``max_delivery_attempts``
     default 5 before dead-lettering; backoff 10 s .. 600 s between attempts.
@@ -45,6 +46,8 @@ class PushEdgeProps:
     path: str
     identity_account_id: str
     pubsub_agent: GoogleAgent
+    dead_letter_topic: str
+    dead_letter_subscription: str
     ack_deadline_seconds: int = 600
     max_delivery_attempts: int = 5
     minimum_backoff: str = "10s"
@@ -67,16 +70,17 @@ class PushEdge(Construct):
             display_name=f"Push identity of {props.name}", project=props.project,
         ))
         self.dead_letter_topic = Topic(self, "dlq", TopicProps(
-            name=f"{props.name}-dlq", component=props.component, project=props.project,
+            name=props.dead_letter_topic, component=props.component, project=props.project,
             part="dead_letter_topic",
         ))
         self.dead_letter_subscription = PubsubSubscription(
-            self, "dlq-sub", name=f"{props.name}-dlq-sub", project=props.project,
+            self, "dlq-sub", name=props.dead_letter_subscription, project=props.project,
             topic=self.dead_letter_topic.id, ack_deadline_seconds=60,
             message_retention_duration=props.dead_letter_retention,
             expiration_policy=PubsubSubscriptionExpirationPolicy(ttl=""),
         )
-        pin_address(self.dead_letter_subscription, props.component, "dead_letter_subscription")
+        self.dead_letter_subscription_address = pin_address(
+            self.dead_letter_subscription, props.component, "dead_letter_subscription")
         self.subscription = PubsubSubscription(
             self, "subscription", name=props.name, project=props.project, topic=props.topic.id,
             ack_deadline_seconds=props.ack_deadline_seconds,
@@ -107,3 +111,13 @@ class PushEdge(Construct):
         pin_address(agent_sub, props.component, f"subscriber_{agent.component}")
         self.identity.grant_token_creator(agent)
         props.target.grant_invoke(self.identity)
+
+    def grant_dead_letter_read(self, principal: Principal) -> None:
+        """Let ``principal`` peek at the dead-letter subscription (the canary watches it)."""
+        m = PubsubSubscriptionIamMember(
+            self, f"dlq-reader-{principal.component}", project=self.props.project,
+            subscription=self.dead_letter_subscription.name, role="roles/pubsub.subscriber",
+            member=principal.member,
+            lifecycle=replaced_with(self.dead_letter_subscription_address),
+        )
+        pin_address(m, self.props.component, f"dead_letter_reader_{principal.component}")

@@ -132,6 +132,8 @@ class PipelineStack(TerraformStack):
                 project=project, topic=self.topics[source_topic],
                 target=self.services[t.target_service], path=t.path,
                 identity_account_id=names.push_account(t), pubsub_agent=pubsub_agent,
+                dead_letter_topic=names.dead_letter_topic(t.subscription),
+                dead_letter_subscription=names.dead_letter_subscription(t.subscription),
                 ack_deadline_seconds=t.ack_deadline_seconds,
                 max_delivery_attempts=t.max_delivery_attempts,
             ))
@@ -171,6 +173,8 @@ class PipelineStack(TerraformStack):
                 self.datasets["orchestration"].grant_write(identity)
             else:
                 firestore.grant_read(identity)
+                for edge in self.edges.values():
+                    edge.grant_dead_letter_read(identity)
         for svc in manifest.services:
             phase = manifest.phase(svc.phase)
             if phase.dataset is not None:

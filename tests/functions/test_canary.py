@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 
 import flask
 import pytest
@@ -15,6 +16,7 @@ from functions.phase3_to_phase4 import main as orch
 from functions.pipeline_canary import main as canary
 from tests.functions.support import (
     PHASE3,
+    PROJECT,
     canary_environ,
     completion_payload,
     log_lines,
@@ -238,3 +240,73 @@ def test_canary_config_values():
         stall_minutes=30,
         trigger_topic="nba-phase4-trigger",
     )
+
+
+# --------------------------------------------------------------------------- dead letters
+
+
+def dead_letter_config(world, subscription):
+    env = canary_environ(world.collection, world.topic)
+    env["DEAD_LETTER_SUBSCRIPTIONS"] = json.dumps([
+        {"edge": "phase2-to-phase3", "subscription": subscription,
+         "target": "nba-phase3-analytics-processors"},
+    ])
+    return canary.CanaryConfig.from_env(env)
+
+
+@pytest.mark.emulator
+def test_dead_lettered_pushes_are_reported_and_left_in_place(world):
+    dlq_topic = f"projects/{PROJECT}/topics/{world.topic}-dlq"
+    sub = f"{world.topic}-dlq-sub"
+    world.admin.publisher.create_topic(name=dlq_topic)
+    world.admin.subscriber.create_subscription(
+        name=f"projects/{PROJECT}/subscriptions/{sub}", topic=dlq_topic)
+    for game_date in (TODAY, TODAY, YESTERDAY):
+        world.admin.publisher.publish(
+            dlq_topic, json.dumps({"game_date": game_date}).encode(),
+            CloudPubSubDeadLetterSourceSubscription="nba-phase3-analytics-sub").result()
+    config = dead_letter_config(world, sub)
+
+    def peek(path):
+        return canary.peek_dead_letters(world.admin.subscriber, path)
+
+    for _ in range(2):  # peeking leaves the messages for the operator
+        found = by_class(canary.check_health(world.admin.db, config, NOW, peek))
+        (finding,) = found[canary.DEAD_LETTERS]
+        assert finding.transition == "phase2-to-phase3"
+        assert finding.details["count"] == 3
+        assert finding.details["game_dates"] == [YESTERDAY, TODAY]
+        assert "nba-phase3-analytics-processors" in finding.message
+
+
+@pytest.mark.emulator
+def test_empty_dead_letter_subscription_is_healthy(world):
+    dlq_topic = f"projects/{PROJECT}/topics/{world.topic}-dlq"
+    sub = f"{world.topic}-dlq-sub"
+    world.admin.publisher.create_topic(name=dlq_topic)
+    world.admin.subscriber.create_subscription(
+        name=f"projects/{PROJECT}/subscriptions/{sub}", topic=dlq_topic)
+    report = canary.check_health(
+        world.admin.db, dead_letter_config(world, sub), NOW,
+        lambda path: canary.peek_dead_letters(world.admin.subscriber, path))
+    assert report.healthy, report.to_dict()
+
+
+@pytest.mark.emulator
+def test_unreadable_dead_letter_subscription_is_a_finding(world):
+    report = canary.check_health(
+        world.admin.db, dead_letter_config(world, "no-such-sub"), NOW,
+        lambda path: canary.peek_dead_letters(world.admin.subscriber, path))
+    (finding,) = by_class(report)[canary.DEAD_LETTERS]
+    assert "cannot read dead-letter subscription" in finding.message
+
+
+@pytest.mark.parametrize("raw,error", [
+    ("{", "DEAD_LETTER_SUBSCRIPTIONS is not valid JSON"),
+    ('{"edge": "x"}', "must be a JSON array"),
+    ('[{"edge": "x", "subscription": ""}]', "DEAD_LETTER_SUBSCRIPTIONS[0].subscription"),
+])
+def test_bad_dead_letter_config_names_the_variable(raw, error):
+    env = canary_environ("c") | {"DEAD_LETTER_SUBSCRIPTIONS": raw}
+    with pytest.raises(canary.ConfigError, match=re.escape(error)):
+        canary.CanaryConfig.from_env(env)

@@ -48,7 +48,27 @@ def _canary_module(running: Running) -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def dead_lettered(broken_day: BrokenDay) -> list[Any]:
+def canary_report_while_dead_lettered(broken_day: BrokenDay) -> dict[str, Any]:
+    """The canary over HTTP, through its front, as its scheduler job calls it, once every
+    Phase 2 completion of the day sits in the edge's dead-letter subscription (same day:
+    no completion has to be missing yet for the stall to be reported)."""
+    running = broken_day.running
+    enabled = len(running.manifest.enabled_processors(2))
+    reports: list[dict[str, Any]] = []
+
+    def reported() -> bool:
+        code, body = fire_job(_job(running, "pipeline-canary"))[-1]
+        assert code == 200, body
+        reports.append(json.loads(body))
+        return any(f["finding"] == "dead_letters" and f.get("count", 0) >= enabled
+                   for f in reports[-1]["findings"])
+
+    wait_until(reported, 40, f"the canary to report {enabled} dead-lettered messages")
+    return reports[-1]
+
+
+@pytest.fixture(scope="module")
+def dead_lettered(broken_day: BrokenDay, canary_report_while_dead_lettered: dict[str, Any]) -> list[Any]:
     running = broken_day.running
     dlq = running.state["subscriptions"]["phase3-analytics-sub-dlq-sub"]
     enabled = len(running.manifest.enabled_processors(2))
@@ -91,6 +111,17 @@ def test_pushes_get_403_and_dead_letter_after_the_declared_attempts(
     attempts = Counter(r["message_id"] for r in refused)
     assert sorted(attempts.values()) == [int(declared)] * len(enabled)
     assert running.service_records("phase3-analytics-processors") == []
+
+
+def test_the_canary_reports_the_dead_lettered_edge_the_same_day(
+        broken_day: BrokenDay, canary_report_while_dead_lettered: dict[str, Any]) -> None:
+    report = canary_report_while_dead_lettered
+    assert report["healthy"] is False
+    (finding,) = [f for f in report["findings"] if f["finding"] == "dead_letters"]
+    assert finding["transition"] == "phase2-to-phase3"
+    assert finding["target"] == BROKEN_TARGET
+    assert finding["game_dates"] == [broken_day.game_date]
+    assert finding["subscription"].endswith("/nba-phase3-analytics-sub-dlq-sub")
 
 
 def test_no_phase4_trigger_and_the_canary_reports_the_stall(
