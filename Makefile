@@ -20,7 +20,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/infra/terraformrc
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help all setup synth test unit lint format policy check-functions plan apply drift \
-	verify local-up local-down local-demo reconcile bench docs clean test-functions
+	verify local-up local-down local-demo local-status reconcile bench docs clean test-functions
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -89,6 +89,9 @@ local-down: $(STAMP) ## Stop everything local-up started
 
 local-demo: $(STAMP) ## Drive one game day through the local pipeline and print a timeline
 	@$(PY) -m infra.local demo
+
+local-status: $(STAMP) ## What the local pipeline runs, and whether each front listens
+	@$(PY) -m infra.local status
 
 reconcile: $(STAMP) ## Report (FIX=1: repair) completion summaries START..END (dates) for ENV
 	@test -n "$(START)" -a -n "$(END)" || { echo "reconcile: set START=YYYY-MM-DD END=YYYY-MM-DD"; exit 2; }
