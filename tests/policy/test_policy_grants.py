@@ -68,6 +68,12 @@ def test_pubsub_agent_grants_per_push_edge(data):
     assert agent == {PUBLISHER: edges, SUBSCRIBER: edges, TOKEN_CREATOR: edges + 1}
 
 
+def test_canary_reads_only_dead_letter_subscriptions(data):
+    canary = sa("nba-fn-canary")
+    subs = {g.target.name for g in data.grants_of(canary) if g.role == SUBSCRIBER}
+    assert subs == {f"{e.subscription}-dlq-sub" for e in data.edges}
+
+
 def test_no_primitive_or_admin_roles(data):
     roles = {g.role for g in data.grants}
     assert not roles & {"roles/owner", "roles/editor", "roles/viewer"}
