@@ -62,9 +62,8 @@ unit: $(STAMP) ## Unit tests only (synthesized JSON, manifest, policy, lifecycle
 test: $(STAMP) lint synth policy check-functions ## Lint, synth, policy, startup proof, every test
 	@$(VENV)/bin/pytest -q
 
-policy: $(STAMP) $(CHECKOV_STAMP) ## Policy gate: rule engine + checkov over every stack
-	@test -f cdktf.out/stacks/pipeline-dev/cdk.tf.json || $(PY) -m infra.main --quiet
-	@$(PY) -m iam.report $(STACKS)
+policy: synth $(CHECKOV_STAMP) ## Policy gate: rule engine + checkov over every stack (+ cdktf.out/policy.md)
+	@$(PY) -m iam.report $(STACKS) --markdown-out cdktf.out/policy.md
 
 check-functions: $(STAMP) ## Prove each function bundle installs, imports and listens on PORT
 	@$(PY) -m infra.check_functions $(NAMES)

@@ -41,7 +41,9 @@ TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"
 DATA_EDITOR = "roles/bigquery.dataEditor"
 DATASTORE_USER = "roles/datastore.user"
 DATASTORE_VIEWER = "roles/datastore.viewer"
-BUILDER = "roles/cloudbuild.builds.builder"
+LOG_WRITER = "roles/logging.logWriter"
+REGISTRY_WRITER = "roles/artifactregistry.writer"
+OBJECT_VIEWER = "roles/storage.objectViewer"
 
 TargetKind = Literal[
     "run.service",       # a Cloud Run service this stack deploys
@@ -218,7 +220,11 @@ def expected(manifest: Manifest, env: EnvConfig) -> IamData:
 
     builder = sa(names, names.builder_account())
     identities[builder] = "Cloud Build identity of the function deploys"
-    add(builder, BUILDER, Target("project", env.project_id), "builds function bundles")
+    add(builder, LOG_WRITER, Target("project", env.project_id), "writes function build logs")
+    add(builder, REGISTRY_WRITER, Target("project", env.project_id),
+        "pushes function images to Artifact Registry")
+    add(builder, OBJECT_VIEWER, Target("storage.bucket", names.source_bucket()),
+        "reads function source bundles")
     orchestration = completion_dataset(manifest)
     for fn in manifest.functions:
         cloud = names.function(fn)

@@ -12,14 +12,14 @@ from pathlib import Path
 from cdktn import GcsBackend, TerraformOutput, TerraformStack
 from cdktn_provider_google.data_google_project import DataGoogleProject
 from cdktn_provider_google.provider import GoogleProvider
-from cdktn_provider_google.storage_bucket import StorageBucket
 from constructs import Construct
 
 from infra.bundle import FUNCTIONS_DIR, build_bundle
 from infra.constructs.alerting import AlertChannel, AlertChannelProps
 from infra.constructs.apis import ProjectApis
-from infra.constructs.base import Invokable, pin_address
+from infra.constructs.base import Invokable
 from infra.constructs.bigquery import BigQueryDataset, DatasetProps, TableSpec
+from infra.constructs.bucket import BucketProps, SourceBucket
 from infra.constructs.firestore import Firestore, FirestoreProps
 from infra.constructs.function import CloudFunction, FunctionProps
 from infra.constructs.identity import GoogleAgent, Identity, IdentityProps
@@ -34,6 +34,7 @@ from infra.naming import Names
 
 # Completion documents and their subcollections expire; see functions/phase3_to_phase4.
 TTL_SUBCOLLECTIONS = ("completions", "claims")
+BUILDER_PROJECT_ROLES = ("roles/logging.logWriter", "roles/artifactregistry.writer")
 
 
 def stack_name(env: EnvConfig) -> str:
@@ -91,17 +92,19 @@ class PipelineStack(TerraformStack):
                 self.services[callee].grant_invoke(self.services[svc.key].identity)
 
         # Functions: bundled from functions/<source>/ into a hash-named object.
-        bucket = StorageBucket(
-            self, "function-sources", name=names.source_bucket(), project=project,
-            location=env.region, uniform_bucket_level_access=True,
-            public_access_prevention="enforced", force_destroy=False,
-        )
-        pin_address(bucket, "function_sources", "bucket")
+        bucket = SourceBucket(self, "function-sources", BucketProps(
+            name=names.source_bucket(), component="function_sources", project=project,
+            location=env.region,
+        ))
+        # The documented minimum for a custom function-build identity, instead of the broad
+        # roles/cloudbuild.builds.builder: write build logs, push the image, read the source.
         builder = Identity(self, "function-builder", IdentityProps(
             account_id=names.builder_account(), component="function_builder", part="identity",
             display_name="Cloud Build identity for function deploys", project=project,
         ))
-        builder.grant_project_role("roles/cloudbuild.builds.builder")
+        for role in BUILDER_PROJECT_ROLES:
+            builder.grant_project_role(role)
+        bucket.grant_read(builder)
         self.functions: dict[str, CloudFunction] = {}
         for fn in manifest.functions:
             trigger = self.topics[fn.trigger_topic] if fn.trigger_topic else None

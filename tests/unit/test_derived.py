@@ -136,12 +136,12 @@ EXPECTED_COUNTS = {
     "google_cloud_run_v2_service_iam_member": 9, "google_cloud_scheduler_job": 3,
     "google_cloudfunctions2_function": 2, "google_firestore_database": 1,
     "google_firestore_field": 3, "google_monitoring_alert_policy": 3,
-    "google_monitoring_notification_channel": 1, "google_project_iam_member": 3,
+    "google_monitoring_notification_channel": 1, "google_project_iam_member": 4,
     "google_project_service": 14, "google_pubsub_subscription": 8,
     "google_pubsub_subscription_iam_member": 8, "google_pubsub_topic": 9,
     "google_pubsub_topic_iam_member": 9, "google_service_account": 17,
     "google_service_account_iam_member": 5, "google_storage_bucket": 1,
-    "google_storage_bucket_object": 2,
+    "google_storage_bucket_iam_member": 1, "google_storage_bucket_object": 2,
 }
 
 
