@@ -31,8 +31,8 @@ all: test ## What CI runs (same as test)
 $(STAMP): pyproject.toml
 	@echo "setup: creating $(VENV) and installing pipeline-infra[dev] (first run takes ~1 min)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@$(PY) -m pip install -qq --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -qq --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 	@echo "setup: done"
 
@@ -41,7 +41,7 @@ setup: $(STAMP) ## Create .venv and install dependencies (idempotent, instant wh
 $(CHECKOV_STAMP): iam/requirements-checkov.txt
 	@echo "setup: installing checkov into $(CHECKOV_VENV) (its pins conflict with the main venv)"
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	@$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r iam/requirements-checkov.txt
+	@$(CHECKOV_VENV)/bin/pip install -qq --disable-pip-version-check -r iam/requirements-checkov.txt
 	@touch $(CHECKOV_STAMP)
 
 synth: $(STAMP) ## Synthesize both stacks into cdktf.out/ and print a summary
