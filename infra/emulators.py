@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -27,6 +26,8 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from infra import procs
 
 DEFAULT_SDK_ROOT = Path("/usr/lib/google-cloud-sdk")
 PUBSUB_LAUNCHER = Path("platform/pubsub-emulator/bin/cloud-pubsub-emulator")
@@ -38,8 +39,6 @@ DEFAULT_READY_TIMEOUT_S = 60.0
 DEFAULT_STOP_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 15
 
-# Popen handles of the emulators this process started, so ``stop`` can reap them.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 _SDK_ROOT_CACHE: list[Path] = []
 
 
@@ -172,30 +171,21 @@ def _probe(host: str, port: int) -> bool:
 def _spawn(
     name: str, argv: list[str], port: int, log_dir: Path, env: dict[str, str]
 ) -> EmulatorProcess:
-    log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}-{port}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,  # own process group: stop() signals the whole group
-        )
-    _CHILDREN[proc.pid] = proc
-    return EmulatorProcess(name=name, host=HOST, port=port, pid=proc.pid, log_path=log_path)
+    # Own process group: stop() signals the JVM with its launcher script.
+    pid = procs.spawn(argv, log_path, env, append=False)
+    return EmulatorProcess(name=name, host=HOST, port=port, pid=pid, log_path=log_path)
 
 
 def wait_ready(emulator: EmulatorProcess, timeout: float = DEFAULT_READY_TIMEOUT_S) -> None:
     """Poll ``emulator`` until it answers; on failure stop it and raise ``EmulatorError``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        proc = _CHILDREN.get(emulator.pid)
-        if proc is not None and proc.poll() is not None:
-            _CHILDREN.pop(emulator.pid, None)
+        code = procs.exit_code(emulator.pid)
+        if code is not None:
+            procs.stop(emulator.pid)
             raise EmulatorError(
-                f"{emulator.name} emulator exited with code {proc.returncode} before it was "
+                f"{emulator.name} emulator exited with code {code} before it was "
                 f"ready; see {emulator.log_path}: {log_tail(emulator.log_path)}"
             )
         if _probe(emulator.host, emulator.port):
@@ -274,60 +264,14 @@ def start_firestore(
     return emulator
 
 
-def _alive(pid: int) -> bool:
-    proc = _CHILDREN.get(pid)
-    if proc is not None:
-        return proc.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) has stopped for our purposes.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        return
-    except PermissionError:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return not _alive(pid)
-
-
 def stop(pid: int, timeout: float = DEFAULT_STOP_TIMEOUT_S) -> None:
     """Stop the emulator whose process (group leader) is ``pid``: SIGTERM, wait, SIGKILL.
 
     Only signals the process group that ``pid`` leads, which ``start_*`` created for it.
     Returns once the process is gone; a PID that no longer exists is not an error.
     """
-    if not _alive(pid):
-        _CHILDREN.pop(pid, None)
-        return
-    _signal_group(pid, signal.SIGTERM)
-    if not _wait_gone(pid, timeout):
-        _signal_group(pid, signal.SIGKILL)
-        if not _wait_gone(pid, timeout):
-            raise EmulatorError(f"process {pid} survived SIGKILL; inspect it with ps -p {pid}")
-    proc = _CHILDREN.pop(pid, None)
-    if proc is not None:
-        proc.wait(timeout=timeout)
+    if not procs.stop(pid, timeout):
+        raise EmulatorError(f"process {pid} survived SIGKILL; inspect it with ps -p {pid}")
 
 
 def reset_firestore(host: str, project: str) -> None:

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra import emulators
+from infra import emulators, procs
 from infra.bundle import REPO_ROOT, build_bundle
 from infra.envs import EnvConfig, get_env
 from infra.function_config import function_env
-from infra.local import procs
 from infra.local.errors import LocalError
 from infra.local.front import DeliveryPolicy, FrontSpec, as_path
 from infra.local.pubsub_rest import PubSubRest

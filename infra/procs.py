@@ -1,4 +1,5 @@
-"""Start and stop the local pipeline's own processes by PID, each in its own process group.
+"""Start and stop processes by PID, each in its own process group: the emulators, the
+local pipeline's functions and servers. One implementation for all of them.
 
 Every process is started with ``start_new_session`` so it leads a process group holding
 everything it forks (gunicorn workers, for instance); stopping signals the whole group:
@@ -23,10 +24,11 @@ _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def spawn(argv: Sequence[str], log_path: Path, env: Mapping[str, str],
-          cwd: Path | None = None) -> int:
-    """Start ``argv`` in a new session, output appended to ``log_path``; return its PID."""
+          cwd: Path | None = None, append: bool = True) -> int:
+    """Start ``argv`` in a new session, output to ``log_path`` (appended unless ``append``
+    is false); return its PID."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
+    with log_path.open("ab" if append else "wb") as log:
         proc = subprocess.Popen(
             list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(env), cwd=str(cwd) if cwd else None, start_new_session=True,
