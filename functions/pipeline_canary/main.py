@@ -19,6 +19,9 @@ documented at the top of ``functions/phase3_to_phase4/main.py``) and reports:
                          is stalling now, before any completion is missing. The messages
                          are peeked (pulled, then released with a zero ack deadline), never
                          consumed, so they stay for the operator to inspect and replay.
+                         The pull returns immediately, which Pub/Sub may answer with fewer
+                         messages than wait (even none on a given run); dead letters are
+                         kept, so a later run sees them: a miss delays, never hides, a stall.
 
 Each finding is one structured ERROR log line (the alert policy fires on those). The
 response is always HTTP 200 with a JSON report ``{"healthy": bool, "findings": [...]}``:
