@@ -83,9 +83,10 @@ def mermaid(manifest: Manifest, env: EnvConfig) -> str:
 
 
 def processors_table(manifest: Manifest) -> str:
-    rows = ["| phase | processor | enabled |", "|---|---|---|"]
+    rows = ["| phase | processor | enabled | output table |", "|---|---|---|---|"]
     for p in manifest.processors:
-        rows.append(f"| {p.phase} | `{p.name}` | {'yes' if p.enabled else 'no: ' + p.note} |")
+        rows.append(f"| {p.phase} | `{p.name}` | {'yes' if p.enabled else 'no: ' + p.note} "
+                    f"| `{p.table}` |")
     return "\n".join(rows) + "\n"
 
 

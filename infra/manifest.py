@@ -60,6 +60,13 @@ class Processor:
     phase: int
     enabled: bool = True
     note: str = ""
+    output_table: str | None = None
+    """Table its completion message names (``output_table``); default: the name without its
+    ``p<n>_`` prefix. Phase 2 tables are the keys of the trigger map."""
+
+    @property
+    def table(self) -> str:
+        return self.output_table or re.sub(r"^p\d_", "", self.name)
 
 
 @dataclass(frozen=True)
@@ -244,6 +251,8 @@ class Manifest:
                 raise _fail(f"processors[{i}].name", proc.name, "use snake_case")
             if proc.phase not in phase_numbers:
                 raise _fail(f"processors[{i}].phase", proc.phase, f"declared: {sorted(phase_numbers)}")
+            if proc.output_table is not None and not PROCESSOR_RE.match(proc.output_table):
+                raise _fail(f"processors[{i}].output_table", proc.output_table, "a snake_case table name")
 
         topic_keys = {t.key for t in self.topics}
         _unique("topics[].key", (t.key for t in self.topics))

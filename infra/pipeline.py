@@ -43,12 +43,15 @@ PIPELINE = Manifest(
         Phase(5, "phase_5_predictions", "Predictions", dataset="predictions"),
     ),
     processors=(
-        Processor("p2_bigdataball_pbp", 2),
-        Processor("p2_odds_game_lines", 2),
-        Processor("p2_odds_player_props", 2),
-        Processor("p2_nbacom_gamebook_pdf", 2),
-        Processor("p2_nbacom_boxscores", 2),
-        Processor("p2_bdl_box_scores", 2, enabled=False, note="BDL scrapers are off"),
+        # output_table: what each Phase 2 processor names in its completion (the trigger map's
+        # keys); inferred from the seeds, which name the tables but not who writes them.
+        Processor("p2_bigdataball_pbp", 2, output_table="bigdataball_play_by_play"),
+        Processor("p2_odds_game_lines", 2, output_table="odds_api_game_lines"),
+        Processor("p2_odds_player_props", 2, output_table="odds_api_player_points_props"),
+        Processor("p2_nbacom_gamebook_pdf", 2, output_table="nbac_gamebook_player_stats"),
+        Processor("p2_nbacom_boxscores", 2, output_table="nbac_scoreboard_v2"),
+        Processor("p2_bdl_box_scores", 2, enabled=False, note="BDL scrapers are off",
+                  output_table="bdl_player_boxscores"),
         Processor("player_game_summary", 3),
         Processor("team_offense_game_summary", 3),
         Processor("team_defense_game_summary", 3),

@@ -6,7 +6,7 @@ processors would publish (DOMAIN.md fields) to the topics it ``publishes``, so a
 day flows end to end:
 
 * Phase 2 (raw) answers a Phase 1 completion with one completion per *enabled* Phase 2
-  processor, each naming the table it writes (``OUTPUT_TABLES``);
+  processor, each naming the table it writes (the manifest's ``Processor.table``);
 * Phase 3 (analytics) answers a Phase 2 completion with one completion per enabled Phase 3
   processor the manifest's trigger map lists for its ``output_table``, and a scheduler call
   to ``/process-date-range`` with the processors in its body (``backfill_mode`` sets
@@ -48,16 +48,7 @@ from infra.naming import Names
 # The manifest does not say which table each Phase 2 processor writes. This is the local
 # contract: every table of the trigger map that a Phase 3 processor depends on for a full
 # day is written by an enabled processor, so a day can complete.
-OUTPUT_TABLES: Mapping[str, str] = {
-    "p2_nbacom_gamebook_pdf": "nbac_gamebook_player_stats",
-    "p2_nbacom_boxscores": "nbac_scoreboard_v2",
-    "p2_odds_player_props": "odds_api_player_points_props",
-    "p2_odds_game_lines": "odds_api_game_lines",
-    "p2_bigdataball_pbp": "bigdataball_play_by_play",
-    "p2_bdl_box_scores": "bdl_player_boxscores",
-}
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PREFIX_RE = re.compile(r"^p\d_")
 INVOKE_TIMEOUT_S = 60.0
 
 
@@ -114,10 +105,6 @@ def snake(key: str) -> str:
     return key.replace("-", "_")
 
 
-def output_table(processor: str) -> str:
-    return OUTPUT_TABLES.get(processor, _PREFIX_RE.sub("", processor))
-
-
 def simulator_specs(manifest: Manifest, env: EnvConfig,
                     topology: Topology) -> list[SimulatorSpec]:
     """One spec per manifest service that the stack declares as a Cloud Run service."""
@@ -136,8 +123,9 @@ def _spec(manifest: Manifest, env: EnvConfig, topology: Topology, svc: Service, 
           identity: str | None) -> SimulatorSpec:
     names = Names(env)
     phase = manifest.phase(svc.phase)
-    enabled = manifest.enabled_processors(svc.phase)
-    processors = tuple(ProcessorSpec(p, output_table(p)) for p in enabled)
+    enabled = set(manifest.enabled_processors(svc.phase))
+    processors = tuple(ProcessorSpec(p.name, p.table) for p in manifest.processors
+                       if p.name in enabled)
     if not processors:
         processors = (ProcessorSpec(snake(svc.key), snake(svc.key)),)
     own = {p.name for p in manifest.processors if p.phase == svc.phase}
