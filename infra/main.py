@@ -27,9 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no summary")
     args = parser.parse_args(argv)
     started = time.monotonic()
+    envs = args.env or tuple(ENVS)
     try:
         manifest = load()
-        stacks = synthesize(manifest, args.env or tuple(ENVS), args.outdir)
+        if not args.quiet:
+            enabled = sum(p.enabled for p in manifest.processors)
+            print(f"synth: manifest valid ({len(manifest.phases)} phases, "
+                  f"{len(manifest.processors)} processors of which {enabled} enabled, "
+                  f"{len(manifest.topics)} topics, {len(manifest.transitions)} transitions, "
+                  f"{len(manifest.jobs)} jobs); synthesizing "
+                  f"{', '.join(f'pipeline-{e}' for e in envs)} into {args.outdir}", flush=True)
+        stacks = synthesize(manifest, envs, args.outdir)
     except (ManifestError, FileNotFoundError, ValueError) as exc:
         print(f"synth failed: {exc}", file=sys.stderr)
         return 1
