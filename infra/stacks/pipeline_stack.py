@@ -53,7 +53,7 @@ class PipelineStack(TerraformStack):
 
         GcsBackend(self, bucket=env.state_bucket, prefix=f"pipeline/{env.name}")
         GoogleProvider(self, "google", project=project, region=env.region)
-        ProjectApis(self, "apis", project)
+        apis = ProjectApis(self, "apis", project)
         project_data = DataGoogleProject(self, "project", project_id=project)
         project_data.override_logical_id("project")
         pubsub_agent = GoogleAgent(
@@ -198,3 +198,5 @@ class PipelineStack(TerraformStack):
         for key, topic in self.topics.items():
             out = TerraformOutput(self, f"output-topic-{key}", value=topic.id)
             out.override_logical_id(f"topic_{key.replace('-', '_')}")
+
+        apis.order_before(self)

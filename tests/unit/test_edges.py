@@ -160,3 +160,32 @@ def test_services_are_internal_with_their_own_identity(prod: StackJson) -> None:
         assert_at(svc.body, "ingress", "INGRESS_TRAFFIC_INTERNAL_ONLY")
         identities.add(at(svc.body, "template.service_account"))
     assert len(identities) == len(services), "services share an identity"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_resource_waits_for_its_apis(stacks: dict[str, StackJson], env: str) -> None:
+    from infra.constructs.apis import apis_for
+
+    stack = stacks[env]
+    checked = 0
+    for res in stack.resources.values():
+        rtype = res.type.removeprefix("data.")
+        needed = {f"google_project_service.apis__{a}" for a in apis_for(rtype)}
+        if needed:
+            checked += 1
+            got = set(res.body.get("depends_on", []))
+            assert needed <= got, f"{res.address}.depends_on: missing {sorted(needed - got)}"
+    assert checked > 40
+
+
+def test_a_resource_needing_an_unlisted_api_is_refused() -> None:
+    from cdktn import App, TerraformStack
+    from cdktn_provider_google.pubsub_topic import PubsubTopic
+
+    from infra.constructs.apis import ProjectApis
+
+    stack = TerraformStack(App(), "apis-under-test")
+    apis = ProjectApis(stack, "apis", "proj-123456", apis=("run.googleapis.com",))
+    PubsubTopic(stack, "t", name="t")
+    with pytest.raises(KeyError, match=r"google_pubsub_topic needs the APIs \['pubsub'\]"):
+        apis.order_before(stack)
