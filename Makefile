@@ -53,7 +53,7 @@ docs: $(STAMP) ## Regenerate the README pipeline table and diagram from the mani
 lint: $(STAMP) ## ruff over the whole repo
 	@$(VENV)/bin/ruff check .
 
-format: $(STAMP) ## ruff --fix and format
+format: $(STAMP) ## ruff check --fix (safe autofixes)
 	@$(VENV)/bin/ruff check --fix .
 
 unit: $(STAMP) ## Unit tests only (synthesized JSON, manifest, policy, lifecycle)
