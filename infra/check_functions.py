@@ -20,7 +20,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra import ports
 from infra.bundle import FUNCTIONS_DIR, REPO_ROOT, build_bundle
 from infra.envs import get_env
 from infra.function_config import function_env
@@ -85,12 +85,6 @@ class CheckResult:
     seconds: float
     line: str
     detail: str = ""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def venv_for(requirements: Path, venvs_dir: Path) -> tuple[Path, bool]:
@@ -155,7 +149,7 @@ def serve_and_wait(
     venv: Path, source: Path, spec: FunctionSpec, timeout: float, logs: Path
 ) -> float:
     """Start functions-framework from ``source``; seconds until it answered HTTP."""
-    port = free_port()
+    port = ports.reserve()
     env = {
         "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
         "HOME": os.environ.get("HOME", "/tmp"),

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra import procs
+from infra import ports, procs
 
 DEFAULT_SDK_ROOT = Path("/usr/lib/google-cloud-sdk")
 PUBSUB_LAUNCHER = Path("platform/pubsub-emulator/bin/cloud-pubsub-emulator")
@@ -102,10 +102,8 @@ def sdk_root() -> Path:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1, reserved so that no concurrent caller gets it (``infra.ports``)."""
+    return ports.reserve()
 
 
 def port_in_use(port: int, host: str = HOST) -> bool:

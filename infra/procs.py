@@ -24,14 +24,15 @@ _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def spawn(argv: Sequence[str], log_path: Path, env: Mapping[str, str],
-          cwd: Path | None = None, append: bool = True) -> int:
+          cwd: Path | None = None, append: bool = True, pass_fds: Sequence[int] = ()) -> int:
     """Start ``argv`` in a new session, output to ``log_path`` (appended unless ``append``
-    is false); return its PID."""
+    is false), inheriting the descriptors ``pass_fds``; return its PID."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab" if append else "wb") as log:
         proc = subprocess.Popen(
             list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(env), cwd=str(cwd) if cwd else None, start_new_session=True,
+            pass_fds=tuple(pass_fds),
         )
     _CHILDREN[proc.pid] = proc
     return proc.pid

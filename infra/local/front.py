@@ -38,6 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from infra.local.errors import LocalError
+from infra.local.httpd import http_server
 from infra.local.pubsub_rest import PubSubRest
 from infra.local.records import JsonlLog, now_iso, parse_time
 from infra.local.topology import invoker_allows
@@ -305,8 +306,9 @@ class Front:
             conn.close()
 
 
-def make_server(front: Front) -> ThreadingHTTPServer:
-    """A threaded HTTP server on 127.0.0.1:``front.spec.port`` answering with ``front``."""
+def make_server(front: Front, fd: int | None = None) -> ThreadingHTTPServer:
+    """A threaded HTTP server on 127.0.0.1:``front.spec.port`` answering with ``front``;
+    on the inherited listening socket ``fd`` when given."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -328,6 +330,4 @@ def make_server(front: Front) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: Any) -> None:
             """Requests are recorded as JSONL; nothing goes to stderr."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", front.spec.port), Handler)
-    server.daemon_threads = True
-    return server
+    return http_server(front.spec.port, Handler, fd)

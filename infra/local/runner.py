@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra import emulators, procs
+from infra import emulators, ports, procs
 from infra.bundle import REPO_ROOT, build_bundle
 from infra.envs import EnvConfig, get_env
 from infra.function_config import function_env
@@ -332,22 +332,32 @@ class _Up:
                 f"env from the stack{'; local: ' + ', '.join(changed) if changed else ''}")
 
         sims = simulator_specs(manifest, env, topology)
-        sim_ports: dict[str, int] = {}
-        for spec in sims:
-            sim_ports[spec.name] = emulators.free_port()
-            backends[spec.name] = sim_ports[spec.name]
-        unserved = sorted(set(topology.targets) - set(backends))
+        unserved = sorted(set(topology.targets) - set(backends) - {spec.name for spec in sims})
         if unserved:
             raise LocalError(f"no local backend for Cloud Run targets {unserved}: they are "
                              "neither functions nor manifest services; is the stack stale? "
                              "run `make synth`")
+        # The supervisor serves fronts and simulators on sockets bound here and inherited,
+        # so no other process can take their ports between choosing and serving.
+        listening: dict[int, socket.socket] = {}
+
+        def listen() -> int:
+            sock = ports.listen()
+            port = int(sock.getsockname()[1])
+            listening[port] = sock
+            return port
+
+        sim_ports: dict[str, int] = {}
+        for spec in sims:
+            sim_ports[spec.name] = listen()
+            backends[spec.name] = sim_ports[spec.name]
         pushed: dict[str, dict[str, DeliveryPolicy]] = {name: {} for name in topology.targets}
         for s in topology.subscriptions:
             if s.push is not None:
                 pushed[s.push.target][topology.subscription_path(s)] = DeliveryPolicy(
                     **topology.delivery_policy(s))
         fronts = [
-            FrontSpec(target=t.name, kind=t.kind, port=emulators.free_port(),
+            FrontSpec(target=t.name, kind=t.kind, port=listen(),
                       backend_port=backends[t.name], invokers=t.invokers,
                       timeout_seconds=t.timeout_seconds, deliveries=pushed[t.name])
             for t in topology.targets.values()
@@ -363,6 +373,7 @@ class _Up:
             "fronts": [f.to_json() for f in fronts],
             "simulators": [{"spec": s.to_json(), "port": sim_ports[s.name]} for s in sims],
             "jobs": [j.to_json() for j in jobs], "scheduler": opts.scheduler,
+            "listen_fds": {str(port): sock.fileno() for port, sock in listening.items()},
         }
         (workdir / PLAN_FILE).write_text(json.dumps(plan, indent=2, sort_keys=True))
         serve_log = logs / "serve.log"
@@ -370,7 +381,12 @@ class _Up:
         serve_env.update({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1",
                           "PYTHONDONTWRITEBYTECODE": "1"})
         argv = [sys.executable, "-m", "infra.local", "serve", "--workdir", str(workdir)]
-        sup = procs.spawn(argv, serve_log, serve_env, cwd=REPO_ROOT)
+        try:
+            sup = procs.spawn(argv, serve_log, serve_env, cwd=REPO_ROOT,
+                              pass_fds=[sock.fileno() for sock in listening.values()])
+        finally:
+            for sock in listening.values():
+                sock.close()
         self.started("supervisor", sup, f"serve --workdir {workdir}")
         say(f"local: supervisor (pid {sup}, log {_rel(serve_log)}): {len(fronts)} fronts, "
             f"{len(sims)} contract simulators, scheduler "

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 from infra.envs import EnvConfig
 from infra.local.errors import LocalError
+from infra.local.httpd import http_server
 from infra.local.pubsub_rest import PubSubRest
 from infra.local.records import JsonlLog, now_iso
 from infra.local.topology import Topology
@@ -313,8 +314,9 @@ class Simulator:
             return 503
 
 
-def make_server(sim: Simulator, port: int) -> ThreadingHTTPServer:
-    """A threaded HTTP server on 127.0.0.1:``port`` answering with ``sim``."""
+def make_server(sim: Simulator, port: int, fd: int | None = None) -> ThreadingHTTPServer:
+    """A threaded HTTP server on 127.0.0.1:``port`` answering with ``sim``; on the inherited
+    listening socket ``fd`` when given."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -335,6 +337,4 @@ def make_server(sim: Simulator, port: int) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: Any) -> None:
             """Requests are recorded as JSONL; nothing goes to stderr."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    return server
+    return http_server(port, Handler, fd)

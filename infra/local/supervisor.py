@@ -118,14 +118,17 @@ def serve(workdir: Path) -> int:
     fronts_log = JsonlLog(records / FRONTS_LOG)
     pubsub = PubSubRest(plan["pubsub_host"])
     front_ports: Mapping[str, int] = {f["target"]: f["port"] for f in plan["fronts"]}
+    fds: Mapping[str, int] = plan.get("listen_fds", {})
     servers: list[ThreadingHTTPServer] = []
     try:
         for f in plan["fronts"]:
-            servers.append(make_front(Front(FrontSpec.from_json(f), fronts_log, pubsub)))
+            server = make_front(Front(FrontSpec.from_json(f), fronts_log, pubsub),
+                                fds.get(str(f["port"])))
+            servers.append(server)
         for s in plan["simulators"]:
             spec = SimulatorSpec.from_json(s["spec"])
             sim = Simulator(spec, pubsub, front_ports, JsonlLog(records / f"{spec.key}.jsonl"))
-            servers.append(make_simulator(sim, int(s["port"])))
+            servers.append(make_simulator(sim, int(s["port"]), fds.get(str(s["port"]))))
     except OSError as exc:
         for server in servers:
             server.server_close()
