@@ -449,6 +449,7 @@ def public_members(ctx: Context) -> Iterator[Violation]:
         if fn.body.get("trigger_http") and not fn.body.get("ingress_settings"):
             yield _v("PUBLIC-001", fn.address, "HTTP function without ingress_settings is "
                      "reachable from the internet; use gen2 with ALLOW_INTERNAL_ONLY")
+    yield from public_acls(ctx)
 
 
 _OMITTED = {
@@ -630,6 +631,20 @@ def subscription_expiry(ctx: Context) -> Iterator[Violation]:
                      "expiration_policy { ttl = \"\" } (never expire)")
 
 
+def push_backoff(ctx: Context) -> Iterator[Violation]:
+    for sub, _ in _push_subscriptions(ctx.graph):
+        policy = sub.body.get("retry_policy")
+        if policy is None or not first(policy):
+            yield _v("SUB-002", sub.address, "push subscription has no retry_policy, so Pub/Sub "
+                     "redelivers a refused message at once, again and again: a failing target "
+                     "is hammered and its dead-letter attempts burn in seconds; set retry_policy "
+                     "{ minimum_backoff, maximum_backoff } (the push edge's construct does)")
+            continue
+        if not first(policy).get("minimum_backoff"):
+            yield _v("SUB-002", sub.address, "retry_policy has no minimum_backoff; set it (10s "
+                     "in the push edge's construct) so redeliveries back off")
+
+
 def topic_consumers(ctx: Context) -> Iterator[Violation]:
     g = ctx.graph
     consumed: set[str] = set()
@@ -647,6 +662,93 @@ def topic_consumers(ctx: Context) -> Iterator[Violation]:
             yield _v("TOPIC-001", topic.address, f"topic {g.cloud_name(topic)!r} has no "
                      "subscription or event trigger: whatever is published there is lost (like "
                      "the removed nba-phase3-trigger); add its consumer or remove the topic")
+
+
+# ----------------------------------------------------------------------------- data stores, ACLs
+
+DATA_STORES = ("google_firestore_database", "google_bigquery_dataset", "google_bigquery_table")
+# A field that, at this value, lets a destroy delete the data with the resource.
+DESTROY_ENABLERS: Mapping[str, tuple[tuple[str, object], ...]] = {
+    "google_firestore_database": (("deletion_policy", "DELETE"),
+                                  ("delete_protection_state", "DELETE_PROTECTION_DISABLED")),
+    "google_bigquery_dataset": (("delete_contents_on_destroy", True),),
+    "google_bigquery_table": (("deletion_protection", False),),
+}
+
+
+def data_protection(ctx: Context) -> Iterator[Violation]:
+    g = ctx.graph
+    for rtype in DATA_STORES:
+        for res in g.resources(rtype):
+            lifecycle = first(res.body.get("lifecycle"))
+            if lifecycle.get("prevent_destroy") is not True:
+                yield _v("DATA-001", res.address, "lifecycle.prevent_destroy is not true: a "
+                         "rename or a removed manifest entry plans the destroy of pipeline data "
+                         "(completion tracking, orchestration tables) and apply carries it out; "
+                         "set prevent_destroy = true (the data constructs do)")
+            for field, value in DESTROY_ENABLERS[rtype]:
+                if res.body.get(field) == value:
+                    yield _v("DATA-001", res.address, f"{field} = {json.dumps(value)} lets a "
+                             "destroy delete the data with the resource; remove it")
+
+
+# Legacy ACLs: grants IAM members do not show, basic roles, and authoritative lists.
+ACL_TYPES: Mapping[str, str] = {
+    "google_bigquery_dataset_access": "grants a dataset ACL entry outside IAM",
+    "google_storage_bucket_acl": "owns the bucket's whole ACL (authoritative)",
+    "google_storage_default_object_acl": "owns the default object ACL (authoritative)",
+    "google_storage_object_acl": "owns an object's whole ACL (authoritative)",
+    "google_storage_bucket_access_control": "grants a bucket ACL entry outside IAM",
+    "google_storage_default_object_access_control": "grants a default object ACL entry "
+                                                    "outside IAM",
+    "google_storage_object_access_control": "grants an object ACL entry outside IAM",
+}
+ACL_PUBLIC_VALUES = frozenset({"allUsers", "allAuthenticatedUsers", "allusers",
+                               "allauthenticatedusers"})
+
+
+def _acl_public(body: Mapping[str, Any]) -> str | None:
+    for key in ("special_group", "iam_member", "entity", "user_by_email", "group_by_email"):
+        value = body.get(key)
+        if isinstance(value, str) and value.strip() in ACL_PUBLIC_VALUES:
+            return value.strip()
+    for entry in body.get("role_entity") or []:
+        if isinstance(entry, str) and entry.split(":", 1)[-1].strip() in ACL_PUBLIC_VALUES:
+            return entry.split(":", 1)[-1].strip()
+    return None
+
+
+def legacy_acls(ctx: Context) -> Iterator[Violation]:
+    g = ctx.graph
+    for rtype, what in ACL_TYPES.items():
+        for res in g.resources(rtype):
+            role = res.body.get("role")
+            extra = f" with the basic role {role}" if role in ("OWNER", "WRITER", "READER") else ""
+            yield _v("ACL-001", res.address, f"{rtype} {what}{extra}; access goes through "
+                     "additive *_iam_member grants of a predefined role (the construct's "
+                     "grant_*() method)")
+    for res in g.resources("google_bigquery_dataset"):
+        if _blocks(res.body.get("access")):
+            yield _v("ACL-001", res.address, "access blocks make the dataset's ACL authoritative: "
+                     "each apply drops every entry they do not list, including the "
+                     "google_bigquery_dataset_iam_member grants; remove them and grant with "
+                     "dataset grant_*() methods")
+
+
+def public_acls(ctx: Context) -> Iterator[Violation]:
+    g = ctx.graph
+    for rtype in ACL_TYPES:
+        for res in g.resources(rtype):
+            who = _acl_public(res.body)
+            if who:
+                yield _v("PUBLIC-001", res.address, f"ACL entry for {who}: anyone on the "
+                         "internet (or with any Google account) gets access; remove it")
+    for res in g.resources("google_bigquery_dataset"):
+        for block in _blocks(res.body.get("access")):
+            who = _acl_public(block)
+            if who:
+                yield _v("PUBLIC-001", res.address, f"access block for {who}: the dataset is "
+                         "public; remove it")
 
 
 # ----------------------------------------------------------------------------- drift
@@ -1294,6 +1396,13 @@ RULES: tuple[Rule, ...] = (
          "members it does not list (Eventarc's, the console's, another stack's) — the failure "
          "mode of seed 000's redeploys. Only additive *_iam_member is allowed.",
          "one *_iam_member per member and role", authoritative),
+    Rule("ACL-001", "No legacy ACLs beside IAM",
+         "BigQuery dataset access entries and Cloud Storage ACLs grant access that no "
+         "*_iam_member shows, use basic roles (OWNER/WRITER/READER), and in their list forms "
+         "(a dataset's access blocks, *_acl resources) own the whole ACL: every apply drops the "
+         "entries they do not list, including the dataset grants of the pipeline's identities "
+         "(the stripped-IAM failure again, on data).",
+         "grant a predefined role with the construct's grant_*() method", legacy_acls),
     Rule("PUBLIC-001", "Nothing is public",
          "allUsers/allAuthenticatedUsers (or invoker_iam_disabled) expose pipeline services "
          "and data to the internet; every caller here is a pipeline identity (STYLE: never "
@@ -1346,6 +1455,12 @@ RULES: tuple[Rule, ...] = (
          "idle by design and the Phase 3→4 trigger idles between seasons: expiry would remove "
          "an edge with no error anywhere (failure 5, silent outages).",
          "expiration_policy { ttl = \"\" } (PushEdge sets it)", subscription_expiry),
+    Rule("SUB-002", "Push subscriptions back off between redeliveries",
+         "Without a retry_policy Pub/Sub redelivers a refused push immediately: a target that "
+         "answers 403 or 500 (a stripped invoker, a crashed deploy) is hammered, and the "
+         "dead-letter attempts are used up in seconds instead of spreading over the minutes "
+         "that let a transient failure heal (documented Pub/Sub behaviour).",
+         "retry_policy { minimum_backoff = \"10s\", maximum_backoff = \"600s\" }", push_backoff),
     Rule("TOPIC-001", "Every topic has a consumer",
          "Failure 4: the Phase 2→3 orchestrator published to nba-phase3-trigger, which had no "
          "subscribers (seed 000). A topic without a subscription or event trigger loses "
@@ -1384,6 +1499,13 @@ RULES: tuple[Rule, ...] = (
          "keeps every grant valid while the wrong principal acts (swapped identities).",
          "use the identity the component's construct creates", slot_identities,
          needs_env=True),
+    Rule("DATA-001", "Data stores cannot be destroyed by an apply",
+         "The Firestore database holds the orchestrator's completion records and trigger "
+         "claims, and the BigQuery datasets and tables hold the pipeline's outputs and the "
+         "orchestration log; a renamed construct or a removed manifest entry would plan their "
+         "destruction and an approved apply would carry it out. prevent_destroy (and no "
+         "delete-contents / deletion-protection-off flags) makes that plan fail instead.",
+         "lifecycle { prevent_destroy = true }", data_protection),
     Rule("SECRET-001", "No secret values in the stack",
          "The Slack token of the alert channel lives in Secret Manager; anything literal in "
          "cdk.tf.json came from code in git and lands in CI artifacts, plan files and state. "

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from iam.policy import detect_env, main
+from iam.rules import RULES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LINE_RE = re.compile(r"^[A-Z]+-\d{3} \S+: .+$")
@@ -26,8 +27,8 @@ def test_clean_stacks_exit_0(stack_dirs):
     proc = policy(stack_dirs["dev"], stack_dirs["prod"] / "cdk.tf.json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout == ""
-    assert "pipeline-dev (dev, 32 rules): clean" in proc.stderr
-    assert "pipeline-prod (prod, 32 rules): clean" in proc.stderr
+    assert f"pipeline-dev (dev, {len(RULES)} rules): clean" in proc.stderr
+    assert f"pipeline-prod (prod, {len(RULES)} rules): clean" in proc.stderr
 
 
 def test_violation_exits_1_with_one_line_each(prod, write_stack):
@@ -120,7 +121,7 @@ def test_markdown_report(prod, write_stack):
     assert proc.returncode == 1
     md = proc.stdout
     assert md.startswith("## ❌ Policy gate: 2 policy violation(s)\n")
-    assert "| `pipeline-prod` | prod | 32 | 2 |" in md
+    assert f"| `pipeline-prod` | prod | {len(RULES)} | 2 |" in md
     assert "#### `LIFE-001` IAM on a replaceable resource is re-created with it (1)" in md
     assert "**Fix:** lifecycle.replace_triggered_by" in md
     assert f"| `pipeline-prod` | `google_cloud_run_v2_service_iam_member.{INVOKER}` |" in md
@@ -138,7 +139,7 @@ def test_rules_table_lists_every_rule():
     proc = policy("--rules")
     assert proc.returncode == 0
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| `")]
-    assert len(rows) == 32
+    assert len(rows) == len(RULES)
 
 
 def test_markdown_escapes_pipes(prod, write_stack):

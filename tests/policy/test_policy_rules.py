@@ -324,6 +324,47 @@ def push_account_removed(s: Stack) -> None:
     drop(s, "google_service_account", "phase3_analytics_sub__push_identity")
 
 
+def no_retry_policy(s: Stack) -> None:
+    del sub3(s)["retry_policy"]
+
+
+def retry_without_backoff(s: Stack) -> None:
+    sub3(s)["retry_policy"] = {"maximum_backoff": "600s"}
+
+
+DATASET = "dataset_orchestration__dataset"
+TABLE = "dataset_orchestration__table_phase_completions"
+
+
+def firestore_destroyable(s: Stack) -> None:
+    del res(s, "google_firestore_database", "firestore__database")["lifecycle"]
+
+
+def dataset_contents_deleted(s: Stack) -> None:
+    res(s, "google_bigquery_dataset", DATASET)["delete_contents_on_destroy"] = True
+
+
+def table_unprotected(s: Stack) -> None:
+    res(s, "google_bigquery_table", TABLE)["deletion_protection"] = False
+
+
+def dataset_access_entry(s: Stack) -> None:
+    add(s, "google_bigquery_dataset_access", "ops_owner", {
+        "dataset_id": f"${{google_bigquery_dataset.{DATASET}.dataset_id}}",
+        "role": "OWNER", "user_by_email": "ops@example.com"})
+
+
+def dataset_access_blocks(s: Stack) -> None:
+    res(s, "google_bigquery_dataset", DATASET)["access"] = [
+        {"role": "roles/bigquery.dataViewer", "special_group": "allAuthenticatedUsers"}]
+
+
+def bucket_acl(s: Stack) -> None:
+    add(s, "google_storage_bucket_acl", "sources", {
+        "bucket": "${google_storage_bucket.function_sources__bucket.name}",
+        "role_entity": ["READER:allUsers"]})
+
+
 # (rule, address the violation must name, mutation)
 CASES: list[tuple[str, str, Callable[[Stack], None]]] = [
     ("ENV-001", "google_pubsub_topic.phase4_trigger__topic", topic_in_dev_project),
@@ -370,6 +411,16 @@ CASES: list[tuple[str, str, Callable[[Stack], None]]] = [
     ("DLQ-003", SUB3, dead_letter_subscriber_removed),
     ("SUB-001", "google_pubsub_subscription.phase3_analytics_sub__dead_letter_subscription",
      subscription_expires),
+    ("SUB-002", SUB3, no_retry_policy),
+    ("SUB-002", SUB3, retry_without_backoff),
+    ("DATA-001", "google_firestore_database.firestore__database", firestore_destroyable),
+    ("DATA-001", f"google_bigquery_dataset.{DATASET}", dataset_contents_deleted),
+    ("DATA-001", f"google_bigquery_table.{TABLE}", table_unprotected),
+    ("ACL-001", "google_bigquery_dataset_access.ops_owner", dataset_access_entry),
+    ("ACL-001", f"google_bigquery_dataset.{DATASET}", dataset_access_blocks),
+    ("PUBLIC-001", f"google_bigquery_dataset.{DATASET}", dataset_access_blocks),
+    ("ACL-001", "google_storage_bucket_acl.sources", bucket_acl),
+    ("PUBLIC-001", "google_storage_bucket_acl.sources", bucket_acl),
     ("WIRE-001", JOB_ADDR, schedule_changed),
     ("PUBLIC-001", "google_storage_bucket.function_sources__bucket", bucket_not_enforced),
     ("TOPIC-001", "google_pubsub_topic.phase9_orphan__topic", orphan_topic),
