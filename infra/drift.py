@@ -13,7 +13,9 @@ Classes:
 critical -- things that stop the pipeline or lose data:
   * a grant of an invoke/publish role (`CRITICAL_ROLES`) deleted or changed out of band,
     or deleted by the plan;
-  * a push subscription's endpoint, OIDC service account or audience changed out of band;
+  * a push subscription's endpoint, OIDC service account or audience, a scheduler job's URI
+    or OIDC identity, a function's trigger identity or topic, or the identity a function or
+    service runs as, changed out of band (`DELIVERY_CRITICAL_PATHS`);
   * a function or service deleted out of band, or replaced by the plan while an IAM member
     that targets it is not replaced or created with it (the new one starts without the
     grant, and Terraform will not notice until the next refresh);
@@ -109,14 +111,34 @@ IAM_TARGETS: dict[str, tuple[str, frozenset[str]]] = {
     ),
 }
 
-# Push subscription settings that decide whether and as whom messages are delivered.
-PUSH_CRITICAL_PATHS = frozenset(
-    {
-        ("push_config", "push_endpoint"),
-        ("push_config", "oidc_token", "service_account_email"),
-        ("push_config", "oidc_token", "audience"),
-    }
-)
+# Settings that decide where, and as which identity, a message or call is delivered, or as
+# which identity a component acts (its grants belong to that identity): changed out of band,
+# each silently stops an edge or strips a component's rights.
+DELIVERY_CRITICAL_PATHS: dict[str, dict[tuple[str, ...], str]] = {
+    "google_pubsub_subscription": {
+        ("push_config", "push_endpoint"): "push delivery or its identity",
+        ("push_config", "oidc_token", "service_account_email"): "push delivery or its identity",
+        ("push_config", "oidc_token", "audience"): "push delivery or its identity",
+    },
+    "google_cloud_scheduler_job": {
+        ("http_target", "uri"): "the scheduled call's target or its OIDC identity",
+        ("http_target", "oidc_token", "service_account_email"):
+            "the scheduled call's target or its OIDC identity",
+        ("http_target", "oidc_token", "audience"):
+            "the scheduled call's target or its OIDC identity",
+    },
+    "google_cloudfunctions2_function": {
+        ("event_trigger", "service_account_email"): "the event trigger's identity or topic",
+        ("event_trigger", "pubsub_topic"): "the event trigger's identity or topic",
+        ("service_config", "service_account_email"):
+            "the runtime identity (its grants belong to the declared one)",
+    },
+    "google_cloud_run_v2_service": {
+        ("template", "service_account"):
+            "the runtime identity (its grants belong to the declared one)",
+    },
+}
+
 
 # Attributes the provider computes; they change without anyone touching the resource.
 COMPUTED_ATTRIBUTES = (
@@ -317,19 +339,23 @@ def is_iam(rc: ResourceChange) -> bool:
 
 
 def critical_role(rc: ResourceChange) -> str | None:
-    """The role when `rc` grants one of `CRITICAL_ROLES`, else None."""
+    """The role when `rc` grants one of `CRITICAL_ROLES` before or after, else None."""
     if not is_iam(rc):
         return None
-    role = rc.value("role")
-    return role if role in CRITICAL_ROLES else None
+    for side in (rc.before, rc.after):
+        role = side.get("role") if isinstance(side, dict) else None
+        if role in CRITICAL_ROLES:
+            return str(role)
+    return None
 
 
 def grant_text(rc: ResourceChange) -> str:
-    """`roles/run.invoker` grant for `serviceAccount:...`, for table cells."""
+    """`roles/run.invoker` grant for `serviceAccount:...`, for table cells (the critical role
+    when the grant held one on either side)."""
     members = rc.value("member") or rc.value("members") or "?"
     if isinstance(members, list):
         members = ", ".join(map(str, members))
-    return f"`{rc.value('role')}` grant for `{members}`"
+    return f"`{critical_role(rc) or rc.value('role')}` grant for `{members}`"
 
 
 def computed_prefix(path: AttrPath) -> AttrPath | None:
@@ -344,12 +370,13 @@ def computed_prefix(path: AttrPath) -> AttrPath | None:
     return None
 
 
-def is_push_critical(rc: ResourceChange, path: AttrPath) -> bool:
-    """Whether the path is a push subscription's endpoint, OIDC identity or audience."""
-    if rc.resource_type != "google_pubsub_subscription":
-        return False
+def delivery_critical(rc: ResourceChange, path: AttrPath) -> str | None:
+    """Why a change at `path` stops delivery or strips rights (`DELIVERY_CRITICAL_PATHS`)."""
     steps = named_steps(path)
-    return any(steps[: len(critical)] == critical for critical in PUSH_CRITICAL_PATHS)
+    for critical, why in DELIVERY_CRITICAL_PATHS.get(rc.resource_type, {}).items():
+        if steps[: len(critical)] == critical:
+            return why
+    return None
 
 
 def classify_drift(
@@ -398,8 +425,9 @@ def _changed_out_of_band(rc: ResourceChange, change: AttrChange, known: bool) ->
     """A finding for one attribute changed outside Terraform."""
     where = f"`{format_path(change.path)}`"
     severity: Severity = "drift"
-    if is_push_critical(rc, change.path):
-        severity, what = "critical", f"{where} changed out of band: push delivery or its identity"
+    why = delivery_critical(rc, change.path)
+    if why:
+        severity, what = "critical", f"{where} changed out of band: {why}"
     elif critical_role(rc):
         severity, what = "critical", f"{where} of {grant_text(rc)} changed out of band"
     elif not known:

@@ -1,5 +1,6 @@
 """Drift review (`python -m infra.drift`): one test per rule, each on input that breaks it."""
 
+import copy
 import subprocess
 import sys
 from datetime import date
@@ -245,6 +246,96 @@ def test_other_subscription_change_is_drift_not_critical(run_doc, load, find):
     result = run_doc(plan)
     assert result.code == drift.EXIT_DRIFT
     assert "`ack_deadline_seconds` changed out of band | `600` → `60`" in result.out
+
+
+def _drift_entry(address: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    rtype, name = address.split(".", 1)
+    return {
+        "address": address, "mode": "managed", "type": rtype, "name": name,
+        "provider_name": "registry.terraform.io/hashicorp/google",
+        "change": {"actions": ["update"], "before": before, "after": after,
+                   "after_unknown": {}, "before_sensitive": {}, "after_sensitive": {}},
+    }
+
+
+JOB = "google_cloud_scheduler_job.same_day_phase3__job"
+JOB_BEFORE = {
+    "name": "nba-same-day-phase3", "schedule": "30 10 * * *", "time_zone": "America/New_York",
+    "http_target": [{
+        "uri": "https://nba-phase3-analytics-processors-f7p3g7f6ya-wl.a.run.app/process-date-range",
+        "http_method": "POST",
+        "oidc_token": [{
+            "service_account_email": "nba-job-same-day-phase3@nba-props-platform.iam.gserviceaccount.com",
+            "audience": "https://nba-phase3-analytics-processors-f7p3g7f6ya-wl.a.run.app"}],
+    }],
+}
+
+
+def _with(block: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    out = copy.deepcopy(block)
+    node: Any = out
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return out
+
+
+@pytest.mark.parametrize(
+    ("address", "before", "path", "value", "shown"),
+    [
+        (JOB, JOB_BEFORE, ("http_target", 0, "oidc_token", 0, "service_account_email"),
+         "756957797294-compute@developer.gserviceaccount.com",
+         "`http_target[0].oidc_token[0].service_account_email`"),
+        (JOB, JOB_BEFORE, ("http_target", 0, "oidc_token", 0, "audience"), "https://example.org",
+         "`http_target[0].oidc_token[0].audience`"),
+        (JOB, JOB_BEFORE, ("http_target", 0, "uri"), "https://example.org/process",
+         "`http_target[0].uri`"),
+        (FUNCTION, {"name": "phase3-to-phase4-orchestrator", "event_trigger": [{
+            "service_account_email": "nba-trg-orch-p3p4@nba-props-platform.iam.gserviceaccount.com",
+            "pubsub_topic": "projects/nba-props-platform/topics/nba-phase3-analytics-complete"}]},
+         ("event_trigger", 0, "service_account_email"),
+         "756957797294-compute@developer.gserviceaccount.com",
+         "`event_trigger[0].service_account_email`"),
+        (FUNCTION, {"name": "phase3-to-phase4-orchestrator", "service_config": [{
+            "service_account_email": "nba-fn-orch-p3p4@nba-props-platform.iam.gserviceaccount.com"}]},
+         ("service_config", 0, "service_account_email"),
+         "756957797294-compute@developer.gserviceaccount.com",
+         "`service_config[0].service_account_email`"),
+        (SVC, {"name": "nba-phase3-analytics-processors", "template": [{
+            "service_account": "nba-run-p3-analytics@nba-props-platform.iam.gserviceaccount.com"}]},
+         ("template", 0, "service_account"), "756957797294-compute@developer.gserviceaccount.com",
+         "`template[0].service_account`"),
+    ],
+)
+def test_delivery_target_or_identity_changed_out_of_band_is_critical(
+        run_doc, load, address, before, path, value, shown):
+    plan = load("refresh_clean.json")
+    plan["resource_drift"] = [_drift_entry(address, before, _with(before, path, value))]
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL, result.out
+    critical = section(result.out, "Critical")
+    assert f"{shown} changed out of band" in critical
+    assert value in critical
+
+
+def test_scheduler_schedule_change_is_drift_not_critical(run_doc, load):
+    plan = load("refresh_clean.json")
+    after = _with(JOB_BEFORE, ("schedule",), "0 11 * * *")
+    plan["resource_drift"] = [_drift_entry(JOB, JOB_BEFORE, after)]
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_DRIFT
+    assert "`schedule` changed out of band | `\"30 10 * * *\"` → `\"0 11 * * *\"`" in result.out
+
+
+def test_grant_widened_to_invoker_out_of_band_is_critical(run_doc, load):
+    plan = load("refresh_clean.json")
+    before = {"name": "nba-phase3-analytics-processors", "role": "roles/run.viewer",
+              "member": "serviceAccount:nba-ops@nba-props-platform.iam.gserviceaccount.com"}
+    plan["resource_drift"] = [
+        _drift_entry(INVOKER, before, dict(before, role="roles/run.invoker"))]
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL
+    assert "`role` of `roles/run.invoker` grant" in section(result.out, "Critical")
 
 
 # --- critical: replacement of functions and services ----------------------------------------
