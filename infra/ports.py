@@ -16,6 +16,7 @@ this one may have been handed the same number. Both happened in CI. So a port is
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import random
@@ -36,6 +37,7 @@ EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 _LOCK = threading.Lock()
 _HANDED_OUT: set[int] = set()
+_MARKERS: list[Path] = []
 
 
 class PortError(RuntimeError):
@@ -82,6 +84,7 @@ def _claim(port: int, folder: Path) -> bool:
             continue
         with os.fdopen(fd, "w") as out:
             out.write(str(os.getpid()))
+        _MARKERS.append(marker)
         return True
     return False
 
@@ -134,3 +137,12 @@ def listen(backlog: int = 128) -> socket.socket:
     sock.listen(backlog)
     sock.set_inheritable(True)
     return sock
+
+
+@atexit.register
+def _drop_markers() -> None:
+    """Remove this process's markers at exit; the bound ports protect themselves from then."""
+    for marker in _MARKERS:
+        with contextlib.suppress(OSError):
+            if marker.read_text().strip() == str(os.getpid()):
+                marker.unlink()

@@ -159,3 +159,17 @@ def test_a_descriptor_on_another_port_is_refused(folder: Path) -> None:
             http_server(port + 1, _Hello, os.dup(sock.fileno()))
     finally:
         sock.close()
+
+
+def test_markers_are_removed_when_the_process_exits(tmp_path: Path) -> None:
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    code = ("from infra import ports; import sys; "
+            "print(ports.reserve()); print(len(list(ports.reservation_dir().iterdir())))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "TMPDIR": str(folder),
+                              "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    port, markers_while_running = (int(v) for v in out.stdout.split())
+    assert markers_while_running == 1
+    assert list(folder.glob("pipeline-infra-ports-*/*")) == []
+    assert port > 0
