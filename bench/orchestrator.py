@@ -44,7 +44,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from infra.emulators import emulators, free_port  # noqa: E402
+from infra.emulators import emulators  # noqa: E402
+from infra.ports import reserve  # noqa: E402
 
 PROJECT = "bench-project"
 SOURCE = REPO / "functions" / "phase3_to_phase4" / "main.py"
@@ -92,7 +93,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 return None
 
-        self.port = free_port()
+        self.port = reserve()
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -182,7 +183,7 @@ def orchestrator_latency(
         topic=trigger,
         push_config={"push_endpoint": f"http://127.0.0.1:{receiver.port}/trigger"},
     )
-    port = free_port()
+    port = reserve()
     env = {
         **os.environ,
         **emulator_env,

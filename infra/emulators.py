@@ -101,11 +101,6 @@ def sdk_root() -> Path:
     return root
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1, reserved so that no concurrent caller gets it (``infra.ports``)."""
-    return ports.reserve()
-
-
 def port_in_use(port: int, host: str = HOST) -> bool:
     """True when binding ``host:port`` fails."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -137,7 +132,7 @@ def _require_file(path: Path, component: str) -> None:
 
 def _choose_port(port: int | None, name: str) -> int:
     if port is None:
-        return free_port()
+        return ports.reserve()
     if port_in_use(port):
         raise EmulatorError(
             f"{name} emulator: port {port} on {HOST} is in use; pass another port "
@@ -231,7 +226,7 @@ def spawn_firestore(
         FIRESTORE_MAIN_CLASS,
         f"--host={HOST}",
         f"--port={chosen}",
-        f"--websocket_port={free_port()}",
+        f"--websocket_port={ports.reserve()}",
     ]
     return _spawn("firestore", argv, chosen, log_dir, dict(os.environ))
 

@@ -318,7 +318,7 @@ class _Up:
         backends: dict[str, int] = {}
         for fn in topology.functions:
             folder = prepare_bundle(fn, workdir, say)
-            port = emulators.free_port()
+            port = ports.reserve()
             fn_env, changed = _function_env(fn, topology, hosts, port)
             log = logs / f"function-{fn.name}.log"
             argv = [sys.executable, "-m", "functions_framework", "--target", fn.entry_point,

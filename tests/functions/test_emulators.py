@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from infra import emulators
+from infra import emulators, ports
 
 
 def fake_sdk(tmp_path, script):
@@ -87,7 +87,7 @@ def test_stop_is_idempotent_and_kills_the_group(tmp_path):
 
 
 def test_reset_firestore_without_an_emulator():
-    port = emulators.free_port()
+    port = ports.reserve()
     with pytest.raises(emulators.EmulatorError, match="could not reset the Firestore emulator"):
         emulators.reset_firestore(f"127.0.0.1:{port}", "p")
 
