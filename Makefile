@@ -16,7 +16,7 @@ STACKS := $(foreach e,$(ENVS),cdktf.out/stacks/pipeline-$(e))
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 # An empty CLI config: no warning about a missing file, no stray credentials helper.
-export TF_CLI_CONFIG_FILE := $(CURDIR)/infra/terraformrc
+export TF_CLI_CONFIG_FILE := $(CURDIR)/infra/terraform/terraformrc
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help all setup synth test unit lint format policy check-functions plan apply drift \
@@ -48,7 +48,7 @@ synth: $(STAMP) ## Synthesize both stacks into cdktf.out/ and print a summary
 	@$(PY) -m infra.main
 
 docs: $(STAMP) ## Regenerate the README pipeline table and diagram from the manifest
-	@$(PY) -m infra.docs README.md --write
+	@$(PY) -m infra.synth.docs README.md --write
 
 lint: $(STAMP) ## ruff over the whole repo
 	@$(VENV)/bin/ruff check .
@@ -66,7 +66,7 @@ policy: synth $(CHECKOV_STAMP) ## Policy gate: rule engine + checkov over every 
 	@$(PY) -m iam.report $(STACKS) --markdown-out cdktf.out/policy.md
 
 check-functions: $(STAMP) ## Prove each function bundle installs, imports and listens on PORT
-	@$(PY) -m infra.check_functions $(NAMES)
+	@$(PY) -m infra.synth.check_functions $(NAMES)
 
 plan: synth ## terraform plan for ENV (needs credentials and the google provider)
 	@$(PY) -m infra.tf plan --env $(ENV)

@@ -44,8 +44,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from infra.emulators import emulators  # noqa: E402
-from infra.ports import reserve  # noqa: E402
+from infra.local.emulators import emulators  # noqa: E402
+from infra.local.ports import reserve  # noqa: E402
 
 PROJECT = "bench-project"
 SOURCE = REPO / "functions" / "phase3_to_phase4" / "main.py"

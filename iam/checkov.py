@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from infra.tfjson import StackJson
+from infra.stackjson.stack import StackJson
 
 IAM_DIR = Path(__file__).resolve().parent
 REPO_ROOT = IAM_DIR.parent

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from infra.envs import ENVS, EnvConfig, get_env
-from infra.manifest import Manifest
-from infra.naming import Names
-from infra.pipeline import load
+from infra.model.envs import ENVS, EnvConfig, get_env
+from infra.model.manifest import Manifest
+from infra.model.naming import Names
+from infra.model.pipeline import load
 
 PUBSUB_AGENT = "serviceAccount:service-<project-number>@gcp-sa-pubsub.iam.gserviceaccount.com"
 """The Pub/Sub service agent of the stack's own project (``service-${project.number}@…``)."""

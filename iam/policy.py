@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from iam.grants import expected
-from iam.graph import StackGraph
 from iam.render import policy_markdown
 from iam.rules import RULES, Context, RuleError, Violation, run
-from infra.envs import ENVS, get_env
-from infra.manifest import Manifest
-from infra.pipeline import load
-from infra.tfjson import StackJson
+from infra.model.envs import ENVS, get_env
+from infra.model.manifest import Manifest
+from infra.model.pipeline import load
+from infra.stackjson.graph import StackGraph
+from infra.stackjson.stack import StackJson
 
 STACK_FILE = "cdk.tf.json"
 STACK_DIR_RE = re.compile(r"^pipeline-([a-z0-9]+)$")

@@ -22,9 +22,9 @@ from iam.checkov import DEFAULT_CHECKOV, DEFAULT_SKIPS, CheckovError, CheckovRes
 from iam.policy import InputError, StackResult, read_stack, stack_files, summary_line, text_lines
 from iam.policy import evaluate as evaluate_stack
 from iam.render import policy_markdown
-from infra.envs import ENVS
-from infra.pipeline import load
-from infra.tfjson import StackJson
+from infra.model.envs import ENVS
+from infra.model.pipeline import load
+from infra.stackjson.stack import StackJson
 
 
 def checkov_lines(results: Sequence[CheckovResult]) -> list[str]:

@@ -27,7 +27,10 @@ from iam.grants import (
     Target,
     short_member,
 )
-from iam.graph import (
+from infra.model.function_config import function_env
+from infra.model.manifest import Function, Manifest
+from infra.model.naming import Names
+from infra.stackjson.graph import (
     Acting,
     Endpoint,
     IamEntry,
@@ -36,10 +39,7 @@ from iam.graph import (
     StackGraph,
     lifecycle_triggers,
 )
-from infra.function_config import function_env
-from infra.manifest import Function, Manifest
-from infra.naming import Names
-from infra.tfjson import REF_RE, Resource, first
+from infra.stackjson.stack import REF_RE, Resource, first
 
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 INVOKER_IAM_TYPES = frozenset({"google_cloud_run_v2_service_iam_member",
@@ -254,7 +254,7 @@ def wiring(ctx: Context) -> Iterator[Violation]:
         if spec is None:
             yield _v("WIRE-001", sub.address, f"push subscription {name!r} is not a transition "
                      f"of the manifest (declared: {sorted(specs)}); declare it in "
-                     "infra/pipeline.py or remove it")
+                     "infra/model/pipeline.py or remove it")
             continue
         topic = g.topic(sub.body.get("topic"))
         topic_name = g.cloud_name(g.stack.resources[topic]) if topic else sub.body.get("topic")
@@ -324,7 +324,7 @@ def wiring(ctx: Context) -> Iterator[Violation]:
                                 _decoded(want_body) if want_body else want_body)):
             if got != want:
                 yield _v("WIRE-001", job.address, f"{fld} is {got!r} but the manifest says "
-                         f"{want!r}; schedules and payloads come from infra/pipeline.py")
+                         f"{want!r}; schedules and payloads come from infra/model/pipeline.py")
 
 
 # ----------------------------------------------------------------------------- invokers
@@ -1363,7 +1363,7 @@ RULES: tuple[Rule, ...] = (
          "Phase 2→3 is a direct push, Phase 3→4 is gated by the orchestrator's trigger and the "
          "backup triggers call /process-date-range (seed 000). A subscription, trigger or job "
          "on the wrong topic or target, or one the manifest does not know, is an "
-         "undocumented trigger path.", "change infra/pipeline.py, not the stack", wiring,
+         "undocumented trigger path.", "change infra/model/pipeline.py, not the stack", wiring,
          needs_env=True),
     Rule("INVOKE-001", "Function event-trigger identities hold run.invoker on the function",
          "Gen2 functions run on Cloud Run; Eventarc delivers with the trigger identity, which "
@@ -1482,7 +1482,7 @@ RULES: tuple[Rule, ...] = (
     Rule("DRIFT-003", "Everything the manifest declares is in the stack",
          "Failure 4: tables, topics and monitors that were declared but never created. Each "
          "service, function, topic, push subscription, job and dataset of the manifest must "
-         "be rendered.", "restore the construct call in infra/stacks/pipeline_stack.py",
+         "be rendered.", "restore the construct call in infra/synth/stacks/pipeline_stack.py",
          declared_components, needs_env=True),
     Rule("GRANT-001", "No identity holds a role the data does not give it",
          "iam/grants.py derives every grant from the manifest. A grant outside it is a widened "

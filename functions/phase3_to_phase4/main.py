@@ -899,7 +899,7 @@ def write_rows(
         log("ERROR", f"BigQuery insert into {table} rejected rows", errors=errors, row_ids=row_ids)
 
 
-# Rows follow the declared table schema (infra/schemas/orchestration/phase_completions.json);
+# Rows follow the declared table schema (infra/model/schemas/orchestration/phase_completions.json);
 # a test keeps them within it.
 
 

@@ -16,9 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from infra.envs import ENVS
 from infra.local.errors import LocalError
 from infra.local.runner import DEFAULT_WORKDIR, UpOptions, down, read_state, status, up
+from infra.model.envs import ENVS
 
 
 def _parser() -> argparse.ArgumentParser:

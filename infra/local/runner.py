@@ -23,10 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra import emulators, ports, procs
-from infra.bundle import REPO_ROOT, build_bundle
-from infra.envs import EnvConfig, get_env
-from infra.function_config import function_env
+from infra.local import emulators, ports, procs
 from infra.local.errors import LocalError
 from infra.local.front import DeliveryPolicy, FrontSpec, as_path
 from infra.local.pubsub_rest import PubSubRest
@@ -40,8 +37,12 @@ from infra.local.topology import (
     read_topology,
     subscription_body,
 )
-from infra.manifest import Manifest, ManifestError
-from infra.naming import Names
+from infra.model.envs import EnvConfig, get_env
+from infra.model.function_config import function_env
+from infra.model.manifest import Manifest, ManifestError
+from infra.model.naming import Names
+from infra.paths import REPO_ROOT, stack_file
+from infra.synth.bundle import build_bundle
 
 DEFAULT_WORKDIR = REPO_ROOT / ".local"
 STATE_FILE = "state.json"
@@ -78,7 +79,7 @@ class UpOptions:
 
 
 def default_stack(env: str) -> Path:
-    return REPO_ROOT / "cdktf.out" / "stacks" / f"pipeline-{env}" / "cdk.tf.json"
+    return stack_file(env)
 
 
 def state_path(workdir: Path) -> Path:
@@ -262,7 +263,7 @@ class _Up:
         stack_path = (opts.stack or default_stack(opts.env)).resolve()
         topology = read_topology(stack_path, env.sport, opts.project)
         if opts.manifest is None:
-            from infra.pipeline import load
+            from infra.model.pipeline import load
 
             manifest = load()
         else:

@@ -37,14 +37,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from infra.envs import EnvConfig
 from infra.local.errors import LocalError
 from infra.local.httpd import http_server
 from infra.local.pubsub_rest import PubSubRest
 from infra.local.records import JsonlLog, now_iso
 from infra.local.topology import Topology
-from infra.manifest import Manifest, Service
-from infra.naming import Names
+from infra.model.envs import EnvConfig
+from infra.model.manifest import Manifest, Service
+from infra.model.naming import Names
 
 # The manifest does not say which table each Phase 2 processor writes. This is the local
 # contract: every table of the trigger map that a Phase 3 processor depends on for a full

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.errors import LocalError
-from infra.tfjson import Resource, StackJson, first
+from infra.stackjson.stack import Resource, StackJson, first
 
 RUN_SERVICE = "google_cloud_run_v2_service"
 FUNCTION = "google_cloudfunctions2_function"

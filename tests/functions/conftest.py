@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.emulators import Emulators, reset_firestore
+from infra.local.emulators import Emulators, reset_firestore
 from tests.functions.support import CONFIG_VARS, PROJECT, AdminClients, EmulatorWorld
 
 

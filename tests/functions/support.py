@@ -16,7 +16,7 @@ from typing import Any
 
 from cloudevents.http import CloudEvent
 
-from infra.emulators import Emulators
+from infra.local.emulators import Emulators
 
 EVENTS_DIR = Path(__file__).parent / "events"
 PROJECT = "test-project"

@@ -13,9 +13,9 @@ import pytest
 
 from functions.phase3_to_phase4 import main as orch
 from functions.pipeline_canary import main as canary
-from infra.envs import get_env
-from infra.function_config import function_env
-from infra.pipeline import load
+from infra.model.envs import get_env
+from infra.model.function_config import function_env
+from infra.model.pipeline import load
 
 
 @pytest.mark.parametrize("env_name", ["dev", "prod"])

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.emulator
 DATE = "2026-02-04"
 ORCHESTRATOR_SOURCE = Path(orch.__file__)
 BQ_SCHEMA = (
-    Path(__file__).resolve().parents[2] / "infra/schemas/orchestration/phase_completions.json"
+    Path(__file__).resolve().parents[2] / "infra/model/schemas/orchestration/phase_completions.json"
 )
 
 

@@ -34,13 +34,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from infra.emulators import Emulators
-from infra.envs import get_env
 from infra.local import LocalError, UpOptions, down, up
+from infra.local.emulators import Emulators
 from infra.local.runner import check_consistency, default_stack, prepare_bundle
 from infra.local.topology import read_topology
-from infra.pipeline import load
-from infra.tfjson import StackJson, first
+from infra.model.envs import get_env
+from infra.model.pipeline import load
+from infra.stackjson.stack import StackJson, first
 from tests.integration.support import REPO_ROOT, Running, phase1_completion
 
 DISABLED_PROCESSOR = "upcoming_team_game_context"
@@ -49,7 +49,7 @@ BROKEN_SUBSCRIPTION = "nba-phase3-analytics-sub"
 SHORT_BACKOFF = {"minimum_backoff": "1s", "maximum_backoff": "2s"}
 SYNTH_TIMEOUT_S = 180
 SYNTH_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
-SYNTH_SOURCES = ("infra/**/*.py", "infra/schemas/**/*.json", "functions/**/*", "cdktf.json")
+SYNTH_SOURCES = ("infra/**/*.py", "infra/model/schemas/**/*.json", "functions/**/*", "cdktf.json")
 
 
 @dataclass

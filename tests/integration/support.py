@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from infra.local.demo import firestore_document
 from infra.local.pubsub_rest import PubSubRest, Received
 from infra.local.records import read_jsonl
-from infra.manifest import Manifest
+from infra.model.manifest import Manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from infra.app import synthesize
-from infra.pipeline import load
+from infra.model.pipeline import load
+from infra.synth.app import synthesize
 
 
 def main(outdir: Path, processor: str, names: list[str]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import procs
+from infra.local import procs
 from tests.integration.conftest import Background, run_cli
 
 pytestmark = pytest.mark.integration

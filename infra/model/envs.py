@@ -1,0 +1,115 @@
+"""Per-environment configuration: the only input that differs between dev and prod.
+
+Everything else comes from the manifest (``infra/model/pipeline.py``). Constructs never read
+``os.environ``; the app picks one of these by name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from infra.model.manifest import Manifest, ManifestError
+
+PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+SPORT_RE = re.compile(r"^[a-z]{2,5}$")
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Cloud Run instance bounds. Default: scale to zero, at most 10 instances."""
+
+    min_instances: int = 0
+    max_instances: int = 10
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """One environment. ``images`` maps every service key to its container image."""
+
+    name: str
+    project_id: str
+    region: str
+    sport: str
+    state_bucket: str
+    images: Mapping[str, str]
+    alert_channel_secret: str
+    """Secret Manager secret holding the Slack token of the alert channel."""
+    alert_slack_channel: str
+    scaling: Mapping[str, Scaling] = field(default_factory=dict)
+    """Per service key; services not listed get ``Scaling()``."""
+    time_zone: str = "America/New_York"
+
+    def scaling_for(self, service_key: str) -> Scaling:
+        return self.scaling.get(service_key, Scaling())
+
+    def validate(self, manifest: Manifest) -> EnvConfig:
+        """Raise ``ManifestError`` naming the field when this config cannot serve ``manifest``."""
+        where = f"envs[{self.name}]"
+        if not PROJECT_RE.match(self.project_id):
+            raise ManifestError(f"{where}.project_id: invalid value {self.project_id!r}; "
+                                "6-30 chars of [a-z0-9-]")
+        if not SPORT_RE.match(self.sport):
+            raise ManifestError(f"{where}.sport: invalid value {self.sport!r}; 2-5 lowercase "
+                                "letters, e.g. nba")
+        missing = sorted(s.key for s in manifest.services if s.key not in self.images)
+        if missing:
+            raise ManifestError(f"{where}.images: no image for services {missing}; add one per "
+                                "service key")
+        unknown = sorted(set(self.images) - {s.key for s in manifest.services})
+        if unknown:
+            raise ManifestError(f"{where}.images: unknown service keys {unknown}; declared: "
+                                f"{sorted(s.key for s in manifest.services)}")
+        for key, sc in self.scaling.items():
+            if key not in self.images:
+                raise ManifestError(f"{where}.scaling: unknown service key {key!r}")
+            if not 0 <= sc.min_instances <= sc.max_instances:
+                raise ManifestError(f"{where}.scaling[{key}]: invalid bounds "
+                                    f"{sc.min_instances}..{sc.max_instances}; need 0 <= min <= max")
+        return self
+
+
+def _images(registry: str, tag: str) -> Mapping[str, str]:
+    keys = (
+        "phase1-scrapers", "phase2-raw-processors", "phase3-analytics-processors",
+        "phase4-precompute-processors", "prediction-coordinator", "prediction-worker",
+    )
+    return MappingProxyType({k: f"{registry}/{k}:{tag}" for k in keys})
+
+
+ENVS: Mapping[str, EnvConfig] = MappingProxyType({
+    "dev": EnvConfig(
+        name="dev",
+        project_id="nba-props-platform-dev",
+        region="us-west2",
+        sport="nba",
+        state_bucket="nba-props-platform-dev-tfstate",
+        images=_images("us-west2-docker.pkg.dev/nba-props-platform-dev/pipeline", "dev"),
+        alert_channel_secret="pipeline-alerts-slack-token",
+        alert_slack_channel="#nba-pipeline-alerts-dev",
+    ),
+    "prod": EnvConfig(
+        name="prod",
+        project_id="nba-props-platform",
+        region="us-west2",
+        sport="nba",
+        state_bucket="nba-props-platform-tfstate",
+        images=_images("us-west2-docker.pkg.dev/nba-props-platform/pipeline", "stable"),
+        alert_channel_secret="pipeline-alerts-slack-token",
+        alert_slack_channel="#nba-pipeline-alerts",
+        scaling=MappingProxyType({
+            "phase3-analytics-processors": Scaling(min_instances=0, max_instances=20),
+            "prediction-worker": Scaling(min_instances=0, max_instances=50),
+        }),
+    ),
+})
+
+
+def get_env(name: str) -> EnvConfig:
+    """The config of environment ``name``; a clear error lists the known ones."""
+    try:
+        return ENVS[name]
+    except KeyError:
+        raise ManifestError(f"env: unknown environment {name!r}; known: {sorted(ENVS)}") from None

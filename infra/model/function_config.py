@@ -1,0 +1,116 @@
+"""Configuration each function receives, generated from the manifest at synth time.
+
+The functions never restate the pipeline: the orchestrator's expected set is the enabled
+processors of its transition's source phase, the canary's transitions are the manifest's
+gated transitions. The stack puts these into the function's environment; the local pipeline
+and ``make check-functions`` use the very same values.
+"""
+
+from __future__ import annotations
+
+import json
+
+from infra.model.envs import EnvConfig
+from infra.model.manifest import Function, Manifest, Transition
+from infra.model.naming import Names
+
+
+def orchestrated_transition(manifest: Manifest, fn: Function) -> Transition:
+    """The gated transition ``fn`` gates (validated to exist for orchestrators)."""
+    for t in manifest.gated():
+        if t.function == fn.key:
+            return t
+    raise KeyError(f"function {fn.key!r} gates no transition; set transitions[].function")
+
+
+def completion_table(manifest: Manifest, env: EnvConfig) -> str:
+    names = Names(env)
+    for t in manifest.tables:
+        if t.name == "phase_completions":
+            return f"{names.dataset(t.dataset)}.{t.name}"
+    return ""
+
+
+def function_env(manifest: Manifest, env: EnvConfig, fn: Function) -> dict[str, str]:
+    """Environment variables for ``fn`` in ``env`` (plain configuration, never secrets)."""
+    names = Names(env)
+    base = {"GCP_PROJECT": env.project_id, "PIPELINE_ENV": env.name}
+    if fn.role == "orchestrator":
+        t = orchestrated_transition(manifest, fn)
+        assert t.trigger_topic is not None and t.completion_collection is not None
+        return base | {
+            "TRANSITION": t.key,
+            "SOURCE_PHASE": manifest.phase(t.source).id,
+            "KNOWN_PHASES": json.dumps([p.id for p in manifest.phases]),
+            "EXPECTED_PROCESSORS": json.dumps(list(manifest.enabled_processors(t.source))),
+            "TRIGGER_TOPIC": names.topic(t.trigger_topic),
+            "COMPLETION_COLLECTION": t.completion_collection,
+            "COMPLETION_TTL_DAYS": str(manifest.completion_ttl_days),
+            "BQ_COMPLETIONS_TABLE": completion_table(manifest, env),
+        }
+    return base | {
+        "CANARY_TIMEZONE": env.time_zone,
+        "GATED_TRANSITIONS": json.dumps([
+            {
+                "name": t.key,
+                "source_phase": manifest.phase(t.source).id,
+                "collection": t.completion_collection,
+                "expected": list(manifest.enabled_processors(t.source)),
+                "stall_minutes": t.stall_minutes,
+                "trigger_topic": names.topic(t.trigger_topic or ""),
+            }
+            for t in manifest.gated()
+        ]),
+        "DEAD_LETTER_SUBSCRIPTIONS": json.dumps([
+            {
+                "edge": t.key,
+                "subscription": names.dead_letter_subscription(t.subscription),
+                "target": names.service(manifest.service(t.target_service)),
+            }
+            for t in manifest.transitions
+        ]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m infra.function_config --env ENV --function KEY [-- CMD ...]``.
+
+    Without a command, prints the function's generated environment as ``KEY=VALUE`` lines;
+    with one, runs it with that environment added (used by ``make reconcile``).
+    """
+    import argparse
+    import os
+    import sys
+
+    from infra.model.envs import get_env
+    from infra.model.manifest import ManifestError
+    from infra.model.pipeline import load
+
+    parser = argparse.ArgumentParser(prog="python -m infra.function_config", description=main.__doc__)
+    parser.add_argument("--env", default="dev")
+    parser.add_argument("--function", required=True, help="function key from infra/model/pipeline.py")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    manifest = load()
+    try:
+        fn = manifest.function(args.function)
+        env = get_env(args.env)
+    except KeyError:
+        print(f"function_config: unknown function {args.function!r}; declared: "
+              f"{', '.join(f.key for f in manifest.functions)}", file=sys.stderr)
+        return 2
+    except ManifestError as exc:
+        print(f"function_config: {exc}", file=sys.stderr)
+        return 2
+    generated = function_env(manifest, env, fn)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        for key, value in sorted(generated.items()):
+            print(f"{key}={value}")
+        return 0
+    os.execvpe(command[0], command, os.environ | generated)
+    return 0  # pragma: no cover - execvpe does not return
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

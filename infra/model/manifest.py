@@ -1,0 +1,478 @@
+"""The pipeline as typed, frozen data, and the validation that runs when it is loaded.
+
+Everything else (the stacks, the orchestrator's expected-processor set, the emulator
+topology, the README table and the diagram) is derived from one ``Manifest`` value; nothing
+restates it. ``Manifest.validate()`` raises ``ManifestError`` naming the field, the bad value
+and what is allowed.
+
+Names here are *keys*: the cloud name of a topic is ``<sport>-<key>``, of a service
+``<sport>-<key>`` unless ``cloud_name`` overrides it, so one manifest serves every sport.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+KEY_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+PROCESSOR_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+PHASE_ID_RE = re.compile(r"^phase_[1-9]_[a-z]+$")
+SHORT_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}$")
+ROUTE_RE = re.compile(r"^/[a-z0-9/_-]*$")
+
+TransitionKind = Literal["direct", "gated"]
+SignatureType = Literal["cloudevent", "http"]
+FunctionRole = Literal["orchestrator", "canary"]
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be rendered: the message names field, value and the fix."""
+
+
+def _fail(field_path: str, value: object, allowed: str) -> ManifestError:
+    return ManifestError(f"{field_path}: invalid value {value!r}; {allowed}")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A pipeline phase. ``id`` is what completion messages carry in ``phase``."""
+
+    number: int
+    id: str
+    title: str
+    dataset: str | None = None
+    """Dataset key the phase writes (``<sport>_<dataset>``); ``None`` when it writes none."""
+
+
+@dataclass(frozen=True)
+class Processor:
+    """A processor that publishes a completion message when it has written its table.
+
+    ``enabled=False`` keeps the processor declared (history, docs) but removes it from every
+    expected set: the orchestrator must never wait for it.
+    """
+
+    name: str
+    phase: int
+    enabled: bool = True
+    note: str = ""
+    output_table: str | None = None
+    """Table its completion message names (``output_table``); default: the name without its
+    ``p<n>_`` prefix. Phase 2 tables are the keys of the trigger map."""
+
+    @property
+    def table(self) -> str:
+        return self.output_table or re.sub(r"^p\d_", "", self.name)
+
+
+@dataclass(frozen=True)
+class Service:
+    """A Cloud Run service this repo deploys (the image comes from the environment config).
+
+    ``routes`` are the paths other components may call; ``publishes`` the topic keys it
+    announces completions on; ``invokes`` the services it calls directly.
+    """
+
+    key: str
+    phase: int
+    short: str
+    routes: tuple[str, ...] = ("/process",)
+    publishes: tuple[str, ...] = ()
+    invokes: tuple[str, ...] = ()
+    cloud_name: str | None = None
+    """Full Cloud Run name; default ``<sport>-<key>``."""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Function:
+    """A Cloud Function (gen2) whose code lives in ``functions/<source>/``.
+
+    ``trigger_topic`` set: a Pub/Sub (CloudEvent) function; ``None``: an HTTP function that
+    a scheduler job calls. ``publishes`` are the only topics it may publish to.
+    """
+
+    key: str
+    source: str
+    entry_point: str
+    role: FunctionRole
+    short: str
+    signature: SignatureType = "cloudevent"
+    trigger_topic: str | None = None
+    publishes: tuple[str, ...] = ()
+    runtime: str = "python312"
+    timeout_seconds: int = 60
+    memory_mb: int = 256
+    max_instances: int = 10
+    cloud_name: str | None = None
+    """Deployed function name; default ``<sport>-<key>``."""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Topic:
+    key: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """How phase ``source`` hands over to phase ``target``.
+
+    ``direct``: a push subscription ``subscription`` on ``topic`` to ``target_service`` at
+    ``path``. ``gated``: ``function`` consumes ``topic``, tracks completions of the source
+    phase's enabled processors and publishes once to ``trigger_topic``; a push subscription
+    ``subscription`` on the trigger topic carries it to ``target_service``.
+    """
+
+    key: str
+    kind: TransitionKind
+    source: int
+    target: int
+    topic: str
+    subscription: str
+    target_service: str
+    path: str = "/process"
+    function: str | None = None
+    trigger_topic: str | None = None
+    completion_collection: str | None = None
+    stall_minutes: int = 30
+    ack_deadline_seconds: int = 600
+    max_delivery_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A Cloud Scheduler job calling ``target`` (a service or an HTTP function) at ``path``."""
+
+    key: str
+    schedule: str
+    target: str
+    short: str
+    path: str = "/"
+    http_method: Literal["POST", "GET"] = "POST"
+    body: str | None = None
+    time_zone: str = "America/New_York"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A BigQuery table whose schema is ``infra/model/schemas/<dataset>/<name>.json``."""
+
+    dataset: str
+    name: str
+    partition_field: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    key: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """ERROR logs of ``component`` (a service or function key) notify the alert channel."""
+
+    component: str
+    auto_close_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The whole pipeline. Build it, then call ``validate()`` (``load()`` does both)."""
+
+    phases: tuple[Phase, ...]
+    processors: tuple[Processor, ...]
+    services: tuple[Service, ...]
+    functions: tuple[Function, ...]
+    topics: tuple[Topic, ...]
+    transitions: tuple[Transition, ...]
+    jobs: tuple[ScheduledJob, ...]
+    datasets: tuple[Dataset, ...]
+    tables: tuple[Table, ...]
+    alerts: tuple[AlertPolicy, ...]
+    trigger_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Phase 2 ``output_table`` → the Phase 3 processors it triggers."""
+    removed: tuple[str, ...] = ()
+    """Names of components and topics that were removed and must never come back."""
+    completion_ttl_days: int = 7
+
+    # ----- derived views (the only way the rest of the repo reads the manifest) -----
+
+    def phase(self, number: int) -> Phase:
+        for p in self.phases:
+            if p.number == number:
+                return p
+        raise KeyError(f"phase {number} is not declared")
+
+    def enabled_processors(self, phase: int) -> tuple[str, ...]:
+        """Sorted names of the enabled processors of ``phase``: every expected set."""
+        return tuple(sorted(p.name for p in self.processors if p.phase == phase and p.enabled))
+
+    def service(self, key: str) -> Service:
+        """The declared service ``key``; ``KeyError`` naming the declared keys otherwise."""
+        for s in self.services:
+            if s.key == key:
+                return s
+        raise KeyError(f"service {key!r} is not declared (services: "
+                       f"{', '.join(s.key for s in self.services)})")
+
+    def function(self, key: str) -> Function:
+        """The declared function ``key``; ``KeyError`` naming the declared keys otherwise."""
+        for f in self.functions:
+            if f.key == key:
+                return f
+        raise KeyError(f"function {key!r} is not declared (functions: "
+                       f"{', '.join(f.key for f in self.functions)})")
+
+    def component_keys(self) -> tuple[str, ...]:
+        return tuple(s.key for s in self.services) + tuple(f.key for f in self.functions)
+
+    def gated(self) -> tuple[Transition, ...]:
+        return tuple(t for t in self.transitions if t.kind == "gated")
+
+    def with_processor_enabled(self, name: str, enabled: bool) -> Manifest:
+        """A copy with one processor switched on or off (validated)."""
+        if name not in {p.name for p in self.processors}:
+            raise _fail("processors", name, f"declared: {sorted(p.name for p in self.processors)}")
+        procs = tuple(replace(p, enabled=enabled) if p.name == name else p for p in self.processors)
+        return replace(self, processors=procs).validate()
+
+    # ----- validation -----
+
+    def validate(self) -> Manifest:
+        """Raise ``ManifestError`` on the first rule broken; return ``self`` when valid."""
+        _unique("phases[].number", (p.number for p in self.phases))
+        _unique("phases[].id", (p.id for p in self.phases))
+        phase_numbers = {p.number for p in self.phases}
+        for i, p in enumerate(self.phases):
+            if not PHASE_ID_RE.match(p.id):
+                raise _fail(f"phases[{i}].id", p.id, "expected phase_<n>_<name>, e.g. phase_2_raw")
+        _unique("processors[].name", (p.name for p in self.processors))
+        for i, proc in enumerate(self.processors):
+            if not PROCESSOR_RE.match(proc.name):
+                raise _fail(f"processors[{i}].name", proc.name, "use snake_case")
+            if proc.phase not in phase_numbers:
+                raise _fail(f"processors[{i}].phase", proc.phase, f"declared: {sorted(phase_numbers)}")
+            if proc.output_table is not None and not PROCESSOR_RE.match(proc.output_table):
+                raise _fail(f"processors[{i}].output_table", proc.output_table, "a snake_case table name")
+
+        topic_keys = {t.key for t in self.topics}
+        _unique("topics[].key", (t.key for t in self.topics))
+        for i, t in enumerate(self.topics):
+            _check_key(f"topics[{i}].key", t.key)
+            if t.key in self.removed:
+                raise _fail(f"topics[{i}].key", t.key, "it is listed in removed; do not re-declare it")
+
+        _unique("component keys (services[].key + functions[].key)", self.component_keys())
+        _unique("identity shorts (services, functions, jobs)",
+                [s.short for s in self.services] + [f.short for f in self.functions]
+                + [j.short for j in self.jobs])
+        service_keys = {s.key for s in self.services}
+        function_keys = {f.key for f in self.functions}
+        for i, s in enumerate(self.services):
+            where = f"services[{i}]"
+            _check_key(f"{where}.key", s.key)
+            _check_short(f"{where}.short", s.short)
+            if s.key in self.removed:
+                raise _fail(f"{where}.key", s.key, "it is listed in removed; do not re-declare it")
+            if s.phase not in phase_numbers:
+                raise _fail(f"{where}.phase", s.phase, f"declared: {sorted(phase_numbers)}")
+            for r in s.routes:
+                if not ROUTE_RE.match(r):
+                    raise _fail(f"{where}.routes", r, "routes start with / (e.g. /process)")
+            for t in s.publishes:
+                if t not in topic_keys:
+                    raise _fail(f"{where}.publishes", t, f"declared topics: {sorted(topic_keys)}")
+            for target in s.invokes:
+                if target not in service_keys or target == s.key:
+                    raise _fail(f"{where}.invokes", target,
+                                f"another declared service: {sorted(service_keys - {s.key})}")
+        for i, f in enumerate(self.functions):
+            where = f"functions[{i}]"
+            _check_key(f"{where}.key", f.key)
+            _check_short(f"{where}.short", f.short)
+            if f.key in self.removed:
+                raise _fail(f"{where}.key", f.key, "it is listed in removed; do not re-declare it")
+            if not re.match(r"^[a-z][a-z0-9_]*$", f.source):
+                raise _fail(f"{where}.source", f.source, "a folder name under functions/")
+            if not f.entry_point.isidentifier():
+                raise _fail(f"{where}.entry_point", f.entry_point, "a Python function name")
+            if (f.signature == "cloudevent") != (f.trigger_topic is not None):
+                raise _fail(f"{where}.trigger_topic", f.trigger_topic,
+                            "cloudevent functions need a trigger topic; http functions have none")
+            if f.trigger_topic is not None and f.trigger_topic not in topic_keys:
+                raise _fail(f"{where}.trigger_topic", f.trigger_topic,
+                            f"declared topics: {sorted(topic_keys)}")
+            for t in f.publishes:
+                if t not in topic_keys:
+                    raise _fail(f"{where}.publishes", t, f"declared topics: {sorted(topic_keys)}")
+            if not 1 <= f.timeout_seconds <= 540:
+                raise _fail(f"{where}.timeout_seconds", f.timeout_seconds,
+                            "1..540 for event-driven gen2 functions")
+            if f.memory_mb not in (128, 256, 512, 1024, 2048, 4096, 8192):
+                raise _fail(f"{where}.memory_mb", f.memory_mb, "one of 128, 256, ... 8192")
+
+        _unique("transitions[].key", (t.key for t in self.transitions))
+        _unique("transitions[].subscription", (t.subscription for t in self.transitions))
+        for i, t in enumerate(self.transitions):
+            self._validate_transition(f"transitions[{i}]", t, topic_keys, service_keys,
+                                      function_keys, phase_numbers)
+
+        _unique("jobs[].key", (j.key for j in self.jobs))
+        for i, j in enumerate(self.jobs):
+            where = f"jobs[{i}]"
+            _check_key(f"{where}.key", j.key)
+            _check_short(f"{where}.short", j.short)
+            _check_cron(f"{where}.schedule", j.schedule)
+            _check_time_zone(f"{where}.time_zone", j.time_zone)
+            if j.target in service_keys:
+                routes = self.service(j.target).routes
+                if j.path not in routes:
+                    raise _fail(f"{where}.path", j.path, f"routes of {j.target}: {list(routes)}")
+            elif j.target in function_keys:
+                if self.function(j.target).signature != "http":
+                    raise _fail(f"{where}.target", j.target, "a scheduler calls HTTP functions only")
+            else:
+                raise _fail(f"{where}.target", j.target,
+                            f"a declared service or function: {sorted(service_keys | function_keys)}")
+
+        self._validate_subscribers(topic_keys)
+        self._validate_trigger_map()
+        self._validate_data()
+        for i, a in enumerate(self.alerts):
+            if a.component not in service_keys | function_keys:
+                raise _fail(f"alerts[{i}].component", a.component,
+                            f"a declared service or function: {sorted(service_keys | function_keys)}")
+        if self.completion_ttl_days < 1:
+            raise _fail("completion_ttl_days", self.completion_ttl_days, "at least 1")
+        return self
+
+    def _validate_transition(self, where: str, t: Transition, topic_keys: set[str],
+                             service_keys: set[str], function_keys: set[str],
+                             phase_numbers: set[int]) -> None:
+        _check_key(f"{where}.key", t.key)
+        _check_key(f"{where}.subscription", t.subscription)
+        if t.kind not in ("direct", "gated"):
+            raise _fail(f"{where}.kind", t.kind, "'direct' (push edge) or 'gated' (function)")
+        for name, value in (("source", t.source), ("target", t.target)):
+            if value not in phase_numbers:
+                raise _fail(f"{where}.{name}", value, f"declared phases: {sorted(phase_numbers)}")
+        if t.topic not in topic_keys:
+            raise _fail(f"{where}.topic", t.topic, f"declared topics: {sorted(topic_keys)}")
+        if t.target_service not in service_keys:
+            raise _fail(f"{where}.target_service", t.target_service,
+                        f"declared services: {sorted(service_keys)}")
+        routes = self.service(t.target_service).routes
+        if t.path not in routes:
+            raise _fail(f"{where}.path", t.path, f"routes of {t.target_service}: {list(routes)}")
+        if not 10 <= t.ack_deadline_seconds <= 600:
+            raise _fail(f"{where}.ack_deadline_seconds", t.ack_deadline_seconds, "10..600")
+        if not 5 <= t.max_delivery_attempts <= 100:
+            raise _fail(f"{where}.max_delivery_attempts", t.max_delivery_attempts,
+                        "5..100 (Pub/Sub dead-letter limits)")
+        if t.kind == "direct":
+            if t.function is not None or t.trigger_topic is not None:
+                raise _fail(f"{where}.function", t.function,
+                            "a direct transition has no function or trigger_topic; use kind='gated'")
+            return
+        if t.function is None:
+            raise _fail(f"{where}.function", None,
+                        f"a gated transition needs a function; declared: {sorted(function_keys)}")
+        if t.function not in function_keys:
+            raise _fail(f"{where}.function", t.function, f"declared functions: {sorted(function_keys)}")
+        fn = self.function(t.function)
+        if fn.role != "orchestrator" or fn.trigger_topic != t.topic:
+            raise _fail(f"{where}.function", t.function,
+                        f"an orchestrator function triggered by topic {t.topic!r}")
+        if t.trigger_topic is None or t.trigger_topic not in topic_keys:
+            raise _fail(f"{where}.trigger_topic", t.trigger_topic,
+                        f"declared topics: {sorted(topic_keys)}")
+        if fn.publishes != (t.trigger_topic,):
+            raise _fail(f"functions[{t.function}].publishes", fn.publishes,
+                        f"exactly ({t.trigger_topic!r},), the transition's trigger topic")
+        if not self.enabled_processors(t.source):
+            raise _fail(f"{where}.source", t.source, "a phase with at least one enabled processor")
+        if t.completion_collection is None or not PROCESSOR_RE.match(t.completion_collection):
+            raise _fail(f"{where}.completion_collection", t.completion_collection,
+                        "a snake_case Firestore collection name, e.g. phase3_completion")
+        if not 5 <= t.stall_minutes <= 24 * 60:
+            raise _fail(f"{where}.stall_minutes", t.stall_minutes, "5..1440")
+
+    def _validate_subscribers(self, topic_keys: set[str]) -> None:
+        consumed = {t.topic for t in self.transitions if t.kind == "direct"}
+        consumed |= {t.trigger_topic for t in self.gated() if t.trigger_topic}
+        consumed |= {f.trigger_topic for f in self.functions if f.trigger_topic}
+        for i, t in enumerate(self.topics):
+            if t.key not in consumed:
+                raise _fail(f"topics[{i}].key", t.key,
+                            "nobody subscribes to this topic: add a transition or function "
+                            "trigger that consumes it, or remove it")
+
+    def _validate_trigger_map(self) -> None:
+        by_name = {p.name: p for p in self.processors}
+        phase3 = sorted(n for n, p in by_name.items() if p.phase == 3)
+        for table, procs in self.trigger_map.items():
+            if not re.match(r"^[a-z][a-z0-9_]*$", table):
+                raise _fail("trigger_map", table, "keys are Phase 2 output table names")
+            if not procs:
+                raise _fail(f"trigger_map[{table!r}]", procs, "at least one Phase 3 processor")
+            for name in procs:
+                proc = by_name.get(name)
+                if proc is None or proc.phase != 3:
+                    raise _fail(f"trigger_map[{table!r}]", name,
+                                f"declared Phase 3 processors: {phase3}")
+
+    def _validate_data(self) -> None:
+        dataset_keys = {d.key for d in self.datasets}
+        _unique("datasets[].key", (d.key for d in self.datasets))
+        for i, d in enumerate(self.datasets):
+            if not PROCESSOR_RE.match(d.key):
+                raise _fail(f"datasets[{i}].key", d.key, "snake_case (BigQuery dataset ids)")
+        for i, p in enumerate(self.phases):
+            if p.dataset is not None and p.dataset not in dataset_keys:
+                raise _fail(f"phases[{i}].dataset", p.dataset, f"declared: {sorted(dataset_keys)}")
+        _unique("tables[] (dataset.name)", (f"{t.dataset}.{t.name}" for t in self.tables))
+        for i, t in enumerate(self.tables):
+            if t.dataset not in dataset_keys:
+                raise _fail(f"tables[{i}].dataset", t.dataset, f"declared: {sorted(dataset_keys)}")
+            if not PROCESSOR_RE.match(t.name):
+                raise _fail(f"tables[{i}].name", t.name, "snake_case")
+
+
+def _unique(field_path: str, values: Iterable[object]) -> None:
+    dupes = sorted(str(v) for v, n in Counter(values).items() if n > 1)
+    if dupes:
+        raise ManifestError(f"{field_path}: duplicate names {dupes}; each must be unique")
+
+
+def _check_key(field_path: str, key: str) -> None:
+    if not KEY_RE.match(key):
+        raise _fail(field_path, key, "lowercase letters, digits and '-', e.g. phase2-raw-complete")
+
+
+def _check_short(field_path: str, short: str) -> None:
+    # Service account ids are 6-30 chars; '<sport>-<kind>-<short>' must fit.
+    if not SHORT_RE.match(short):
+        raise _fail(field_path, short, "2-15 chars of [a-z0-9-] starting with a letter")
+
+
+def _check_cron(field_path: str, expr: str) -> None:
+    from croniter import croniter
+
+    if len(expr.split()) != 5 or not croniter.is_valid(expr):
+        raise _fail(field_path, expr, "a 5-field unix cron expression, e.g. '30 10 * * *'")
+
+
+def _check_time_zone(field_path: str, tz: str) -> None:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise _fail(field_path, tz, "an IANA time zone, e.g. America/New_York") from exc

@@ -1,0 +1,31 @@
+"""Build the CDK Terrain app for the manifest and synthesize it into ``cdktf.out``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from cdktn import App
+
+from infra.model.envs import ENVS, get_env
+from infra.model.manifest import Manifest
+from infra.paths import BUNDLE_DIR, DEFAULT_OUTDIR, FUNCTIONS_DIR, stack_file
+from infra.synth.stacks.pipeline_stack import PipelineStack, stack_name
+
+
+def synthesize(manifest: Manifest, env_names: Sequence[str] = tuple(ENVS),
+               outdir: Path = DEFAULT_OUTDIR, bundle_dir: Path = BUNDLE_DIR,
+               functions_dir: Path = FUNCTIONS_DIR) -> dict[str, Path]:
+    """Synthesize one stack per environment; return stack name → its ``cdk.tf.json``."""
+    manifest.validate()
+    app = App(outdir=str(outdir), skip_validation=False)
+    envs = [get_env(n) for n in env_names]
+    for env in envs:
+        PipelineStack(app, manifest, env, bundle_dir, functions_dir)
+    app.synth()
+    return {stack_name(env): stack_file(env.name, outdir) for env in envs}
+
+
+def load_stack(path: Path) -> dict[str, object]:
+    return json.loads(path.read_text())

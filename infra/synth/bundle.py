@@ -1,0 +1,97 @@
+"""Deterministic source bundles for Cloud Functions.
+
+The bundle of ``functions/<name>/`` is a zip whose bytes depend only on the sorted relative
+paths and contents of the files it holds, so the object name (which carries the content
+hash) changes when, and only when, the function's code changes: a code change redeploys the
+function and nothing else does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.paths import FUNCTIONS_DIR
+
+# Folders and files that never ship: caches, local environments and the function's tests.
+EXCLUDED_DIRS = frozenset({"__pycache__", ".venv", "venv", "tests", ".pytest_cache", ".ruff_cache"})
+EXCLUDED_SUFFIXES = (".pyc", ".pyo")
+EXCLUDED_NAMES = frozenset({".DS_Store"})
+# A fixed timestamp and mode so the zip bytes do not depend on the checkout.
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o644 << 16
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A built function bundle.
+
+    ``sha256`` is the hash over sorted paths and contents; ``object_name`` is the GCS
+    object name holding the first 16 hex digits of it.
+    """
+
+    name: str
+    path: Path
+    sha256: str
+    files: tuple[str, ...]
+
+    @property
+    def object_name(self) -> str:
+        return f"functions/{self.name}-{self.sha256[:16]}.zip"
+
+
+def bundle_files(source_dir: Path) -> Iterator[tuple[str, Path]]:
+    """Yield ``(relative posix path, absolute path)`` of the files that ship, sorted."""
+    entries: list[tuple[str, Path]] = []
+    for path in source_dir.rglob("*"):
+        rel = path.relative_to(source_dir)
+        if any(part in EXCLUDED_DIRS for part in rel.parts):
+            continue
+        if not path.is_file() or path.name in EXCLUDED_NAMES:
+            continue
+        if path.name.startswith("test_") or path.suffix in EXCLUDED_SUFFIXES:
+            continue
+        entries.append((rel.as_posix(), path))
+    yield from sorted(entries)
+
+
+def content_hash(source_dir: Path) -> str:
+    """SHA-256 over each shipped file's relative path and content, in sorted order."""
+    digest = hashlib.sha256()
+    for rel, path in bundle_files(source_dir):
+        data = path.read_bytes()
+        digest.update(rel.encode())
+        digest.update(b"\0")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def build_bundle(name: str, out_dir: Path, source_dir: Path | None = None) -> Bundle:
+    """Zip ``functions/<name>/`` (or ``source_dir``) into ``out_dir/<name>-<hash>.zip``.
+
+    Raises ``FileNotFoundError`` naming the folder when it is missing or has no ``main.py``.
+    """
+    src = source_dir or FUNCTIONS_DIR / name
+    if not (src / "main.py").is_file():
+        raise FileNotFoundError(
+            f"function {name!r}: {src}/main.py not found; every function folder needs main.py "
+            "with its entry point and a requirements.txt"
+        )
+    sha = content_hash(src)
+    files = tuple(rel for rel, _ in bundle_files(src))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{name}-{sha[:16]}.zip"
+    if not target.exists():
+        tmp = target.with_suffix(".zip.tmp")
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for rel, path in bundle_files(src):
+                info = zipfile.ZipInfo(rel, date_time=ZIP_EPOCH)
+                info.external_attr = FILE_MODE
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, path.read_bytes())
+        tmp.replace(target)
+    return Bundle(name=name, path=target, sha256=sha, files=files)

@@ -1,0 +1,82 @@
+"""The Google APIs the pipeline needs, enabled (and never disabled by a destroy), and the
+ordering that makes a first apply work: every resource waits for the APIs it is created
+through, instead of failing with "API has not been used in project" on a new project."""
+
+from __future__ import annotations
+
+from cdktn import TerraformDataSource, TerraformResource
+from cdktn_provider_google.project_service import ProjectService
+from constructs import Construct
+
+from infra.synth.constructs.base import pin_address
+
+PIPELINE_APIS = (
+    "artifactregistry.googleapis.com",
+    "bigquery.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "eventarc.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+)
+
+# Resource type prefix → the APIs that create it. IAM members are left out: they reference
+# their target, which already waits for the API.
+APIS_BY_TYPE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("google_cloud_run_v2_", ("run",)),
+    ("google_cloudfunctions2_", ("cloudfunctions", "cloudbuild", "artifactregistry", "eventarc",
+                                 "run")),
+    ("google_pubsub_", ("pubsub",)),
+    ("google_cloud_scheduler_", ("cloudscheduler",)),
+    ("google_firestore_", ("firestore",)),
+    ("google_bigquery_", ("bigquery",)),
+    ("google_monitoring_", ("monitoring",)),
+    ("google_service_account", ("iam",)),
+    ("google_storage_", ("storage",)),
+    ("google_secret_manager_", ("secretmanager",)),
+)
+
+
+def apis_for(resource_type: str) -> tuple[str, ...]:
+    """Short API names (``run``, ``pubsub``…) a resource of ``resource_type`` needs."""
+    if "_iam_" in resource_type:
+        return ()
+    for prefix, apis in APIS_BY_TYPE:
+        if resource_type.startswith(prefix):
+            return apis
+    return ()
+
+
+class ProjectApis(Construct):
+    def __init__(self, scope: Construct, id: str, project: str,
+                 apis: tuple[str, ...] = PIPELINE_APIS) -> None:
+        super().__init__(scope, id)
+        self.addresses: dict[str, str] = {}
+        for api in apis:
+            svc = ProjectService(self, api, project=project, service=api,
+                                 disable_on_destroy=False, disable_dependent_services=False)
+            self.addresses[api.split(".")[0]] = pin_address(svc, "apis", api.split(".")[0])
+
+    def order_before(self, scope: Construct) -> None:
+        """Make every resource and data source under ``scope`` depend on its APIs.
+
+        Raises ``KeyError`` naming the API when a resource needs one this set does not enable.
+        """
+        for node in scope.node.find_all():
+            if not isinstance(node, TerraformResource | TerraformDataSource):
+                continue
+            needed = apis_for(node.terraform_resource_type)
+            missing = [a for a in needed if a not in self.addresses]
+            if missing:
+                raise KeyError(f"{node.terraform_resource_type} needs the APIs {missing}; add "
+                               "them to PIPELINE_APIS")
+            if needed:
+                node.depends_on = sorted(set(node.depends_on or [])
+                                         | {self.addresses[a] for a in needed})

@@ -1,0 +1,84 @@
+"""Helpers every construct shares: Terraform addresses and the IAM lifecycle rule.
+
+Construct IDs are Terraform addresses (``<type>.<component>__<part>``): renaming one is a
+state migration, not a refactor. The component prefix lets plan summaries group changes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from cdktn import TerraformResource, TerraformResourceLifecycle, TerraformStack
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def logical_id(component: str, part: str) -> str:
+    """``phase3-analytics-sub`` + ``invoker`` → ``phase3_analytics_sub__invoker``.
+
+    Raises ``ValueError`` when the result is not a valid Terraform resource name.
+    """
+    lid = f"{component.replace('-', '_')}__{part.replace('-', '_')}"
+    if not NAME_RE.match(lid):
+        raise ValueError(f"logical id {lid!r} is not a valid Terraform name "
+                         "(letters, digits, '_' and '-'; no dots)")
+    return lid
+
+
+def pin_address(resource: TerraformResource, component: str, part: str) -> str:
+    """Give ``resource`` a stable logical ID and return its literal Terraform address.
+
+    Raises ``ValueError`` when the stack already holds that address: two resources pinned to
+    one address would synthesize as one, the later silently replacing the earlier.
+    """
+    lid = logical_id(component, part)
+    address = f"{resource.terraform_resource_type}.{lid}"
+    stack = TerraformStack.of(resource)
+    pinned: set[str] | None = getattr(stack, "_pinned_addresses", None)
+    if pinned is None:
+        pinned = set()
+        stack._pinned_addresses = pinned  # type: ignore[attr-defined]
+    if address in pinned:
+        raise ValueError(f"address {address} is pinned twice in stack {stack.node.id}: "
+                         "each grant's part must name its principal")
+    pinned.add(address)
+    resource.override_logical_id(lid)
+    return address
+
+
+def replaced_with(target_address: str) -> TerraformResourceLifecycle:
+    """Lifecycle for an IAM member on a replaceable target: re-created when it is replaced.
+
+    The address must be a literal string: a token in ``replace_triggered_by`` breaks
+    synthesis, and a literal is also what reviewers and the policy gate read.
+    """
+    if "${" in target_address or "." not in target_address:
+        raise ValueError(
+            f"replace_triggered_by needs a literal resource address like "
+            f"'google_cloud_run_v2_service.x__service', got {target_address!r}"
+        )
+    return TerraformResourceLifecycle(replace_triggered_by=[target_address])
+
+
+class Principal(Protocol):
+    """Anything that can be granted a role: an identity or a Google-managed agent."""
+
+    @property
+    def member(self) -> str: ...
+
+    @property
+    def component(self) -> str:
+        """Key used in the logical IDs of grants to this principal."""
+        ...
+
+
+class Invokable(Protocol):
+    """A Cloud Run service (or a gen2 function's service) that callers need invoker on."""
+
+    def grant_invoke(self, principal: Principal) -> None: ...
+
+    def url(self, path: str) -> str: ...
+
+    @property
+    def audience(self) -> str: ...

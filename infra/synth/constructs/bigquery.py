@@ -1,0 +1,100 @@
+"""A BigQuery dataset with its tables, protected from destruction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from cdktn import TerraformResourceLifecycle
+from cdktn_provider_google.bigquery_dataset import BigqueryDataset
+from cdktn_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIamMember
+from cdktn_provider_google.bigquery_table import BigqueryTable, BigqueryTableTimePartitioning
+from constructs import Construct
+
+from infra.paths import SCHEMAS_DIR
+from infra.synth.constructs.base import Principal, pin_address, replaced_with
+
+FIELD_TYPES = frozenset({"STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP", "JSON",
+                         "NUMERIC", "RECORD", "DATETIME", "BYTES"})
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """``partition_field``: a DATE/TIMESTAMP column for daily partitioning; default none."""
+
+    name: str
+    partition_field: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetProps:
+    """``dataset_id``: ``<sport>_<key>``; ``schema_key``: folder under ``infra/model/schemas``."""
+
+    dataset_id: str
+    component: str
+    project: str
+    location: str
+    schema_key: str
+    description: str = ""
+    tables: tuple[TableSpec, ...] = ()
+
+
+def load_schema(schema_key: str, table: str) -> list[dict[str, object]]:
+    """Read and check ``infra/model/schemas/<schema_key>/<table>.json``; errors name the file."""
+    path = SCHEMAS_DIR / schema_key / f"{table}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"schema for table {schema_key}.{table} not found at {path}; "
+                                "add the JSON schema file")
+    try:
+        fields = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(fields, list) or not fields:
+        raise ValueError(f"{path}: a schema is a non-empty JSON list of fields")
+    for i, f in enumerate(fields):
+        if not isinstance(f, dict) or "name" not in f or f.get("type") not in FIELD_TYPES:
+            raise ValueError(f"{path}: field [{i}] {f!r} needs a name and a type in "
+                             f"{sorted(FIELD_TYPES)}")
+    return fields
+
+
+class BigQueryDataset(Construct):
+    def __init__(self, scope: Construct, id: str, props: DatasetProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        # Data stores are never destroyed by an apply; removing one is a reviewed manual step.
+        keep = TerraformResourceLifecycle(prevent_destroy=True)
+        self.dataset = BigqueryDataset(
+            self, "dataset", dataset_id=props.dataset_id, project=props.project,
+            location=props.location, description=props.description or None, lifecycle=keep,
+            delete_contents_on_destroy=False,
+        )
+        self.address = pin_address(self.dataset, props.component, "dataset")
+        self.tables: dict[str, BigqueryTable] = {}
+        for spec in props.tables:
+            fields = load_schema(props.schema_key, spec.name)
+            if spec.partition_field is not None and spec.partition_field not in {
+                str(f["name"]) for f in fields
+            }:
+                raise ValueError(f"table {props.dataset_id}.{spec.name}: partition_field "
+                                 f"{spec.partition_field!r} is not a column of its schema")
+            table = BigqueryTable(
+                self, f"table-{spec.name}", dataset_id=self.dataset.dataset_id,
+                table_id=spec.name, project=props.project, schema=json.dumps(fields),
+                description=spec.description or None, deletion_protection=True, lifecycle=keep,
+                time_partitioning=BigqueryTableTimePartitioning(
+                    type="DAY", field=spec.partition_field,
+                ) if spec.partition_field else None,
+            )
+            pin_address(table, props.component, f"table_{spec.name}")
+            self.tables[spec.name] = table
+
+    def grant_write(self, principal: Principal) -> None:
+        """``roles/bigquery.dataEditor`` on this dataset only."""
+        m = BigqueryDatasetIamMember(
+            self, f"editor-{principal.component}", project=self.props.project,
+            dataset_id=self.dataset.dataset_id, role="roles/bigquery.dataEditor",
+            member=principal.member, lifecycle=replaced_with(self.address),
+        )
+        pin_address(m, self.props.component, f"editor_{principal.component}")

@@ -1,0 +1,53 @@
+"""The Firestore database that holds completion tracking, with TTL on completion documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktn import TerraformResourceLifecycle
+from cdktn_provider_google.firestore_database import FirestoreDatabase
+from cdktn_provider_google.firestore_field import FirestoreField, FirestoreFieldTtlConfig
+from constructs import Construct
+
+from infra.synth.constructs.base import pin_address
+from infra.synth.constructs.identity import Identity
+
+
+@dataclass(frozen=True)
+class FirestoreProps:
+    """``ttl_collections``: collection groups whose ``ttl_field`` expires documents."""
+
+    project: str
+    location: str
+    ttl_collections: tuple[str, ...]
+    ttl_field: str = "_expires_at"
+    component: str = "firestore"
+
+
+class Firestore(Construct):
+    def __init__(self, scope: Construct, id: str, props: FirestoreProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self.database = FirestoreDatabase(
+            self, "database", name="(default)", project=props.project,
+            location_id=props.location, type="FIRESTORE_NATIVE",
+            delete_protection_state="DELETE_PROTECTION_ENABLED", deletion_policy="ABANDON",
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
+        )
+        self.address = pin_address(self.database, props.component, "database")
+        for collection in props.ttl_collections:
+            field = FirestoreField(
+                self, f"ttl-{collection}", project=props.project,
+                database=self.database.name, collection=collection, field=props.ttl_field,
+                ttl_config=FirestoreFieldTtlConfig(),
+                # TTL fields need no single-field index; an empty config disables them.
+                index_config={},
+            )
+            pin_address(field, props.component, f"ttl_{collection}")
+
+    def grant_read_write(self, identity: Identity) -> None:
+        """Firestore IAM is project-level only: ``roles/datastore.user``."""
+        identity.grant_project_role("roles/datastore.user")
+
+    def grant_read(self, identity: Identity) -> None:
+        identity.grant_project_role("roles/datastore.viewer")

@@ -1,0 +1,142 @@
+"""A Cloud Function (gen2) packaged from ``functions/<source>/`` by this same stack.
+
+The bundle object is named by the content hash of the function's folder (see
+``infra/synth/bundle.py``): a code change changes the object name, which redeploys the function,
+and nothing else does. The function gets its own runtime identity; a Pub/Sub-triggered
+function also gets a trigger identity, granted ``roles/run.invoker`` on the function's Cloud
+Run service (``service_config.service``) by this construct, so a redeploy can never leave
+the trigger without the right to deliver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktn import AssetType, TerraformAsset
+from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
+from cdktn_provider_google.cloudfunctions2_function import (
+    Cloudfunctions2Function,
+    Cloudfunctions2FunctionBuildConfig,
+    Cloudfunctions2FunctionBuildConfigSource,
+    Cloudfunctions2FunctionBuildConfigSourceStorageSource,
+    Cloudfunctions2FunctionEventTrigger,
+    Cloudfunctions2FunctionServiceConfig,
+)
+from cdktn_provider_google.storage_bucket_object import StorageBucketObject
+from constructs import Construct
+
+from infra.synth.bundle import Bundle
+from infra.synth.constructs.base import Principal, pin_address, replaced_with
+from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
+from infra.synth.constructs.topic import Topic
+
+PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
+
+
+@dataclass(frozen=True)
+class FunctionProps:
+    """``trigger_topic`` set: Pub/Sub CloudEvent function (needs ``trigger_account_id`` and
+    ``pubsub_agent``); ``None``: HTTP function. ``env``: generated configuration, never
+    secrets. ``build_identity``: the Cloud Build identity (never the default compute one).
+    """
+
+    name: str
+    component: str
+    project: str
+    region: str
+    bundle: Bundle
+    bucket_name: str
+    entry_point: str
+    runtime_account_id: str
+    build_identity: Identity
+    runtime: str = "python312"
+    timeout_seconds: int = 60
+    memory_mb: int = 256
+    max_instances: int = 10
+    env: tuple[tuple[str, str], ...] = ()
+    trigger_topic: Topic | None = None
+    trigger_account_id: str | None = None
+    pubsub_agent: GoogleAgent | None = None
+
+
+class CloudFunction(Construct):
+    def __init__(self, scope: Construct, id: str, props: FunctionProps) -> None:
+        super().__init__(scope, id)
+        if props.trigger_topic is not None and (
+            props.trigger_account_id is None or props.pubsub_agent is None
+        ):
+            raise ValueError(f"function {props.name}: a Pub/Sub trigger needs trigger_account_id "
+                             "and pubsub_agent so its invoker binding can be declared")
+        self.props = props
+        self.identity = Identity(self, "identity", IdentityProps(
+            account_id=props.runtime_account_id, component=props.component,
+            part="runtime_identity", display_name=f"Runtime identity of {props.name}",
+            project=props.project,
+        ))
+        asset = TerraformAsset(self, "bundle-asset", path=str(props.bundle.path),
+                               type=AssetType.FILE)
+        self.object = StorageBucketObject(
+            self, "bundle", name=props.bundle.object_name, bucket=props.bucket_name,
+            source=asset.path,
+        )
+        pin_address(self.object, props.component, "bundle")
+
+        self.trigger_identity: Identity | None = None
+        event_trigger = None
+        if props.trigger_topic is not None:
+            self.trigger_identity = Identity(self, "trigger-identity", IdentityProps(
+                account_id=props.trigger_account_id or "", component=props.component,
+                part="trigger_identity", display_name=f"Event trigger identity of {props.name}",
+                project=props.project,
+            ))
+            event_trigger = Cloudfunctions2FunctionEventTrigger(
+                trigger_region=props.region, event_type=PUBSUB_EVENT,
+                pubsub_topic=props.trigger_topic.id, retry_policy="RETRY_POLICY_RETRY",
+                service_account_email=self.trigger_identity.account.email,
+            )
+
+        self.function = Cloudfunctions2Function(
+            self, "function", name=props.name, project=props.project, location=props.region,
+            build_config=Cloudfunctions2FunctionBuildConfig(
+                runtime=props.runtime, entry_point=props.entry_point,
+                service_account=props.build_identity.account.id,
+                source=Cloudfunctions2FunctionBuildConfigSource(
+                    storage_source=Cloudfunctions2FunctionBuildConfigSourceStorageSource(
+                        bucket=props.bucket_name, object=self.object.name,
+                    ),
+                ),
+            ),
+            service_config=Cloudfunctions2FunctionServiceConfig(
+                service_account_email=self.identity.account.email,
+                timeout_seconds=props.timeout_seconds,
+                available_memory=f"{props.memory_mb}M",
+                max_instance_count=props.max_instances,
+                ingress_settings="ALLOW_INTERNAL_ONLY",
+                all_traffic_on_latest_revision=True,
+                environment_variables=dict(props.env) or None,
+            ),
+            event_trigger=event_trigger,
+        )
+        self.address = pin_address(self.function, props.component, "function")
+
+        if self.trigger_identity is not None and props.pubsub_agent is not None:
+            # Eventarc's push subscription mints OIDC tokens as the trigger identity.
+            self.trigger_identity.grant_token_creator(props.pubsub_agent)
+            self.grant_invoke(self.trigger_identity)
+
+    @property
+    def audience(self) -> str:
+        return self.function.service_config.uri
+
+    def url(self, path: str) -> str:
+        return f"{self.function.service_config.uri}{'' if path == '/' else path}"
+
+    def grant_invoke(self, principal: Principal) -> None:
+        """``roles/run.invoker`` on the function's Cloud Run service (gen2 checks it there)."""
+        m = CloudRunV2ServiceIamMember(
+            self, f"invoker-{principal.component}", project=self.props.project,
+            location=self.props.region, name=self.function.service_config.service,
+            role="roles/run.invoker", member=principal.member,
+            lifecycle=replaced_with(self.address),
+        )
+        pin_address(m, self.props.component, f"invoker_{principal.component}")

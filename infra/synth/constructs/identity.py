@@ -1,0 +1,86 @@
+"""A dedicated service account: every component that runs code or calls another gets one."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cdktn_provider_google.project_iam_member import ProjectIamMember
+from cdktn_provider_google.service_account import ServiceAccount
+from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
+from constructs import Construct
+
+from infra.synth.constructs.base import Principal, logical_id, pin_address, replaced_with
+
+ACCOUNT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
+
+
+@dataclass(frozen=True)
+class IdentityProps:
+    """``account_id``: 6-30 chars of ``[a-z0-9-]``; ``component``/``part`` name the address."""
+
+    account_id: str
+    component: str
+    part: str
+    display_name: str
+    project: str
+
+
+class Identity(Construct):
+    """A ``google_service_account`` with grant helpers that only ever add members."""
+
+    def __init__(self, scope: Construct, id: str, props: IdentityProps) -> None:
+        super().__init__(scope, id)
+        if not ACCOUNT_ID_RE.match(props.account_id):
+            raise ValueError(
+                f"identity {props.component}.{props.part}: account_id {props.account_id!r} "
+                "must be 6-30 chars of [a-z0-9-], starting with a letter; shorten the manifest "
+                "'short' or the sport prefix"
+            )
+        self.props = props
+        # Single underscores: grant addresses embed it after their own ``__`` separator.
+        self.component = logical_id(props.component, props.part).replace("__", "_")
+        self.account = ServiceAccount(
+            self, "sa", account_id=props.account_id, display_name=props.display_name,
+            project=props.project,
+        )
+        self.address = pin_address(self.account, props.component, props.part)
+        self.email = f"{props.account_id}@{props.project}.iam.gserviceaccount.com"
+
+    @property
+    def member(self) -> str:
+        # The reference (not the literal email) orders the grant after the account exists.
+        return f"serviceAccount:{self.account.email}"
+
+    def grant_token_creator(self, principal: Principal) -> None:
+        """Let ``principal`` mint OIDC tokens as this identity (Pub/Sub push needs it)."""
+        m = ServiceAccountIamMember(
+            self, f"token-creator-{principal.component}",
+            service_account_id=self.account.name,
+            role="roles/iam.serviceAccountTokenCreator",
+            member=principal.member,
+            lifecycle=replaced_with(self.address),
+        )
+        # The principal is part of the address: a second principal is a second member.
+        pin_address(m, self.props.component,
+                    f"{self.props.part}_token_creator_{principal.component}")
+
+    def grant_project_role(self, role: str) -> None:
+        """Project-wide role for services whose IAM is project-level only (Firestore)."""
+        if role in PRIMITIVE_ROLES:
+            raise ValueError(f"identity {self.component}: primitive role {role} is forbidden; "
+                             "use a predefined role")
+        # Terraform names allow no dots: roles/datastore.user → datastore_user.
+        role_key = role.split("/")[-1].replace(".", "_")
+        m = ProjectIamMember(self, f"project-{role_key}", project=self.props.project,
+                             role=role, member=self.member)
+        pin_address(m, self.props.component, f"{self.props.part}_{role_key}")
+
+
+@dataclass(frozen=True)
+class GoogleAgent:
+    """A Google-managed service agent such as Pub/Sub's (``service-N@gcp-sa-pubsub…``)."""
+
+    member: str
+    component: str

@@ -1,0 +1,123 @@
+"""A push edge: topic → push subscription → Cloud Run target, complete or not at all.
+
+One construct owns every piece the edge needs, so none can be forgotten: the subscription
+with an OIDC token for a dedicated push identity and an explicit audience; the dead-letter
+topic and a subscription on it (a dead-letter topic nobody reads loses messages); the
+Pub/Sub service agent's publisher grant on the dead-letter topic and subscriber grant on the
+source subscription (without them dead-lettering silently does nothing); token creator on
+the push identity for the agent; and ``roles/run.invoker`` on the target for exactly that
+identity, re-created whenever the target is replaced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktn_provider_google.pubsub_subscription import (
+    PubsubSubscription,
+    PubsubSubscriptionDeadLetterPolicy,
+    PubsubSubscriptionExpirationPolicy,
+    PubsubSubscriptionPushConfig,
+    PubsubSubscriptionPushConfigOidcToken,
+    PubsubSubscriptionRetryPolicy,
+)
+from cdktn_provider_google.pubsub_subscription_iam_member import PubsubSubscriptionIamMember
+from constructs import Construct
+
+from infra.synth.constructs.base import Invokable, Principal, pin_address, replaced_with
+from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
+from infra.synth.constructs.topic import Topic, TopicProps
+
+
+@dataclass(frozen=True)
+class PushEdgeProps:
+    """``name``: the subscription's cloud name; ``dead_letter_topic`` and
+    ``dead_letter_subscription`` name the dead-letter pair (see ``infra.naming``).
+
+    ``ack_deadline_seconds`` default 600 (long Phase 3 runs); ``max_delivery_attempts``
+    default 5 before dead-lettering; backoff 10 s .. 600 s between attempts.
+    """
+
+    name: str
+    component: str
+    project: str
+    topic: Topic
+    target: Invokable
+    path: str
+    identity_account_id: str
+    pubsub_agent: GoogleAgent
+    dead_letter_topic: str
+    dead_letter_subscription: str
+    ack_deadline_seconds: int = 600
+    max_delivery_attempts: int = 5
+    minimum_backoff: str = "10s"
+    maximum_backoff: str = "600s"
+    dead_letter_retention: str = "604800s"
+
+
+class PushEdge(Construct):
+    def __init__(self, scope: Construct, id: str, props: PushEdgeProps) -> None:
+        super().__init__(scope, id)
+        if not props.path.startswith("/"):
+            raise ValueError(f"push edge {props.name}: path {props.path!r} must start with '/'")
+        if not 5 <= props.max_delivery_attempts <= 100:
+            raise ValueError(f"push edge {props.name}: max_delivery_attempts "
+                             f"{props.max_delivery_attempts} outside Pub/Sub's 5..100")
+        self.props = props
+        agent = props.pubsub_agent
+        self.identity = Identity(self, "identity", IdentityProps(
+            account_id=props.identity_account_id, component=props.component, part="push_identity",
+            display_name=f"Push identity of {props.name}", project=props.project,
+        ))
+        self.dead_letter_topic = Topic(self, "dlq", TopicProps(
+            name=props.dead_letter_topic, component=props.component, project=props.project,
+            part="dead_letter_topic",
+        ))
+        self.dead_letter_subscription = PubsubSubscription(
+            self, "dlq-sub", name=props.dead_letter_subscription, project=props.project,
+            topic=self.dead_letter_topic.id, ack_deadline_seconds=60,
+            message_retention_duration=props.dead_letter_retention,
+            expiration_policy=PubsubSubscriptionExpirationPolicy(ttl=""),
+        )
+        self.dead_letter_subscription_address = pin_address(
+            self.dead_letter_subscription, props.component, "dead_letter_subscription")
+        self.subscription = PubsubSubscription(
+            self, "subscription", name=props.name, project=props.project, topic=props.topic.id,
+            ack_deadline_seconds=props.ack_deadline_seconds,
+            push_config=PubsubSubscriptionPushConfig(
+                push_endpoint=props.target.url(props.path),
+                oidc_token=PubsubSubscriptionPushConfigOidcToken(
+                    service_account_email=self.identity.account.email,
+                    audience=props.target.audience,
+                ),
+            ),
+            dead_letter_policy=PubsubSubscriptionDeadLetterPolicy(
+                dead_letter_topic=self.dead_letter_topic.id,
+                max_delivery_attempts=props.max_delivery_attempts,
+            ),
+            retry_policy=PubsubSubscriptionRetryPolicy(
+                minimum_backoff=props.minimum_backoff, maximum_backoff=props.maximum_backoff,
+            ),
+            expiration_policy=PubsubSubscriptionExpirationPolicy(ttl=""),
+        )
+        self.address = pin_address(self.subscription, props.component, "subscription")
+
+        self.dead_letter_topic.grant_publish(agent)
+        agent_sub = PubsubSubscriptionIamMember(
+            self, "agent-subscriber", project=props.project,
+            subscription=self.subscription.name, role="roles/pubsub.subscriber",
+            member=agent.member, lifecycle=replaced_with(self.address),
+        )
+        pin_address(agent_sub, props.component, f"subscriber_{agent.component}")
+        self.identity.grant_token_creator(agent)
+        props.target.grant_invoke(self.identity)
+
+    def grant_dead_letter_read(self, principal: Principal) -> None:
+        """Let ``principal`` peek at the dead-letter subscription (the canary watches it)."""
+        m = PubsubSubscriptionIamMember(
+            self, f"dlq-reader-{principal.component}", project=self.props.project,
+            subscription=self.dead_letter_subscription.name, role="roles/pubsub.subscriber",
+            member=principal.member,
+            lifecycle=replaced_with(self.dead_letter_subscription_address),
+        )
+        pin_address(m, self.props.component, f"dead_letter_reader_{principal.component}")

@@ -1,0 +1,88 @@
+"""A Cloud Run service this repo deploys: own identity, internal ingress, no public access."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktn_provider_google.cloud_run_v2_service import (
+    CloudRunV2Service,
+    CloudRunV2ServiceTemplate,
+    CloudRunV2ServiceTemplateContainers,
+    CloudRunV2ServiceTemplateContainersEnv,
+    CloudRunV2ServiceTemplateContainersPorts,
+    CloudRunV2ServiceTemplateScaling,
+)
+from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
+from constructs import Construct
+
+from infra.synth.constructs.base import Principal, pin_address, replaced_with
+from infra.synth.constructs.identity import Identity, IdentityProps
+
+
+@dataclass(frozen=True)
+class ServiceProps:
+    """``identity_account_id``: the runtime service account created for the service.
+
+    ``env``: plain environment variables (never secrets). ``ingress`` default: internal
+    only (Pub/Sub push, Cloud Scheduler and Eventarc still reach it).
+    """
+
+    name: str
+    component: str
+    project: str
+    region: str
+    image: str
+    identity_account_id: str
+    min_instances: int = 0
+    max_instances: int = 10
+    env: tuple[tuple[str, str], ...] = ()
+    ingress: str = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+    timeout: str = "540s"
+
+
+class CloudRunService(Construct):
+    def __init__(self, scope: Construct, id: str, props: ServiceProps) -> None:
+        super().__init__(scope, id)
+        if props.ingress == "INGRESS_TRAFFIC_ALL":
+            raise ValueError(f"service {props.name}: ingress INGRESS_TRAFFIC_ALL is not allowed; "
+                             "pipeline services take internal traffic only")
+        self.props = props
+        self.identity = Identity(self, "identity", IdentityProps(
+            account_id=props.identity_account_id, component=props.component, part="identity",
+            display_name=f"Runtime identity of {props.name}", project=props.project,
+        ))
+        self.service = CloudRunV2Service(
+            self, "service", name=props.name, project=props.project, location=props.region,
+            ingress=props.ingress, deletion_protection=False,
+            template=CloudRunV2ServiceTemplate(
+                service_account=self.identity.account.email,
+                timeout=props.timeout,
+                scaling=CloudRunV2ServiceTemplateScaling(
+                    min_instance_count=props.min_instances,
+                    max_instance_count=props.max_instances,
+                ),
+                containers=[CloudRunV2ServiceTemplateContainers(
+                    image=props.image,
+                    ports=CloudRunV2ServiceTemplateContainersPorts(container_port=8080),
+                    env=[CloudRunV2ServiceTemplateContainersEnv(name=k, value=v)
+                         for k, v in props.env] or None,
+                )],
+            ),
+        )
+        self.address = pin_address(self.service, props.component, "service")
+
+    @property
+    def audience(self) -> str:
+        return self.service.uri
+
+    def url(self, path: str) -> str:
+        return f"{self.service.uri}{path}"
+
+    def grant_invoke(self, principal: Principal) -> None:
+        """Add ``roles/run.invoker`` for ``principal``, re-created if the service is replaced."""
+        m = CloudRunV2ServiceIamMember(
+            self, f"invoker-{principal.component}", project=self.props.project,
+            location=self.props.region, name=self.service.name, role="roles/run.invoker",
+            member=principal.member, lifecycle=replaced_with(self.address),
+        )
+        pin_address(m, self.props.component, f"invoker_{principal.component}")

@@ -1,0 +1,56 @@
+"""A Pub/Sub topic with publish grants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktn_provider_google.pubsub_topic import PubsubTopic
+from cdktn_provider_google.pubsub_topic_iam_member import PubsubTopicIamMember
+from constructs import Construct
+
+from infra.synth.constructs.base import Principal, pin_address, replaced_with
+
+
+@dataclass(frozen=True)
+class TopicProps:
+    """``name``: the cloud name (``<sport>-<key>``); ``component``: the address prefix.
+
+    ``part``: address suffix, default ``topic``. ``retention``: message retention;
+    default 7 days so a stalled consumer can replay.
+    """
+
+    name: str
+    component: str
+    project: str
+    part: str = "topic"
+    labels: tuple[tuple[str, str], ...] = ()
+    retention: str = "604800s"
+
+
+class Topic(Construct):
+    def __init__(self, scope: Construct, id: str, props: TopicProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self.topic = PubsubTopic(
+            self, "topic", name=props.name, project=props.project,
+            message_retention_duration=props.retention, labels=dict(props.labels) or None,
+        )
+        self.address = pin_address(self.topic, props.component, props.part)
+
+    @property
+    def id(self) -> str:
+        """Full topic id ``projects/P/topics/T`` (a reference, so order follows)."""
+        return self.topic.id
+
+    @property
+    def name(self) -> str:
+        return self.props.name
+
+    def grant_publish(self, principal: Principal) -> None:
+        """Add ``roles/pubsub.publisher`` on this topic only (never project-wide)."""
+        m = PubsubTopicIamMember(
+            self, f"publisher-{principal.component}", project=self.props.project,
+            topic=self.topic.name, role="roles/pubsub.publisher", member=principal.member,
+            lifecycle=replaced_with(self.address),
+        )
+        pin_address(m, self.props.component, f"{self.props.part}_publisher_{principal.component}")

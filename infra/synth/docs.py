@@ -1,0 +1,132 @@
+"""README sections generated from the manifest: the pipeline table and the Mermaid diagram.
+
+``python -m infra.synth.docs --write README.md`` rewrites the marked blocks; ``--check`` exits 1
+when the README no longer matches the manifest (a test runs the check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from infra.model.envs import EnvConfig, get_env
+from infra.model.manifest import Manifest
+from infra.model.naming import Names
+from infra.model.pipeline import load
+
+BLOCK_RE = r"(<!-- BEGIN GENERATED: {name} -->\n)(.*?)(<!-- END GENERATED: {name} -->)"
+
+
+def pipeline_table(manifest: Manifest, env: EnvConfig) -> str:
+    """Topic → subscription → target → identity, one row per edge of the manifest."""
+    n = Names(env)
+    rows = ["| topic | subscription / trigger | target | identity (invoker on target) |",
+            "|---|---|---|---|"]
+    for t in manifest.transitions:
+        if t.kind == "gated" and t.function is not None:
+            fn = manifest.function(t.function)
+            rows.append(f"| `{n.topic(t.topic)}` | event trigger (gated: waits for "
+                        f"{len(manifest.enabled_processors(t.source))} enabled Phase {t.source} "
+                        f"processors) | function `{n.function(fn)}` | `{n.trigger_account(fn)}` |")
+        source = t.topic if t.kind == "direct" else t.trigger_topic
+        svc = manifest.service(t.target_service)
+        rows.append(f"| `{n.topic(source or '')}` | push `{n.subscription(t.subscription)}` "
+                    f"(DLQ `{n.dead_letter_topic(t.subscription)}`) | `{n.service(svc)}{t.path}` "
+                    f"| `{n.push_account(t)}` |")
+    for job in manifest.jobs:
+        target = (n.service(manifest.service(job.target)) + job.path
+                  if job.target in {s.key for s in manifest.services}
+                  else f"function {n.function(manifest.function(job.target))}")
+        rows.append(f"| scheduler `{job.schedule}` ({job.time_zone}) | job `{n.job(job)}` | "
+                    f"`{target}` | `{n.job_account(job)}` |")
+    return "\n".join(rows) + "\n"
+
+
+def _node(prefix: str, key: str) -> str:
+    return f"{prefix}_{key.replace('-', '_')}"
+
+
+def mermaid(manifest: Manifest, env: EnvConfig) -> str:
+    """The topology as a Mermaid flowchart (renders on the code host)."""
+    n = Names(env)
+    lines = ["```mermaid", "flowchart LR"]
+    for s in manifest.services:
+        lines.append(f"  {_node('svc', s.key)}[\"{n.service(s)}<br/>(Cloud Run, phase {s.phase})\"]")
+    for f in manifest.functions:
+        lines.append(f"  {_node('fn', f.key)}{{{{\"{n.function(f)}<br/>(function)\"}}}}")
+    for t in manifest.topics:
+        lines.append(f"  {_node('topic', t.key)}([\"{n.topic(t.key)}\"])")
+    for j in manifest.jobs:
+        lines.append(f"  {_node('job', j.key)}>\"{n.job(j)}<br/>{j.schedule}\"]")
+    for s in manifest.services:
+        for t in s.publishes:
+            lines.append(f"  {_node('svc', s.key)} -- publish --> {_node('topic', t)}")
+        for callee in s.invokes:
+            lines.append(f"  {_node('svc', s.key)} -- invoke --> {_node('svc', callee)}")
+    for f in manifest.functions:
+        if f.trigger_topic:
+            lines.append(f"  {_node('topic', f.trigger_topic)} -- event --> {_node('fn', f.key)}")
+        for t in f.publishes:
+            lines.append(f"  {_node('fn', f.key)} -- publish once --> {_node('topic', t)}")
+    for t in manifest.transitions:
+        source = t.topic if t.kind == "direct" else t.trigger_topic
+        lines.append(f"  {_node('topic', source or '')} -- \"push {t.path}\" --> "
+                     f"{_node('svc', t.target_service)}")
+    services = {s.key for s in manifest.services}
+    for j in manifest.jobs:
+        target = _node("svc", j.target) if j.target in services else _node("fn", j.target)
+        lines.append(f"  {_node('job', j.key)} -- \"{j.http_method} {j.path}\" --> {target}")
+    lines.append("```")
+    return "\n".join(lines) + "\n"
+
+
+def processors_table(manifest: Manifest) -> str:
+    rows = ["| phase | processor | enabled | output table |", "|---|---|---|---|"]
+    for p in manifest.processors:
+        rows.append(f"| {p.phase} | `{p.name}` | {'yes' if p.enabled else 'no: ' + p.note} "
+                    f"| `{p.table}` |")
+    return "\n".join(rows) + "\n"
+
+
+def blocks(manifest: Manifest, env: EnvConfig) -> dict[str, str]:
+    return {
+        "pipeline-table": pipeline_table(manifest, env),
+        "diagram": mermaid(manifest, env),
+        "processors": processors_table(manifest),
+    }
+
+
+def render(text: str, generated: dict[str, str]) -> str:
+    for name, body in generated.items():
+        pattern = re.compile(BLOCK_RE.format(name=re.escape(name)), re.S)
+        if not pattern.search(text):
+            raise ValueError(f"README has no block '<!-- BEGIN GENERATED: {name} -->'; add the "
+                             "BEGIN/END markers where it belongs")
+        text = pattern.sub(lambda m, b=body: m.group(1) + b + m.group(3), text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.synth.docs", description=__doc__)
+    parser.add_argument("readme", nargs="?", type=Path, default=Path("README.md"))
+    parser.add_argument("--write", action="store_true", help="rewrite the generated blocks")
+    parser.add_argument("--env", default="prod", help="environment whose names are shown")
+    args = parser.parse_args(argv)
+    current = args.readme.read_text()
+    wanted = render(current, blocks(load(), get_env(args.env)))
+    if args.write:
+        args.readme.write_text(wanted)
+        print(f"docs: {args.readme} regenerated from the manifest")
+        return 0
+    if wanted != current:
+        print(f"docs: {args.readme} is out of date with the manifest; run `make docs`",
+              file=sys.stderr)
+        return 1
+    print(f"docs: {args.readme} matches the manifest")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

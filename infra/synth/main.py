@@ -1,0 +1,51 @@
+"""App entry (``cdktf.json`` ``app``): synthesize every environment's stack, then summarize.
+
+``python -m infra.main [--env dev] [--outdir cdktf.out] [--quiet]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from infra.model.envs import ENVS
+from infra.model.manifest import ManifestError
+from infra.model.pipeline import load
+from infra.paths import DEFAULT_OUTDIR
+from infra.synth.app import synthesize
+from infra.synth.summary import summarize
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.main", description=__doc__)
+    parser.add_argument("--env", action="append", choices=sorted(ENVS),
+                        help="environment to synthesize (repeatable); default: all")
+    parser.add_argument("--outdir", type=Path,
+                        default=Path(os.environ.get("CDKTF_OUTDIR", DEFAULT_OUTDIR)))
+    parser.add_argument("--quiet", action="store_true", help="no summary")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    envs = args.env or tuple(ENVS)
+    try:
+        manifest = load()
+        if not args.quiet:
+            enabled = sum(p.enabled for p in manifest.processors)
+            print(f"synth: manifest valid ({len(manifest.phases)} phases, "
+                  f"{len(manifest.processors)} processors of which {enabled} enabled, "
+                  f"{len(manifest.topics)} topics, {len(manifest.transitions)} transitions, "
+                  f"{len(manifest.jobs)} jobs); synthesizing "
+                  f"{', '.join(f'pipeline-{e}' for e in envs)} into {args.outdir}", flush=True)
+        stacks = synthesize(manifest, envs, args.outdir)
+    except (ManifestError, FileNotFoundError, ValueError) as exc:
+        print(f"synth failed: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(summarize(stacks, time.monotonic() - started))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

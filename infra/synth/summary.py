@@ -1,0 +1,68 @@
+"""The short summary ``make synth`` ends with: stacks, resource counts, edges and identities."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+from infra.stackjson.stack import StackJson, first
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    return text.replace("serviceAccount:", "")
+
+
+def edges(stack: StackJson) -> list[tuple[str, str, str, str]]:
+    """``(kind, source, target, identity)`` for push subscriptions, triggers and jobs."""
+    rows: list[tuple[str, str, str, str]] = []
+    for sub in stack.of_type("google_pubsub_subscription"):
+        push = first(sub.body.get("push_config"))
+        if not push:
+            continue
+        oidc = first(push.get("oidc_token"))
+        topic = stack.ref_address(sub.body.get("topic")) or sub.body.get("topic")
+        topic_res = stack.resources.get(str(topic))
+        source = topic_res.body.get("name") if topic_res else topic
+        target = stack.refs(push.get("push_endpoint"))
+        target_name = _target_name(stack, target[0]) if target else push.get("push_endpoint")
+        path = str(push.get("push_endpoint", "")).rsplit("}", 1)[-1]
+        rows.append(("push", f"{source} ({sub.body.get('name')})", f"{target_name}{path}",
+                     _short(stack.resolve_attr(oidc.get("service_account_email")))))
+    for fn in stack.of_type("google_cloudfunctions2_function"):
+        trig = first(fn.body.get("event_trigger"))
+        if trig:
+            topic = stack.resources.get(stack.ref_address(trig.get("pubsub_topic")) or "")
+            rows.append(("event", str(topic.body.get("name") if topic else trig.get("pubsub_topic")),
+                         str(fn.body.get("name")),
+                         _short(stack.resolve_attr(trig.get("service_account_email")))))
+    for job in stack.of_type("google_cloud_scheduler_job"):
+        http = first(job.body.get("http_target"))
+        oidc = first(http.get("oidc_token"))
+        target = stack.refs(http.get("uri"))
+        target_name = _target_name(stack, target[0]) if target else http.get("uri")
+        path = str(http.get("uri", "")).rsplit("}", 1)[-1]
+        rows.append(("schedule", f"{job.body.get('name')} [{job.body.get('schedule')}]",
+                     f"{target_name}{path}",
+                     _short(stack.resolve_attr(oidc.get("service_account_email")))))
+    return rows
+
+
+def _target_name(stack: StackJson, address: str) -> str:
+    res = stack.resources.get(address)
+    return str(res.body.get("name")) if res else address
+
+
+def summarize(stacks: Mapping[str, Path], seconds: float) -> str:
+    lines = [f"synthesized {len(stacks)} stack(s) in {seconds:.1f}s"]
+    for name, path in stacks.items():
+        stack = StackJson.load(path)
+        counts = Counter(r.type for r in stack.resources.values() if not r.type.startswith("data."))
+        lines.append(f"\n{name}: {sum(counts.values())} resources -> {path.parent}")
+        for rtype, n in sorted(counts.items()):
+            lines.append(f"  {n:3d}  {rtype}")
+        lines.append("  edges:")
+        for kind, source, target, identity in edges(stack):
+            lines.append(f"    {kind:8s} {source} -> {target}  as {identity}")
+    return "\n".join(lines)

@@ -1,0 +1,192 @@
+"""Everything derived from the manifest changes when, and only when, the manifest does."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.model.pipeline import load
+from infra.paths import FUNCTIONS_DIR
+from infra.stackjson.stack import StackJson
+from infra.synth.app import synthesize
+from infra.synth.bundle import build_bundle, content_hash
+from infra.synth.docs import main as docs_main
+from tests.synth.tfassert import at
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+ORCH = "resource.google_cloudfunctions2_function.phase3_to_phase4_orchestrator__function"
+CANARY = "resource.google_cloudfunctions2_function.pipeline_canary__function"
+
+
+def diff(a: Any, b: Any, path: str = "") -> list[str]:
+    """Paths where two JSON documents differ ("//" metadata ignored)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for key in sorted(set(a) | set(b)):
+            if key == "//":
+                continue
+            sub = f"{path}.{key}" if path else key
+            if key not in a or key not in b:
+                out.append(sub)
+            else:
+                out.extend(diff(a[key], b[key], sub))
+        return out
+    return [] if a == b else [path]
+
+
+def synth_one(tmp: Path, manifest: Any = None, functions_dir: Path = FUNCTIONS_DIR) -> dict[str, Any]:
+    paths = synthesize(manifest or load(), ("prod",), outdir=tmp, bundle_dir=tmp / "bundles",
+                       functions_dir=functions_dir)
+    return json.loads(paths["pipeline-prod"].read_text())
+
+
+def expected_set(stack: dict[str, Any]) -> list[str]:
+    return json.loads(at(stack, f"{ORCH}.service_config.environment_variables.EXPECTED_PROCESSORS"))
+
+
+def test_orchestrator_expects_exactly_the_enabled_phase3_processors(prod: StackJson) -> None:
+    assert expected_set(prod.data) == list(load().enabled_processors(3))
+    canary = json.loads(at(prod.data, f"{CANARY}.service_config.environment_variables.GATED_TRANSITIONS"))
+    assert [t["expected"] for t in canary] == [list(load().enabled_processors(3))]
+    assert canary[0]["stall_minutes"] == 30
+
+
+def test_disabling_a_phase3_processor_changes_only_the_expected_sets(
+        prod: StackJson, tmp_path: Path) -> None:
+    changed = synth_one(tmp_path, load().with_processor_enabled("upcoming_team_game_context", False))
+    assert "upcoming_team_game_context" not in expected_set(changed)
+    assert len(expected_set(changed)) == 4
+    assert sorted(diff(prod.data, changed)) == [
+        f"{ORCH}.service_config.environment_variables.EXPECTED_PROCESSORS",
+        f"{CANARY}.service_config.environment_variables.GATED_TRANSITIONS",
+    ]
+
+
+def test_disabling_a_phase2_processor_changes_nothing_in_the_stack(
+        prod: StackJson, tmp_path: Path) -> None:
+    changed = synth_one(tmp_path, load().with_processor_enabled("p2_odds_game_lines", False))
+    assert diff(prod.data, changed) == []
+
+
+def test_code_change_in_one_function_changes_only_its_object(prod: StackJson, tmp_path: Path) -> None:
+    functions = tmp_path / "functions"
+    shutil.copytree(FUNCTIONS_DIR, functions, ignore=shutil.ignore_patterns("__pycache__"))
+    with (functions / "phase3_to_phase4" / "main.py").open("a") as fh:
+        fh.write("\n# a code change\n")
+    changed = synth_one(tmp_path / "out", functions_dir=functions)
+    bundle = "resource.google_storage_bucket_object.phase3_to_phase4_orchestrator__bundle"
+    assert diff(prod.data, changed) == [f"{bundle}.name", f"{bundle}.source"]
+    old, new = at(prod.data, f"{bundle}.name"), at(changed, f"{bundle}.name")
+    assert re.fullmatch(r"functions/phase3_to_phase4-[0-9a-f]{16}\.zip", new) and old != new
+
+
+def test_bundles_are_deterministic_and_skip_caches_and_tests(tmp_path: Path) -> None:
+    src = tmp_path / "fn"
+    (src / "__pycache__").mkdir(parents=True)
+    (src / "tests").mkdir()
+    (src / "main.py").write_text("def handler(request):\n    return 'ok'\n")
+    (src / "requirements.txt").write_text("functions-framework==3.10.2\n")
+    first = build_bundle("fn", tmp_path / "a", src)
+    (src / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"junk")
+    (src / "tests" / "test_main.py").write_text("def test(): pass\n")
+    (src / "test_local.py").write_text("def test(): pass\n")
+    second = build_bundle("fn", tmp_path / "b", src)
+    assert first.sha256 == second.sha256 == content_hash(src)
+    assert first.path.read_bytes() == second.path.read_bytes()
+    assert second.files == ("main.py", "requirements.txt")
+    (src / "requirements.txt").write_text("functions-framework==3.10.1\n")
+    assert build_bundle("fn", tmp_path / "c", src).object_name != first.object_name
+
+
+def test_bundle_without_main_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"function 'ghost': .*/ghost/main.py not found"):
+        build_bundle("ghost", tmp_path, tmp_path / "ghost")
+
+
+def normalized(stack: dict[str, Any]) -> dict[str, Any]:
+    """The stack with bundle hashes masked, so the snapshot tracks topology, not code."""
+    text = json.dumps(stack, indent=1, sort_keys=True)
+    text = re.sub(r"-[0-9a-f]{16}\.zip", "-<hash>.zip", text)
+    text = re.sub(r"assets/([^/\"]+)/[0-9A-F]{32}/", r"assets/\1/<hash>/", text)
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_snapshot(stacks: dict[str, StackJson], env: str) -> None:
+    """Set UPDATE_SNAPSHOTS=1 to accept a reviewed change to the topology."""
+    path = SNAPSHOTS / f"pipeline-{env}.json"
+    current = normalized(stacks[env].data)
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n")
+    differences = diff(json.loads(path.read_text()), current)
+    assert differences == [], (f"pipeline-{env} differs from {path.name} at {differences[:10]}; "
+                               "review, then rerun with UPDATE_SNAPSHOTS=1")
+
+
+EXPECTED_COUNTS = {
+    "google_bigquery_dataset": 6, "google_bigquery_dataset_iam_member": 6,
+    "google_bigquery_table": 4, "google_cloud_run_v2_service": 6,
+    "google_cloud_run_v2_service_iam_member": 9, "google_cloud_scheduler_job": 3,
+    "google_cloudfunctions2_function": 2, "google_firestore_database": 1,
+    "google_firestore_field": 3, "google_monitoring_alert_policy": 3,
+    "google_monitoring_notification_channel": 1, "google_project_iam_member": 4,
+    "google_project_service": 14, "google_pubsub_subscription": 8,
+    "google_pubsub_subscription_iam_member": 8, "google_pubsub_topic": 9,
+    "google_pubsub_topic_iam_member": 9, "google_service_account": 17,
+    "google_service_account_iam_member": 5, "google_storage_bucket": 1,
+    "google_storage_bucket_iam_member": 1, "google_storage_bucket_object": 2,
+}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_resource_counts(stacks: dict[str, StackJson], env: str) -> None:
+    counts = Counter(r.type for r in stacks[env].resources.values() if not r.type.startswith("data."))
+    assert dict(sorted(counts.items())) == EXPECTED_COUNTS
+
+
+def test_removed_orchestrator_and_topic_exist_nowhere(stacks: dict[str, StackJson]) -> None:
+    for env, stack in stacks.items():
+        text = json.dumps(stack.data)
+        for removed in ("phase2-to-phase3-orchestrator", "nba-phase3-trigger", "phase2_to_phase3"):
+            assert removed not in text, f"pipeline-{env} contains {removed}"
+
+
+def test_data_stores_are_protected(prod: StackJson) -> None:
+    for rtype in ("google_bigquery_dataset", "google_bigquery_table", "google_firestore_database"):
+        for r in prod.of_type(rtype):
+            assert at(r.body, "lifecycle.prevent_destroy") is True, f"{r.address}: no prevent_destroy"
+    tables = {r.body["table_id"]: r.body for r in prod.of_type("google_bigquery_table")}
+    assert set(tables) == {"phase_completions", "phase_execution_log", "scraper_execution_log",
+                           "processor_run_history"}
+    assert at(tables["phase_completions"], "time_partitioning.field") == "game_date"
+    ttl = {r.body["collection"] for r in prod.of_type("google_firestore_field")}
+    assert "phase3_completion" in ttl
+
+
+def test_alert_token_comes_from_secret_manager(prod: StackJson) -> None:
+    channel = next(prod.of_type("google_monitoring_notification_channel"))
+    token = at(channel.body, "sensitive_labels.auth_token")
+    assert token.startswith("${data.google_secret_manager_secret_version.")
+    policies = list(prod.of_type("google_monitoring_alert_policy"))
+    filters = " ".join(at(p.body, "conditions[0].condition_matched_log.filter") for p in policies)
+    assert "phase3-to-phase4-orchestrator" in filters and "nba-phase3-analytics-processors" in filters
+    assert {at(p.body, "alert_strategy.auto_close") for p in policies} == {"3600s"}
+
+
+def test_readme_tables_and_diagram_match_the_manifest() -> None:
+    assert docs_main(["README.md"]) == 0
+
+
+def test_stale_readme_is_detected(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    text = Path("README.md").read_text().replace("nba-phase3-analytics-sub", "nba-old-sub", 1)
+    readme.write_text(text)
+    assert docs_main([str(readme)]) == 1

@@ -1,0 +1,191 @@
+"""Every edge of the synthesized stacks is complete: nothing can reach a target without the
+identity, the audience, the dead-letter wiring and the invoker binding that make it work."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from infra.model.envs import get_env
+from infra.model.naming import Names
+from infra.model.pipeline import load
+from infra.stackjson.stack import StackJson, first
+from tests.synth.tfassert import assert_at, at, iam_members_on, resource
+
+PUBSUB_AGENT = ("serviceAccount:service-${data.google_project.project.number}"
+                "@gcp-sa-pubsub.iam.gserviceaccount.com")
+
+
+def push_subscriptions(stack: StackJson) -> list[str]:
+    return [r.address for r in stack.of_type("google_pubsub_subscription")
+            if r.body.get("push_config")]
+
+
+def invoker_members(stack: StackJson, target_address: str) -> dict[str, str]:
+    """member → role of every IAM member on ``target_address``."""
+    return {body["member"]: body["role"] for _, body in iam_members_on(stack, target_address)}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_one_push_subscription_per_transition(stacks: dict[str, StackJson], env: str) -> None:
+    names = Names(get_env(env))
+    got = sorted(resource(stacks[env], a)["name"] for a in push_subscriptions(stacks[env]))
+    assert got == sorted(names.subscription(t.subscription) for t in load().transitions)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_push_edge_is_complete(stacks: dict[str, StackJson], env: str) -> None:
+    stack = stacks[env]
+    for address in push_subscriptions(stack):
+        sub = resource(stack, address)
+        push = first(sub["push_config"])
+        oidc = first(push.get("oidc_token"))
+        sa = stack.ref_address(oidc.get("service_account_email"))
+        assert sa and sa.startswith("google_service_account."), (
+            f"{address}.push_config.oidc_token.service_account_email: expected a dedicated "
+            f"identity, got {oidc.get('service_account_email')!r}")
+        target = stack.refs(push["push_endpoint"])
+        assert len(target) == 1 and target[0].startswith("google_cloud_run_v2_service."), (
+            f"{address}.push_config.push_endpoint: {push['push_endpoint']!r}")
+        assert_at(oidc, "audience", f"${{{target[0]}.uri}}")
+
+        # Dead-letter topic, and a subscription on it, and the agent's grants.
+        dlq = stack.ref_address(at(sub, "dead_letter_policy.dead_letter_topic"))
+        assert dlq is not None, f"{address}.dead_letter_policy.dead_letter_topic: not a reference"
+        dlq_subs = [r for r in stack.of_type("google_pubsub_subscription")
+                    if stack.ref_address(r.body.get("topic")) == dlq]
+        assert dlq_subs, f"{dlq}: dead-letter topic has no subscription"
+        assert invoker_members(stack, dlq).get(PUBSUB_AGENT) == "roles/pubsub.publisher", (
+            f"{dlq}: Pub/Sub agent needs roles/pubsub.publisher; got {invoker_members(stack, dlq)}")
+        assert invoker_members(stack, address).get(PUBSUB_AGENT) == "roles/pubsub.subscriber", (
+            f"{address}: Pub/Sub agent needs roles/pubsub.subscriber")
+        assert invoker_members(stack, sa).get(PUBSUB_AGENT) == "roles/iam.serviceAccountTokenCreator"
+        assert "retry_policy" in sub, f"{address}.retry_policy: missing"
+
+        # Invoker on the target for exactly this identity, re-created with the target.
+        member = f"serviceAccount:${{{sa}.email}}"
+        on_target = iam_members_on(stack, target[0])
+        mine = [(a, b) for a, b in on_target if b["member"] == member]
+        assert [b["role"] for _, b in mine] == ["roles/run.invoker"], (
+            f"{target[0]}: expected exactly roles/run.invoker for {member}, got {mine}")
+        assert_at(mine[0][1], "lifecycle.replace_triggered_by", [target[0]])
+
+
+def test_function_trigger_identity_has_invoker_on_the_function_service(prod: StackJson) -> None:
+    fn_address = "google_cloudfunctions2_function.phase3_to_phase4_orchestrator__function"
+    fn = resource(prod, fn_address)
+    trig = first(fn["event_trigger"])
+    assert_at(trig, "event_type", "google.cloud.pubsub.topic.v1.messagePublished")
+    assert_at(trig, "pubsub_topic", "${google_pubsub_topic.phase3_analytics_complete__topic.id}")
+    sa = prod.ref_address(trig["service_account_email"])
+    invokers = [b for _, b in iam_members_on(prod, fn_address)
+                if b["role"] == "roles/run.invoker"]
+    assert [b["member"] for b in invokers] == [f"serviceAccount:${{{sa}.email}}"]
+    assert_at(invokers[0], "name", f"${{{fn_address}.service_config[0].service}}")
+    assert_at(invokers[0], "lifecycle.replace_triggered_by", [fn_address])
+
+
+def test_orchestrator_shape_and_publish_rights(prod: StackJson) -> None:
+    fn = resource(prod, "google_cloudfunctions2_function.phase3_to_phase4_orchestrator__function")
+    assert_at(fn, "name", "phase3-to-phase4-orchestrator")
+    assert_at(fn, "build_config.entry_point", "handle_phase3_completion")
+    assert_at(fn, "build_config.runtime", "python312")
+    assert_at(fn, "service_config.timeout_seconds", 540)
+    assert_at(fn, "service_config.available_memory", "512M")
+    runtime = prod.ref_address(at(fn, "service_config.service_account_email"))
+    member = f"serviceAccount:${{{runtime}.email}}"
+    publish = [r.body["topic"] for r in prod.of_type("google_pubsub_topic_iam_member")
+               if r.body["member"] == member]
+    assert publish == ["${google_pubsub_topic.phase4_trigger__topic.name}"]
+
+
+@pytest.mark.parametrize("job,cron,path,start", [
+    ("same_day_phase3_job__job", "30 10 * * *", "/process-date-range", "TODAY"),
+    ("same_day_phase3_tomorrow_job__job", "0 17 * * *", "/process-date-range", "TOMORROW"),
+])
+def test_backup_scheduler_jobs(prod: StackJson, job: str, cron: str, path: str, start: str) -> None:
+    body = resource(prod, f"google_cloud_scheduler_job.{job}")
+    assert_at(body, "schedule", cron)
+    assert_at(body, "time_zone", "America/New_York")
+    http = first(body["http_target"])
+    assert http["uri"] == f"${{google_cloud_run_v2_service.phase3_analytics_processors__service.uri}}{path}"
+    assert json.loads(base64.b64decode(http["body"])) == {
+        "start_date": start, "processors": ["UpcomingPlayerGameContextProcessor"],
+        "backfill_mode": True,
+    }
+    sa = prod.ref_address(first(http["oidc_token"])["service_account_email"])
+    members = invoker_members(prod, "google_cloud_run_v2_service.phase3_analytics_processors__service")
+    assert members.get(f"serviceAccount:${{{sa}.email}}") == "roles/run.invoker"
+
+
+def test_canary_runs_every_15_minutes_with_invoker(prod: StackJson) -> None:
+    job = resource(prod, "google_cloud_scheduler_job.pipeline_canary_job__job")
+    assert_at(job, "schedule", "*/15 * * * *")
+    sa = prod.ref_address(first(first(job["http_target"])["oidc_token"])["service_account_email"])
+    fn = "google_cloudfunctions2_function.pipeline_canary__function"
+    assert invoker_members(prod, fn).get(f"serviceAccount:${{{sa}.email}}") == "roles/run.invoker"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_iam_is_additive_and_replaced_with_its_target(stacks: dict[str, StackJson], env: str) -> None:
+    stack = stacks[env]
+    authoritative = [r.address for r in stack.resources.values()
+                     if r.type.endswith(("_iam_binding", "_iam_policy"))]
+    assert authoritative == []
+    members = [r for r in stack.resources.values()
+               if r.type.endswith("_iam_member") and r.type != "google_project_iam_member"]
+    assert len(members) > 20
+    for r in members:
+        targets = [a for a in stack.refs({k: v for k, v in r.body.items() if k != "member"})
+                   if not a.startswith("data.")]
+        assert targets, f"{r.address}: target is not a resource of the stack"
+        assert_at(r.body, "lifecycle.replace_triggered_by", [targets[0]])
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_no_public_default_or_primitive_identities(stacks: dict[str, StackJson], env: str) -> None:
+    text = json.dumps(stacks[env].data)
+    for bad in ("allUsers", "allAuthenticatedUsers", "-compute@developer.gserviceaccount.com",
+                '"roles/owner"', '"roles/editor"', '"roles/viewer"'):
+        assert bad not in text, f"pipeline-{env}: contains {bad}"
+
+
+def test_services_are_internal_with_their_own_identity(prod: StackJson) -> None:
+    services = list(prod.of_type("google_cloud_run_v2_service"))
+    assert len(services) == len(load().services)
+    identities = set()
+    for svc in services:
+        assert_at(svc.body, "ingress", "INGRESS_TRAFFIC_INTERNAL_ONLY")
+        identities.add(at(svc.body, "template.service_account"))
+    assert len(identities) == len(services), "services share an identity"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_resource_waits_for_its_apis(stacks: dict[str, StackJson], env: str) -> None:
+    from infra.synth.constructs.apis import apis_for
+
+    stack = stacks[env]
+    checked = 0
+    for res in stack.resources.values():
+        rtype = res.type.removeprefix("data.")
+        needed = {f"google_project_service.apis__{a}" for a in apis_for(rtype)}
+        if needed:
+            checked += 1
+            got = set(res.body.get("depends_on", []))
+            assert needed <= got, f"{res.address}.depends_on: missing {sorted(needed - got)}"
+    assert checked > 40
+
+
+def test_a_resource_needing_an_unlisted_api_is_refused() -> None:
+    from cdktn import App, TerraformStack
+    from cdktn_provider_google.pubsub_topic import PubsubTopic
+
+    from infra.synth.constructs.apis import ProjectApis
+
+    stack = TerraformStack(App(), "apis-under-test")
+    apis = ProjectApis(stack, "apis", "proj-123456", apis=("run.googleapis.com",))
+    PubsubTopic(stack, "t", name="t")
+    with pytest.raises(KeyError, match=r"google_pubsub_topic needs the APIs \['pubsub'\]"):
+        apis.order_before(stack)

@@ -1,0 +1,895 @@
+"""Drift review (`python -m infra.drift`): one test per rule, each on input that breaks it."""
+
+import copy
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from infra.terraform import drift
+from infra.terraform.plan_json import parse_path
+
+TODAY = "2026-11-22"
+
+SVC = "google_cloud_run_v2_service.phase3_analytics__service"
+SUB = "google_pubsub_subscription.phase3_analytics_sub__subscription"
+INVOKER = "google_cloud_run_v2_service_iam_member.phase3_analytics_sub__invoker"
+SCHED_INVOKER = "google_cloud_run_v2_service_iam_member.same_day_phase3__invoker"
+FUNCTION = "google_cloudfunctions2_function.phase3_to_phase4_orchestrator__function"
+FN_INVOKER = "google_cloud_run_v2_service_iam_member.phase3_to_phase4_orchestrator__trigger_invoker"
+OLD_INVOKER = (
+    "google_cloud_run_v2_service_iam_member.phase2_to_phase3_orchestrator__trigger_invoker"
+)
+TABLE = "google_bigquery_table.orchestration__phase_completions"
+
+
+class Run(NamedTuple):
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run(capsys, fixtures_dir, no_ignores):
+    """Run the CLI in-process on a fixture name or a path; return code, stdout, stderr."""
+
+    def run_drift(plan: str | Path, *, ignore: Path | None = None, today: str = TODAY) -> Run:
+        path = plan if isinstance(plan, Path) else fixtures_dir / plan
+        argv = [str(path), "--ignore", str(ignore or no_ignores), "--today", today]
+        code = drift.main(argv)
+        out, err = capsys.readouterr()
+        return Run(code, out, err)
+
+    return run_drift
+
+
+@pytest.fixture
+def run_doc(run, write_json):
+    """Run the CLI on a plan document built in the test."""
+
+    def run_document(document: dict[str, Any], **kwargs: Any) -> Run:
+        return run(write_json(document), **kwargs)
+
+    return run_document
+
+
+def section(report: str, title: str) -> str:
+    """The text of one `## title (n)` section of the report."""
+    start = report.index(f"## {title} (")
+    end = report.find("\n## ", start + 1)
+    return report[start : end if end != -1 else len(report)]
+
+
+# --- exit codes per fixture ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        ("refresh_clean.json", drift.EXIT_CLEAN),
+        ("invoker_deleted.json", drift.EXIT_CRITICAL),
+        ("push_endpoint_changed.json", drift.EXIT_CRITICAL),
+        ("oidc_sa_changed.json", drift.EXIT_CRITICAL),
+        ("function_replaced_iam_not.json", drift.EXIT_CRITICAL),
+        ("service_replaced_iam_replaced.json", drift.EXIT_CLEAN),
+        ("bigquery_table_deleted.json", drift.EXIT_CRITICAL),
+        ("orchestrator_removed.json", drift.EXIT_CRITICAL),
+        ("normal_plan_mixed.json", drift.EXIT_CLEAN),
+        ("env_var_drift.json", drift.EXIT_DRIFT),
+        ("sensitive_drift.json", drift.EXIT_DRIFT),
+        ("etag_noise.json", drift.EXIT_CLEAN),
+        ("output_only.json", drift.EXIT_CLEAN),
+        ("ignored_attribute.json", drift.EXIT_DRIFT),
+        ("unknown_type.json", drift.EXIT_DRIFT),
+    ],
+)
+def test_exit_code_per_fixture(run, fixture, expected):
+    result = run(fixture)
+    assert result.code == expected, result.out
+    assert result.err == ""
+    assert result.out.startswith("# Drift review: ")
+
+
+@pytest.mark.parametrize(
+    ("fixture", "kind"),
+    [
+        ("env_var_drift.json", "refresh-only"),
+        ("etag_noise.json", "refresh-only"),
+        ("normal_plan_mixed.json", "normal"),
+    ],
+)
+def test_plan_kind_is_stated(run, fixture, kind):
+    assert f"Plan: {kind}, format_version 1.2" in run(fixture).out
+
+
+def test_normal_plan_with_nothing_to_change_is_stated(run_doc, load, find):
+    plan = load("invoker_deleted.json")
+    plan["resource_changes"] = [
+        rc for rc in plan["resource_changes"] if rc["change"]["actions"] == ["no-op"]
+    ]
+    assert "Plan: normal, nothing to change," in run_doc(plan).out
+
+
+def test_clean_refresh_only_plan_says_no_drift(run):
+    result = run("refresh_clean.json")
+    assert "**Verdict: no drift** - 0 muted change(s)." in result.out
+    assert "Plan: refresh-only, format_version 1.2" in result.out
+    assert "| critical | 0 |\n| drift | 0 |\n| noise (muted) | 0 |" in result.out
+
+
+# --- critical: IAM -------------------------------------------------------------------------
+
+
+def test_invoker_deleted_out_of_band_is_critical_and_notes_the_recreate(run):
+    result = run("invoker_deleted.json")
+    critical = section(result.out, "Critical")
+    assert f"`{INVOKER}`" in critical
+    assert "`roles/run.invoker` grant for `serviceAccount:phase3-analytics-sub-push@" in critical
+    assert "deleted out of band; the plan re-creates it" in critical
+    assert "**Verdict: CRITICAL** - 1 finding(s)" in result.out
+
+
+def test_invoker_deleted_in_refresh_only_plan_is_critical_without_recreate(run_doc, load):
+    plan = load("invoker_deleted.json")
+    del plan["resource_changes"]
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL
+    assert "deleted out of band |" in result.out
+    assert "re-creates" not in result.out
+
+
+@pytest.mark.parametrize("role", sorted(drift.CRITICAL_ROLES))
+def test_every_critical_role_deleted_out_of_band_is_critical(run_doc, load, find, role):
+    plan = load("invoker_deleted.json")
+    find(plan, "resource_drift", INVOKER)["change"]["before"]["role"] = role
+    assert run_doc(plan).code == drift.EXIT_CRITICAL
+
+
+@pytest.mark.parametrize("actions", [["delete"], ["update"]])
+def test_critical_role_rule_covers_iam_types_outside_the_known_list(run_doc, load, find, actions):
+    plan = load("etag_noise.json")
+    member = find(plan, "resource_drift", INVOKER)
+    member["type"] = "google_cloud_tasks_queue_iam_member"
+    member["change"]["actions"] = actions
+    if actions == ["delete"]:
+        member["change"]["after"] = None
+    else:
+        member["change"]["after"]["condition"] = [{"expression": "false", "title": "off"}]
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL
+    assert "`etag`" not in section(result.out, "Critical")
+
+
+def test_non_critical_grant_deleted_out_of_band_is_drift(run_doc, load, find):
+    plan = load("invoker_deleted.json")
+    find(plan, "resource_drift", INVOKER)["change"]["before"]["role"] = "roles/logging.logWriter"
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_DRIFT
+    assert "deleted out of band; the plan re-creates it" in section(result.out, "Drift")
+
+
+def test_invoker_member_changed_out_of_band_is_critical(run_doc, load, find):
+    plan = load("etag_noise.json")
+    after = find(plan, "resource_drift", INVOKER)["change"]["after"]
+    after["member"] = "serviceAccount:756957797294-compute@developer.gserviceaccount.com"
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL
+    critical = section(result.out, "Critical")
+    assert "`member` of `roles/run.invoker` grant" in critical
+    assert "changed out of band" in critical
+    # The etag that changed with it is still muted, just not as "etag-only".
+    assert "| provider-computed attribute |" in result.out
+    assert "etag-only" not in result.out
+
+
+def test_planned_deletion_of_invoker_grant_is_critical(run):
+    result = run("orchestrator_removed.json")
+    critical = section(result.out, "Critical")
+    assert f"`{OLD_INVOKER}`" in critical
+    assert "plan deletes `roles/run.invoker` grant" in critical
+    assert "(delete_because_no_resource_config)" in critical
+    # The function, topic and identity deleted with it are planned, not findings.
+    assert "| critical | 1 |" in result.out
+    assert "| drift | 0 |" in result.out
+
+
+def test_planned_deletion_of_non_critical_grant_is_not_a_finding(run_doc, load, find):
+    plan = load("orchestrator_removed.json")
+    find(plan, "resource_changes", OLD_INVOKER)["change"]["before"]["role"] = "roles/run.viewer"
+    assert run_doc(plan).code == drift.EXIT_CLEAN
+
+
+# --- critical: push subscriptions ----------------------------------------------------------
+
+
+def test_push_endpoint_change_is_critical_with_both_urls(run):
+    critical = section(run("push_endpoint_changed.json").out, "Critical")
+    assert "`push_config[0].push_endpoint` changed out of band" in critical
+    assert '"https://nba-phase3-analytics-processors-f7p3g7f6ya-wl.a.run.app/process"' in critical
+    assert "/process-date-range" in critical
+
+
+def test_oidc_service_account_change_is_critical(run):
+    critical = section(run("oidc_sa_changed.json").out, "Critical")
+    assert "`push_config[0].oidc_token[0].service_account_email`" in critical
+    assert "756957797294-compute@developer.gserviceaccount.com" in critical
+
+
+def test_oidc_audience_change_is_critical(run_doc, load, find):
+    plan = load("oidc_sa_changed.json")
+    change = find(plan, "resource_drift", SUB)["change"]
+    change["after"] = change["before"] | {"push_config": [dict(change["before"]["push_config"][0])]}
+    token = dict(
+        change["before"]["push_config"][0]["oidc_token"][0], audience="https://example.org"
+    )
+    change["after"]["push_config"][0]["oidc_token"] = [token]
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL
+    assert "`push_config[0].oidc_token[0].audience`" in section(result.out, "Critical")
+
+
+def test_push_config_removed_out_of_band_is_critical(run_doc, load, find):
+    plan = load("push_endpoint_changed.json")
+    find(plan, "resource_drift", SUB)["change"]["after"]["push_config"] = []
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL
+    assert "(absent)" in section(result.out, "Critical")
+
+
+def test_other_subscription_change_is_drift_not_critical(run_doc, load, find):
+    plan = load("push_endpoint_changed.json")
+    change = find(plan, "resource_drift", SUB)["change"]
+    change["after"] = dict(change["before"], ack_deadline_seconds=60)
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_DRIFT
+    assert "`ack_deadline_seconds` changed out of band | `600` → `60`" in result.out
+
+
+def _drift_entry(address: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    rtype, name = address.split(".", 1)
+    return {
+        "address": address, "mode": "managed", "type": rtype, "name": name,
+        "provider_name": "registry.terraform.io/hashicorp/google",
+        "change": {"actions": ["update"], "before": before, "after": after,
+                   "after_unknown": {}, "before_sensitive": {}, "after_sensitive": {}},
+    }
+
+
+JOB = "google_cloud_scheduler_job.same_day_phase3__job"
+JOB_BEFORE = {
+    "name": "nba-same-day-phase3", "schedule": "30 10 * * *", "time_zone": "America/New_York",
+    "http_target": [{
+        "uri": "https://nba-phase3-analytics-processors-f7p3g7f6ya-wl.a.run.app/process-date-range",
+        "http_method": "POST",
+        "oidc_token": [{
+            "service_account_email": "nba-job-same-day-phase3@nba-props-platform.iam.gserviceaccount.com",
+            "audience": "https://nba-phase3-analytics-processors-f7p3g7f6ya-wl.a.run.app"}],
+    }],
+}
+
+
+def _with(block: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    out = copy.deepcopy(block)
+    node: Any = out
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return out
+
+
+@pytest.mark.parametrize(
+    ("address", "before", "path", "value", "shown"),
+    [
+        (JOB, JOB_BEFORE, ("http_target", 0, "oidc_token", 0, "service_account_email"),
+         "756957797294-compute@developer.gserviceaccount.com",
+         "`http_target[0].oidc_token[0].service_account_email`"),
+        (JOB, JOB_BEFORE, ("http_target", 0, "oidc_token", 0, "audience"), "https://example.org",
+         "`http_target[0].oidc_token[0].audience`"),
+        (JOB, JOB_BEFORE, ("http_target", 0, "uri"), "https://example.org/process",
+         "`http_target[0].uri`"),
+        (FUNCTION, {"name": "phase3-to-phase4-orchestrator", "event_trigger": [{
+            "service_account_email": "nba-trg-orch-p3p4@nba-props-platform.iam.gserviceaccount.com",
+            "pubsub_topic": "projects/nba-props-platform/topics/nba-phase3-analytics-complete"}]},
+         ("event_trigger", 0, "service_account_email"),
+         "756957797294-compute@developer.gserviceaccount.com",
+         "`event_trigger[0].service_account_email`"),
+        (FUNCTION, {"name": "phase3-to-phase4-orchestrator", "service_config": [{
+            "service_account_email": "nba-fn-orch-p3p4@nba-props-platform.iam.gserviceaccount.com"}]},
+         ("service_config", 0, "service_account_email"),
+         "756957797294-compute@developer.gserviceaccount.com",
+         "`service_config[0].service_account_email`"),
+        (SVC, {"name": "nba-phase3-analytics-processors", "template": [{
+            "service_account": "nba-run-p3-analytics@nba-props-platform.iam.gserviceaccount.com"}]},
+         ("template", 0, "service_account"), "756957797294-compute@developer.gserviceaccount.com",
+         "`template[0].service_account`"),
+    ],
+)
+def test_delivery_target_or_identity_changed_out_of_band_is_critical(
+        run_doc, load, address, before, path, value, shown):
+    plan = load("refresh_clean.json")
+    plan["resource_drift"] = [_drift_entry(address, before, _with(before, path, value))]
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL, result.out
+    critical = section(result.out, "Critical")
+    assert f"{shown} changed out of band" in critical
+    assert value in critical
+
+
+def test_scheduler_schedule_change_is_drift_not_critical(run_doc, load):
+    plan = load("refresh_clean.json")
+    after = _with(JOB_BEFORE, ("schedule",), "0 11 * * *")
+    plan["resource_drift"] = [_drift_entry(JOB, JOB_BEFORE, after)]
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_DRIFT
+    assert "`schedule` changed out of band | `\"30 10 * * *\"` → `\"0 11 * * *\"`" in result.out
+
+
+def test_grant_widened_to_invoker_out_of_band_is_critical(run_doc, load):
+    plan = load("refresh_clean.json")
+    before = {"name": "nba-phase3-analytics-processors", "role": "roles/run.viewer",
+              "member": "serviceAccount:nba-ops@nba-props-platform.iam.gserviceaccount.com"}
+    plan["resource_drift"] = [
+        _drift_entry(INVOKER, before, dict(before, role="roles/run.invoker"))]
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL
+    assert "`role` of `roles/run.invoker` grant" in section(result.out, "Critical")
+
+
+# --- critical: replacement of functions and services ----------------------------------------
+
+
+def test_function_replaced_while_its_invoker_is_not_is_critical(run):
+    critical = section(run("function_replaced_iam_not.json").out, "Critical")
+    assert f"`{FUNCTION}`" in critical
+    assert f"its IAM members are not: `{FN_INVOKER}` would be lost" in critical
+    assert "(replace_because_cannot_update: event_trigger[0].pubsub_topic)" in critical
+
+
+@pytest.mark.parametrize("actions", [["delete", "create"], ["create", "delete"]])
+def test_function_replaced_with_its_invoker_is_not_critical(run_doc, load, find, actions):
+    plan = load("function_replaced_iam_not.json")
+    member = find(plan, "resource_changes", FN_INVOKER)
+    member["change"]["actions"] = actions
+    member["action_reason"] = "replace_by_triggers"
+    assert run_doc(plan).code == drift.EXIT_CLEAN
+
+
+def test_function_replaced_with_no_iam_in_plan_is_critical(run_doc, load):
+    plan = load("function_replaced_iam_not.json")
+    plan["resource_changes"] = [
+        rc for rc in plan["resource_changes"] if rc["address"] != FN_INVOKER
+    ]
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL
+    assert "no IAM member in the plan grants access to it" in result.out
+
+
+def test_service_replaced_with_its_iam_is_not_critical(run):
+    result = run("service_replaced_iam_replaced.json")
+    assert "**Verdict: no drift**" in result.out
+    assert "3 planned resource change(s) checked" in result.out
+
+
+def test_service_replaced_with_one_invoker_left_behind_is_critical(run_doc, load, find):
+    plan = load("service_replaced_iam_replaced.json")
+    member = find(plan, "resource_changes", SCHED_INVOKER)
+    member["change"]["actions"] = ["no-op"]
+    member["change"]["after"] = member["change"]["before"]
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL
+    critical = section(result.out, "Critical")
+    assert f"`{SCHED_INVOKER}` would be lost" in critical
+    assert INVOKER not in critical
+
+
+def test_invoker_found_by_config_reference_when_names_differ(run_doc, load, find):
+    plan = load("service_replaced_iam_replaced.json")
+    member = find(plan, "resource_changes", SCHED_INVOKER)
+    member["change"]["actions"] = ["no-op"]
+    member["change"]["before"]["name"] = "projects/p/locations/l/services/renamed-elsewhere"
+    member["change"]["after"] = member["change"]["before"]
+    assert run_doc(plan).code == drift.EXIT_CRITICAL
+
+
+def test_invoker_of_another_service_is_not_counted(run_doc, load, find):
+    plan = load("service_replaced_iam_replaced.json")
+    member = find(plan, "resource_changes", SCHED_INVOKER)
+    member["change"]["actions"] = ["no-op"]
+    member["change"]["before"]["name"] = "projects/p/locations/l/services/prediction-worker"
+    member["change"]["after"] = member["change"]["before"]
+    plan["configuration"]["root_module"]["resources"] = [
+        r
+        for r in plan["configuration"]["root_module"]["resources"]
+        if r["address"] != SCHED_INVOKER
+    ]
+    assert run_doc(plan).code == drift.EXIT_CLEAN
+
+
+@pytest.mark.parametrize("resource_type", sorted(drift.RUNTIME_TYPES))
+def test_runtime_deleted_out_of_band_is_critical(run_doc, load, find, resource_type):
+    plan = load("env_var_drift.json")
+    found = find(plan, "resource_drift", SVC)
+    found["type"] = resource_type
+    found["change"]["actions"] = ["delete"]
+    found["change"]["after"] = None
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL
+    assert "deleted out of band, with the IAM policy on it" in result.out
+
+
+# --- critical: data stores -----------------------------------------------------------------
+
+
+def test_bigquery_table_deletion_is_critical(run):
+    critical = section(run("bigquery_table_deleted.json").out, "Critical")
+    assert f"`{TABLE}`" in critical
+    assert "plan will delete a data store: its data is destroyed" in critical
+    assert "`exists` → `deleted`" in critical
+
+
+@pytest.mark.parametrize("resource_type", sorted(drift.DATA_STORE_TYPES))
+@pytest.mark.parametrize("actions", [["delete"], ["delete", "create"], ["create", "delete"]])
+def test_every_data_store_deleted_or_replaced_is_critical(
+    run_doc, load, find, resource_type, actions
+):
+    plan = load("bigquery_table_deleted.json")
+    found = find(plan, "resource_changes", TABLE)
+    found["type"] = resource_type
+    found["change"]["actions"] = actions
+    assert run_doc(plan).code == drift.EXIT_CRITICAL
+
+
+def test_firestore_field_deletion_is_not_a_data_store_loss(run_doc, load, find):
+    plan = load("bigquery_table_deleted.json")
+    find(plan, "resource_changes", TABLE)["type"] = "google_firestore_field"
+    assert run_doc(plan).code == drift.EXIT_CLEAN
+
+
+def test_data_store_deleted_out_of_band_is_critical(run_doc, load, find):
+    plan = load("bigquery_table_deleted.json")
+    deleted = find(plan, "resource_changes", TABLE)
+    plan["resource_drift"] = [deleted]
+    plan["resource_changes"] = []
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL
+    assert "data store deleted out of band" in result.out
+
+
+def test_data_store_updated_out_of_band_is_only_drift(run_doc, load, find):
+    plan = load("bigquery_table_deleted.json")
+    table = find(plan, "resource_changes", TABLE)
+    change = table["change"]
+    change["actions"] = ["update"]
+    change["after"] = dict(change["before"], description="edited in the console")
+    plan["resource_drift"] = [table]
+    plan["resource_changes"] = []
+    assert run_doc(plan).code == drift.EXIT_DRIFT
+
+
+# --- drift ---------------------------------------------------------------------------------
+
+
+def test_env_var_drift_lists_the_path_and_both_values(run):
+    result = run("env_var_drift.json")
+    rows = section(result.out, "Drift")
+    assert "`template[0].containers[0].env[2].value` changed out of band" in rows
+    assert '`"INFO"` → `"DEBUG"`' in rows
+    assert "| drift | 1 |" in result.out
+
+
+def test_planned_changes_without_drift_are_not_drift(run):
+    result = run("normal_plan_mixed.json")
+    assert "**Verdict: no drift**" in result.out
+    assert "pipeline_canary__job" not in result.out
+
+
+def test_drift_that_the_plan_reverts_is_still_drift(run_doc, load, find):
+    plan = load("env_var_drift.json")
+    drifted = find(plan, "resource_drift", SVC)
+    plan["resource_changes"] = [dict(drifted, change=dict(drifted["change"], actions=["update"]))]
+    assert run_doc(plan).code == drift.EXIT_DRIFT
+
+
+def test_sensitive_values_are_masked(run, load, find):
+    plan = load("sensitive_drift.json")
+    secret_before = find(plan, "resource_drift", SVC)["change"]["before"]
+    secret = secret_before["template"][0]["containers"][0]["env"][3]["value"]
+    result = run("sensitive_drift.json")
+    assert "`template[0].containers[0].env[3].value` changed out of band" in result.out
+    assert "`(sensitive)` → `(sensitive)`" in result.out
+    assert secret not in result.out
+    assert "oldsecret123" not in result.out
+    assert "newsecret456" not in result.out
+
+
+def test_value_marked_sensitive_on_one_side_only_is_masked(run_doc, load, find):
+    plan = load("sensitive_drift.json")
+    change = find(plan, "resource_drift", SVC)["change"]
+    change["before_sensitive"] = {}
+    result = run_doc(plan)
+    assert "newsecret456" not in result.out
+    assert "oldsecret123" not in result.out
+
+
+def test_whole_sensitive_block_is_reported_once_without_its_shape(run_doc, load, find):
+    plan = load("sensitive_drift.json")
+    change = find(plan, "resource_drift", SVC)["change"]
+    change["before_sensitive"] = change["after_sensitive"] = {"template": True}
+    result = run_doc(plan)
+    assert "| `template` changed out of band | `(sensitive)` → `(sensitive)` |" in result.out
+    assert "env" not in section(result.out, "Drift")
+
+
+def test_unknown_resource_type_is_drift_with_a_note_and_nothing_is_muted(run):
+    result = run("unknown_type.json")
+    rows = section(result.out, "Drift")
+    assert "`state` changed out of band (unknown resource type)" in rows
+    assert '`"RUNNING"` → `"PAUSED"`' in rows
+    assert "`rate_limits[0].max_dispatches_per_second`" in rows
+    assert "| noise (muted) | 0 |" in result.out
+
+
+def test_unknown_resource_type_deleted_out_of_band_is_drift_with_a_note(run_doc, load):
+    plan = load("unknown_type.json")
+    plan["resource_drift"][0]["change"]["actions"] = ["delete"]
+    plan["resource_drift"][0]["change"]["after"] = None
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_DRIFT
+    assert "deleted out of band (unknown resource type)" in result.out
+
+
+def test_markdown_cells_escape_pipes(run_doc, load, find):
+    plan = load("env_var_drift.json")
+    env = find(plan, "resource_drift", SVC)["change"]["after"]["template"][0]["containers"][0]
+    env["env"][2]["value"] = "INFO|DEBUG"
+    result = run_doc(plan)
+    assert '`"INFO\\|DEBUG"`' in result.out
+    for line in section(result.out, "Drift").splitlines():
+        if line.startswith("| `"):
+            assert line.replace("\\|", "").count("|") == 5, line
+
+
+# --- noise ---------------------------------------------------------------------------------
+
+
+def test_etag_only_change_on_iam_member_is_muted_and_counted(run):
+    result = run("etag_noise.json")
+    muted = section(result.out, "Muted noise")
+    assert "| etag-only change on IAM member | 1 | `etag` |" in muted
+    assert "| provider-computed attribute | 4 |" in muted
+    assert "**Verdict: no drift** - 5 muted change(s)." in result.out
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("update_time", "2026-11-22T00:00:00Z"),
+        ("etag", '"other"'),
+        ("uid", "0f0f"),
+        ("generation", "99"),
+        ("observed_generation", "99"),
+        ("latest_ready_revision", "rev-00099"),
+        ("latest_created_revision", "rev-00099"),
+        ("conditions", [{"state": "CONDITION_FAILED", "type": "RoutesReady"}]),
+        ("terminal_condition", [{"state": "CONDITION_FAILED", "type": "Ready"}]),
+        ("reconciling", True),
+    ],
+)
+def test_provider_computed_attributes_are_muted(run_doc, load, find, attribute, value):
+    plan = load("refresh_clean.json")
+    service = plan["prior_state"]["values"]["root_module"]["resources"][0]
+    before = service["values"]
+    plan["resource_drift"] = [
+        {
+            "address": SVC,
+            "mode": "managed",
+            "type": "google_cloud_run_v2_service",
+            "name": "phase3_analytics__service",
+            "change": {
+                "actions": ["update"],
+                "before": before,
+                "after": dict(before, **{attribute: value}),
+            },
+        }
+    ]
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CLEAN, result.out
+    assert f"`{attribute}`" in section(result.out, "Muted noise")
+
+
+def test_output_only_changes_are_muted_and_no_op_outputs_are_not_counted(run):
+    result = run("output_only.json")
+    assert "| output-only change | 1 | `phase3_service_latest_revision` |" in result.out
+    assert "phase3_service_uri" not in result.out
+    assert "**Verdict: no drift** - 1 muted change(s)." in result.out
+
+
+# --- ignore file ---------------------------------------------------------------------------
+
+
+def test_unexpired_ignore_entries_mute_with_their_reason(run, fixtures_dir):
+    result = run("ignored_attribute.json", ignore=fixtures_dir / "ignore_client_unexpired.json")
+    assert result.code == drift.EXIT_CLEAN, result.out
+    assert "| ignore file: gcloud run deploy in the rollback runbook" in result.out
+    assert "`client`, `client_version`" in result.out
+
+
+def test_expired_ignore_entries_are_findings_and_stop_muting(run, fixtures_dir):
+    result = run("ignored_attribute.json", ignore=fixtures_dir / "ignore_client_expired.json")
+    assert result.code == drift.EXIT_DRIFT
+    rows = section(result.out, "Drift")
+    assert "ignore entry for `client` expired on 2026-10-31" in rows
+    assert '`client` changed out of band | `(absent)` → `"gcloud"`' in rows
+    assert "ignore file:" not in result.out
+
+
+def test_ignore_file_never_mutes_a_critical_change(run, write_json):
+    ignore = write_json(
+        {
+            "ignore": [
+                {
+                    "address": "google_pubsub_subscription.*",
+                    "attribute": "push_config",
+                    "reason": "someone thought this was noise",
+                    "expires": "2027-01-31",
+                }
+            ]
+        },
+        "ignore-push.json",
+    )
+    result = run("push_endpoint_changed.json", ignore=ignore)
+    assert result.code == drift.EXIT_CRITICAL
+    assert "ignore file:" not in result.out
+
+
+def test_ignore_file_mutes_non_critical_attributes_of_the_same_resource(
+    run_doc, load, find, write_json
+):
+    plan = load("push_endpoint_changed.json")
+    change = find(plan, "resource_drift", SUB)["change"]
+    change["after"]["ack_deadline_seconds"] = 60
+    ignore = write_json(
+        {
+            "ignore": [
+                {
+                    "address": SUB,
+                    "attribute": "ack_deadline_seconds",
+                    "reason": "tuning experiment, see incident 12",
+                    "expires": "2027-01-31",
+                }
+            ]
+        },
+        "ignore-ack.json",
+    )
+    result = run_doc(plan, ignore=ignore)
+    assert "| critical | 1 |\n| drift | 0 |\n| noise (muted) | 1 |" in result.out
+    assert "| ignore file: tuning experiment, see incident 12 | 1 | `ack_deadline_seconds` |" in (
+        result.out
+    )
+
+
+def test_expired_ignore_entry_is_a_finding_even_when_nothing_drifts(run, fixtures_dir):
+    result = run("refresh_clean.json", ignore=fixtures_dir / "ignore_client_expired.json")
+    assert result.code == drift.EXIT_DRIFT
+    assert "renew it or fix the drift" in result.out
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [("2027-01-31", drift.EXIT_CLEAN), ("2027-02-01", drift.EXIT_DRIFT)],
+)
+def test_ignore_entry_is_valid_through_its_expiry_day(run, fixtures_dir, today, expected):
+    ignore = fixtures_dir / "ignore_client_unexpired.json"
+    assert run("ignored_attribute.json", ignore=ignore, today=today).code == expected
+
+
+@pytest.mark.parametrize(
+    ("glob", "attribute", "address", "path", "expected"),
+    [
+        ("google_cloud_run_v2_service.*", "client", SVC, "client", True),
+        ("google_cloud_run_v2_service.*", "client", SVC, "client_version", False),
+        (
+            "google_cloud_run_v2_service.phase3_*",
+            "template.containers.env",
+            SVC,
+            "template[0].containers[0].env[2].value",
+            True,
+        ),
+        (
+            "google_cloud_run_v2_service.*",
+            "template[0].containers[0].env[1]",
+            SVC,
+            "template[0].containers[0].env[2].value",
+            False,
+        ),
+        (
+            "google_cloud_run_v2_service.*",
+            "template[0].labels",
+            SVC,
+            'template[0].labels["run.googleapis.com/x"]',
+            True,
+        ),
+        ("google_pubsub_subscription.*", "labels", SVC, "labels", False),
+        ('google_pubsub_topic.t["a"]', "labels", 'google_pubsub_topic.t["a"]', "labels", True),
+        ('google_pubsub_topic.t["a"]', "labels", "google_pubsub_topic.ta", "labels", False),
+    ],
+)
+def test_ignore_entry_matching(glob, attribute, address, path, expected):
+    entry = drift.IgnoreEntry(glob, parse_path(attribute), "because", date(2027, 1, 1))
+    assert entry.matches(address, parse_path(path)) is expected
+
+
+@pytest.mark.parametrize(
+    ("fixture", "message"),
+    [
+        ("ignore_missing_reason.json", "ignore[0]: missing 'reason'"),
+        ("ignore_missing_expires.json", "ignore[1]: missing 'expires'"),
+    ],
+)
+def test_ignore_entry_without_reason_or_expiry_is_unreadable(run, fixtures_dir, fixture, message):
+    result = run("env_var_drift.json", ignore=fixtures_dir / fixture)
+    assert result.code == drift.EXIT_UNREADABLE
+    assert result.out == ""
+    assert result.err.count("\n") == 1
+    assert result.err.startswith(f"drift: {fixtures_dir / fixture}: {message}")
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ([], 'expected an object with an "ignore" list'),
+        ({"ignore": {}}, 'expected an object with an "ignore" list'),
+        ({"ignore": ["x"]}, "ignore[0] is not an object"),
+        (
+            {"ignore": [{"address": "a", "attribute": "b", "reason": "c", "expires": "soon"}]},
+            "ignore[0]: expires 'soon' is not a YYYY-MM-DD date",
+        ),
+        (
+            {
+                "ignore": [
+                    {"address": "a", "attribute": "b", "reason": " ", "expires": "2027-01-01"}
+                ]
+            },
+            "ignore[0]: missing 'reason'",
+        ),
+        (
+            {
+                "ignore": [
+                    {"address": "a", "attribute": "b..c", "reason": "r", "expires": "2027-01-01"}
+                ]
+            },
+            "ignore[0]: cannot parse attribute path 'b..c'",
+        ),
+    ],
+)
+def test_malformed_ignore_file_is_unreadable(run, write_json, document, message):
+    path = write_json(document, "bad-ignore.json")
+    result = run("refresh_clean.json", ignore=path)
+    assert result.code == drift.EXIT_UNREADABLE
+    assert result.err.startswith(f"drift: {path}: {message}")
+
+
+def test_missing_ignore_file_is_unreadable(run, tmp_path):
+    result = run("refresh_clean.json", ignore=tmp_path / "nope.json")
+    assert result.code == drift.EXIT_UNREADABLE
+    assert result.err == f"drift: {tmp_path / 'nope.json'}: file not found\n"
+
+
+def test_checked_in_ignore_file_is_valid():
+    entries = drift.load_ignore_file(drift.DEFAULT_IGNORE_FILE)
+    assert all(entry.reason and entry.expires for entry in entries)
+
+
+# --- unreadable input ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fixture", "reason"),
+    [
+        ("malformed_not_json.json", "not JSON (line 4 column 1"),
+        ("malformed_top_level_list.json", "not a plan JSON: top level is a list"),
+        ("malformed_state_not_plan.json", "(this looks like state output)"),
+        ("malformed_format_v2.json", "unsupported format_version 2.0 (this tool reads 1.x)"),
+        ("malformed_missing_actions.json", "resource_changes[0] (" + SUB + "): change.actions"),
+    ],
+)
+def test_unreadable_plan_exits_1_with_one_line_naming_file_and_reason(
+    run, fixtures_dir, fixture, reason
+):
+    result = run(fixture)
+    assert result.code == drift.EXIT_UNREADABLE
+    assert result.out == ""
+    assert result.err.startswith(f"drift: {fixtures_dir / fixture}: ")
+    assert reason in result.err
+    assert result.err.count("\n") == 1
+
+
+def test_missing_plan_file_is_unreadable(run, tmp_path):
+    result = run(tmp_path / "plan.json")
+    assert (result.code, result.err) == (1, f"drift: {tmp_path / 'plan.json'}: file not found\n")
+
+
+def test_directory_is_unreadable(run, tmp_path):
+    assert "is a directory" in run(tmp_path).err
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda p: p.pop("format_version"), "no format_version"),
+        (lambda p: p.update(format_version="1"), "unsupported format_version '1'"),
+        (lambda p: p.update(format_version=1.2), "unsupported format_version 1.2"),
+        (lambda p: p.update(resource_drift={}), "resource_drift is an object, expected a list"),
+        (
+            lambda p: p["resource_drift"][0].pop("type"),
+            "resource_drift[0]: missing or empty 'type'",
+        ),
+        (lambda p: p["resource_drift"][0].pop("change"), "missing 'change' object"),
+        (lambda p: p.update(output_changes=[]), "output_changes is a list, expected object"),
+    ],
+)
+def test_structurally_broken_plan_is_unreadable(run_doc, load, mutate, reason):
+    plan = load("env_var_drift.json")
+    mutate(plan)
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_UNREADABLE
+    assert reason in result.err
+
+
+def test_newer_minor_format_version_is_accepted(run_doc, load):
+    plan = load("env_var_drift.json")
+    plan["format_version"] = "1.9"
+    plan["some_future_field"] = {"ignored": True}
+    assert run_doc(plan).code == drift.EXIT_DRIFT
+
+
+def test_errored_plan_is_noted(run_doc, load):
+    plan = load("refresh_clean.json")
+    plan["errored"] = True
+    assert "`errored: true`" in run_doc(plan).out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "drift: usage: the following arguments are required: plan_json"),
+        (["plan.json", "--today", "22/11/2026"], "drift: --today '22/11/2026' is not a"),
+        (["plan.json", "--bogus"], "drift: usage: unrecognized arguments: --bogus"),
+    ],
+)
+def test_usage_errors_exit_1_not_2(capsys, argv, message):
+    # 2 means drift, so a bad command line must not look like drift to CI.
+    assert drift.main(argv) == drift.EXIT_UNREADABLE
+    assert capsys.readouterr().err.startswith(message)
+
+
+# --- as a program --------------------------------------------------------------------------
+
+
+def test_python_m_infra_drift(repo_root, fixtures_dir, no_ignores):
+    argv = ["--ignore", str(no_ignores), "--today", TODAY]
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.drift", str(fixtures_dir / "invoker_deleted.json"), *argv],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == drift.EXIT_CRITICAL, done.stderr
+    assert done.stdout.startswith("# Drift review: ")
+    assert done.stderr == ""
+
+
+def test_python_m_infra_drift_unreadable(repo_root, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.drift", str(tmp_path / "missing.json")],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == drift.EXIT_UNREADABLE
+    assert done.stderr == f"drift: {tmp_path / 'missing.json'}: file not found\n"

@@ -1,0 +1,171 @@
+"""Plan summary (`python -m infra.plan_summary`): counts per component and ⚠ flags."""
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from infra.terraform import plan_summary
+
+SVC = "google_cloud_run_v2_service.phase3_analytics__service"
+FUNCTION = "google_cloudfunctions2_function.phase3_to_phase4_orchestrator__function"
+OLD_INVOKER = (
+    "google_cloud_run_v2_service_iam_member.phase2_to_phase3_orchestrator__trigger_invoker"
+)
+TABLE = "google_bigquery_table.orchestration__phase_completions"
+
+
+class Run(NamedTuple):
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run(capsys, fixtures_dir, write_json):
+    """Run the CLI in-process on a fixture name or a plan document."""
+
+    def run_summary(plan: str | dict[str, Any] | Path) -> Run:
+        if isinstance(plan, dict):
+            path = write_json(plan)
+        elif isinstance(plan, Path):
+            path = plan
+        else:
+            path = fixtures_dir / plan
+        code = plan_summary.main([str(path)])
+        out, err = capsys.readouterr()
+        return Run(code, out, err)
+
+    return run_summary
+
+
+def rows_for(report: str, address: str) -> list[str]:
+    """Detail-table rows that mention an address."""
+    return [line for line in report.splitlines() if f"`{address}`" in line]
+
+
+def test_counts_per_component(run):
+    result = run("normal_plan_mixed.json")
+    assert result.code == 0
+    assert "**3 to create, 1 to update, 0 to replace, 0 to delete, 1 moved.**" in result.out
+    assert "| component | create | update | replace | delete |" in result.out
+    assert "| orchestration | 2 | 0 | 0 | 0 |" in result.out
+    assert "| pipeline_canary | 0 | 1 | 0 | 0 |" in result.out
+    assert "| reference | 1 | 0 | 0 | 0 |" in result.out
+    assert "⚠" not in result.out
+
+
+def test_no_op_and_data_reads_are_left_out_but_moves_are_listed(run):
+    result = run("normal_plan_mixed.json")
+    assert SVC not in result.out
+    assert "data.google_project.current" not in result.out
+    assert (
+        "| phase3_analytics | move | `google_service_account.phase3_analytics__identity` "
+        "| moved from google_service_account.phase3_analytics_identity |"
+    ) in result.out
+
+
+def test_function_replacement_is_flagged_with_reason(run):
+    (row,) = rows_for(run("function_replaced_iam_not.json").out, FUNCTION)
+    assert row.startswith("| ⚠ | phase3_to_phase4_orchestrator | replace |")
+    assert "replace_because_cannot_update; forced by event_trigger[0].pubsub_topic" in row
+
+
+def test_service_replacement_is_flagged_but_iam_replacement_is_not(run):
+    result = run("service_replaced_iam_replaced.json")
+    (service_row,) = rows_for(result.out, SVC)
+    assert service_row.startswith("| ⚠ |")
+    invoker = "google_cloud_run_v2_service_iam_member.phase3_analytics_sub__invoker"
+    (invoker_row,) = rows_for(result.out, invoker)
+    assert invoker_row.startswith("|  | phase3_analytics_sub | replace |")
+    assert "⚠ 1 change(s) need a careful look." in result.out
+
+
+def test_iam_deletion_is_flagged(run):
+    result = run("orchestrator_removed.json")
+    (row,) = rows_for(result.out, OLD_INVOKER)
+    assert row.startswith("| ⚠ | phase2_to_phase3_orchestrator | delete |")
+    assert "IAM grant deleted" in row
+    assert "| phase2_to_phase3_orchestrator | 0 | 0 | 0 | 3 |" in result.out
+    assert "| phase3_trigger | 0 | 0 | 0 | 1 |" in result.out
+
+
+def test_data_store_deletion_is_flagged(run):
+    (row,) = rows_for(run("bigquery_table_deleted.json").out, TABLE)
+    assert row.startswith("| ⚠ |")
+    assert "data store deleted: its data is destroyed" in row
+
+
+def test_plain_deletion_is_not_flagged(run, load, find):
+    plan = load("bigquery_table_deleted.json")
+    find(plan, "resource_changes", TABLE)["type"] = "google_pubsub_topic"
+    (row,) = rows_for(run(plan).out, TABLE)
+    assert row.startswith("|  |")
+
+
+def test_resources_without_double_underscore_are_shared(run, load, find):
+    plan = load("normal_plan_mixed.json")
+    job = find(plan, "resource_changes", "google_cloud_scheduler_job.pipeline_canary__job")
+    job["name"] = "pipeline_canary_job"
+    job["address"] = "google_cloud_scheduler_job.pipeline_canary_job"
+    result = run(plan)
+    assert "| shared | 0 | 1 | 0 | 0 |" in result.out
+    assert "| pipeline_canary |" not in result.out
+
+
+def test_refresh_only_plan_has_no_changes(run):
+    result = run("env_var_drift.json")
+    assert result.code == 0
+    assert result.out.endswith("No changes.\n")
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "malformed_not_json.json",
+        "malformed_top_level_list.json",
+        "malformed_state_not_plan.json",
+        "malformed_format_v2.json",
+        "malformed_missing_actions.json",
+    ],
+)
+def test_unreadable_plan_exits_1_with_one_line(run, fixtures_dir, fixture):
+    result = run(fixture)
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err.startswith(f"plan_summary: {fixtures_dir / fixture}: ")
+    assert result.err.count("\n") == 1
+
+
+def test_missing_file_exits_1(run, tmp_path):
+    result = run(tmp_path / "plan.json")
+    assert (result.code, result.err) == (
+        1,
+        f"plan_summary: {tmp_path / 'plan.json'}: file not found\n",
+    )
+
+
+@pytest.mark.parametrize("argv", [[], ["a.json", "b.json"], ["--help"]])
+def test_usage_exits_1(capsys, argv):
+    assert plan_summary.main(argv) == 1
+    assert capsys.readouterr().err == f"plan_summary: {plan_summary.USAGE}\n"
+
+
+def test_python_m_infra_plan_summary(repo_root, fixtures_dir):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "infra.plan_summary",
+            str(fixtures_dir / "orchestrator_removed.json"),
+        ],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# Plan summary: ")
+    assert "⚠" in done.stdout
