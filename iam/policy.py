@@ -185,10 +185,11 @@ def summary_line(r: StackResult) -> str:
 
 
 def rules_table() -> str:
-    """The Markdown rule table of the README (id, what, why)."""
+    """The Markdown rule table of the README (id, what, why with its public source)."""
     rows = ["| id | rule | why | needs env |", "|---|---|---|---|"]
     for r in RULES:
-        rows.append(f"| `{r.id}` | {r.title} | {r.rationale} | {'yes' if r.needs_env else ''} |")
+        rows.append(f"| `{r.id}` | {r.title} | {r.rationale} [(source)]({r.see}) | "
+                    f"{'yes' if r.needs_env else ''} |")
     return "\n".join(rows)
 
 

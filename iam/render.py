@@ -49,7 +49,8 @@ def policy_markdown(results: Sequence[StackResult],
                 f"**Fix:** {rule.fix}", "",
                 "| stack | resource | what is wrong |", "|---|---|---|"]
         out += [f"| `{s}` | `{cell(a)}` | {cell(m)} |" for s, a, m in rows]
-        out += ["", f"<details><summary>Why this rule</summary>\n\n{rule.rationale}\n\n"
+        see = f" See {rule.see}." if rule.see else ""
+        out += ["", f"<details><summary>Why this rule</summary>\n\n{rule.rationale}{see}\n\n"
                     "</details>", ""]
     if checkov is not None:
         out += checkov_markdown(checkov)

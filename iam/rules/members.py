@@ -1,0 +1,73 @@
+"""How a grant is written: re-created with its target, unconditional, additive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from iam.rules.engine import LIFECYCLE_DOC, PROVIDER_DOCS, Context, Finding, rule
+from infra.stackjson.stack import first
+
+
+@rule("LIFE-001", "IAM on a replaceable resource is re-created with it",
+      see=LIFECYCLE_DOC + "#replace_triggered_by",
+      fix="lifecycle.replace_triggered_by = [\"<target type>.<name>\"] (replaced_with())")
+def replace_triggered_by(ctx: Context) -> Iterator[Finding]:
+    """A replaced service, function, topic, subscription, account or dataset comes back with an
+    empty IAM policy while Terraform's state still holds the member; replace_triggered_by with
+    the target's literal address re-creates the member whenever the target is replaced."""
+    seen: set[str] = set()
+    for e in ctx.graph.iam:
+        if e.address in seen or e.target is None or e.target.address is None:
+            continue
+        seen.add(e.address)
+        want = e.target.address
+        literal = [a for a in e.replace_triggered_by if "${" not in a]
+        ok = any(a == want or a.startswith(f"{want}.") for a in literal)
+        if ok:
+            continue
+        if len(literal) != len(e.replace_triggered_by):
+            why = "uses an interpolation; it must be a literal address"
+        elif e.replace_triggered_by:
+            why = f"names {list(e.replace_triggered_by)}, not the target"
+        else:
+            why = "is missing"
+        yield Finding(e.address, f"lifecycle.replace_triggered_by {why}: when {want} is "
+                      "replaced the new resource starts with an empty IAM policy and this "
+                      f"grant is not re-applied; set replace_triggered_by = [\"{want}\"]")
+
+
+@rule("COND-001", "No conditional grants",
+      see="https://cloud.google.com/iam/docs/conditions-overview", fix="drop the condition block")
+def conditional_grants(ctx: Context) -> Iterator[Finding]:
+    """An IAM condition (an expiry, a time window, a request attribute) makes a grant stop
+    applying without any change to the stack; a pipeline identity's access must not depend on
+    the clock."""
+    seen: set[str] = set()
+    for e in ctx.graph.iam:
+        res = ctx.graph.stack.resources.get(e.address)
+        if res is None or e.address in seen or not first(res.body.get("condition")):
+            continue
+        seen.add(e.address)
+        cond = first(res.body.get("condition"))
+        yield Finding(e.address, f"{e.role} is conditional ({cond.get('expression', '')!r}): "
+                      "a time- or request-bound grant stops working on its own, silently (an "
+                      "expiring invoker is the stripped-invoker outage on a timer); grant it "
+                      "unconditionally")
+
+
+@rule("AUTH-001", "No authoritative IAM",
+      see=PROVIDER_DOCS + "resources/cloud_run_v2_service_iam",
+      fix="one *_iam_member per member and role")
+def authoritative(ctx: Context) -> Iterator[Finding]:
+    """*_iam_policy owns a resource's whole policy and *_iam_binding a whole role: each apply
+    removes every member they do not list (those added by Eventarc, the console or another
+    stack). Only the non-authoritative *_iam_member is allowed."""
+    seen: set[str] = set()
+    for e in ctx.graph.iam:
+        if e.mode == "member" or e.address in seen:
+            continue
+        seen.add(e.address)
+        base = e.rtype.rsplit("_iam_", 1)[0]
+        yield Finding(e.address, f"{e.rtype} is authoritative: every apply removes the members "
+                      "it does not list (how redeploys stripped run.invoker); use one "
+                      f"{base}_iam_member per member and role")
