@@ -1,0 +1,76 @@
+"""``iam.rules.config_drift``: each rule failing, with its id and address, on a minimal mutation."""
+
+from __future__ import annotations
+
+import json
+
+from tests.iam.rules.support import (
+    CANARY_ADDR,
+    ORCH,
+    ORCH_ADDR,
+    Case,
+    Stack,
+    canary_env,
+    mutation_tests,
+    orch_env,
+    res,
+    trigger_topic_env_removed_topic,
+)
+
+
+def expects_disabled_processor(s: Stack) -> None:
+    env = orch_env(s)
+    env["EXPECTED_PROCESSORS"] = json.dumps(
+        [*json.loads(env["EXPECTED_PROCESSORS"]), "p2_bdl_box_scores"])
+
+
+def canary_expects_fewer(s: Stack) -> None:
+    env = canary_env(s)
+    gated = json.loads(env["GATED_TRANSITIONS"])
+    gated[0]["expected"] = gated[0]["expected"][:-1]
+    env["GATED_TRANSITIONS"] = json.dumps(gated)
+
+
+CASES: list[Case] = [
+    ("DRIFT-001", ORCH_ADDR, expects_disabled_processor),
+    ("DRIFT-001", CANARY_ADDR, canary_expects_fewer),
+    ("DRIFT-001", ORCH_ADDR, trigger_topic_env_removed_topic),
+]
+
+
+test_mutation_is_caught = mutation_tests(CASES)
+
+
+def test_drift_message_names_the_disabled_processor(prod, check):
+    expects_disabled_processor(prod)
+    (hit,) = [v for v in check(prod) if v.rule == "DRIFT-001"]
+    assert "p2_bdl_box_scores is a phase 2 processor, disabled: BDL scrapers are off" in hit.message
+    assert "lists 6 processors but the manifest enables 5" in hit.message
+
+
+def test_source_phase_cannot_redirect_the_expected_set(prod, check):
+    env = orch_env(prod)
+    env["SOURCE_PHASE"] = "phase_2_raw"
+    env["EXPECTED_PROCESSORS"] = json.dumps(["p2_bdl_box_scores"])
+    messages = [v.message for v in check(prod) if v.rule == "DRIFT-001"]
+    assert any("SOURCE_PHASE 'phase_2_raw' but the manifest gates phase_3_analytics" in m
+               for m in messages)
+    assert any("missing ['player_game_summary'" in m for m in messages)
+
+
+def test_phase2_gate_expecting_the_disabled_processor(prod, check):
+    # The seed-198 incident: a Phase 2 gate that still expects the disabled BDL processor.
+    from infra.model.pipeline import load
+
+    fn = res(prod, "google_cloudfunctions2_function", ORCH)
+    fn["name"] = "phase2-gate"
+    env = orch_env(prod)
+    env["SOURCE_PHASE"] = "phase_2_raw"
+    env["EXPECTED_PROCESSORS"] = json.dumps([*load().enabled_processors(2), "p2_bdl_box_scores"])
+    messages = [v.message for v in check(prod, None) if v.rule == "DRIFT-001"]
+    assert messages == [
+        "EXPECTED_PROCESSORS lists 6 processors but the manifest enables 5 in phase 2 "
+        "['p2_bigdataball_pbp', 'p2_nbacom_boxscores', 'p2_nbacom_gamebook_pdf', "
+        "'p2_odds_game_lines', 'p2_odds_player_props']: p2_bdl_box_scores is disabled (BDL "
+        "scrapers are off), so it never completes and the gate waits forever; it is generated "
+        "by infra.function_config from the manifest, never edited by hand"]
