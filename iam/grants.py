@@ -84,9 +84,9 @@ def expected(manifest: Manifest, env: EnvConfig) -> IamData:
     w = derive(manifest, env)
     return IamData(
         env=env, identities=w.identities, grants=frozenset(w.grants), slots=w.slots,
-        edges=w.edges, triggers=w.triggers, jobs_wiring=w.jobs, services=w.services,
-        functions=w.functions, topics=w.topics, jobs=frozenset(j.job for j in w.jobs),
-        datasets=w.datasets,
+        edges=w.edges, triggers=w.triggers, jobs_wiring=w.jobs, services=frozenset(w.services),
+        functions=frozenset(w.functions), topics=frozenset(w.topics),
+        jobs=frozenset(j.job for j in w.jobs), datasets=frozenset(w.datasets),
     )
 
 

@@ -218,11 +218,12 @@ class Wiring(MemberLookup):
     edges: tuple[PushEdge, ...]
     triggers: tuple[Trigger, ...]
     jobs: tuple[Job, ...]
-    services: frozenset[str]
-    functions: frozenset[str]
-    topics: frozenset[str]
-    """Every topic the stack declares: the manifest's and each edge's dead-letter topic."""
-    datasets: frozenset[str]
+    services: tuple[str, ...]
+    """Cloud names, in manifest order (likewise ``functions``, ``topics``, ``datasets``)."""
+    functions: tuple[str, ...]
+    topics: tuple[str, ...]
+    """Every topic the stack declares: the manifest's, then each edge's dead-letter topic."""
+    datasets: tuple[str, ...]
 
     def grants_by(self, by: GrantedBy) -> tuple[Grant, ...]:
         return tuple(g for g in self.grants if g.by == by)
@@ -449,9 +450,9 @@ def derive(manifest: Manifest, env: EnvConfig) -> Wiring:
         edges=tuple(edges),
         triggers=tuple(triggers),
         jobs=tuple(jobs),
-        services=frozenset(names.service(s) for s in manifest.services),
-        functions=frozenset(names.function(f) for f in manifest.functions),
-        topics=frozenset(names.topic(t.key) for t in manifest.topics)
-        | frozenset(e.dead_letter_topic for e in edges),
-        datasets=frozenset(names.dataset(d.key) for d in manifest.datasets),
+        services=tuple(names.service(s) for s in manifest.services),
+        functions=tuple(names.function(f) for f in manifest.functions),
+        topics=tuple(names.topic(t.key) for t in manifest.topics)
+        + tuple(e.dead_letter_topic for e in edges),
+        datasets=tuple(names.dataset(d.key) for d in manifest.datasets),
     )
