@@ -140,3 +140,14 @@ def test_dev_and_another_sport_name_their_own():
     assert {e.subscription for e in mlb.edges} == {
         "mlb-phase2-raw-sub", "mlb-phase3-analytics-sub", "mlb-phase4-precompute-sub",
         "mlb-phase5-predictions-sub"}
+
+
+def test_cloud_names_and_their_keys_are_one_convention():
+    from infra.model.naming import key_of, prefixed
+
+    names = Names(PROD)
+    assert names.topic("phase4-trigger") == prefixed("nba", "phase4-trigger")
+    assert key_of("nba", names.subscription("phase2-raw-sub")) == "phase2-raw-sub"
+    # a name the sport does not prefix (prediction-worker, eventarc subscriptions) is its key
+    assert key_of("nba", "prediction-worker") == "prediction-worker"
+    assert key_of("mlb", "nba-phase4-trigger") == "nba-phase4-trigger"
