@@ -2,20 +2,23 @@
 
     python -m infra.verify --env prod
 
-Run after ``make apply``. Reads, with the official clients, every Cloud Run service the
-manifest declares (and the Cloud Run service behind every function) with its IAM policy,
-every function, and every push subscription, then checks each edge of the pipeline:
+Run after ``make apply``. Reads, through ``infra.live.reader``, every Cloud Run service the
+manifest declares (and the Cloud Run service behind every function), every function, every
+push subscription and the IAM policy of everything the wiring grants on, then checks:
 
-* services and functions exist and are ready (``CONDITION_SUCCEEDED`` / ``ACTIVE``);
+* services and functions exist, are ready (``CONDITION_SUCCEEDED`` / ``ACTIVE``) and are not
+  public;
 * a function's Pub/Sub trigger listens on the declared topic as its trigger identity;
 * a push subscription is on the declared topic, pushes to ``<target uri><path>`` with an
-  OIDC token for its own identity and the target as audience, and dead-letters to
-  ``<subscription>-dlq`` after the declared number of attempts;
-* every caller has ``roles/run.invoker`` on its target: push identities, function trigger
-  identities, scheduler job identities, and services that call other services.
+  OIDC token for its own identity and the target as audience, and dead-letters to its own
+  dead-letter topic after the declared number of attempts;
+* every grant of the wiring is held, unconditionally: invoker on services and function
+  services, publisher on topics, subscriber on subscriptions, the Pub/Sub agent's token
+  creator on push and trigger identities, dataEditor on datasets, the project roles
+  (Firestore, function builds) and the build identity's read on the source bucket.
 
-Expected values come from the manifest and the environment through ``infra.naming``. Prints
-one line per check (``OK`` or ``FAIL`` with why and the fix) and a summary line.
+Expectations come from ``infra.model.wiring``, the one derivation of the manifest's wiring.
+Prints one line per check (``OK`` or ``FAIL`` with why and the fix) and a summary line.
 
 Exit: 0 every check passed, 1 at least one failed, 2 could not verify (no usable
 credentials, bad command line).
@@ -27,239 +30,50 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
+from typing import Any, TextIO
 
-from google.api_core.exceptions import GoogleAPIError, NotFound
 from google.auth.exceptions import DefaultCredentialsError, RefreshError
 
 from infra.cli import Parser, UsageError, one_line
+from infra.live.reader import JSON, CloudReader, GoogleCloudReader, ReadError
 from infra.model.envs import ENVS, EnvConfig, get_env
 from infra.model.manifest import Manifest
-from infra.model.naming import Names
+from infra.model.wiring import (
+    DATA_EDITOR,
+    DATASTORE_USER,
+    DATASTORE_VIEWER,
+    INVOKER,
+    PUBLISHER,
+    PUBSUB_AGENT,
+    SUBSCRIBER,
+    TOKEN_CREATOR,
+    Grant,
+    PushEdge,
+    Target,
+    Trigger,
+    derive,
+)
 
-if TYPE_CHECKING:
-    from google.cloud.functions_v2 import FunctionServiceClient
-    from google.cloud.pubsub_v1 import SubscriberClient
-    from google.cloud.run_v2 import ServicesClient
+__all__ = ["CloudReader", "GoogleCloudReader", "ReadError", "Verifier", "main"]
 
-JSON = Mapping[str, Any]
-
-INVOKER_ROLE = "roles/run.invoker"
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 READY = "CONDITION_SUCCEEDED"
 ACTIVE = "ACTIVE"
 
+# A dataset's access entries return the legacy role names (BigQuery REST Dataset.access:
+# "will return only the legacy format").
+# @see https://cloud.google.com/bigquery/docs/reference/rest/v2/datasets#Dataset.FIELDS.access
+LEGACY_DATASET_ROLES = {"roles/bigquery.dataOwner": "OWNER", DATA_EDITOR: "WRITER",
+                        "roles/bigquery.dataViewer": "READER"}
+
+# The check kind printed for each role (what a reader scans the output for).
+ROLE_KINDS = {INVOKER: "invoker", PUBLISHER: "publisher", SUBSCRIBER: "subscriber",
+              TOKEN_CREATOR: "token", DATA_EDITOR: "data-editor", DATASTORE_USER: "datastore",
+              DATASTORE_VIEWER: "datastore"}
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CANNOT_VERIFY = 2
-
-
-def dead_letter_topic_name(subscription: str) -> str:
-    """The dead-letter topic of a push subscription (``PushEdgeProps``: ``<name>-dlq``)."""
-    return f"{subscription}-dlq"
-
-
-# --- reading the cloud -----------------------------------------------------------------------
-
-
-class ReadError(Exception):
-    """An API call failed for a reason other than not-found; the message is one line."""
-
-
-class CloudReader(Protocol):
-    """Reads resources by full resource name, as the v2 APIs return them (snake_case keys).
-
-    Each method returns ``None`` when the resource does not exist and raises ``ReadError``
-    for any other API failure. Credential errors (``google.auth.exceptions``) propagate.
-    """
-
-    def get_service(self, name: str) -> JSON | None:
-        """Cloud Run v2 ``Service``: ``name``, ``uri``, ``urls``, ``terminal_condition``."""
-        ...
-
-    def get_service_iam_policy(self, name: str) -> JSON | None:
-        """IAM ``Policy`` of a Cloud Run service: ``bindings: [{role, members, condition}]``."""
-        ...
-
-    def get_function(self, name: str) -> JSON | None:
-        """Cloud Functions v2 ``Function``: ``state``, ``service_config``, ``event_trigger``."""
-        ...
-
-    def get_subscription(self, name: str) -> JSON | None:
-        """Pub/Sub ``Subscription``: ``topic``, ``push_config``, ``dead_letter_policy``."""
-        ...
-
-
-class GoogleCloudReader:
-    """``CloudReader`` over the official clients, each created on first use.
-
-    Creating the reader needs no credentials; the first call does (Application Default
-    Credentials: ``GOOGLE_APPLICATION_CREDENTIALS``, gcloud ADC, or the metadata server).
-    """
-
-    def __init__(self) -> None:
-        self._run: ServicesClient | None = None
-        self._functions: FunctionServiceClient | None = None
-        self._pubsub: SubscriberClient | None = None
-
-    @property
-    def run(self) -> ServicesClient:
-        if self._run is None:
-            from google.cloud import run_v2
-
-            self._run = run_v2.ServicesClient()
-        return self._run
-
-    @property
-    def functions(self) -> FunctionServiceClient:
-        if self._functions is None:
-            from google.cloud import functions_v2
-
-            self._functions = functions_v2.FunctionServiceClient()
-        return self._functions
-
-    @property
-    def pubsub(self) -> SubscriberClient:
-        if self._pubsub is None:
-            from google.cloud import pubsub_v1
-
-            self._pubsub = pubsub_v1.SubscriberClient()
-        return self._pubsub
-
-    @staticmethod
-    def _call(what: str, call: Callable[[], JSON]) -> JSON | None:
-        try:
-            return call()
-        except NotFound:
-            return None
-        except GoogleAPIError as err:
-            raise ReadError(f"reading {what}: {one_line(err)}") from err
-
-    def get_service(self, name: str) -> JSON | None:
-        return self._call(name, lambda: proto_to_dict(self.run.get_service(name=name)))
-
-    def get_service_iam_policy(self, name: str) -> JSON | None:
-        return self._call(f"IAM policy of {name}", lambda: proto_to_dict(
-            self.run.get_iam_policy(request={"resource": name})))
-
-    def get_function(self, name: str) -> JSON | None:
-        return self._call(name, lambda: proto_to_dict(self.functions.get_function(name=name)))
-
-    def get_subscription(self, name: str) -> JSON | None:
-        return self._call(name, lambda: proto_to_dict(
-            self.pubsub.get_subscription(subscription=name)))
-
-
-def proto_to_dict(message: Any) -> JSON:
-    """A response message as JSON with the API's field names (proto-plus or raw protobuf).
-
-    Same as the REST API's JSON but with snake_case field names: enums by name, fields at
-    their default value (empty, zero, false) omitted.
-    """
-    from google.protobuf import json_format
-
-    raw = type(message).pb(message) if hasattr(type(message), "pb") else message
-    result: JSON = json_format.MessageToDict(raw, preserving_proto_field_name=True)
-    return result
-
-
-# --- what the manifest expects ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """Something callers need ``roles/run.invoker`` on: a Cloud Run service or a function.
-
-    For a function the IAM policy lives on its Cloud Run service, found in the function's
-    ``service_config.service``.
-    """
-
-    kind: Literal["service", "function"]
-    key: str
-    cloud_name: str
-
-
-@dataclass(frozen=True)
-class InvokerEdge:
-    """``account`` must hold ``roles/run.invoker`` on ``target``; ``caller`` says why."""
-
-    caller: str
-    account: str
-    target: Target
-
-
-@dataclass(frozen=True)
-class PushExpectation:
-    """A push subscription as the stack declares it (names are short cloud names)."""
-
-    subscription: str
-    topic: str
-    target: Target
-    path: str
-    account: str
-    dead_letter_topic: str
-    max_delivery_attempts: int
-
-
-@dataclass(frozen=True)
-class TriggerExpectation:
-    """A function's Pub/Sub trigger: ``topic`` (short name) delivered as ``account``."""
-
-    function: Target
-    topic: str
-    account: str
-
-
-@dataclass(frozen=True)
-class Expected:
-    services: tuple[Target, ...]
-    functions: tuple[Target, ...]
-    triggers: tuple[TriggerExpectation, ...]
-    subscriptions: tuple[PushExpectation, ...]
-    invokers: tuple[InvokerEdge, ...]
-
-
-def expected(manifest: Manifest, env: EnvConfig) -> Expected:
-    """Everything the deployed ``env`` must show, derived from ``manifest`` via ``Names``."""
-    names = Names(env)
-    services = {s.key: Target("service", s.key, names.service(s)) for s in manifest.services}
-    functions = {f.key: Target("function", f.key, names.function(f))
-                 for f in manifest.functions}
-    triggers: list[TriggerExpectation] = []
-    subscriptions: list[PushExpectation] = []
-    invokers: list[InvokerEdge] = []
-
-    for t in manifest.transitions:
-        source_topic = t.topic if t.kind == "direct" else t.trigger_topic
-        assert source_topic is not None  # the manifest validates gated transitions
-        sub = names.subscription(t.subscription)
-        account = names.email(names.push_account(t))
-        target = services[t.target_service]
-        subscriptions.append(PushExpectation(
-            subscription=sub, topic=names.topic(source_topic), target=target, path=t.path,
-            account=account, dead_letter_topic=dead_letter_topic_name(sub),
-            max_delivery_attempts=t.max_delivery_attempts,
-        ))
-        invokers.append(InvokerEdge(f"push subscription {sub}", account, target))
-    for fn in manifest.functions:
-        if fn.trigger_topic is None:
-            continue
-        account = names.email(names.trigger_account(fn))
-        triggers.append(TriggerExpectation(functions[fn.key], names.topic(fn.trigger_topic),
-                                           account))
-        invokers.append(InvokerEdge(f"Pub/Sub trigger of {names.function(fn)}", account,
-                                    functions[fn.key]))
-    for job in manifest.jobs:
-        target = services.get(job.target) or functions[job.target]
-        invokers.append(InvokerEdge(f"scheduler job {names.job(job)}",
-                                    names.email(names.job_account(job)), target))
-    for svc in manifest.services:
-        for callee in svc.invokes:
-            invokers.append(InvokerEdge(f"service {names.service(svc)}",
-                                        names.email(names.service_account(svc)),
-                                        services[callee]))
-    return Expected(tuple(services.values()), tuple(functions.values()), tuple(triggers),
-                    tuple(subscriptions), tuple(invokers))
 
 
 # --- checking ----------------------------------------------------------------------------------
@@ -293,8 +107,15 @@ class _Unreadable(Exception):
         self.kind = kind
 
 
-def _account_id(email: str) -> str:
-    return email.split("@", 1)[0]
+def _account_id(member: str) -> str:
+    """``serviceAccount:a@p.iam…`` or ``a@p.iam…`` → ``a``; the Pub/Sub agent → its name."""
+    if member == PUBSUB_AGENT:
+        return "pubsub-agent"
+    return member.split(":", 1)[-1].split("@", 1)[0]
+
+
+def _email(member: str) -> str:
+    return member.split(":", 1)[-1]
 
 
 def _get(data: JSON | None, *path: str) -> Any:
@@ -311,14 +132,18 @@ class Verifier:
         self.manifest = manifest
         self.env = env
         self.reader = reader
-        self.expected = expected(manifest, env)
+        self.wiring = derive(manifest, env)
         self._cache: dict[tuple[str, str], JSON | _Unreadable | None] = {}
 
     # resource names
 
     @property
+    def _project(self) -> str:
+        return f"projects/{self.env.project_id}"
+
+    @property
     def _location(self) -> str:
-        return f"projects/{self.env.project_id}/locations/{self.env.region}"
+        return f"{self._project}/locations/{self.env.region}"
 
     def service_name(self, cloud_name: str) -> str:
         return f"{self._location}/services/{cloud_name}"
@@ -327,21 +152,25 @@ class Verifier:
         return f"{self._location}/functions/{cloud_name}"
 
     def subscription_name(self, name: str) -> str:
-        return f"projects/{self.env.project_id}/subscriptions/{name}"
+        return f"{self._project}/subscriptions/{name}"
 
     def topic_name(self, name: str) -> str:
-        return f"projects/{self.env.project_id}/topics/{name}"
+        return f"{self._project}/topics/{name}"
 
     # reads
 
     def _read(self, kind: str, name: str) -> JSON | None:
         key = (kind, name)
         if key not in self._cache:
+            r = self.reader
             readers: dict[str, Callable[[str], JSON | None]] = {
-                "service": self.reader.get_service,
-                "iam": self.reader.get_service_iam_policy,
-                "function": self.reader.get_function,
-                "subscription": self.reader.get_subscription,
+                "service": r.get_service, "iam": r.get_service_iam_policy,
+                "function": r.get_function, "subscription": r.get_subscription,
+                "topic_iam": r.get_topic_iam_policy,
+                "subscription_iam": r.get_subscription_iam_policy,
+                "service_account_iam": r.get_service_account_iam_policy,
+                "dataset": r.get_dataset, "project": r.get_project,
+                "project_iam": r.get_project_iam_policy, "bucket_iam": r.get_bucket_iam_policy,
             }
             try:
                 self._cache[key] = readers[kind](name)
@@ -354,15 +183,26 @@ class Verifier:
 
     def _service_of(self, target: Target) -> str:
         """Full name of the Cloud Run service behind ``target``; ``_Unavailable`` if unknown."""
-        if target.kind == "service":
-            return self.service_name(target.cloud_name)
-        function = self._read("function", self.function_name(target.cloud_name))
+        if target.kind == "run.service":
+            return self.service_name(target.name)
+        function = self._read("function", self.function_name(target.name))
         if function is None:
-            raise _Unavailable(f"function {target.cloud_name} not found")
+            raise _Unavailable(f"function {target.name} not found")
         service = _get(function, "service_config", "service")
         if not service:
-            raise _Unavailable(f"function {target.cloud_name} has no Cloud Run service yet")
+            raise _Unavailable(f"function {target.name} has no Cloud Run service yet")
         return str(service)
+
+    def _live_member(self, member: str) -> str:
+        """The member as the live policy lists it: the agent's needs the project number."""
+        if member != PUBSUB_AGENT:
+            return member
+        project = self._read("project", self._project)
+        number = str(_get(project, "name") or "").removeprefix("projects/")
+        if not number.isdigit():
+            raise _Unavailable(f"project {self.env.project_id} not found, so the Pub/Sub "
+                               "agent's project number is unknown")
+        return f"serviceAccount:service-{number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
     # fixes
 
@@ -373,26 +213,31 @@ class Verifier:
     def _read_fix(self, kind: str) -> str:
         role = {"service": "roles/run.viewer", "iam": "roles/run.viewer",
                 "function": "roles/cloudfunctions.viewer",
-                "subscription": "roles/pubsub.viewer"}[kind]
+                "subscription": "roles/pubsub.viewer", "topic_iam": "roles/pubsub.viewer",
+                "subscription_iam": "roles/pubsub.viewer",
+                "dataset": "roles/bigquery.metadataViewer", "project": "roles/browser",
+                }.get(kind, "roles/iam.securityReviewer")
         return f"give the verifying identity {role} on {self.env.project_id}"
 
     # checks
 
     def checks(self) -> Iterator[Check]:
-        """Every check, in order: services, functions, triggers, subscriptions, invokers."""
-        for target in self.expected.services:
-            yield self._guard("service", target.cloud_name, lambda t=target: self._service(t))
-        for target in self.expected.functions:
-            yield self._guard("function", target.cloud_name, lambda t=target: self._function(t))
-        for trig in self.expected.triggers:
-            yield self._guard("trigger", trig.function.cloud_name,
-                              lambda t=trig: self._trigger(t))
-        for push in self.expected.subscriptions:
-            yield self._guard("subscription", push.subscription,
-                              lambda p=push: self._subscription(p))
-        for edge in self.expected.invokers:
-            subject = f"{_account_id(edge.account)} → {edge.target.cloud_name}"
-            yield self._guard("invoker", subject, lambda e=edge: self._invoker(e))
+        """Every check, in order: services, functions, triggers, subscriptions, grants."""
+        w = self.wiring
+        for name in w.services:
+            yield self._guard("service", name, lambda n=name: self._service(n))
+        for name in w.functions:
+            yield self._guard("function", name, lambda n=name: self._function(n))
+        for trig in w.triggers:
+            yield self._guard("trigger", trig.function, lambda t=trig: self._trigger(t))
+        for edge in w.edges:
+            yield self._guard("subscription", edge.subscription,
+                              lambda e=edge: self._subscription(e))
+        for grant in w.grants:
+            kind = ROLE_KINDS.get(grant.role, "iam")
+            subject = f"{_account_id(grant.member)} → {grant.target.name}"
+            yield self._guard(kind, subject, lambda g=grant, k=kind, s=subject: self._grant(
+                g, k, s))
 
     def _guard(self, kind: str, subject: str, check: Callable[[], Check]) -> Check:
         try:
@@ -422,59 +267,58 @@ class Verifier:
                 f"{short} --project {self.env.project_id} --region {self.env.region} "
                 f"--member allUsers --role roles/run.invoker`); pipeline services are private")
 
-    def _service(self, target: Target) -> Check:
-        service = self._read("service", self.service_name(target.cloud_name))
+    def _service(self, name: str) -> Check:
+        service = self._read("service", self.service_name(name))
         if service is None:
-            return Check(False, "service", target.cloud_name,
-                         f"not found in {self._location}", self._apply_fix())
+            return Check(False, "service", name, f"not found in {self._location}",
+                         self._apply_fix())
         problem = self._ready(service)
         if problem:
-            return Check(False, "service", target.cloud_name, problem,
-                         f"read the revision logs (`gcloud run services logs read "
-                         f"{target.cloud_name} --project {self.env.project_id} --region "
-                         f"{self.env.region}`); the container must listen on $PORT")
-        public = self._public(self.service_name(target.cloud_name))
+            return Check(False, "service", name, problem,
+                         f"read the revision logs (`gcloud run services logs read {name} "
+                         f"--project {self.env.project_id} --region {self.env.region}`); the "
+                         "container must listen on $PORT")
+        public = self._public(self.service_name(name))
         if public:
-            return Check(False, "service", target.cloud_name, public,
-                         self._public_fix(target.cloud_name))
-        return Check(True, "service", target.cloud_name, f"ready at {service.get('uri', '?')}")
+            return Check(False, "service", name, public, self._public_fix(name))
+        return Check(True, "service", name, f"ready at {service.get('uri', '?')}")
 
-    def _function(self, target: Target) -> Check:
-        function = self._read("function", self.function_name(target.cloud_name))
+    def _function(self, name: str) -> Check:
+        function = self._read("function", self.function_name(name))
         if function is None:
-            return Check(False, "function", target.cloud_name,
-                         f"not found in {self._location}", self._apply_fix())
+            return Check(False, "function", name, f"not found in {self._location}",
+                         self._apply_fix())
         state = function.get("state")
         if state != ACTIVE:
             messages = [m.get("message", "") for m in function.get("state_messages") or []
                         if isinstance(m, Mapping)]
             why = f": {messages[0]}" if messages and messages[0] else ""
-            return Check(False, "function", target.cloud_name, f"state {state}{why}",
-                         f"`gcloud functions describe {target.cloud_name} --gen2 --region "
+            return Check(False, "function", name, f"state {state}{why}",
+                         f"`gcloud functions describe {name} --gen2 --region "
                          f"{self.env.region} --project {self.env.project_id}` and the build "
                          "logs; prove the code starts with `make check-functions`, then "
                          "plan and apply")
-        service_name = self._service_of(target)
+        service_name = self._service_of(Target("function.service", name))
         service = self._read("service", service_name)
         short = service_name.rsplit("/", 1)[-1]
         if service is None:
-            return Check(False, "function", target.cloud_name,
+            return Check(False, "function", name,
                          f"ACTIVE but its Cloud Run service {short} is not found",
                          self._apply_fix())
         problem = self._ready(service)
         if problem:
-            return Check(False, "function", target.cloud_name,
+            return Check(False, "function", name,
                          f"ACTIVE but its Cloud Run service {short} is {problem}",
                          f"read the logs of {short}; redeploy with `make apply ENV="
                          f"{self.env.name}` once the code starts (`make check-functions`)")
         public = self._public(service_name)
         if public:
-            return Check(False, "function", target.cloud_name, f"service {short} is {public}",
+            return Check(False, "function", name, f"service {short} is {public}",
                          self._public_fix(short))
-        return Check(True, "function", target.cloud_name, f"ACTIVE, service {short} ready")
+        return Check(True, "function", name, f"ACTIVE, service {short} ready")
 
-    def _trigger(self, trig: TriggerExpectation) -> Check:
-        name = trig.function.cloud_name
+    def _trigger(self, trig: Trigger) -> Check:
+        name = trig.function
         function = self._read("function", self.function_name(name))
         if function is None:
             raise _Unavailable(f"function {name} not found")
@@ -487,83 +331,122 @@ class Verifier:
         if trigger.get("pubsub_topic") != want_topic:
             problems.append(f"topic is {trigger.get('pubsub_topic') or 'unset'}, "
                             f"expected {want_topic}")
-        if trigger.get("service_account_email") != trig.account:
+        account = _email(trig.member)
+        if trigger.get("service_account_email") != account:
             problems.append(f"trigger identity is {trigger.get('service_account_email') or 'unset'}"
-                            f", expected {trig.account}")
+                            f", expected {account}")
         if problems:
             return Check(False, "trigger", name, "; ".join(problems), self._apply_fix())
-        return Check(True, "trigger", name,
-                     f"{trig.topic} delivered as {_account_id(trig.account)}")
+        return Check(True, "trigger", name, f"{trig.topic} delivered as {trig.account_id}")
 
-    def _subscription(self, push: PushExpectation) -> Check:
-        sub = self._read("subscription", self.subscription_name(push.subscription))
+    def _subscription(self, edge: PushEdge) -> Check:
+        sub = self._read("subscription", self.subscription_name(edge.subscription))
         if sub is None:
-            return Check(False, "subscription", push.subscription,
+            return Check(False, "subscription", edge.subscription,
                          f"not found in project {self.env.project_id}", self._apply_fix())
         problems: list[str] = []
-        want_topic = self.topic_name(push.topic)
+        want_topic = self.topic_name(edge.topic)
         if sub.get("topic") != want_topic:
             problems.append(f"topic is {sub.get('topic')}, expected {want_topic}")
 
         endpoint = _get(sub, "push_config", "push_endpoint")
         audience = _get(sub, "push_config", "oidc_token", "audience")
         oidc_account = _get(sub, "push_config", "oidc_token", "service_account_email")
-        service = self._read("service", self._service_of(push.target))
+        service = self._read("service", self._service_of(edge.target))
         if service is None:
-            problems.append(f"target service {push.target.cloud_name} not found")
+            problems.append(f"target service {edge.target.name} not found")
         else:
             uris = [u for u in [service.get("uri"), *(service.get("urls") or [])] if u]
-            wanted = [f"{u}{push.path}" for u in uris]
+            wanted = [f"{u}{edge.path}" for u in uris]
             if endpoint not in wanted:
                 problems.append(f"push endpoint is {endpoint or 'unset (pull)'}, expected "
-                                f"{wanted[0] if wanted else push.target.cloud_name + push.path}")
+                                f"{wanted[0] if wanted else edge.target.name + edge.path}")
             if audience not in uris:
                 problems.append(f"OIDC audience is {audience or 'unset'}, expected "
-                                f"{uris[0] if uris else push.target.cloud_name}")
-        if oidc_account != push.account:
-            problems.append(f"OIDC identity is {oidc_account or 'unset'}, expected "
-                            f"{push.account}")
-        want_dlq = self.topic_name(push.dead_letter_topic)
+                                f"{uris[0] if uris else edge.target.name}")
+        account = _email(edge.member)
+        if oidc_account != account:
+            problems.append(f"OIDC identity is {oidc_account or 'unset'}, expected {account}")
+        want_dlq = self.topic_name(edge.dead_letter_topic)
         dlq = _get(sub, "dead_letter_policy", "dead_letter_topic")
         if dlq != want_dlq:
             problems.append(f"dead-letter topic is {dlq or 'unset'}, expected {want_dlq}")
         attempts = _get(sub, "dead_letter_policy", "max_delivery_attempts")
-        if dlq and attempts != push.max_delivery_attempts:
+        if dlq and attempts != edge.max_delivery_attempts:
             problems.append(f"max delivery attempts is {attempts}, expected "
-                            f"{push.max_delivery_attempts}")
+                            f"{edge.max_delivery_attempts}")
         if problems:
-            return Check(False, "subscription", push.subscription, "; ".join(problems),
+            return Check(False, "subscription", edge.subscription, "; ".join(problems),
                          f"{self._apply_fix()} (`make drift ENV={self.env.name}` shows what "
                          "changed)")
-        return Check(True, "subscription", push.subscription,
-                     f"{push.topic} → {endpoint} as {_account_id(push.account)}, "
-                     f"dead letters to {push.dead_letter_topic} after "
-                     f"{push.max_delivery_attempts} attempts")
+        return Check(True, "subscription", edge.subscription,
+                     f"{edge.topic} → {endpoint} as {edge.account_id}, dead letters to "
+                     f"{edge.dead_letter_topic} after {edge.max_delivery_attempts} attempts")
 
-    def _invoker(self, edge: InvokerEdge) -> Check:
-        subject = f"{_account_id(edge.account)} → {edge.target.cloud_name}"
-        service_name = self._service_of(edge.target)
-        policy = self._read("iam", service_name)
-        short = service_name.rsplit("/", 1)[-1]
+    # grants
+
+    def _policy_of(self, target: Target) -> tuple[str, JSON | None]:
+        """What ``target`` is called in messages, and its IAM policy (``None``: not found)."""
+        project, name = self.env.project_id, target.name
+        if target.kind in ("run.service", "function.service"):
+            service = self._service_of(target)
+            return f"Cloud Run service {service.rsplit('/', 1)[-1]}", self._read("iam", service)
+        reads = {
+            "pubsub.topic": ("topic_iam", self.topic_name(name)),
+            "pubsub.subscription": ("subscription_iam", self.subscription_name(name)),
+            "iam.serviceAccount": ("service_account_iam",
+                                   f"{self._project}/serviceAccounts/{name}"),
+            "project": ("project_iam", f"projects/{name}"),
+            "storage.bucket": ("bucket_iam", f"projects/_/buckets/{name}"),
+        }
+        if target.kind == "bigquery.dataset":
+            dataset = self._read("dataset", f"projects/{project}/datasets/{name}")
+            return f"dataset {name}", None if dataset is None else _dataset_policy(dataset)
+        if target.kind not in reads:
+            raise _Unavailable(f"{target.kind} IAM is not read by infra.live.reader")
+        kind, full = reads[target.kind]
+        return f"{target.kind.split('.')[-1]} {name}", self._read(kind, full)
+
+    def _grant(self, grant: Grant, kind: str, subject: str) -> Check:
+        what, policy = self._policy_of(grant.target)
         if policy is None:
-            raise _Unavailable(f"Cloud Run service {short} not found")
-        member = f"serviceAccount:{edge.account}"
+            raise _Unavailable(f"{what} not found")
+        member = self._live_member(grant.member)
         conditional = False
         for binding in policy.get("bindings") or []:
-            if binding.get("role") != INVOKER_ROLE or member not in (binding.get("members")
-                                                                     or []):
+            if binding.get("role") != grant.role or member not in (binding.get("members") or []):
                 continue
             if binding.get("condition"):
                 conditional = True
                 continue
-            return Check(True, "invoker", subject, f"{INVOKER_ROLE} granted ({edge.caller})")
+            return Check(True, kind, subject, f"{grant.role} granted ({grant.why})")
         where = " only under an IAM condition" if conditional else " missing"
-        return Check(False, "invoker", subject,
-                     f"{INVOKER_ROLE} for {member}{where} on {short}; {edge.caller} cannot "
-                     "deliver",
-                     f"{self._apply_fix()} (emergency: `gcloud run services "
-                     f"add-iam-policy-binding {short} --project {self.env.project_id} "
-                     f"--region {self.env.region} --member {member} --role {INVOKER_ROLE}`)")
+        return Check(False, kind, subject,
+                     f"{grant.role} for {member}{where} on {what}; needed: {grant.why}",
+                     f"{self._apply_fix()}{self._emergency(grant, member)}")
+
+    def _emergency(self, grant: Grant, member: str) -> str:
+        """The one-off gcloud command restoring ``grant`` until the next apply, if any."""
+        p, name, t = self.env.project_id, grant.target.name, grant.target
+        tail = f"--project {p} --member {member} --role {grant.role}"
+        if t.kind in ("run.service", "function.service"):
+            command = (f"gcloud run services add-iam-policy-binding {name} --project {p} "
+                       f"--region {self.env.region} --member {member} --role {grant.role}")
+        elif t.kind == "pubsub.topic":
+            command = f"gcloud pubsub topics add-iam-policy-binding {name} {tail}"
+        elif t.kind == "pubsub.subscription":
+            command = f"gcloud pubsub subscriptions add-iam-policy-binding {name} {tail}"
+        elif t.kind == "iam.serviceAccount":
+            command = f"gcloud iam service-accounts add-iam-policy-binding {name} {tail}"
+        elif t.kind == "project":
+            command = (f"gcloud projects add-iam-policy-binding {name} --member {member} "
+                       f"--role {grant.role}")
+        elif t.kind == "storage.bucket":
+            command = (f"gcloud storage buckets add-iam-policy-binding gs://{name} "
+                       f"--member {member} --role {grant.role}")
+        else:
+            return ""
+        return f" (emergency: `{command}`)"
 
     def run(self, out: TextIO) -> int:
         """Print every check and a summary; return the exit code.
@@ -571,11 +454,10 @@ class Verifier:
         The header is printed with the first check, so an error before any check (no
         credentials) leaves stdout empty.
         """
-        e = self.expected
+        w = self.wiring
         header = (f"verify {self.env.name}: project {self.env.project_id}, region "
-                  f"{self.env.region}: {len(e.services)} services, {len(e.functions)} "
-                  f"functions, {len(e.subscriptions)} push subscriptions, {len(e.invokers)} "
-                  "invoker edges")
+                  f"{self.env.region}: {len(w.services)} services, {len(w.functions)} "
+                  f"functions, {len(w.edges)} push subscriptions, {len(w.grants)} grants")
         failed = passed = 0
         for check in self.checks():
             if header:
@@ -592,8 +474,28 @@ class Verifier:
         return EXIT_FAILED if failed else EXIT_OK
 
 
-# --- CLI -------------------------------------------------------------------------------------
+def _dataset_policy(dataset: JSON) -> JSON:
+    """A dataset's ``access`` entries as policy bindings (legacy roles to IAM roles).
 
+    An entry names a service account as ``userByEmail`` (or ``iamMember``); a conditional
+    entry keeps its ``condition``.
+    """
+    iam_role = {legacy: role for role, legacy in LEGACY_DATASET_ROLES.items()}
+    bindings = []
+    for entry in dataset.get("access") or []:
+        email, other = entry.get("userByEmail"), entry.get("iamMember")
+        if not email and not other:
+            continue
+        member = other or f"serviceAccount:{email}"
+        if email and not email.endswith(".gserviceaccount.com"):
+            member = f"user:{email}"
+        role = str(entry.get("role"))
+        bindings.append({"role": iam_role.get(role, role), "members": [member],
+                         **({"condition": entry["condition"]} if entry.get("condition") else {})})
+    return {"bindings": bindings}
+
+
+# --- CLI -------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,8 +3,10 @@
 Everything here is read from the stack Terraform applies, never from the manifest: topics,
 subscriptions with their dead-letter and retry policies and ack deadlines, the Cloud Run
 targets (services and gen2 functions), who may invoke each target (``roles/run.invoker``
-members, resolved through ``infra.tfjson``), the functions' event triggers and the
+members, resolved through ``infra.stackjson``), the functions' event triggers and the
 scheduler jobs. Removing an invoker binding from the JSON therefore removes it locally too.
+The only convention it shares with the manifest, ``<sport>-<key>`` cloud names, comes from
+``infra.model.naming``.
 
 A gen2 function's event trigger is an Eventarc-managed push subscription in the cloud; it
 is not in the stack, so it is derived from ``event_trigger``: a push subscription on the
@@ -24,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.errors import LocalError
+from infra.model.naming import key_of
+from infra.model.wiring import INVOKER
 from infra.stackjson.stack import Resource, StackJson, first
 
 RUN_SERVICE = "google_cloud_run_v2_service"
@@ -31,7 +35,7 @@ FUNCTION = "google_cloudfunctions2_function"
 PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
 # Roles that carry run.routes.invoke, the permission Cloud Run checks on every request.
 INVOKER_ROLES = frozenset({
-    "roles/run.invoker", "roles/run.servicesInvoker", "roles/run.admin", "roles/owner",
+    INVOKER, "roles/run.servicesInvoker", "roles/run.admin", "roles/owner",
     "roles/editor",
 })
 # Eventarc's retry policy on the subscriptions it creates for function triggers.
@@ -225,7 +229,7 @@ class _Reader:
         self.sport = sport
 
     def short(self, name: str) -> str:
-        return name.removeprefix(f"{self.sport}-")
+        return key_of(self.sport, name)
 
     def text(self, value: object) -> str | None:
         if value is None:

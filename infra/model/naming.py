@@ -8,6 +8,16 @@ from infra.model.envs import EnvConfig
 from infra.model.manifest import Function, ScheduledJob, Service, Transition
 
 
+def prefixed(sport: str, key: str) -> str:
+    """``<sport>-<key>``: the cloud name of a topic, subscription or job."""
+    return f"{sport}-{key}"
+
+
+def key_of(sport: str, cloud_name: str) -> str:
+    """The key in ``<sport>-<key>`` (inverse of ``prefixed``); other names are their own key."""
+    return cloud_name.removeprefix(f"{sport}-")
+
+
 @dataclass(frozen=True)
 class Names:
     env: EnvConfig
@@ -17,10 +27,10 @@ class Names:
         return self.env.sport
 
     def topic(self, key: str) -> str:
-        return f"{self.sport}-{key}"
+        return prefixed(self.sport, key)
 
     def subscription(self, key: str) -> str:
-        return f"{self.sport}-{key}"
+        return prefixed(self.sport, key)
 
     def dead_letter_topic(self, key: str) -> str:
         return f"{self.subscription(key)}-dlq"
@@ -35,7 +45,7 @@ class Names:
         return fn.cloud_name or f"{self.sport}-{fn.key}"
 
     def job(self, job: ScheduledJob) -> str:
-        return f"{self.sport}-{job.key}"
+        return prefixed(self.sport, job.key)
 
     def dataset(self, key: str) -> str:
         return f"{self.sport}_{key}"

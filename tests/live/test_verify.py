@@ -2,8 +2,7 @@
 
 The `Verifier` reads through a `CloudReader`; here `RecordedReader` serves the JSON files
 under `recorded/` (see its README) exactly as `GoogleCloudReader` would return them. The
-real reader is tested at its boundaries: conversion of the real message classes, error
-translation, and the credentials failure without network.
+real reader is tested at its boundaries in `test_reader.py`.
 """
 
 import json
@@ -14,39 +13,38 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from google.api_core.exceptions import NotFound, PermissionDenied
 from google.auth.exceptions import DefaultCredentialsError
-from google.cloud import functions_v2, pubsub_v1, run_v2
+from google.cloud import bigquery, functions_v2, pubsub_v1, run_v2
 from google.iam.v1 import policy_pb2
 from google.protobuf import json_format
 
 from infra.live import verify
-from infra.live.verify import (
-    GoogleCloudReader,
-    ReadError,
-    Verifier,
-    dead_letter_topic_name,
-    expected,
-    proto_to_dict,
-)
+from infra.live.reader import ReadError, proto_to_dict
+from infra.live.verify import Verifier
 from infra.model.envs import get_env
 from infra.model.pipeline import load
+from infra.model.wiring import derive
 
 RECORDED = Path(__file__).resolve().parent / "recorded"
 HEALTHY = RECORDED / "healthy"
 PROD = get_env("prod")
 
-# 6 services + 2 functions + 1 trigger + 4 subscriptions
-# + invokers: 4 push identities, 1 trigger identity, 3 scheduler jobs, 1 service→service
-HEALTHY_CHECKS = 6 + 2 + 1 + 4 + 9
+AGENT = "serviceAccount:service-733310264829@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+# 6 services + 2 functions + 1 trigger + 4 subscriptions + every grant of the wiring:
+# 9 invoker, 9 publisher, 8 subscriber, 5 token creator, 6 dataEditor, 5 project/bucket
+HEALTHY_CHECKS = 6 + 2 + 1 + 4 + 42
 
 
 class RecordedReader:
     """A `CloudReader` serving recorded responses; later layers override earlier ones.
 
     A resource is found only when its file's `name` equals the requested full name, so a
-    verifier asking for the wrong project, region or name gets "not found", like the API.
+    verifier asking for the wrong project, region or name gets "not found", like the API;
+    an IAM policy (which names nothing) only in the recorded project.
     """
+
+    project = "nba-props-platform"
 
     def __init__(self, *layers: Path) -> None:
         self.layers = layers
@@ -80,6 +78,41 @@ class RecordedReader:
         if service is None or service.get("name") != name:
             return None
         return self._load("service_iam", name)
+
+    def _policy(self, folder, name):
+        self.calls[(folder, name)] += 1
+        if not name.startswith((f"projects/{self.project}/", "projects/_/buckets/")) and (
+                name != f"projects/{self.project}"):
+            return None
+        return self._load(folder, name)
+
+    def get_topic_iam_policy(self, name):
+        return self._policy("topic_iam", name)
+
+    def get_subscription_iam_policy(self, name):
+        return self._policy("subscription_iam", name)
+
+    def get_service_account_iam_policy(self, name):
+        return self._policy("service_account_iam", name)
+
+    def get_project_iam_policy(self, name):
+        return self._policy("project_iam", name)
+
+    def get_bucket_iam_policy(self, name):
+        return self._policy("bucket_iam", name)
+
+    def get_project(self, name):
+        self.calls[("projects", name)] += 1
+        data = self._load("projects", name)
+        return data if data is not None and f"projects/{data['projectId']}" == name else None
+
+    def get_dataset(self, name):
+        self.calls[("datasets", name)] += 1
+        data = self._load("datasets", name)
+        if data is None:
+            return None
+        ref = data["datasetReference"]
+        return data if f"projects/{ref['projectId']}/datasets/{ref['datasetId']}" == name else None
 
 
 def run_verifier(reader, capsys, env=PROD):
@@ -146,11 +179,28 @@ def test_healthy_lines_name_each_edge(capsys):
         "nba-push-phase2-to-phase3, dead letters to nba-phase3-analytics-sub-dlq after 5 "
         "attempts",
         "OK   invoker      nba-push-phase2-to-phase3 → nba-phase3-analytics-processors: "
-        "roles/run.invoker granted (push subscription nba-phase3-analytics-sub)",
+        "roles/run.invoker granted (nba-phase3-analytics-sub pushes to "
+        "nba-phase3-analytics-processors/process)",
         "OK   invoker      nba-job-canary-job → pipeline-canary: roles/run.invoker granted "
-        "(scheduler job nba-pipeline-canary)",
+        "(nba-pipeline-canary calls pipeline-canary/)",
         "OK   invoker      nba-run-p5-coordinator → prediction-worker: roles/run.invoker "
-        "granted (service prediction-coordinator)",
+        "granted (prediction-coordinator calls prediction-worker directly)",
+        "OK   publisher    nba-fn-orch-p3p4 → nba-phase4-trigger: roles/pubsub.publisher "
+        "granted (phase3-to-phase4-orchestrator publishes nba-phase4-trigger)",
+        "OK   publisher    pubsub-agent → nba-phase2-raw-sub-dlq: roles/pubsub.publisher "
+        "granted (nba-phase2-raw-sub dead-letters to nba-phase2-raw-sub-dlq)",
+        "OK   subscriber   nba-fn-canary → nba-phase3-analytics-sub-dlq-sub: "
+        "roles/pubsub.subscriber granted (pipeline-canary peeks at "
+        "nba-phase3-analytics-sub-dlq-sub to report failing pushes)",
+        "OK   token        pubsub-agent → nba-trg-orch-p3p4@nba-props-platform.iam."
+        "gserviceaccount.com: roles/iam.serviceAccountTokenCreator granted (Pub/Sub mints "
+        "OIDC tokens for phase3-to-phase4-orchestrator's trigger)",
+        "OK   data-editor  nba-run-p5-worker → nba_predictions: roles/bigquery.dataEditor "
+        "granted (prediction-worker writes nba_predictions)",
+        "OK   datastore    nba-fn-orch-p3p4 → nba-props-platform: roles/datastore.user granted "
+        "(phase3-to-phase4-orchestrator tracks completions in Firestore)",
+        "OK   iam          nba-fn-builder → nba-props-platform-function-sources: "
+        "roles/storage.objectViewer granted (reads function source bundles)",
     ):
         assert expected_line in lines, f"missing line:\n{expected_line}\nin:\n{text}"
 
@@ -160,9 +210,12 @@ def test_each_resource_is_read_once(capsys):
     run_verifier(reader, capsys)
     assert reader.calls, "nothing was read"
     assert max(reader.calls.values()) == 1, reader.calls.most_common(3)
-    # every service's IAM policy (6 services + 2 function services) and every subscription
-    assert sum(1 for folder, _ in reader.calls if folder == "service_iam") == 8
-    assert sum(1 for folder, _ in reader.calls if folder == "subscriptions") == 4
+    folders = Counter(folder for folder, _ in reader.calls)
+    # every service's IAM policy (6 services + 2 function services), every subscription,
+    # and the policy of everything the wiring grants on
+    assert folders == {"services": 8, "service_iam": 8, "functions": 2, "subscriptions": 4,
+                       "topic_iam": 9, "subscription_iam": 8, "service_account_iam": 5,
+                       "datasets": 5, "projects": 1, "project_iam": 1, "bucket_iam": 1}
 
 
 def test_invoker_stripped_by_redeploy_fails_one_edge(capsys):
@@ -171,13 +224,45 @@ def test_invoker_stripped_by_redeploy_fails_one_edge(capsys):
     [line] = fails(lines)
     assert line.startswith("FAIL invoker      nba-trg-orch-p3p4 → phase3-to-phase4-orchestrator: "
                            "roles/run.invoker for serviceAccount:nba-trg-orch-p3p4@"
-                           "nba-props-platform.iam.gserviceaccount.com missing on "
-                           "phase3-to-phase4-orchestrator; Pub/Sub trigger of "
-                           "phase3-to-phase4-orchestrator cannot deliver; fix: ")
+                           "nba-props-platform.iam.gserviceaccount.com missing on Cloud Run "
+                           "service phase3-to-phase4-orchestrator; needed: the "
+                           "nba-phase3-analytics-complete trigger delivers to "
+                           "phase3-to-phase4-orchestrator; fix: ")
     assert "`make apply ENV=prod`" in line
     assert ("gcloud run services add-iam-policy-binding phase3-to-phase4-orchestrator "
             "--project nba-props-platform --region us-west2") in line
     assert lines[-1] == f"verify prod: {HEALTHY_CHECKS} checks, {HEALTHY_CHECKS - 1} OK, 1 FAIL"
+
+
+def test_publisher_missing_fails_one_grant(capsys):
+    """The orchestrator cannot announce that Phase 4 may start: the gate never opens."""
+    code, lines = run_verifier(RecordedReader(HEALTHY, RECORDED / "publisher_missing"), capsys)
+    assert code == 1
+    assert fails(lines) == [
+        "FAIL publisher    nba-fn-orch-p3p4 → nba-phase4-trigger: roles/pubsub.publisher for "
+        "serviceAccount:nba-fn-orch-p3p4@nba-props-platform.iam.gserviceaccount.com missing "
+        "on topic nba-phase4-trigger; needed: phase3-to-phase4-orchestrator publishes "
+        "nba-phase4-trigger; fix: the stack declares it: run `make plan ENV=prod` and "
+        "`make apply ENV=prod` (emergency: `gcloud pubsub topics add-iam-policy-binding "
+        "nba-phase4-trigger --project nba-props-platform --member serviceAccount:"
+        "nba-fn-orch-p3p4@nba-props-platform.iam.gserviceaccount.com --role "
+        "roles/pubsub.publisher`)"]
+
+
+def test_token_creator_missing_fails_one_grant(capsys):
+    """Without it Pub/Sub cannot sign the push: every delivery on the edge is refused."""
+    code, lines = run_verifier(RecordedReader(HEALTHY, RECORDED / "token_creator_missing"),
+                               capsys)
+    assert code == 1
+    [line] = fails(lines)
+    assert line.startswith(
+        "FAIL token        pubsub-agent → nba-push-phase2-to-phase3@nba-props-platform.iam."
+        f"gserviceaccount.com: roles/iam.serviceAccountTokenCreator for {AGENT} missing on "
+        "serviceAccount nba-push-phase2-to-phase3@nba-props-platform.iam.gserviceaccount.com; "
+        "needed: Pub/Sub mints OIDC tokens for nba-phase3-analytics-sub; fix: ")
+    assert ("`gcloud iam service-accounts add-iam-policy-binding nba-push-phase2-to-phase3@"
+            "nba-props-platform.iam.gserviceaccount.com --project nba-props-platform "
+            f"--member {AGENT} --role roles/iam.serviceAccountTokenCreator`") in line
 
 
 def test_wrong_push_endpoint_fails_the_subscription(capsys):
@@ -206,11 +291,17 @@ def test_recorded_files_are_real_api_messages():
     types = {"services": run_v2.Service, "functions": functions_v2.Function,
              "subscriptions": pubsub_v1.types.Subscription}
     files = sorted(RECORDED.glob("*/*/*.json"))
-    assert len(files) >= 25
+    assert len(files) >= 55
     for path in files:
         data = json.loads(path.read_text())
-        if path.parent.name == "service_iam":
+        if path.parent.name.endswith("_iam"):
             message = json_format.ParseDict(data, policy_pb2.Policy())
+        elif path.parent.name == "datasets":
+            assert bigquery.Dataset.from_api_repr(data).to_api_repr() == data, path
+            continue
+        elif path.parent.name == "projects":
+            assert set(data) >= {"name", "projectId", "state"}, path
+            continue
         else:
             message = types[path.parent.name].from_json(json.dumps(data),
                                                         ignore_unknown_fields=False)
@@ -295,7 +386,120 @@ def test_invoker_only_under_a_condition_fails(broken_copy, capsys):
     edit(root / "service_iam" / "prediction-worker.json", conditional)
     _, lines = run_verifier(RecordedReader(root), capsys)
     [line] = fails(lines)
-    assert "only under an IAM condition on prediction-worker" in line
+    assert "only under an IAM condition on Cloud Run service prediction-worker" in line
+
+
+@pytest.mark.parametrize(("folder", "file", "drop", "failed"), [
+    ("subscription_iam", "nba-phase4-precompute-sub", AGENT,
+     "FAIL subscriber   pubsub-agent → nba-phase4-precompute-sub: roles/pubsub.subscriber for "
+     f"{AGENT} missing on subscription nba-phase4-precompute-sub; needed: Pub/Sub "
+     "acknowledges dead-lettered messages of nba-phase4-precompute-sub"),
+    ("subscription_iam", "nba-phase2-raw-sub-dlq-sub",
+     "serviceAccount:nba-fn-canary@nba-props-platform.iam.gserviceaccount.com",
+     "FAIL subscriber   nba-fn-canary → nba-phase2-raw-sub-dlq-sub: roles/pubsub.subscriber "
+     "for serviceAccount:nba-fn-canary@nba-props-platform.iam.gserviceaccount.com missing on "
+     "subscription nba-phase2-raw-sub-dlq-sub; needed: pipeline-canary peeks at "
+     "nba-phase2-raw-sub-dlq-sub to report failing pushes"),
+    ("topic_iam", "nba-phase3-analytics-sub-dlq", AGENT,
+     "FAIL publisher    pubsub-agent → nba-phase3-analytics-sub-dlq: roles/pubsub.publisher "
+     f"for {AGENT} missing on topic nba-phase3-analytics-sub-dlq; needed: "
+     "nba-phase3-analytics-sub dead-letters to nba-phase3-analytics-sub-dlq"),
+    ("project_iam", "nba-props-platform",
+     "serviceAccount:nba-fn-orch-p3p4@nba-props-platform.iam.gserviceaccount.com",
+     "FAIL datastore    nba-fn-orch-p3p4 → nba-props-platform: roles/datastore.user for "
+     "serviceAccount:nba-fn-orch-p3p4@nba-props-platform.iam.gserviceaccount.com missing on "
+     "project nba-props-platform; needed: phase3-to-phase4-orchestrator tracks completions "
+     "in Firestore"),
+    ("bucket_iam", "nba-props-platform-function-sources",
+     "serviceAccount:nba-fn-builder@nba-props-platform.iam.gserviceaccount.com",
+     "FAIL iam          nba-fn-builder → nba-props-platform-function-sources: "
+     "roles/storage.objectViewer for serviceAccount:nba-fn-builder@nba-props-platform.iam."
+     "gserviceaccount.com missing on bucket nba-props-platform-function-sources; needed: "
+     "reads function source bundles"),
+])
+def test_each_missing_grant_fails_alone(broken_copy, capsys, folder, file, drop, failed):
+    root = broken_copy()
+
+    def without(policy):
+        for binding in policy["bindings"]:
+            binding["members"] = [m for m in binding["members"] if m != drop]
+
+    edit(root / folder / f"{file}.json", without)
+    code, lines = run_verifier(RecordedReader(root), capsys)
+    assert code == 1
+    [line] = fails(lines)
+    assert line.startswith(f"{failed}; fix: the stack declares it"), line
+
+
+def test_missing_data_editor_on_a_dataset_fails(broken_copy, capsys):
+    root = broken_copy()
+
+    def without_writer(dataset):
+        dataset["access"] = [a for a in dataset["access"] if "userByEmail" not in a]
+
+    edit(root / "datasets" / "nba_orchestration.json", without_writer)
+    _, lines = run_verifier(RecordedReader(root), capsys)
+    [line] = fails(lines)
+    assert line.startswith(
+        "FAIL data-editor  nba-fn-orch-p3p4 → nba_orchestration: roles/bigquery.dataEditor for "
+        "serviceAccount:nba-fn-orch-p3p4@nba-props-platform.iam.gserviceaccount.com missing on "
+        "dataset nba_orchestration; needed: phase3-to-phase4-orchestrator dual-writes "
+        "phase_completions; fix: the stack declares it: run `make plan ENV=prod` and "
+        "`make apply ENV=prod`"), line
+    assert "emergency" not in line
+
+
+def test_dataset_writer_in_iam_form_or_reader_role(broken_copy, capsys):
+    """An entry in IAM form counts; a reader role where the wiring wants a writer does not."""
+    root = broken_copy()
+
+    def iam_form(dataset):
+        for a in dataset["access"]:
+            if a.get("userByEmail", "").startswith("nba-run-p2-raw@"):
+                a["role"] = "roles/bigquery.dataEditor"
+
+    def reader(dataset):
+        for a in dataset["access"]:
+            if a.get("userByEmail", "").startswith("nba-run-p3-analytics@"):
+                a["role"] = "READER"
+
+    edit(root / "datasets" / "nba_raw.json", iam_form)
+    edit(root / "datasets" / "nba_analytics.json", reader)
+    _, lines = run_verifier(RecordedReader(root), capsys)
+    assert [line.split(":")[0] for line in fails(lines)] == [
+        "FAIL data-editor  nba-run-p3-analytics → nba_analytics"]
+
+
+def test_agent_of_another_project_does_not_count(broken_copy, capsys):
+    root = broken_copy()
+
+    def other_number(project):
+        project["name"] = "projects/111111111111"
+
+    edit(root / "projects" / "nba-props-platform.json", other_number)
+    _, lines = run_verifier(RecordedReader(root), capsys)
+    agent_fails = [line for line in fails(lines) if "pubsub-agent →" in line]
+    assert len(agent_fails) == len(fails(lines)) == 4 + 4 + 5
+    assert all("service-111111111111@gcp-sa-pubsub" in line for line in agent_fails)
+
+
+def test_missing_project_makes_the_agent_grants_uncheckable(broken_copy, capsys):
+    root = broken_copy()
+    (root / "projects" / "nba-props-platform.json").unlink()
+    _, lines = run_verifier(RecordedReader(root), capsys)
+    assert len(fails(lines)) == 13
+    assert all("cannot check: project nba-props-platform not found, so the Pub/Sub agent's "
+               "project number is unknown" in line for line in fails(lines))
+
+
+def test_missing_dead_letter_subscription_fails_its_reader_grant(broken_copy, capsys):
+    root = broken_copy()
+    (root / "subscription_iam" / "nba-phase5-predictions-sub-dlq-sub.json").unlink()
+    _, lines = run_verifier(RecordedReader(root), capsys)
+    [line] = fails(lines)
+    assert line.startswith("FAIL subscriber   nba-fn-canary → nba-phase5-predictions-sub-dlq-sub: "
+                           "cannot check: subscription nba-phase5-predictions-sub-dlq-sub not "
+                           "found; fix: the stack declares it")
 
 
 def test_missing_function_fails_its_dependent_edges(broken_copy, capsys):
@@ -337,7 +541,19 @@ def test_unreadable_policy_fails_with_the_permission_fix(capsys):
     assert max(reader.calls.values()) == 1
 
 
-# --- expectations come from the manifest and the env -------------------------------------
+def test_unreadable_topic_policy_names_the_pubsub_viewer_role(capsys):
+    class Denied(RecordedReader):
+        def get_topic_iam_policy(self, name):
+            raise ReadError(f"reading IAM policy of {name}: 403 Permission "
+                            "'pubsub.topics.getIamPolicy' denied")
+
+    _, lines = run_verifier(Denied(HEALTHY), capsys)
+    assert len(fails(lines)) == 9
+    assert all("give the verifying identity roles/pubsub.viewer" in line
+               for line in fails(lines))
+
+
+# --- expectations come from the wiring ----------------------------------------------------
 
 
 def test_other_env_expects_its_own_names(capsys):
@@ -348,19 +564,18 @@ def test_other_env_expects_its_own_names(capsys):
            "projects/nba-props-platform-dev/locations/us-west2" in "\n".join(lines)
 
 
-def test_expected_follows_the_sport_prefix():
-    exp = expected(load(), replace(PROD, sport="mlb"))
-    assert {s.subscription for s in exp.subscriptions} == {
+def test_verifier_checks_the_wiring_of_its_env():
+    verifier = Verifier(load(), replace(PROD, sport="mlb"), RecordedReader(HEALTHY))
+    assert verifier.wiring == derive(load(), replace(PROD, sport="mlb"))
+    assert {e.subscription for e in verifier.wiring.edges} == {
         "mlb-phase2-raw-sub", "mlb-phase3-analytics-sub", "mlb-phase4-precompute-sub",
         "mlb-phase5-predictions-sub",
     }
-    assert all(e.account.startswith("mlb-") for e in exp.invokers)
-    assert {t.topic for t in exp.triggers} == {"mlb-phase3-analytics-complete"}
 
 
 def test_expected_matches_the_synthesized_stack(prod_stack):
     """What verify expects is what the stack declares: every invoker member, every edge."""
-    exp = expected(load(), PROD)
+    exp = derive(load(), PROD)
     stack = prod_stack
 
     def resolve_member(member: str) -> str:
@@ -372,13 +587,13 @@ def test_expected_matches_the_synthesized_stack(prod_stack):
         assert res.body["role"] == "roles/run.invoker"
         target = stack.resources[stack.refs(res.body["name"])[0]]
         declared.add((target.body["name"], resolve_member(res.body["member"])))
-    wanted = {(e.target.cloud_name, f"serviceAccount:{e.account}") for e in exp.invokers}
+    wanted = {(g.target.name, g.member) for g in exp.grants if g.role == "roles/run.invoker"}
     assert wanted == declared
 
     subs = {r.body["name"]: r.body for r in stack.of_type("google_pubsub_subscription")
             if "push_config" in r.body}
-    assert set(subs) == {p.subscription for p in exp.subscriptions}
-    for push in exp.subscriptions:
+    assert set(subs) == {p.subscription for p in exp.edges}
+    for push in exp.edges:
         body = subs[push.subscription]
         topic = stack.resources[stack.ref_address(body["topic"])].body["name"]
         dlq = stack.resources[stack.ref_address(body["dead_letter_policy"]["dead_letter_topic"])]
@@ -388,78 +603,8 @@ def test_expected_matches_the_synthesized_stack(prod_stack):
         assert (topic, dlq.body["name"], stack.resolve_attr(oidc["service_account_email"]),
                 body["dead_letter_policy"]["max_delivery_attempts"], target,
                 endpoint.rsplit("}", 1)[1]) == (
-            push.topic, push.dead_letter_topic, push.account, push.max_delivery_attempts,
-            push.target.cloud_name, push.path), push.subscription
-
-
-def test_dead_letter_topic_name():
-    assert dead_letter_topic_name("nba-phase3-analytics-sub") == "nba-phase3-analytics-sub-dlq"
-
-
-# --- the real reader, at its boundaries --------------------------------------------------
-
-
-class FakeRunClient:
-    def __init__(self):
-        self.requests = []
-
-    def get_service(self, name):
-        self.requests.append(("get_service", name))
-        data = json.loads((HEALTHY / "services" / f"{name.rsplit('/', 1)[-1]}.json").read_text())
-        return run_v2.Service.from_json(json.dumps(data))
-
-    def get_iam_policy(self, request):
-        self.requests.append(("get_iam_policy", request["resource"]))
-        if request["resource"].endswith("/gone"):
-            raise NotFound("Service gone not found")
-        if request["resource"].endswith("/secret"):
-            raise PermissionDenied("Permission 'run.services.getIamPolicy' denied on resource")
-        short = request["resource"].rsplit("/", 1)[-1]
-        return json_format.ParseDict(
-            json.loads((HEALTHY / "service_iam" / f"{short}.json").read_text()),
-            policy_pb2.Policy())
-
-
-def test_google_reader_converts_real_messages():
-    reader = GoogleCloudReader()
-    fake = FakeRunClient()
-    reader._run = fake
-    name = f"projects/{PROD.project_id}/locations/{PROD.region}/services/prediction-worker"
-    assert reader.get_service(name) == json.loads(
-        (HEALTHY / "services" / "prediction-worker.json").read_text())
-    assert reader.get_service_iam_policy(name) == json.loads(
-        (HEALTHY / "service_iam" / "prediction-worker.json").read_text())
-    assert fake.requests == [("get_service", name), ("get_iam_policy", name)]
-
-
-def test_google_reader_maps_not_found_and_api_errors():
-    reader = GoogleCloudReader()
-    reader._run = FakeRunClient()
-    assert reader.get_service_iam_policy("projects/p/locations/r/services/gone") is None
-    with pytest.raises(ReadError, match=r"^reading IAM policy of projects/p/locations/r/"
-                                        r"services/secret: 403 Permission"):
-        reader.get_service_iam_policy("projects/p/locations/r/services/secret")
-
-
-def test_google_reader_converts_functions_and_subscriptions():
-    fn_data = json.loads((HEALTHY / "functions" / "pipeline-canary.json").read_text())
-    sub_data = json.loads((HEALTHY / "subscriptions" / "nba-phase2-raw-sub.json").read_text())
-
-    class Functions:
-        def get_function(self, name):
-            assert name == fn_data["name"]
-            return functions_v2.Function.from_json(json.dumps(fn_data))
-
-    class Subscriber:
-        def get_subscription(self, subscription):
-            assert subscription == sub_data["name"]
-            return pubsub_v1.types.Subscription.from_json(json.dumps(sub_data))
-
-    reader = GoogleCloudReader()
-    reader._functions = Functions()
-    reader._pubsub = Subscriber()
-    assert reader.get_function(fn_data["name"]) == fn_data
-    assert reader.get_subscription(sub_data["name"]) == sub_data
+            push.topic, push.dead_letter_topic, push.member.split(":", 1)[1],
+            push.max_delivery_attempts, push.target.name, push.path), push.subscription
 
 
 # --- CLI -----------------------------------------------------------------------------------
@@ -470,7 +615,7 @@ def test_main_healthy_exit_zero(capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("verify prod: project nba-props-platform, region "
                                           "us-west2: 6 services, 2 functions, 4 push "
-                                          "subscriptions, 9 invoker edges")
+                                          "subscriptions, 42 grants")
 
 
 def test_main_missing_credentials_one_line_exit_2(capsys):

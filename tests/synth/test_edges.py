@@ -11,7 +11,9 @@ import pytest
 from infra.model.envs import get_env
 from infra.model.naming import Names
 from infra.model.pipeline import load
+from infra.model.wiring import Grant, Target, derive
 from infra.stackjson.stack import StackJson, first
+from infra.synth.stacks.pipeline_stack import check_grants
 from tests.synth.tfassert import assert_at, at, iam_members_on, resource
 
 PUBSUB_AGENT = ("serviceAccount:service-${data.google_project.project.number}"
@@ -189,3 +191,46 @@ def test_a_resource_needing_an_unlisted_api_is_refused() -> None:
     PubsubTopic(stack, "t", name="t")
     with pytest.raises(KeyError, match=r"google_pubsub_topic needs the APIs \['pubsub'\]"):
         apis.order_before(stack)
+
+
+def _member_count(stack: StackJson) -> int:
+    return sum(1 for r in stack.resources.values() if r.type.endswith("_iam_member"))
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_stack_makes_exactly_the_wirings_grants(stacks: dict[str, StackJson], env: str) -> None:
+    """One IAM member per wiring grant: the stack grants nothing the wiring does not decide."""
+    assert _member_count(stacks[env]) == len(derive(load(), get_env(env)).grants)
+
+
+def test_grants_that_differ_from_the_wiring_refuse_to_synthesize() -> None:
+    w = derive(load(), get_env("prod"))
+    extra = Grant("serviceAccount:x@p.iam.gserviceaccount.com", "roles/pubsub.publisher",
+                  Target("pubsub.topic", "nba-phase4-trigger"))
+    check_grants(w, list(w.grants))
+    with pytest.raises(ValueError, match=r"^pipeline-prod: the constructs granted x@p "
+                                         r"roles/pubsub.publisher on pubsub.topic "
+                                         r"nba-phase4-trigger beyond the wiring and left out "
+                                         r"nothing; grant through infra.model.wiring$"):
+        check_grants(w, [*w.grants, extra])
+    with pytest.raises(ValueError, match=r"left out nba-fn-canary@nba-props-platform "
+                                         r"roles/pubsub.subscriber on pubsub.subscription "
+                                         r"nba-phase2-raw-sub-dlq-sub;"):
+        check_grants(w, [g for g in w.grants if g.target.name != "nba-phase2-raw-sub-dlq-sub"])
+
+
+def test_a_grant_no_construct_owns_is_refused(tmp_path) -> None:
+    from cdktn import App
+
+    from infra.synth.stacks.pipeline_stack import PipelineStack
+
+    stack = PipelineStack(App(outdir=str(tmp_path)), load(), get_env("dev"), tmp_path / "b")
+    odd = Grant(stack.wiring.grants_by("stack")[0].member, "roles/pubsub.viewer",
+                Target("pubsub.topic", "nba-phase4-trigger"), "no reason")
+    with pytest.raises(ValueError, match=r"^stack pipeline-dev: no construct grants "
+                                         r".* roles/pubsub.viewer on pubsub.topic "
+                                         r"nba-phase4-trigger \(no reason\)$"):
+        stack._grant(odd)
+    with pytest.raises(ValueError, match=r"grants to serviceAccount:nobody@x, which no"):
+        stack._grant(Grant("serviceAccount:nobody@x", "roles/run.invoker",
+                           Target("run.service", "prediction-worker")))

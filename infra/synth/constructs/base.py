@@ -11,6 +11,8 @@ from typing import Protocol
 
 from cdktn import TerraformResource, TerraformResourceLifecycle, TerraformStack
 
+from infra.model.wiring import Grant
+
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
@@ -65,7 +67,14 @@ class Principal(Protocol):
     """Anything that can be granted a role: an identity or a Google-managed agent."""
 
     @property
-    def member(self) -> str: ...
+    def member(self) -> str:
+        """The member as Terraform writes it (a reference, so grants follow the account)."""
+        ...
+
+    @property
+    def literal_member(self) -> str:
+        """The member as ``infra.model.wiring`` names it (``serviceAccount:<email>``)."""
+        ...
 
     @property
     def component(self) -> str:
@@ -76,7 +85,9 @@ class Principal(Protocol):
 class Invokable(Protocol):
     """A Cloud Run service (or a gen2 function's service) that callers need invoker on."""
 
-    def grant_invoke(self, principal: Principal) -> None: ...
+    def grant_invoke(self, principal: Principal) -> Grant:
+        """``roles/run.invoker`` for ``principal``; returns what it granted."""
+        ...
 
     def url(self, path: str) -> str: ...
 

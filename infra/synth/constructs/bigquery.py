@@ -11,6 +11,7 @@ from cdktn_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIam
 from cdktn_provider_google.bigquery_table import BigqueryTable, BigqueryTableTimePartitioning
 from constructs import Construct
 
+from infra.model.wiring import DATA_EDITOR, Grant, Target
 from infra.paths import SCHEMAS_DIR
 from infra.synth.constructs.base import Principal, pin_address, replaced_with
 
@@ -90,11 +91,13 @@ class BigQueryDataset(Construct):
             pin_address(table, props.component, f"table_{spec.name}")
             self.tables[spec.name] = table
 
-    def grant_write(self, principal: Principal) -> None:
+    def grant_write(self, principal: Principal) -> Grant:
         """``roles/bigquery.dataEditor`` on this dataset only."""
         m = BigqueryDatasetIamMember(
             self, f"editor-{principal.component}", project=self.props.project,
-            dataset_id=self.dataset.dataset_id, role="roles/bigquery.dataEditor",
+            dataset_id=self.dataset.dataset_id, role=DATA_EDITOR,
             member=principal.member, lifecycle=replaced_with(self.address),
         )
         pin_address(m, self.props.component, f"editor_{principal.component}")
+        return Grant(principal.literal_member, DATA_EDITOR,
+                     Target("bigquery.dataset", self.props.dataset_id))

@@ -8,6 +8,7 @@ from cdktn_provider_google.storage_bucket import StorageBucket
 from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMember
 from constructs import Construct
 
+from infra.model.wiring import OBJECT_VIEWER, Grant, Target
 from infra.synth.constructs.base import Principal, pin_address, replaced_with
 
 
@@ -36,11 +37,13 @@ class SourceBucket(Construct):
     def name(self) -> str:
         return self.bucket.name
 
-    def grant_read(self, principal: Principal) -> None:
+    def grant_read(self, principal: Principal) -> Grant:
         """``roles/storage.objectViewer`` on this bucket only."""
         m = StorageBucketIamMember(
             self, f"reader-{principal.component}", bucket=self.bucket.name,
-            role="roles/storage.objectViewer", member=principal.member,
+            role=OBJECT_VIEWER, member=principal.member,
             lifecycle=replaced_with(self.address),
         )
         pin_address(m, self.props.component, f"reader_{principal.component}")
+        return Grant(principal.literal_member, OBJECT_VIEWER,
+                     Target("storage.bucket", self.props.name))

@@ -9,6 +9,7 @@ from cdktn_provider_google.firestore_database import FirestoreDatabase
 from cdktn_provider_google.firestore_field import FirestoreField, FirestoreFieldTtlConfig
 from constructs import Construct
 
+from infra.model.wiring import DATASTORE_USER, DATASTORE_VIEWER, Grant
 from infra.synth.constructs.base import pin_address
 from infra.synth.constructs.identity import Identity
 
@@ -45,9 +46,10 @@ class Firestore(Construct):
             )
             pin_address(field, props.component, f"ttl_{collection}")
 
-    def grant_read_write(self, identity: Identity) -> None:
+    def grant_read_write(self, identity: Identity) -> Grant:
         """Firestore IAM is project-level only: ``roles/datastore.user``."""
-        identity.grant_project_role("roles/datastore.user")
+        return identity.grant_project_role(DATASTORE_USER)
 
-    def grant_read(self, identity: Identity) -> None:
-        identity.grant_project_role("roles/datastore.viewer")
+    def grant_read(self, identity: Identity) -> Grant:
+        """``roles/datastore.viewer`` on the project (Firestore has no finer IAM)."""
+        return identity.grant_project_role(DATASTORE_VIEWER)

@@ -25,6 +25,7 @@ from cdktn_provider_google.cloudfunctions2_function import (
 from cdktn_provider_google.storage_bucket_object import StorageBucketObject
 from constructs import Construct
 
+from infra.model.wiring import INVOKER, Grant, Target
 from infra.synth.bundle import Bundle
 from infra.synth.constructs.base import Principal, pin_address, replaced_with
 from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
@@ -119,10 +120,12 @@ class CloudFunction(Construct):
         )
         self.address = pin_address(self.function, props.component, "function")
 
+        self.grants: tuple[Grant, ...] = ()
+        """What connecting the trigger granted (token creator for the agent, invoker)."""
         if self.trigger_identity is not None and props.pubsub_agent is not None:
             # Eventarc's push subscription mints OIDC tokens as the trigger identity.
-            self.trigger_identity.grant_token_creator(props.pubsub_agent)
-            self.grant_invoke(self.trigger_identity)
+            self.grants = (self.trigger_identity.grant_token_creator(props.pubsub_agent),
+                           self.grant_invoke(self.trigger_identity))
 
     @property
     def audience(self) -> str:
@@ -131,12 +134,14 @@ class CloudFunction(Construct):
     def url(self, path: str) -> str:
         return f"{self.function.service_config.uri}{'' if path == '/' else path}"
 
-    def grant_invoke(self, principal: Principal) -> None:
+    def grant_invoke(self, principal: Principal) -> Grant:
         """``roles/run.invoker`` on the function's Cloud Run service (gen2 checks it there)."""
         m = CloudRunV2ServiceIamMember(
             self, f"invoker-{principal.component}", project=self.props.project,
             location=self.props.region, name=self.function.service_config.service,
-            role="roles/run.invoker", member=principal.member,
+            role=INVOKER, member=principal.member,
             lifecycle=replaced_with(self.address),
         )
         pin_address(m, self.props.component, f"invoker_{principal.component}")
+        return Grant(principal.literal_member, INVOKER,
+                     Target("function.service", self.props.name))

@@ -10,6 +10,7 @@ from cdktn_provider_google.service_account import ServiceAccount
 from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
 from constructs import Construct
 
+from infra.model.wiring import PUBSUB_AGENT, TOKEN_CREATOR, Grant, Target
 from infra.synth.constructs.base import Principal, logical_id, pin_address, replaced_with
 
 ACCOUNT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -53,20 +54,26 @@ class Identity(Construct):
         # The reference (not the literal email) orders the grant after the account exists.
         return f"serviceAccount:{self.account.email}"
 
-    def grant_token_creator(self, principal: Principal) -> None:
+    @property
+    def literal_member(self) -> str:
+        return f"serviceAccount:{self.email}"
+
+    def grant_token_creator(self, principal: Principal) -> Grant:
         """Let ``principal`` mint OIDC tokens as this identity (Pub/Sub push needs it)."""
         m = ServiceAccountIamMember(
             self, f"token-creator-{principal.component}",
             service_account_id=self.account.name,
-            role="roles/iam.serviceAccountTokenCreator",
+            role=TOKEN_CREATOR,
             member=principal.member,
             lifecycle=replaced_with(self.address),
         )
         # The principal is part of the address: a second principal is a second member.
         pin_address(m, self.props.component,
                     f"{self.props.part}_token_creator_{principal.component}")
+        return Grant(principal.literal_member, TOKEN_CREATOR,
+                     Target("iam.serviceAccount", self.email))
 
-    def grant_project_role(self, role: str) -> None:
+    def grant_project_role(self, role: str) -> Grant:
         """Project-wide role for services whose IAM is project-level only (Firestore)."""
         if role in PRIMITIVE_ROLES:
             raise ValueError(f"identity {self.component}: primitive role {role} is forbidden; "
@@ -76,6 +83,7 @@ class Identity(Construct):
         m = ProjectIamMember(self, f"project-{role_key}", project=self.props.project,
                              role=role, member=self.member)
         pin_address(m, self.props.component, f"{self.props.part}_{role_key}")
+        return Grant(self.literal_member, role, Target("project", self.props.project))
 
 
 @dataclass(frozen=True)
@@ -84,3 +92,9 @@ class GoogleAgent:
 
     member: str
     component: str
+    literal: str = PUBSUB_AGENT
+    """The member as ``infra.model.wiring`` names it; default: the Pub/Sub agent's."""
+
+    @property
+    def literal_member(self) -> str:
+        return self.literal

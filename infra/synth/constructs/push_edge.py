@@ -24,6 +24,7 @@ from cdktn_provider_google.pubsub_subscription import (
 from cdktn_provider_google.pubsub_subscription_iam_member import PubsubSubscriptionIamMember
 from constructs import Construct
 
+from infra.model.wiring import SUBSCRIBER, Grant, Target
 from infra.synth.constructs.base import Invokable, Principal, pin_address, replaced_with
 from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
 from infra.synth.constructs.topic import Topic, TopicProps
@@ -102,22 +103,28 @@ class PushEdge(Construct):
         )
         self.address = pin_address(self.subscription, props.component, "subscription")
 
-        self.dead_letter_topic.grant_publish(agent)
         agent_sub = PubsubSubscriptionIamMember(
             self, "agent-subscriber", project=props.project,
-            subscription=self.subscription.name, role="roles/pubsub.subscriber",
+            subscription=self.subscription.name, role=SUBSCRIBER,
             member=agent.member, lifecycle=replaced_with(self.address),
         )
         pin_address(agent_sub, props.component, f"subscriber_{agent.component}")
-        self.identity.grant_token_creator(agent)
-        props.target.grant_invoke(self.identity)
+        self.grants: tuple[Grant, ...] = (
+            self.dead_letter_topic.grant_publish(agent),
+            Grant(agent.literal_member, SUBSCRIBER, Target("pubsub.subscription", props.name)),
+            self.identity.grant_token_creator(agent),
+            props.target.grant_invoke(self.identity),
+        )
+        """What the edge granted for itself: the agent's three grants and the invoker."""
 
-    def grant_dead_letter_read(self, principal: Principal) -> None:
+    def grant_dead_letter_read(self, principal: Principal) -> Grant:
         """Let ``principal`` peek at the dead-letter subscription (the canary watches it)."""
         m = PubsubSubscriptionIamMember(
             self, f"dlq-reader-{principal.component}", project=self.props.project,
-            subscription=self.dead_letter_subscription.name, role="roles/pubsub.subscriber",
+            subscription=self.dead_letter_subscription.name, role=SUBSCRIBER,
             member=principal.member,
             lifecycle=replaced_with(self.dead_letter_subscription_address),
         )
         pin_address(m, self.props.component, f"dead_letter_reader_{principal.component}")
+        return Grant(principal.literal_member, SUBSCRIBER,
+                     Target("pubsub.subscription", self.props.dead_letter_subscription))

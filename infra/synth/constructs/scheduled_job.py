@@ -13,6 +13,7 @@ from cdktn_provider_google.cloud_scheduler_job import (
 )
 from constructs import Construct
 
+from infra.model.wiring import Grant
 from infra.synth.constructs.base import Invokable, pin_address
 from infra.synth.constructs.identity import Identity, IdentityProps
 
@@ -64,4 +65,5 @@ class ScheduledJob(Construct):
             ),
         )
         self.address = pin_address(self.job, props.component, "job")
-        props.target.grant_invoke(self.identity)
+        self.grants: tuple[Grant, ...] = (props.target.grant_invoke(self.identity),)
+        """What connecting the job to its target granted."""

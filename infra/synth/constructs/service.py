@@ -15,6 +15,7 @@ from cdktn_provider_google.cloud_run_v2_service import (
 from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
 from constructs import Construct
 
+from infra.model.wiring import INVOKER, Grant, Target
 from infra.synth.constructs.base import Principal, pin_address, replaced_with
 from infra.synth.constructs.identity import Identity, IdentityProps
 
@@ -78,11 +79,12 @@ class CloudRunService(Construct):
     def url(self, path: str) -> str:
         return f"{self.service.uri}{path}"
 
-    def grant_invoke(self, principal: Principal) -> None:
+    def grant_invoke(self, principal: Principal) -> Grant:
         """Add ``roles/run.invoker`` for ``principal``, re-created if the service is replaced."""
         m = CloudRunV2ServiceIamMember(
             self, f"invoker-{principal.component}", project=self.props.project,
-            location=self.props.region, name=self.service.name, role="roles/run.invoker",
+            location=self.props.region, name=self.service.name, role=INVOKER,
             member=principal.member, lifecycle=replaced_with(self.address),
         )
         pin_address(m, self.props.component, f"invoker_{principal.component}")
+        return Grant(principal.literal_member, INVOKER, Target("run.service", self.props.name))

@@ -8,6 +8,7 @@ from cdktn_provider_google.pubsub_topic import PubsubTopic
 from cdktn_provider_google.pubsub_topic_iam_member import PubsubTopicIamMember
 from constructs import Construct
 
+from infra.model.wiring import PUBLISHER, Grant, Target
 from infra.synth.constructs.base import Principal, pin_address, replaced_with
 
 
@@ -46,11 +47,12 @@ class Topic(Construct):
     def name(self) -> str:
         return self.props.name
 
-    def grant_publish(self, principal: Principal) -> None:
+    def grant_publish(self, principal: Principal) -> Grant:
         """Add ``roles/pubsub.publisher`` on this topic only (never project-wide)."""
         m = PubsubTopicIamMember(
             self, f"publisher-{principal.component}", project=self.props.project,
-            topic=self.topic.name, role="roles/pubsub.publisher", member=principal.member,
+            topic=self.topic.name, role=PUBLISHER, member=principal.member,
             lifecycle=replaced_with(self.address),
         )
         pin_address(m, self.props.component, f"{self.props.part}_publisher_{principal.component}")
+        return Grant(principal.literal_member, PUBLISHER, Target("pubsub.topic", self.props.name))

@@ -1,8 +1,11 @@
 """``pipeline-<env>``: the whole pipeline of the manifest, rendered for one environment.
 
-The stack only wires constructs together; every IAM grant here is a method call on the
-construct that owns the target (``grant_invoke``, ``grant_publish``, ``grant_write``), and
-the constructs grant what a connection needs as they are connected.
+The stack only wires constructs together. Who gets which grant is decided once, in
+``infra.model.wiring``: the constructs grant what a connection needs as they are connected
+(push edges, function triggers, scheduled jobs), and the stack makes every other grant of
+the wiring through the ``grant_*`` method of the construct that owns the target. Grant
+methods return what they granted, so the stack refuses to synthesize when the grants made
+differ from the wiring's.
 """
 
 from __future__ import annotations
@@ -18,12 +21,25 @@ from infra.model.envs import EnvConfig
 from infra.model.function_config import function_env
 from infra.model.manifest import Manifest
 from infra.model.naming import Names
+from infra.model.wiring import (
+    BUILDER_PROJECT_ROLES,
+    DATA_EDITOR,
+    DATASTORE_USER,
+    DATASTORE_VIEWER,
+    INVOKER,
+    OBJECT_VIEWER,
+    PUBLISHER,
+    SUBSCRIBER,
+    Grant,
+    Wiring,
+    derive,
+)
 from infra.paths import FUNCTIONS_DIR
 from infra.paths import stack_name as _stack_name
 from infra.synth.bundle import build_bundle
 from infra.synth.constructs.alerting import AlertChannel, AlertChannelProps
 from infra.synth.constructs.apis import ProjectApis
-from infra.synth.constructs.base import Invokable
+from infra.synth.constructs.base import Invokable, Principal
 from infra.synth.constructs.bigquery import BigQueryDataset, DatasetProps, TableSpec
 from infra.synth.constructs.bucket import BucketProps, SourceBucket
 from infra.synth.constructs.firestore import Firestore, FirestoreProps
@@ -36,7 +52,6 @@ from infra.synth.constructs.topic import Topic, TopicProps
 
 # Completion documents and their subcollections expire; see functions/phase3_to_phase4.
 TTL_SUBCOLLECTIONS = ("completions", "claims")
-BUILDER_PROJECT_ROLES = ("roles/logging.logWriter", "roles/artifactregistry.writer")
 
 
 def stack_name(env: EnvConfig) -> str:
@@ -50,6 +65,7 @@ class PipelineStack(TerraformStack):
         env.validate(manifest)
         self.manifest = manifest
         self.env = env
+        self.wiring = derive(manifest, env)
         names = Names(env)
         project = env.project_id
 
@@ -73,7 +89,7 @@ class PipelineStack(TerraformStack):
             for t in manifest.topics
         }
 
-        # Services, each with its own identity; publishers get publish on their topics only.
+        # Services, each with its own identity.
         self.services: dict[str, CloudRunService] = {}
         for svc in manifest.services:
             scaling = env.scaling_for(svc.key)
@@ -87,26 +103,16 @@ class PipelineStack(TerraformStack):
                 min_instances=scaling.min_instances, max_instances=scaling.max_instances,
                 env=tuple(env_vars),
             ))
-            for topic_key in svc.publishes:
-                self.topics[topic_key].grant_publish(self.services[svc.key].identity)
-        for svc in manifest.services:
-            for callee in svc.invokes:
-                self.services[callee].grant_invoke(self.services[svc.key].identity)
 
         # Functions: bundled from functions/<source>/ into a hash-named object.
         bucket = SourceBucket(self, "function-sources", BucketProps(
             name=names.source_bucket(), component="function_sources", project=project,
             location=env.region,
         ))
-        # The documented minimum for a custom function-build identity, instead of the broad
-        # roles/cloudbuild.builds.builder: write build logs, push the image, read the source.
         builder = Identity(self, "function-builder", IdentityProps(
             account_id=names.builder_account(), component="function_builder", part="identity",
             display_name="Cloud Build identity for function deploys", project=project,
         ))
-        for role in BUILDER_PROJECT_ROLES:
-            builder.grant_project_role(role)
-        bucket.grant_read(builder)
         self.functions: dict[str, CloudFunction] = {}
         for fn in manifest.functions:
             trigger = self.topics[fn.trigger_topic] if fn.trigger_topic else None
@@ -123,36 +129,32 @@ class PipelineStack(TerraformStack):
                 trigger_account_id=names.trigger_account(fn) if trigger else None,
                 pubsub_agent=pubsub_agent if trigger else None,
             ))
-            for topic_key in fn.publishes:
-                self.topics[topic_key].grant_publish(self.functions[fn.key].identity)
 
-        # Transitions: direct ones push the source topic to the target; gated ones push the
-        # function's trigger topic to the target.
+        # Push edges: direct transitions push the source topic to the target; gated ones push
+        # the function's trigger topic to the target.
         self.edges: dict[str, PushEdge] = {}
-        for t in manifest.transitions:
-            source_topic = t.topic if t.kind == "direct" else t.trigger_topic
-            assert source_topic is not None
-            self.edges[t.subscription] = PushEdge(self, f"edge-{t.key}", PushEdgeProps(
-                name=names.subscription(t.subscription), component=t.subscription,
-                project=project, topic=self.topics[source_topic],
-                target=self.services[t.target_service], path=t.path,
-                identity_account_id=names.push_account(t), pubsub_agent=pubsub_agent,
-                dead_letter_topic=names.dead_letter_topic(t.subscription),
-                dead_letter_subscription=names.dead_letter_subscription(t.subscription),
-                ack_deadline_seconds=t.ack_deadline_seconds,
-                max_delivery_attempts=t.max_delivery_attempts,
+        for e in self.wiring.edges:
+            self.edges[e.component] = PushEdge(self, f"edge-{e.key}", PushEdgeProps(
+                name=e.subscription, component=e.component, project=project,
+                topic=self.topics[e.topic_key], target=self.services[e.target_key],
+                path=e.path, identity_account_id=e.account_id, pubsub_agent=pubsub_agent,
+                dead_letter_topic=e.dead_letter_topic,
+                dead_letter_subscription=e.dead_letter_subscription,
+                ack_deadline_seconds=e.ack_deadline_seconds,
+                max_delivery_attempts=e.max_delivery_attempts,
             ))
 
         # Scheduled jobs
+        jobs: list[ScheduledJob] = []
         for job in manifest.jobs:
             target: Invokable = (self.services[job.target] if job.target in self.services
                                  else self.functions[job.target])
-            ScheduledJob(self, f"job-{job.key}", ScheduledJobProps(
+            jobs.append(ScheduledJob(self, f"job-{job.key}", ScheduledJobProps(
                 name=names.job(job), component=f"{job.key}-job", project=project,
                 region=env.region, schedule=job.schedule, time_zone=job.time_zone,
                 target=target, path=job.path, identity_account_id=names.job_account(job),
                 http_method=job.http_method, body=job.body, description=job.description,
-            ))
+            )))
 
         # Data stores
         firestore = Firestore(self, "firestore", FirestoreProps(
@@ -171,19 +173,17 @@ class PipelineStack(TerraformStack):
                 tables=tuple(TableSpec(t.name, t.partition_field, t.description)
                              for t in manifest.tables if t.dataset == ds.key),
             ))
-        for fn in manifest.functions:
-            identity = self.functions[fn.key].identity
-            if fn.role == "orchestrator":
-                firestore.grant_read_write(identity)
-                self.datasets["orchestration"].grant_write(identity)
-            else:
-                firestore.grant_read(identity)
-                for edge in self.edges.values():
-                    edge.grant_dead_letter_read(identity)
-        for svc in manifest.services:
-            phase = manifest.phase(svc.phase)
-            if phase.dataset is not None:
-                self.datasets[phase.dataset].grant_write(self.services[svc.key].identity)
+
+        # Every grant no construct connection made, then the proof that together they are
+        # exactly the wiring's.
+        self.firestore = firestore
+        self.bucket = bucket
+        self.builder = builder
+        granted = [g for edge in self.edges.values() for g in edge.grants]
+        granted += [g for fn in self.functions.values() for g in fn.grants]
+        granted += [g for job in jobs for g in job.grants]
+        granted += [self._grant(g) for g in self.wiring.grants_by("stack")]
+        check_grants(self.wiring, granted)
 
         # Alerting
         channel = AlertChannel(self, "alerts", AlertChannelProps(
@@ -202,3 +202,52 @@ class PipelineStack(TerraformStack):
             out.override_logical_id(f"topic_{key.replace('-', '_')}")
 
         apis.order_before(self)
+
+    def _principal(self, member: str) -> Principal:
+        principals: list[Principal] = [self.builder]
+        principals += [s.identity for s in self.services.values()]
+        principals += [f.identity for f in self.functions.values()]
+        for p in principals:
+            if p.literal_member == member:
+                return p
+        raise ValueError(f"stack {self.node.id}: the wiring grants to {member}, which no "
+                         "service, function or build identity of the stack is")
+
+    def _grant(self, grant: Grant) -> Grant:
+        """Make ``grant`` through the construct owning its target; return what it granted."""
+        principal = self._principal(grant.member)
+        kind, name, role = grant.target.kind, grant.target.name, grant.role
+        by_name = {
+            ("pubsub.topic", PUBLISHER): {t.name: t.grant_publish for t in self.topics.values()},
+            ("run.service", INVOKER): {s.props.name: s.grant_invoke
+                                       for s in self.services.values()},
+            ("function.service", INVOKER): {f.props.name: f.grant_invoke
+                                            for f in self.functions.values()},
+            ("bigquery.dataset", DATA_EDITOR): {d.props.dataset_id: d.grant_write
+                                                for d in self.datasets.values()},
+            ("storage.bucket", OBJECT_VIEWER): {self.bucket.props.name: self.bucket.grant_read},
+            ("pubsub.subscription", SUBSCRIBER): {
+                e.props.dead_letter_subscription: e.grant_dead_letter_read
+                for e in self.edges.values()},
+        }.get((kind, role), {})
+        if name in by_name:
+            return by_name[name](principal)
+        if kind == "project" and name == self.env.project_id and isinstance(principal, Identity):
+            if role == DATASTORE_USER:
+                return self.firestore.grant_read_write(principal)
+            if role == DATASTORE_VIEWER:
+                return self.firestore.grant_read(principal)
+            if role in BUILDER_PROJECT_ROLES:
+                return principal.grant_project_role(role)
+        raise ValueError(f"stack {self.node.id}: no construct grants {grant} ({grant.why})")
+
+
+def check_grants(wiring: Wiring, granted: list[Grant]) -> None:
+    """Raise ``ValueError`` naming each grant made but not wired, or wired but not made."""
+    made, wired = set(granted), set(wiring.grants)
+    extra = sorted(str(g) for g in made - wired)
+    missing = sorted(str(g) for g in wired - made)
+    if extra or missing:
+        raise ValueError(f"pipeline-{wiring.env.name}: the constructs granted "
+                         f"{', '.join(extra) or 'nothing extra'} beyond the wiring and left out "
+                         f"{', '.join(missing) or 'nothing'}; grant through infra.model.wiring")

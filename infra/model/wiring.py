@@ -1,0 +1,458 @@
+"""The pipeline's wiring in one environment: every edge, trigger, job and grant, decided once.
+
+Derived from the manifest and the environment (cloud names through ``infra.model.naming``).
+Every consumer reads this one value instead of deriving its own copy: the stack makes one
+construct grant call per ``Grant`` it does not get from a construct connection
+(``infra.synth.stacks.pipeline_stack``), ``python -m infra.verify`` checks each grant and each
+edge on the live project, ``iam.grants`` hands it to the policy gate, and the local runtime
+names dead letters through it.
+
+Vocabulary:
+
+* a *member* is an IAM member string; service accounts are ``serviceAccount:<email>``, the
+  Pub/Sub service agent (whose project number is only known at apply time) is
+  ``PUBSUB_AGENT``;
+* a *target* is what a role is granted on, named the way the cloud names it
+  (``Target("pubsub.topic", "nba-phase4-trigger")``);
+* a *slot* is a place where an identity acts: a service's runtime, a push subscription's
+  OIDC token, a function's event trigger, a scheduler job's OIDC token, a function build;
+* ``Grant.by`` says who makes the grant: a construct when two constructs are connected
+  (``push_edge``, ``function``, ``scheduled_job``), or the stack through the target
+  construct's ``grant_*`` method (``stack``).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from infra.model.envs import EnvConfig
+from infra.model.manifest import Function, FunctionRole, Manifest, Transition
+from infra.model.naming import Names
+
+PUBSUB_AGENT = "serviceAccount:service-<project-number>@gcp-sa-pubsub.iam.gserviceaccount.com"
+"""The Pub/Sub service agent of the stack's own project (``service-${project.number}@…``)."""
+
+INVOKER = "roles/run.invoker"
+PUBLISHER = "roles/pubsub.publisher"
+SUBSCRIBER = "roles/pubsub.subscriber"
+TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"
+DATA_EDITOR = "roles/bigquery.dataEditor"
+DATASTORE_USER = "roles/datastore.user"
+DATASTORE_VIEWER = "roles/datastore.viewer"
+LOG_WRITER = "roles/logging.logWriter"
+REGISTRY_WRITER = "roles/artifactregistry.writer"
+OBJECT_VIEWER = "roles/storage.objectViewer"
+
+BUILDER_PROJECT_ROLES = (LOG_WRITER, REGISTRY_WRITER)
+"""The documented minimum for a custom function-build identity, instead of the broad
+``roles/cloudbuild.builds.builder``: write build logs, push the image (it also reads the
+source bucket, granted on the bucket)."""
+
+TargetKind = Literal[
+    "run.service",       # a Cloud Run service this stack deploys
+    "function.service",  # the Cloud Run service under a gen2 function (named like it)
+    "function",          # the Cloud Functions resource itself (cloudfunctions IAM)
+    "pubsub.topic",
+    "pubsub.subscription",
+    "iam.serviceAccount",  # named by email
+    "bigquery.dataset",
+    "bigquery.table",
+    "storage.bucket",
+    "secret",
+    "project",
+    "other",
+]
+
+SlotKind = Literal[
+    "service.runtime",    # Cloud Run service template.service_account
+    "function.runtime",   # gen2 function service_config.service_account_email
+    "function.trigger",   # gen2 function event_trigger.service_account_email
+    "function.build",     # gen2 function build_config.service_account
+    "subscription.push",  # push_config.oidc_token.service_account_email
+    "job.oidc",           # Cloud Scheduler http_target.oidc_token.service_account_email
+]
+
+GrantedBy = Literal["push_edge", "function", "scheduled_job", "stack"]
+
+SHAREABLE_SLOTS: frozenset[str] = frozenset({"function.build"})
+"""Slot kinds one identity may fill for several components (every function build)."""
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    kind: TargetKind
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    """``member`` holds ``role`` on ``target``; ``why`` says which connection needs it.
+
+    ``by``: who grants it (see the module docstring); default ``stack``.
+    """
+
+    member: str
+    role: str
+    target: Target
+    why: str = field(default="", compare=False)
+    by: GrantedBy = field(default="stack", compare=False)
+
+    def __str__(self) -> str:
+        return f"{short_member(self.member)} {self.role} on {self.target}"
+
+
+@dataclass(frozen=True, order=True)
+class Slot:
+    kind: SlotKind
+    component: str
+    """Cloud name of the service, function, subscription or job."""
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.component}"
+
+
+@dataclass(frozen=True)
+class FunctionAccess:
+    """What a function of one manifest role does with the pipeline's own state."""
+
+    firestore_role: str
+    """Project role on Firestore (its IAM is project-level only)."""
+    writes_completions: bool
+    """``dataEditor`` on the dataset of ``phase_completions`` (the dual write)."""
+    reads_dead_letters: bool
+    """``subscriber`` on every push edge's dead-letter subscription (to report them)."""
+
+
+ROLE_ACCESS: Mapping[FunctionRole, FunctionAccess] = MappingProxyType({
+    "orchestrator": FunctionAccess(DATASTORE_USER, writes_completions=True,
+                                   reads_dead_letters=False),
+    "canary": FunctionAccess(DATASTORE_VIEWER, writes_completions=False,
+                             reads_dead_letters=True),
+})
+"""The one decision of which function role may touch which state; keyed by ``Function.role``."""
+
+
+@dataclass(frozen=True)
+class PushEdge:
+    """A push subscription (cloud names) and the dead-letter pair that comes with it."""
+
+    key: str
+    """The transition key (``phase2-to-phase3``)."""
+    component: str
+    """The manifest's subscription key: the construct's address prefix."""
+    subscription: str
+    topic: str
+    topic_key: str
+    target: Target
+    target_key: str
+    path: str
+    member: str
+    """``serviceAccount:<push identity>``."""
+    account_id: str
+    dead_letter_topic: str
+    dead_letter_subscription: str
+    ack_deadline_seconds: int
+    max_delivery_attempts: int
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A function's Pub/Sub event trigger (cloud names)."""
+
+    function: str
+    function_key: str
+    topic: str
+    topic_key: str
+    member: str
+    account_id: str
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scheduler job (cloud names); ``body`` is what is sent: base64 of the JSON, or None."""
+
+    job: str
+    key: str
+    target: Target
+    target_key: str
+    path: str
+    http_method: str
+    member: str
+    account_id: str
+    schedule: str
+    time_zone: str
+    body: str | None
+
+
+class MemberLookup:
+    """``grants_of`` and ``describe`` over a ``grants`` collection and ``identities``."""
+
+    grants: Collection[Grant]
+    identities: Mapping[str, str]
+
+    def grants_of(self, member: str) -> frozenset[Grant]:
+        return frozenset(g for g in self.grants if g.member == member)
+
+    def describe(self, member: str) -> str:
+        return self.identities.get(member, "an identity the data does not declare")
+
+
+@dataclass(frozen=True)
+class Wiring(MemberLookup):
+    """Everything ``derive()`` decides for one environment."""
+
+    env: EnvConfig
+    identities: Mapping[str, str]
+    """Member → what it is (every identity the stack may grant to or act as)."""
+    grants: tuple[Grant, ...]
+    """Each grant once, in the order the stack makes them."""
+    slots: Mapping[Slot, str]
+    """Slot → the member that must act there."""
+    edges: tuple[PushEdge, ...]
+    triggers: tuple[Trigger, ...]
+    jobs: tuple[Job, ...]
+    services: tuple[str, ...]
+    """Cloud names, in manifest order (likewise ``functions``, ``topics``, ``datasets``)."""
+    functions: tuple[str, ...]
+    topics: tuple[str, ...]
+    """Every topic the stack declares: the manifest's, then each edge's dead-letter topic."""
+    datasets: tuple[str, ...]
+
+    def grants_by(self, by: GrantedBy) -> tuple[Grant, ...]:
+        return tuple(g for g in self.grants if g.by == by)
+
+    def edge(self, subscription: str) -> PushEdge:
+        """The edge whose subscription (or dead-letter subscription) is ``subscription``."""
+        for e in self.edges:
+            if subscription in (e.subscription, e.dead_letter_subscription):
+                return e
+        raise KeyError(f"subscription {subscription!r} is no push edge's (edges: "
+                       f"{', '.join(e.subscription for e in self.edges)})")
+
+
+def sa(names: Names, account_id: str) -> str:
+    return f"serviceAccount:{names.email(account_id)}"
+
+
+def short_member(member: str) -> str:
+    """``serviceAccount:a@p.iam.gserviceaccount.com`` → ``a@p``; the agent → ``pubsub-agent``."""
+    if member == PUBSUB_AGENT:
+        return "pubsub-agent"
+    return member.removeprefix("serviceAccount:").replace(".iam.gserviceaccount.com", "")
+
+
+def completion_dataset(manifest: Manifest) -> str | None:
+    """Dataset key of the ``phase_completions`` table the orchestrators dual-write to."""
+    for t in manifest.tables:
+        if t.name == "phase_completions":
+            return t.dataset
+    return None
+
+
+def source_topic(t: Transition) -> str:
+    """The topic key a transition's push subscription listens on.
+
+    Direct: the source phase's completion topic; gated: the function's trigger topic.
+    """
+    topic = t.topic if t.kind == "direct" else t.trigger_topic
+    assert topic is not None  # the manifest validates gated transitions
+    return topic
+
+
+class _Builder:
+    """Collects one environment's wiring; ``derive()`` is its only caller."""
+
+    def __init__(self, manifest: Manifest, env: EnvConfig) -> None:
+        self.manifest = manifest
+        self.env = env
+        self.names = Names(env)
+        self.identities: dict[str, str] = {PUBSUB_AGENT: "the Pub/Sub service agent"}
+        self.grants: dict[Grant, Grant] = {}
+        self.slots: dict[Slot, str] = {}
+
+    def run_target(self, key: str) -> Target:
+        if key in {s.key for s in self.manifest.services}:
+            return Target("run.service", self.names.service(self.manifest.service(key)))
+        return Target("function.service", self.names.function(self.manifest.function(key)))
+
+    def add(self, member: str, role: str, target: Target, why: str,
+            by: GrantedBy = "stack") -> None:
+        self.grants.setdefault(Grant(member, role, target), Grant(member, role, target, why, by))
+
+    def account(self, account_id: str, what: str) -> str:
+        member = sa(self.names, account_id)
+        self.identities[member] = what
+        return member
+
+    def topic(self, key: str) -> Target:
+        return Target("pubsub.topic", self.names.topic(key))
+
+    def project(self) -> Target:
+        return Target("project", self.env.project_id)
+
+    def dataset(self, key: str) -> Target:
+        return Target("bigquery.dataset", self.names.dataset(key))
+
+    # The order below is the order the stack makes its grant calls in.
+
+    def services(self) -> None:
+        for svc in self.manifest.services:
+            cloud = self.names.service(svc)
+            member = self.account(self.names.service_account(svc),
+                                  f"runtime identity of service {cloud}")
+            self.slots[Slot("service.runtime", cloud)] = member
+            for topic in svc.publishes:
+                self.add(member, PUBLISHER, self.topic(topic),
+                         f"{cloud} announces completions on {self.names.topic(topic)}")
+        for svc in self.manifest.services:
+            for callee in svc.invokes:
+                self.add(sa(self.names, self.names.service_account(svc)), INVOKER,
+                         self.run_target(callee),
+                         f"{self.names.service(svc)} calls {callee} directly")
+
+    def builder(self) -> str:
+        builder = self.account(self.names.builder_account(),
+                               "Cloud Build identity of the function deploys")
+        for role, why in zip(BUILDER_PROJECT_ROLES, ("writes function build logs",
+                                                     "pushes function images to Artifact "
+                                                     "Registry"), strict=True):
+            self.add(builder, role, self.project(), why)
+        self.add(builder, OBJECT_VIEWER, Target("storage.bucket", self.names.source_bucket()),
+                 "reads function source bundles")
+        return builder
+
+    def functions(self, builder: str) -> list[Trigger]:
+        triggers: list[Trigger] = []
+        for fn in self.manifest.functions:
+            cloud = self.names.function(fn)
+            runtime = self.account(self.names.function_account(fn),
+                                   f"runtime identity of function {cloud}")
+            self.slots[Slot("function.runtime", cloud)] = runtime
+            self.slots[Slot("function.build", cloud)] = builder
+            if fn.trigger_topic is not None:
+                triggers.append(self.trigger(fn, cloud))
+            for topic in fn.publishes:
+                self.add(runtime, PUBLISHER, self.topic(topic),
+                         f"{cloud} publishes {self.names.topic(topic)}")
+        return triggers
+
+    def trigger(self, fn: Function, cloud: str) -> Trigger:
+        assert fn.trigger_topic is not None
+        account_id = self.names.trigger_account(fn)
+        member = self.account(account_id, f"event-trigger identity of function {cloud}")
+        self.slots[Slot("function.trigger", cloud)] = member
+        topic = self.names.topic(fn.trigger_topic)
+        # Eventarc's push subscription mints OIDC tokens as the trigger identity.
+        self.add(PUBSUB_AGENT, TOKEN_CREATOR, Target("iam.serviceAccount",
+                                                     self.names.email(account_id)),
+                 f"Pub/Sub mints OIDC tokens for {cloud}'s trigger", "function")
+        self.add(member, INVOKER, Target("function.service", cloud),
+                 f"the {topic} trigger delivers to {cloud}", "function")
+        return Trigger(cloud, fn.key, topic, fn.trigger_topic, member, account_id)
+
+    def edges(self) -> list[PushEdge]:
+        edges: list[PushEdge] = []
+        for t in self.manifest.transitions:
+            sub = self.names.subscription(t.subscription)
+            account_id = self.names.push_account(t)
+            push = self.account(account_id, f"push identity of subscription {sub}")
+            self.slots[Slot("subscription.push", sub)] = push
+            target = self.run_target(t.target_service)
+            edge = PushEdge(
+                key=t.key, component=t.subscription, subscription=sub,
+                topic=self.names.topic(source_topic(t)), topic_key=source_topic(t),
+                target=target, target_key=t.target_service, path=t.path, member=push,
+                account_id=account_id,
+                dead_letter_topic=self.names.dead_letter_topic(t.subscription),
+                dead_letter_subscription=self.names.dead_letter_subscription(t.subscription),
+                ack_deadline_seconds=t.ack_deadline_seconds,
+                max_delivery_attempts=t.max_delivery_attempts,
+            )
+            edges.append(edge)
+            dlq = edge.dead_letter_topic
+            # Without the agent's publisher and subscriber grants dead-lettering silently
+            # does nothing; without token creator it cannot sign the push.
+            self.add(PUBSUB_AGENT, PUBLISHER, Target("pubsub.topic", dlq),
+                     f"{sub} dead-letters to {dlq}", "push_edge")
+            self.add(PUBSUB_AGENT, SUBSCRIBER, Target("pubsub.subscription", sub),
+                     f"Pub/Sub acknowledges dead-lettered messages of {sub}", "push_edge")
+            self.add(PUBSUB_AGENT, TOKEN_CREATOR,
+                     Target("iam.serviceAccount", self.names.email(account_id)),
+                     f"Pub/Sub mints OIDC tokens for {sub}", "push_edge")
+            self.add(push, INVOKER, target, f"{sub} pushes to {target.name}{t.path}",
+                     "push_edge")
+        return edges
+
+    def jobs(self) -> list[Job]:
+        jobs: list[Job] = []
+        for job in self.manifest.jobs:
+            cloud = self.names.job(job)
+            account_id = self.names.job_account(job)
+            member = self.account(account_id, f"OIDC identity of scheduler job {cloud}")
+            self.slots[Slot("job.oidc", cloud)] = member
+            body = base64.b64encode(job.body.encode()).decode() if job.body else None
+            target = self.run_target(job.target)
+            jobs.append(Job(cloud, job.key, target, job.target, job.path, job.http_method,
+                            member, account_id, job.schedule, job.time_zone, body))
+            self.add(member, INVOKER, target, f"{cloud} calls {job.target}{job.path}",
+                     "scheduled_job")
+        return jobs
+
+    def state(self, edges: list[PushEdge]) -> None:
+        """Firestore, the completion dataset and dead letters, by ``ROLE_ACCESS``."""
+        orchestration = completion_dataset(self.manifest)
+        for fn in self.manifest.functions:
+            cloud = self.names.function(fn)
+            runtime = sa(self.names, self.names.function_account(fn))
+            access = ROLE_ACCESS[fn.role]
+            self.add(runtime, access.firestore_role, self.project(),
+                     f"{cloud} tracks completions in Firestore" if access.writes_completions
+                     else f"{cloud} reads completion tracking")
+            if access.writes_completions and orchestration is not None:
+                self.add(runtime, DATA_EDITOR, self.dataset(orchestration),
+                         f"{cloud} dual-writes phase_completions")
+            if access.reads_dead_letters:
+                for e in edges:
+                    self.add(runtime, SUBSCRIBER,
+                             Target("pubsub.subscription", e.dead_letter_subscription),
+                             f"{cloud} peeks at {e.dead_letter_subscription} to report "
+                             "failing pushes")
+        for svc in self.manifest.services:
+            dataset = self.manifest.phase(svc.phase).dataset
+            if dataset is not None:
+                self.add(sa(self.names, self.names.service_account(svc)), DATA_EDITOR,
+                         self.dataset(dataset),
+                         f"{self.names.service(svc)} writes {self.names.dataset(dataset)}")
+
+
+def derive(manifest: Manifest, env: EnvConfig) -> Wiring:
+    """The identities, slots, edges and grants the pipeline needs in ``env``, and nothing more."""
+    b = _Builder(manifest, env)
+    names = b.names
+    b.services()
+    builder = b.builder()
+    triggers = b.functions(builder)
+    edges = b.edges()
+    jobs = b.jobs()
+    b.state(edges)
+    return Wiring(
+        env=env,
+        identities=MappingProxyType(b.identities),
+        grants=tuple(b.grants.values()),
+        slots=MappingProxyType(b.slots),
+        edges=tuple(edges),
+        triggers=tuple(triggers),
+        jobs=tuple(jobs),
+        services=tuple(names.service(s) for s in manifest.services),
+        functions=tuple(names.function(f) for f in manifest.functions),
+        topics=tuple(names.topic(t.key) for t in manifest.topics)
+        + tuple(e.dead_letter_topic for e in edges),
+        datasets=tuple(names.dataset(d.key) for d in manifest.datasets),
+    )

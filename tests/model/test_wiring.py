@@ -1,0 +1,153 @@
+"""The wiring model: each edge, trigger, job and grant of one environment, decided once."""
+
+from __future__ import annotations
+
+import typing
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+
+from infra.model import wiring
+from infra.model.envs import get_env
+from infra.model.manifest import FunctionRole
+from infra.model.naming import Names
+from infra.model.pipeline import load
+from infra.model.wiring import (
+    DATA_EDITOR,
+    DATASTORE_USER,
+    DATASTORE_VIEWER,
+    INVOKER,
+    PUBLISHER,
+    PUBSUB_AGENT,
+    ROLE_ACCESS,
+    SUBSCRIBER,
+    TOKEN_CREATOR,
+    Grant,
+    Target,
+    derive,
+)
+
+PROD = get_env("prod")
+
+
+def sa(account_id: str, project: str = "nba-props-platform") -> str:
+    return f"serviceAccount:{account_id}@{project}.iam.gserviceaccount.com"
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return derive(load(), PROD)
+
+
+def test_prod_grants_by_role(prod):
+    assert len(prod.grants) == len(set(prod.grants)) == 42
+    assert Counter(g.role for g in prod.grants) == {
+        INVOKER: 9, PUBLISHER: 9, SUBSCRIBER: 8, TOKEN_CREATOR: 5, DATA_EDITOR: 6,
+        DATASTORE_USER: 1, DATASTORE_VIEWER: 1, "roles/logging.logWriter": 1,
+        "roles/artifactregistry.writer": 1, "roles/storage.objectViewer": 1,
+    }
+
+
+def test_who_makes_each_grant(prod):
+    by = Counter(g.by for g in prod.grants)
+    # per edge: agent publisher on the DLQ, subscriber, token creator, and the invoker
+    assert by == {"push_edge": 16, "function": 2, "scheduled_job": 3, "stack": 21}
+    assert {g.role for g in prod.grants_by("function")} == {INVOKER, TOKEN_CREATOR}
+
+
+def test_edges_name_their_dead_letters_through_naming(prod):
+    names = Names(PROD)
+    for e in prod.edges:
+        assert e.dead_letter_topic == names.dead_letter_topic(e.component)
+        assert e.dead_letter_subscription == names.dead_letter_subscription(e.component)
+        assert e.dead_letter_topic in prod.topics
+    edge = prod.edge("nba-phase3-analytics-sub-dlq-sub")
+    assert (edge.key, edge.topic, edge.target, edge.path, edge.member) == (
+        "phase2-to-phase3", "nba-phase2-raw-complete",
+        Target("run.service", "nba-phase3-analytics-processors"), "/process",
+        sa("nba-push-phase2-to-phase3"))
+
+
+def test_unknown_edge_names_the_declared_ones(prod):
+    with pytest.raises(KeyError, match=r"subscription 'nba-x-sub' is no push edge's "
+                                       r"\(edges: nba-phase2-raw-sub, "):
+        prod.edge("nba-x-sub")
+
+
+def test_every_function_role_has_one_access_decision():
+    assert set(ROLE_ACCESS) == set(typing.get_args(FunctionRole))
+
+
+def test_dead_letters_are_read_by_the_role_that_reports_them(prod):
+    readers = {g.member for g in prod.grants
+               if g.role == SUBSCRIBER and g.target.name.endswith("-dlq-sub")}
+    assert readers == {sa("nba-fn-canary")}
+    assert len([g for g in prod.grants_of(sa("nba-fn-canary")) if g.role == SUBSCRIBER]) == 4
+
+
+def test_access_follows_the_role_not_the_function(monkeypatch):
+    """Deciding by role: a canary that stopped reading dead letters loses exactly those grants."""
+    changed = {**ROLE_ACCESS, "canary": replace(ROLE_ACCESS["canary"], reads_dead_letters=False)}
+    monkeypatch.setattr(wiring, "ROLE_ACCESS", changed)
+    without = derive(load(), PROD)
+    monkeypatch.undo()
+    lost = set(derive(load(), PROD).grants) - set(without.grants)
+    assert {(g.member, g.role) for g in lost} == {(sa("nba-fn-canary"), SUBSCRIBER)}
+    assert len(lost) == 4
+
+
+def test_orchestrator_tracks_and_dual_writes(prod):
+    orch = sa("nba-fn-orch-p3p4")
+    assert {(g.role, g.target) for g in prod.grants_of(orch)} == {
+        (PUBLISHER, Target("pubsub.topic", "nba-phase4-trigger")),
+        (DATASTORE_USER, Target("project", "nba-props-platform")),
+        (DATA_EDITOR, Target("bigquery.dataset", "nba_orchestration")),
+    }
+
+
+def test_pubsub_agent_grants_per_edge_and_trigger(prod):
+    agent = prod.grants_of(PUBSUB_AGENT)
+    assert Counter(g.role for g in agent) == {PUBLISHER: 4, SUBSCRIBER: 4, TOKEN_CREATOR: 5}
+    assert Grant(PUBSUB_AGENT, TOKEN_CREATOR, Target(
+        "iam.serviceAccount", "nba-trg-orch-p3p4@nba-props-platform.iam.gserviceaccount.com",
+    )) in agent
+
+
+def test_every_member_is_a_declared_identity(prod):
+    assert {g.member for g in prod.grants} <= set(prod.identities)
+    assert set(prod.slots.values()) <= set(prod.identities)
+
+
+def test_jobs_and_triggers(prod):
+    assert [(j.job, j.target.name, j.path, j.member) for j in prod.jobs] == [
+        ("nba-same-day-phase3", "nba-phase3-analytics-processors", "/process-date-range",
+         sa("nba-job-sd-p3")),
+        ("nba-same-day-phase3-tomorrow", "nba-phase3-analytics-processors",
+         "/process-date-range", sa("nba-job-sd-p3-tmrw")),
+        ("nba-pipeline-canary", "pipeline-canary", "/", sa("nba-job-canary-job")),
+    ]
+    [trigger] = prod.triggers
+    assert (trigger.function, trigger.topic, trigger.member) == (
+        "phase3-to-phase4-orchestrator", "nba-phase3-analytics-complete", sa("nba-trg-orch-p3p4"))
+
+
+def test_dev_and_another_sport_name_their_own():
+    dev = derive(load(), get_env("dev"))
+    assert all(g.member == PUBSUB_AGENT or g.member.endswith(
+        "@nba-props-platform-dev.iam.gserviceaccount.com") for g in dev.grants)
+    mlb = derive(load(), replace(PROD, sport="mlb"))
+    assert {e.subscription for e in mlb.edges} == {
+        "mlb-phase2-raw-sub", "mlb-phase3-analytics-sub", "mlb-phase4-precompute-sub",
+        "mlb-phase5-predictions-sub"}
+
+
+def test_cloud_names_and_their_keys_are_one_convention():
+    from infra.model.naming import key_of, prefixed
+
+    names = Names(PROD)
+    assert names.topic("phase4-trigger") == prefixed("nba", "phase4-trigger")
+    assert key_of("nba", names.subscription("phase2-raw-sub")) == "phase2-raw-sub"
+    # a name the sport does not prefix (prediction-worker, eventarc subscriptions) is its key
+    assert key_of("nba", "prediction-worker") == "prediction-worker"
+    assert key_of("mlb", "nba-phase4-trigger") == "nba-phase4-trigger"
