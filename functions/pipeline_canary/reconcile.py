@@ -21,22 +21,23 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import main as canary
+from functions._shared.cli import Parser, UsageError
+from functions._shared.completion import summary_ref
+from functions.pipeline_canary.clients import get_db
+from functions.pipeline_canary.config import ConfigError, Transition, load_transitions, require_env
+from functions.pipeline_canary.state import (
+    DateState,
+    Difference,
+    read_state,
+    rewrite_fields,
+    stale_differences,
+)
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client as FirestoreClient
 
 MAX_DAYS = 366
 USAGE = "usage: --start YYYY-MM-DD --end YYYY-MM-DD [--fix] [--transition NAME]"
-
-
-class UsageError(Exception):
-    """Bad command-line arguments; the message is one line naming the fix."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
 
 
 def _date(value: str) -> dt.date:
@@ -47,7 +48,7 @@ def _date(value: str) -> dt.date:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = _Parser(
+    parser = Parser(
         prog="python -m functions.pipeline_canary.reconcile",
         description="Report (and with --fix rewrite) completion summaries that disagree "
         "with their completion records.",
@@ -77,14 +78,14 @@ def dates(start: dt.date, end: dt.date) -> Iterator[str]:
 class Mismatch:
     """One summary that disagrees with its records."""
 
-    transition: canary.Transition
-    state: canary.DateState
-    differences: list[canary.Difference]
+    transition: Transition
+    state: DateState
+    differences: list[Difference]
 
 
 def find_mismatches(
     db: FirestoreClient,
-    transitions: Sequence[canary.Transition],
+    transitions: Sequence[Transition],
     start: dt.date,
     end: dt.date,
 ) -> tuple[list[Mismatch], int]:
@@ -93,9 +94,9 @@ def find_mismatches(
     checked = 0
     for transition in transitions:
         for game_date in dates(start, end):
-            state = canary.read_state(db, transition, game_date)
+            state = read_state(db, transition, game_date)
             checked += 1
-            diffs = canary.stale_differences(state, transition)
+            diffs = stale_differences(state, transition)
             if diffs:
                 found.append(Mismatch(transition, state, diffs))
     return found, checked
@@ -140,17 +141,17 @@ def render(
 def fix(db: FirestoreClient, mismatches: Sequence[Mismatch]) -> None:
     """Rewrite each stale summary from its records and claim (merge; never publishes)."""
     for m in mismatches:
-        ref = db.collection(m.transition.collection).document(m.state.game_date)
-        ref.set(canary.rewrite_fields(m.state, m.transition), merge=True)
+        ref = summary_ref(db, m.transition.collection, m.state.game_date)
+        ref.set(rewrite_fields(m.state, m.transition), merge=True)
 
 
 def run(argv: Sequence[str], db: FirestoreClient | None = None) -> int:
     """The command; returns the exit code. ``db`` defaults to the canary's lazy client."""
     try:
         args = parse_args(argv)
-        project = canary.require_env(os.environ, "GCP_PROJECT", "the GCP project id")
-        transitions = canary.load_transitions(os.environ)
-    except (UsageError, canary.ConfigError) as exc:
+        project = require_env(os.environ, "GCP_PROJECT", "the GCP project id")
+        transitions = load_transitions(os.environ)
+    except (UsageError, ConfigError) as exc:
         print(f"reconcile: {exc} ({USAGE})", file=sys.stderr)
         return 2
     if args.transition:
@@ -160,7 +161,7 @@ def run(argv: Sequence[str], db: FirestoreClient | None = None) -> int:
             print(f"reconcile: unknown transition {unknown}; known: {known}", file=sys.stderr)
             return 2
         transitions = tuple(t for t in transitions if t.name in args.transition)
-    client = db if db is not None else canary.get_db(project)
+    client = db if db is not None else get_db(project)
     mismatches, checked = find_mismatches(client, transitions, args.start, args.end)
     if args.fix and mismatches:
         fix(client, mismatches)

@@ -1,9 +1,21 @@
 """Deterministic source bundles for Cloud Functions.
 
-The bundle of ``functions/<name>/`` is a zip whose bytes depend only on the sorted relative
-paths and contents of the files it holds, so the object name (which carries the content
-hash) changes when, and only when, the function's code changes: a code change redeploys the
-function and nothing else does.
+The bundle of ``functions/<name>/`` is a zip whose bytes depend only on the sorted paths and
+contents of the files it holds, so the object name (which carries the content hash) changes
+when, and only when, the code it ships changes: a code change redeploys the functions that
+ship it and nothing else does.
+
+The zip holds each file at the path it has under the repository root, so the function
+imports its own modules and the shared package by the same absolute names in the repository,
+in tests and in the deployed function (the runtime puts the zip root on ``sys.path``):
+
+    main.py, requirements.txt        the two files the runtime reads at the zip root
+    functions/__init__.py
+    functions/<name>/...             the function's own package, all but those two files
+    functions/_shared/...            code every function ships (``SHARED_PACKAGE``)
+
+The package files and the shared package are taken from the folder that holds
+``functions/<name>/`` (``functions/`` itself, or a copy of it), when they are there.
 """
 
 from __future__ import annotations
@@ -20,6 +32,10 @@ from infra.paths import FUNCTIONS_DIR
 EXCLUDED_DIRS = frozenset({"__pycache__", ".venv", "venv", "tests", ".pytest_cache", ".ruff_cache"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 EXCLUDED_NAMES = frozenset({".DS_Store"})
+# The runtime reads these at the zip root; every other file keeps its repository path.
+ROOT_FILES = frozenset({"main.py", "requirements.txt"})
+PACKAGE_ROOT = "functions"
+SHARED_PACKAGE = "_shared"
 # A fixed timestamp and mode so the zip bytes do not depend on the checkout.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644 << 16
@@ -43,8 +59,8 @@ class Bundle:
         return f"functions/{self.name}-{self.sha256[:16]}.zip"
 
 
-def bundle_files(source_dir: Path) -> Iterator[tuple[str, Path]]:
-    """Yield ``(relative posix path, absolute path)`` of the files that ship, sorted."""
+def _shipped(source_dir: Path) -> list[tuple[str, Path]]:
+    """``(path relative to source_dir, absolute path)`` of its files that ship."""
     entries: list[tuple[str, Path]] = []
     for path in source_dir.rglob("*"):
         rel = path.relative_to(source_dir)
@@ -55,11 +71,33 @@ def bundle_files(source_dir: Path) -> Iterator[tuple[str, Path]]:
         if path.name.startswith("test_") or path.suffix in EXCLUDED_SUFFIXES:
             continue
         entries.append((rel.as_posix(), path))
+    return entries
+
+
+def bundle_files(source_dir: Path) -> Iterator[tuple[str, Path]]:
+    """Yield ``(path in the zip, absolute path)`` of the files that ship, sorted by zip path.
+
+    ``source_dir`` is the function's folder; its parent's ``__init__.py`` and
+    ``SHARED_PACKAGE`` ship beside it (see the module docstring).
+    """
+    package = f"{PACKAGE_ROOT}/{source_dir.name}"
+    entries = [
+        (rel if rel in ROOT_FILES else f"{package}/{rel}", path)
+        for rel, path in _shipped(source_dir)
+    ]
+    init = source_dir.parent / "__init__.py"
+    if init.is_file():
+        entries.append((f"{PACKAGE_ROOT}/__init__.py", init))
+    shared = source_dir.parent / SHARED_PACKAGE
+    if shared.is_dir():
+        entries += [
+            (f"{PACKAGE_ROOT}/{SHARED_PACKAGE}/{rel}", path) for rel, path in _shipped(shared)
+        ]
     yield from sorted(entries)
 
 
 def content_hash(source_dir: Path) -> str:
-    """SHA-256 over each shipped file's relative path and content, in sorted order."""
+    """SHA-256 over each shipped file's zip path and content, in sorted order."""
     digest = hashlib.sha256()
     for rel, path in bundle_files(source_dir):
         data = path.read_bytes()

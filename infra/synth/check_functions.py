@@ -10,7 +10,10 @@ the requirements and the Python version, so reruns are fast), and start
 from the unzipped bundle with the function's variables set to dummy-but-valid values. A
 function that does not answer HTTP within the timeout fails the check (exit 1) and its own
 stderr is printed: this is the "Container Healthcheck failed ... PORT=8080" deploy, caught
-before the deploy. One line per function says what happened and how long startup took.
+before the deploy. The unzipped bundle runs alone (its environment names no repository
+path), so a module the zip lacks, the function's own or one of ``functions/_shared``, fails
+here as it would in the cloud. One line per function says what happened and how long
+startup took.
 """
 
 from __future__ import annotations

@@ -8,12 +8,24 @@ import datetime as dt
 import json
 import os
 import re
+from zoneinfo import ZoneInfo
 
 import flask
 import pytest
 
-from functions.phase3_to_phase4 import main as orch
+from functions.phase3_to_phase4.clients import get_clients
+from functions.phase3_to_phase4.config import Config
+from functions.phase3_to_phase4.handler import handle_event
 from functions.pipeline_canary import main as canary
+from functions.pipeline_canary.config import CanaryConfig, ConfigError, Transition
+from functions.pipeline_canary.dead_letters import peek_dead_letters
+from functions.pipeline_canary.findings import (
+    CONFIGURATION_DRIFT,
+    DEAD_LETTERS,
+    STALE_TRACKING,
+    TRIGGER_STALLED,
+)
+from functions.pipeline_canary.health import check_health, dates_to_check
 from tests.functions.support import (
     PHASE3,
     PROJECT,
@@ -36,16 +48,16 @@ class NeverPublishes:
 def seed(world, game_date, processors, at, *, expected=None, clients=None, **overrides):
     """Deliver one completion per processor through the orchestrator at time ``at``."""
     env = world.environ(expected=expected)
-    config = orch.Config.from_env({**os.environ, **env})
+    config = Config.from_env({**os.environ, **env})
     for proc in processors:
         data = pubsub_data(completion_payload(proc, game_date, **overrides))
         with contextlib.suppress(RuntimeError):
-            orch.handle_event(clients, config, f"{game_date}-{proc}", data, at)
+            handle_event(clients, config, f"{game_date}-{proc}", data, at)
 
 
 def check(world, now=NOW, expected=None):
-    config = canary.CanaryConfig.from_env(canary_environ(world.collection, world.topic, expected))
-    return canary.check_health(world.admin.db, config, now)
+    config = CanaryConfig.from_env(canary_environ(world.collection, world.topic, expected))
+    return check_health(world.admin.db, config, now)
 
 
 def by_class(report):
@@ -73,14 +85,14 @@ def test_healthy_pipeline_has_no_findings(world, capsys):
 @pytest.mark.emulator
 def test_complete_but_untriggered_past_the_stall_limit(world, capsys):
     completed_at = NOW - dt.timedelta(minutes=45)
-    config = orch.Config.from_env({**os.environ, **world.environ()})
-    broken = dataclasses.replace(orch.get_clients(config), publisher=NeverPublishes())
+    config = Config.from_env({**os.environ, **world.environ()})
+    broken = dataclasses.replace(get_clients(config), publisher=NeverPublishes())
     seed(world, TODAY, PHASE3, completed_at, clients=broken)
     capsys.readouterr()
 
     assert check(world, now=completed_at + dt.timedelta(minutes=10)).healthy
     report = check(world)
-    (stalled,) = by_class(report)[canary.TRIGGER_STALLED]
+    (stalled,) = by_class(report)[TRIGGER_STALLED]
     assert stalled.game_date == TODAY
     assert stalled.details["completed"] == PHASE3
     assert stalled.details["missing"] == []
@@ -88,7 +100,7 @@ def test_complete_but_untriggered_past_the_stall_limit(world, capsys):
     assert stalled.details["claim"]["published"] is False
     assert "not triggered for 45 min (limit 30)" in stalled.message
     errors = [e for e in log_lines(capsys.readouterr().out) if e["severity"] == "ERROR"]
-    assert [e["finding"] for e in errors] == [canary.TRIGGER_STALLED]
+    assert [e["finding"] for e in errors] == [TRIGGER_STALLED]
     assert errors[0]["game_date"] == TODAY
     assert errors[0]["completed"] == PHASE3
 
@@ -105,7 +117,7 @@ def test_backfill_completed_date_is_a_note_not_a_stall(world):
 @pytest.mark.emulator
 def test_unexpected_processor_is_configuration_drift(world):
     seed(world, TODAY, ["p2_bdl_box_scores", PHASE3[0]], NOW - dt.timedelta(hours=1))
-    (drift,) = by_class(check(world))[canary.CONFIGURATION_DRIFT]
+    (drift,) = by_class(check(world))[CONFIGURATION_DRIFT]
     assert drift.game_date == TODAY
     assert drift.details["unexpected"] == ["p2_bdl_box_scores"]
     assert drift.details["never_seen"] == []
@@ -116,10 +128,10 @@ def test_expected_processor_never_seen_yesterday_is_drift(world):
     seed(world, YESTERDAY, PHASE3[:3], NOW - dt.timedelta(hours=20))
     seed(world, TODAY, PHASE3[:3], NOW - dt.timedelta(hours=1))
     findings = by_class(check(world))
-    (drift,) = findings[canary.CONFIGURATION_DRIFT]
+    (drift,) = findings[CONFIGURATION_DRIFT]
     assert drift.game_date == YESTERDAY
     assert drift.details["never_seen"] == PHASE3[3:]
-    assert canary.STALE_TRACKING not in findings
+    assert STALE_TRACKING not in findings
 
 
 @pytest.mark.emulator
@@ -128,11 +140,11 @@ def test_orchestrator_expecting_a_disabled_processor_is_drift(world):
     stale_expected = [*PHASE3, "p3_retired_processor"]
     seed(world, TODAY, PHASE3, NOW - dt.timedelta(hours=2), expected=stale_expected)
     findings = by_class(check(world))
-    (drift,) = findings[canary.CONFIGURATION_DRIFT]
+    (drift,) = findings[CONFIGURATION_DRIFT]
     assert drift.details["orchestrator_expected"] == sorted(stale_expected)
     assert drift.details["declared_expected"] == PHASE3
     # By the declared set the date is complete and untriggered for two hours.
-    (stalled,) = findings[canary.TRIGGER_STALLED]
+    (stalled,) = findings[TRIGGER_STALLED]
     assert stalled.details["summary_missing"] == ["p3_retired_processor"]
 
 
@@ -141,7 +153,7 @@ def test_summary_disagreeing_with_its_records_is_stale_tracking(world):
     seed(world, YESTERDAY, PHASE3, NOW - dt.timedelta(hours=20))
     ref = world.admin.db.collection(world.collection).document(YESTERDAY)
     ref.update({"_completed_count": 3, "_triggered": False})
-    (stale,) = by_class(check(world))[canary.STALE_TRACKING]
+    (stale,) = by_class(check(world))[STALE_TRACKING]
     assert stale.game_date == YESTERDAY
     diffs = {d["field"]: (d["stored"], d["actual"]) for d in stale.details["differences"]}
     assert diffs == {"_completed_count": (3, 5), "_triggered": (False, True)}
@@ -151,13 +163,13 @@ def test_summary_disagreeing_with_its_records_is_stale_tracking(world):
 def test_summary_missing_while_records_exist_is_stale_tracking(world):
     seed(world, TODAY, PHASE3[:2], NOW - dt.timedelta(minutes=5))
     world.admin.db.collection(world.collection).document(TODAY).delete()
-    (stale,) = by_class(check(world))[canary.STALE_TRACKING]
+    (stale,) = by_class(check(world))[STALE_TRACKING]
     assert stale.details["differences"][0]["field"] == "summary"
 
 
 @pytest.mark.emulator
 def test_http_entry_point_returns_200_with_the_report(world):
-    today = dt.datetime.now(dt.UTC).astimezone(canary.ZoneInfo("America/New_York")).date()
+    today = dt.datetime.now(dt.UTC).astimezone(ZoneInfo("America/New_York")).date()
     seed(world, today.isoformat(), PHASE3[:1], dt.datetime.now(dt.UTC))
     ref = world.admin.db.collection(world.collection).document(today.isoformat())
     ref.update({"_completed_count": 4})
@@ -168,15 +180,15 @@ def test_http_entry_point_returns_200_with_the_report(world):
     assert status == 200
     assert headers == {"Content-Type": "application/json"}
     assert report["healthy"] is False
-    assert [f["finding"] for f in report["findings"]] == [canary.STALE_TRACKING]
+    assert [f["finding"] for f in report["findings"]] == [STALE_TRACKING]
     assert report["findings"][0]["game_date"] == today.isoformat()
 
 
 def test_dates_to_check_follow_the_time_zone():
     # 03:00 UTC on the 5th is still the evening of the 4th in New York.
     now = dt.datetime(2026, 2, 5, 3, 0, tzinfo=dt.UTC)
-    assert canary.dates_to_check(now, "America/New_York") == ("2026-02-04", "2026-02-03")
-    assert canary.dates_to_check(now, "UTC") == ("2026-02-05", "2026-02-04")
+    assert dates_to_check(now, "America/New_York") == ("2026-02-04", "2026-02-03")
+    assert dates_to_check(now, "UTC") == ("2026-02-05", "2026-02-04")
 
 
 @pytest.mark.parametrize(
@@ -225,14 +237,14 @@ def test_dates_to_check_follow_the_time_zone():
 def test_canary_config_errors_name_the_variable(env, message):
     environ = {**canary_environ("c"), **env}
     environ = {k: v for k, v in environ.items() if v is not None}
-    with pytest.raises(canary.ConfigError, match=message):
-        canary.CanaryConfig.from_env(environ)
+    with pytest.raises(ConfigError, match=message):
+        CanaryConfig.from_env(environ)
 
 
 def test_canary_config_values():
-    config = canary.CanaryConfig.from_env(canary_environ("coll", expected=["b_x", "a_x"]))
+    config = CanaryConfig.from_env(canary_environ("coll", expected=["b_x", "a_x"]))
     (transition,) = config.transitions
-    assert transition == canary.Transition(
+    assert transition == Transition(
         name="phase3_to_phase4",
         source_phase="phase_3_analytics",
         collection="coll",
@@ -251,7 +263,7 @@ def dead_letter_config(world, subscription):
         {"edge": "phase2-to-phase3", "subscription": subscription,
          "target": "nba-phase3-analytics-processors"},
     ])
-    return canary.CanaryConfig.from_env(env)
+    return CanaryConfig.from_env(env)
 
 
 @pytest.mark.emulator
@@ -268,11 +280,11 @@ def test_dead_lettered_pushes_are_reported_and_left_in_place(world):
     config = dead_letter_config(world, sub)
 
     def peek(path):
-        return canary.peek_dead_letters(world.admin.subscriber, path)
+        return peek_dead_letters(world.admin.subscriber, path)
 
     for _ in range(2):  # peeking leaves the messages for the operator
-        found = by_class(canary.check_health(world.admin.db, config, NOW, peek))
-        (finding,) = found[canary.DEAD_LETTERS]
+        found = by_class(check_health(world.admin.db, config, NOW, peek))
+        (finding,) = found[DEAD_LETTERS]
         assert finding.transition == "phase2-to-phase3"
         assert finding.details["count"] == 3
         assert finding.details["game_dates"] == [YESTERDAY, TODAY]
@@ -286,18 +298,18 @@ def test_empty_dead_letter_subscription_is_healthy(world):
     world.admin.publisher.create_topic(name=dlq_topic)
     world.admin.subscriber.create_subscription(
         name=f"projects/{PROJECT}/subscriptions/{sub}", topic=dlq_topic)
-    report = canary.check_health(
+    report = check_health(
         world.admin.db, dead_letter_config(world, sub), NOW,
-        lambda path: canary.peek_dead_letters(world.admin.subscriber, path))
+        lambda path: peek_dead_letters(world.admin.subscriber, path))
     assert report.healthy, report.to_dict()
 
 
 @pytest.mark.emulator
 def test_unreadable_dead_letter_subscription_is_a_finding(world):
-    report = canary.check_health(
+    report = check_health(
         world.admin.db, dead_letter_config(world, "no-such-sub"), NOW,
-        lambda path: canary.peek_dead_letters(world.admin.subscriber, path))
-    (finding,) = by_class(report)[canary.DEAD_LETTERS]
+        lambda path: peek_dead_letters(world.admin.subscriber, path))
+    (finding,) = by_class(report)[DEAD_LETTERS]
     assert "cannot read dead-letter subscription" in finding.message
 
 
@@ -308,5 +320,5 @@ def test_unreadable_dead_letter_subscription_is_a_finding(world):
 ])
 def test_bad_dead_letter_config_names_the_variable(raw, error):
     env = canary_environ("c") | {"DEAD_LETTER_SUBSCRIPTIONS": raw}
-    with pytest.raises(canary.ConfigError, match=re.escape(error)):
-        canary.CanaryConfig.from_env(env)
+    with pytest.raises(ConfigError, match=re.escape(error)):
+        CanaryConfig.from_env(env)

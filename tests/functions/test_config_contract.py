@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from functions.phase3_to_phase4 import main as orch
-from functions.pipeline_canary import main as canary
+from functions.phase3_to_phase4.config import Config
+from functions.pipeline_canary.config import CanaryConfig
 from infra.model.envs import get_env
 from infra.model.function_config import function_env
 from infra.model.pipeline import load
@@ -25,14 +25,14 @@ def test_generated_environment_is_accepted_by_each_function(env_name):
     roles = {fn.role: fn for fn in manifest.functions}
 
     orchestrator_env = function_env(manifest, env, roles["orchestrator"])
-    config = orch.Config.from_env(orchestrator_env)
+    config = Config.from_env(orchestrator_env)
     assert config.expected_processors == tuple(
         sorted(json.loads(orchestrator_env["EXPECTED_PROCESSORS"]))
     )
     assert config.trigger_topic_path.startswith(f"projects/{env.project_id}/topics/")
     assert config.bq_table_id.startswith(f"{env.project_id}.")
 
-    canary_config = canary.CanaryConfig.from_env(function_env(manifest, env, roles["canary"]))
+    canary_config = CanaryConfig.from_env(function_env(manifest, env, roles["canary"]))
     (transition,) = [t for t in canary_config.transitions if t.name == config.transition]
     assert transition.collection == config.collection
     assert transition.expected == config.expected_processors

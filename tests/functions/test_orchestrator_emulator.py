@@ -19,6 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.phase3_to_phase4 import main as orch
+from functions.phase3_to_phase4 import tracking
+from functions.phase3_to_phase4.claim import CLAIM_LEASE, REDELIVERY_GRACE, TriggerPending
+from functions.phase3_to_phase4.clients import get_clients
+from functions.phase3_to_phase4.config import Config
+from functions.phase3_to_phase4.handler import handle_event
+from functions.phase3_to_phase4.messages import _DATE_RE
 from tests.functions.support import (
     PHASE3,
     PHASES,
@@ -73,7 +79,7 @@ def checkpoints(out, name):
 
 
 def config_from_env():
-    return orch.Config.from_env(os.environ)
+    return Config.from_env(os.environ)
 
 
 # ----------------------------------------------------------------- saved CloudEvents
@@ -116,8 +122,8 @@ def test_duplicate_event_is_a_no_op(world):
     world.use_orchestrator_env()
     config = config_from_env()
     first, dup = load_event("valid"), load_event("duplicate")
-    assert orch.handle_event(None, config, first["id"], first.data, orch_now()).record == "created"
-    outcome = orch.handle_event(None, config, dup["id"], dup.data, orch_now())
+    assert handle_event(None, config, first["id"], first.data, orch_now()).record == "created"
+    outcome = handle_event(None, config, dup["id"], dup.data, orch_now())
     assert outcome.record == "duplicate"
     assert outcome.completed_count == 1
     assert world.records(DATE)["player_game_summary"]["event_id"] == "evt-valid-1"
@@ -140,17 +146,17 @@ def test_non_success_is_recorded_but_not_counted_until_a_success(world):
     world.use_orchestrator_env()
     config = config_from_env()
     failed = load_event("non_success_status")
-    outcome = orch.handle_event(None, config, failed["id"], failed.data, orch_now())
+    outcome = handle_event(None, config, failed["id"], failed.data, orch_now())
     assert (outcome.record, outcome.completed_count) == ("created", 0)
     assert world.summary(DATE)["team_offense_game_summary"]["status"] == "failed"
 
     retry = completion_payload("team_offense_game_summary", DATE)
-    outcome = orch.handle_event(None, config, "evt-retry", pubsub_data(retry), orch_now())
+    outcome = handle_event(None, config, "evt-retry", pubsub_data(retry), orch_now())
     assert (outcome.record, outcome.completed_count) == ("upgraded", 1)
     assert world.summary(DATE)["team_offense_game_summary"]["status"] == "success"
 
     again = completion_payload("team_offense_game_summary", DATE, status="failed")
-    outcome = orch.handle_event(None, config, "evt-late-fail", pubsub_data(again), orch_now())
+    outcome = handle_event(None, config, "evt-late-fail", pubsub_data(again), orch_now())
     assert (outcome.record, outcome.completed_count) == ("duplicate", 1)
 
 
@@ -277,18 +283,18 @@ class FailFirstPublish:
 def test_publish_failure_raises_and_the_redelivery_publishes_once(world, capsys, monkeypatch):
     world.use_orchestrator_env()
     config = config_from_env()
-    real = orch.get_clients(config)
+    real = get_clients(config)
     publisher = FailFirstPublish(real.publisher)
     clients = dataclasses.replace(real, publisher=publisher)
     now = orch_now()
     for proc in PHASE3[:-1]:
-        orch.handle_event(
+        handle_event(
             clients, config, f"evt-{proc}", pubsub_data(completion_payload(proc, DATE)), now
         )
     last = pubsub_data(completion_payload(PHASE3[-1], DATE))
 
     with pytest.raises(RuntimeError, match="injected publish failure"):
-        orch.handle_event(clients, config, "evt-last", last, now)
+        handle_event(clients, config, "evt-last", last, now)
     assert world.pull_triggers() == []
     claim = world.doc(f"{DATE}/claims/trigger")
     assert (claim["claimed_by"], claim["published"]) == ("evt-last", False)
@@ -298,15 +304,15 @@ def test_publish_failure_raises_and_the_redelivery_publishes_once(world, capsys,
 
     # Another delivery, or a concurrent duplicate of the claimant's own event, while the
     # claim is fresh: it waits for the publish, then raises so Pub/Sub brings it back.
-    monkeypatch.setattr(orch, "HOLD_WAIT_S", 0.3)
+    monkeypatch.setattr("functions.phase3_to_phase4.claim.HOLD_WAIT_S", 0.3)
     for event_id, delay in (("evt-other", 5), ("evt-last", 2)):
-        with pytest.raises(orch.TriggerPending, match="claimed by evt-last"):
-            orch.handle_event(clients, config, event_id, last, now + dt.timedelta(seconds=delay))
+        with pytest.raises(TriggerPending, match="claimed by evt-last"):
+            handle_event(clients, config, event_id, last, now + dt.timedelta(seconds=delay))
     assert world.pull_triggers() == []
     assert publisher.calls == 1
 
-    redelivery = orch.handle_event(
-        clients, config, "evt-last", last, now + orch.REDELIVERY_GRACE + dt.timedelta(seconds=1)
+    redelivery = handle_event(
+        clients, config, "evt-last", last, now + REDELIVERY_GRACE + dt.timedelta(seconds=1)
     )
     assert redelivery.trigger == "published"
     messages = world.pull_triggers()
@@ -316,7 +322,7 @@ def test_publish_failure_raises_and_the_redelivery_publishes_once(world, capsys,
     assert summary["_triggered"] is True
     assert summary["_trigger_message_id"] == messages[0].message_id
 
-    again = orch.handle_event(clients, config, "evt-last", last, now + dt.timedelta(seconds=20))
+    again = handle_event(clients, config, "evt-last", last, now + dt.timedelta(seconds=20))
     assert again.trigger == "already_published"
     assert len(world.pull_triggers()) == 1
     assert publisher.calls == 2
@@ -325,18 +331,18 @@ def test_publish_failure_raises_and_the_redelivery_publishes_once(world, capsys,
 def test_claim_held_by_a_dead_claimant_is_taken_over_after_its_lease(world):
     world.use_orchestrator_env()
     config = config_from_env()
-    real = orch.get_clients(config)
+    real = get_clients(config)
     clients = dataclasses.replace(real, publisher=FailFirstPublish(real.publisher))
     now = orch_now()
     for proc in PHASE3:
         data = pubsub_data(completion_payload(proc, DATE))
         with contextlib.suppress(RuntimeError):
-            orch.handle_event(clients, config, f"evt-{proc}", data, now)
+            handle_event(clients, config, f"evt-{proc}", data, now)
     assert world.doc(f"{DATE}/claims/trigger")["published"] is False
 
-    later = now + orch.CLAIM_LEASE + dt.timedelta(seconds=1)
+    later = now + CLAIM_LEASE + dt.timedelta(seconds=1)
     data = pubsub_data(completion_payload(PHASE3[0], DATE))
-    outcome = orch.handle_event(clients, config, "evt-someone-else", data, later)
+    outcome = handle_event(clients, config, "evt-someone-else", data, later)
     assert outcome.trigger == "published"
     claim = world.doc(f"{DATE}/claims/trigger")
     assert claim["claimed_by"] == "evt-someone-else"
@@ -381,14 +387,14 @@ def test_skip_downstream_trigger_records_but_never_claims(world):
     config = config_from_env()
     for proc in PHASE3:
         payload = completion_payload(proc, DATE, skip_downstream_trigger=True)
-        outcome = orch.handle_event(None, config, f"bf-{proc}", pubsub_data(payload), orch_now())
+        outcome = handle_event(None, config, f"bf-{proc}", pubsub_data(payload), orch_now())
     assert (outcome.completed_count, outcome.trigger) == (5, "skipped")
     assert world.pull_triggers() == []
     summary = world.summary(DATE)
     assert (summary["_trigger_skipped"], summary["_triggered"]) == (True, False)
 
     live = pubsub_data(completion_payload(PHASE3[0], DATE))
-    assert orch.handle_event(None, config, "live-1", live, orch_now()).trigger == "published"
+    assert handle_event(None, config, "live-1", live, orch_now()).trigger == "published"
     assert len(world.pull_triggers()) == 1
 
 
@@ -397,12 +403,12 @@ def test_a_duplicate_repairs_a_stale_summary(world):
     world.use_orchestrator_env()
     config = config_from_env()
     for proc in PHASE3[:4]:
-        orch.handle_event(
+        handle_event(
             None, config, f"e-{proc}", pubsub_data(completion_payload(proc, DATE)), orch_now()
         )
     ref = world.admin.db.collection(world.collection).document(DATE)
     ref.update({"_completed_count": 3, "_missing": PHASE3[3:]})
-    outcome = orch.handle_event(
+    outcome = handle_event(
         None, config, "e-dup", pubsub_data(completion_payload(PHASE3[0], DATE)), orch_now()
     )
     assert outcome.record == "duplicate"
@@ -416,10 +422,10 @@ def test_a_stale_listing_is_rewritten_after_relisting(world, monkeypatch):
     config = config_from_env()
     for proc in PHASE3[:3] + PHASE3[4:]:
         data = pubsub_data(completion_payload(proc, DATE))
-        orch.handle_event(None, config, f"e-{proc}", data, orch_now())
+        handle_event(None, config, f"e-{proc}", data, orch_now())
     assert world.summary(DATE)["_completed_count"] == 4
 
-    real = orch.list_records
+    real = tracking.list_records
     listings = []
 
     def lagging(db, cfg, game_date):
@@ -429,9 +435,9 @@ def test_a_stale_listing_is_rewritten_after_relisting(world, monkeypatch):
             records.pop(PHASE3[4])  # A's first listing predates B's record
         return records
 
-    monkeypatch.setattr(orch, "list_records", lagging)
+    monkeypatch.setattr(tracking, "list_records", lagging)
     data = pubsub_data(completion_payload(PHASE3[3], DATE))
-    outcome = orch.handle_event(None, config, "e-A", data, orch_now())
+    outcome = handle_event(None, config, "e-A", data, orch_now())
     assert len(listings) >= 2
     assert (outcome.completed_count, outcome.trigger) == (5, "published")
     summary = world.summary(DATE)
@@ -460,12 +466,12 @@ def test_bigquery_dual_write_rows_and_row_ids(world):
     world.use_orchestrator_env(bq_table="nba_orchestration.phase_completions")
     config = config_from_env()
     rows = Rows()
-    clients = dataclasses.replace(orch.get_clients(config), rows=rows)
+    clients = dataclasses.replace(get_clients(config), rows=rows)
     for proc in PHASE3:
-        orch.handle_event(
+        handle_event(
             clients, config, f"e-{proc}", pubsub_data(completion_payload(proc, DATE)), orch_now()
         )
-    orch.handle_event(
+    handle_event(
         clients, config, "e-dup", pubsub_data(completion_payload(PHASE3[0], DATE)), orch_now()
     )
 
@@ -503,10 +509,10 @@ def test_bigquery_failure_never_blocks_the_trigger(world, capsys):
     world.use_orchestrator_env(bq_table="nba_orchestration.phase_completions")
     config = config_from_env()
     clients = dataclasses.replace(
-        orch.get_clients(config), rows=Rows(fail=RuntimeError("bq is down"))
+        get_clients(config), rows=Rows(fail=RuntimeError("bq is down"))
     )
     for proc in PHASE3:
-        orch.handle_event(
+        handle_event(
             clients, config, f"e-{proc}", pubsub_data(completion_payload(proc, DATE)), orch_now()
         )
     assert len(world.pull_triggers()) == 1
@@ -515,7 +521,7 @@ def test_bigquery_failure_never_blocks_the_trigger(world, capsys):
     assert all("bq is down" in e["message"] for e in errors)
 
     rejecting = dataclasses.replace(clients, rows=Rows(errors=[{"index": 0, "errors": ["bad"]}]))
-    orch.handle_event(
+    handle_event(
         rejecting, config, "e-x", pubsub_data(completion_payload("extra_proc", DATE)), orch_now()
     )
     errors = [e for e in log_lines(capsys.readouterr().out) if e["severity"] == "ERROR"]
@@ -550,7 +556,7 @@ _TYPED = {
 
 def _is_date(value):
     try:
-        return bool(orch._DATE_RE.match(value)) and bool(dt.date.fromisoformat(value))
+        return bool(_DATE_RE.match(value)) and bool(dt.date.fromisoformat(value))
     except ValueError:
         return False
 
@@ -606,7 +612,7 @@ def malformed_data(draw):
 def test_fuzzed_malformed_messages_never_raise_and_count_nothing(world, data):
     world.use_orchestrator_env()
     config = config_from_env()
-    outcome = orch.handle_event(None, config, "fuzz", data, orch_now())
+    outcome = handle_event(None, config, "fuzz", data, orch_now())
     assert outcome.status == "malformed"
     assert list(world.admin.db.collection(world.collection).list_documents()) == []
 

@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from functions._shared.completion import summary_fields, tally
 from functions.phase3_to_phase4 import main as orch
+from functions.phase3_to_phase4.claim import trigger_payload
+from functions.phase3_to_phase4.config import Config, ConfigError
+from functions.phase3_to_phase4.handler import Outcome, handle_event
+from functions.phase3_to_phase4.messages import (
+    Completion,
+    MalformedMessage,
+    normalise_processor,
+    parse_completion,
+)
 from tests.functions.support import PHASES, load_event, log_lines, orchestrator_environ
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,14 +65,14 @@ def test_module_import_creates_no_google_client():
 def test_missing_variable_is_named_on_first_use(var):
     env = orchestrator_environ()
     del env[var]
-    with pytest.raises(orch.ConfigError, match=rf"\b{var}\b.*not set"):
-        orch.Config.from_env(env)
+    with pytest.raises(ConfigError, match=rf"\b{var}\b.*not set"):
+        Config.from_env(env)
 
 
 def test_handler_names_missing_variable():
     os.environ.update(orchestrator_environ())
     del os.environ["EXPECTED_PROCESSORS"]
-    with pytest.raises(orch.ConfigError, match="EXPECTED_PROCESSORS"):
+    with pytest.raises(ConfigError, match="EXPECTED_PROCESSORS"):
         orch.handle_phase3_completion(load_event("valid"))
 
 
@@ -83,19 +93,19 @@ def test_handler_names_missing_variable():
 )
 def test_invalid_variable_is_rejected_with_its_value(var, value, message):
     env = {**orchestrator_environ(), var: value}
-    with pytest.raises(orch.ConfigError, match=message):
-        orch.Config.from_env(env)
+    with pytest.raises(ConfigError, match=message):
+        Config.from_env(env)
 
 
 def test_config_values():
-    config = orch.Config.from_env(
+    config = Config.from_env(
         orchestrator_environ(expected=["b_proc", "a_proc"], bq_table="ds.tbl")
     )
     assert config.expected_processors == ("a_proc", "b_proc")
     assert config.trigger_topic_path == "projects/test-project/topics/nba-phase4-trigger"
     assert config.bq_table_id == "test-project.ds.tbl"
     assert config.ttl_days == 7
-    assert orch.Config.from_env(orchestrator_environ(bq_table="")).bq_table_id == ""
+    assert Config.from_env(orchestrator_environ(bq_table="")).bq_table_id == ""
 
 
 @pytest.mark.parametrize(
@@ -110,20 +120,20 @@ def test_config_values():
     ],
 )
 def test_normalise_processor(name, expected):
-    assert orch.normalise_processor(name) == expected
+    assert normalise_processor(name) == expected
 
 
 @pytest.mark.parametrize("name", ["player-game-summary", "Player Game", "_private", "9lives"])
 def test_normalise_processor_rejects(name):
     with pytest.raises(ValueError, match="processor_name"):
-        orch.normalise_processor(name)
+        normalise_processor(name)
 
 
 def test_parse_completion_defaults_and_types():
-    completion = orch.parse_completion(
+    completion = parse_completion(
         {"processor_name": "TeamOffenseGameSummaryProcessor", "game_date": "2026-02-04"}, PHASES
     )
-    assert completion == orch.Completion(
+    assert completion == Completion(
         processor="team_offense_game_summary",
         processor_name="TeamOffenseGameSummaryProcessor",
         game_date="2026-02-04",
@@ -138,7 +148,7 @@ def test_parse_completion_defaults_and_types():
         skip_downstream_trigger=False,
     )
     assert completion.succeeded
-    failed = orch.parse_completion(
+    failed = parse_completion(
         {"processor_name": "x_proc", "game_date": "2026-02-04", "status": "FAILED"}, PHASES
     )
     assert failed.status == "failed"
@@ -163,8 +173,8 @@ def test_parse_completion_defaults_and_types():
     ],
 )
 def test_parse_completion_rejects(payload, reason):
-    with pytest.raises(orch.MalformedMessage, match=reason):
-        orch.parse_completion(payload, PHASES)
+    with pytest.raises(MalformedMessage, match=reason):
+        parse_completion(payload, PHASES)
 
 
 @pytest.mark.parametrize(("event", "reason"), sorted(MALFORMED.items()))
@@ -179,24 +189,24 @@ def test_malformed_saved_event_is_logged_and_acknowledged(event, reason, capsys)
 
 
 def test_malformed_content_is_logged():
-    config = orch.Config.from_env(orchestrator_environ())
-    outcome = orch.handle_event(None, config, "e1", {"message": {"data": "e30="}}, orch_now())
-    assert outcome == orch.Outcome(
+    config = Config.from_env(orchestrator_environ())
+    outcome = handle_event(None, config, "e1", {"message": {"data": "e30="}}, orch_now())
+    assert outcome == Outcome(
         status="malformed", reason="processor_name is missing or not a non-empty string"
     )
 
 
 def test_cloud_event_data_without_message_is_malformed():
-    config = orch.Config.from_env(orchestrator_environ())
+    config = Config.from_env(orchestrator_environ())
     for data in ({"subscription": "s"}, b"not json", "[]", None, {"message": {"data": ""}}):
-        assert orch.handle_event(None, config, "e", data, orch_now()).status == "malformed"
+        assert handle_event(None, config, "e", data, orch_now()).status == "malformed"
 
 
 def test_other_phase_is_ignored_without_firestore(capsys):
     os.environ.update(orchestrator_environ())
-    config = orch.Config.from_env(os.environ)
+    config = Config.from_env(os.environ)
     event = load_event("other_phase")
-    outcome = orch.handle_event(None, config, event["id"], event.data, orch_now())
+    outcome = handle_event(None, config, event["id"], event.data, orch_now())
     assert outcome.status == "ignored"
     assert outcome.reason == "phase phase_2_raw"
     entries = log_lines(capsys.readouterr().out)
@@ -210,24 +220,24 @@ def test_tally_counts_only_expected_successes():
         "b_proc": {"status": "failed", "recorded_at": 1},
         "z_proc": {"status": "success", "recorded_at": 2},
     }
-    t = orch.tally(records, ["a_proc", "b_proc", "c_proc"])
+    t = tally(records, ["a_proc", "b_proc", "c_proc"])
     assert t.completed == ("a_proc",)
     assert t.missing == ("b_proc", "c_proc")
     assert t.unexpected == ("z_proc",)
     assert (t.first_completion_at, t.last_completion_at) == (1, 3)
-    fields = orch.summary_fields(t)
+    fields = summary_fields(t)
     assert fields["_completed_count"] == 1
     assert fields["_expected_count"] == 3
     assert fields["z_proc"]["expected"] is False
 
 
 def test_trigger_payload_carries_idempotency_key():
-    config = orch.Config.from_env(orchestrator_environ())
-    completion = orch.parse_completion(
+    config = Config.from_env(orchestrator_environ())
+    completion = parse_completion(
         {"processor_name": "a_proc", "game_date": "2026-02-04", "correlation_id": "c-1"}, PHASES
     )
-    t = orch.tally({"a_proc": {"status": "success"}}, ["a_proc"])
-    data, attributes = orch.trigger_payload(config, t, completion, "evt-9", orch_now())
+    t = tally({"a_proc": {"status": "success"}}, ["a_proc"])
+    data, attributes = trigger_payload(config, t, completion, "evt-9", orch_now())
     body = json.loads(data)
     assert attributes == {
         "game_date": "2026-02-04",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from functions.phase3_to_phase4 import main as orch
+from functions.phase3_to_phase4.config import Config
+from functions.phase3_to_phase4.handler import handle_event
 from functions.pipeline_canary import reconcile
 from tests.functions.support import PHASE3, canary_environ, completion_payload, pubsub_data
 
@@ -19,10 +20,10 @@ AT = dt.datetime(2026, 2, 5, 16, 0, tzinfo=dt.UTC)
 
 
 def seed(world, game_date, processors):
-    config = orch.Config.from_env({**os.environ, **world.environ()})
+    config = Config.from_env({**os.environ, **world.environ()})
     for proc in processors:
         data = pubsub_data(completion_payload(proc, game_date))
-        orch.handle_event(None, config, f"{game_date}-{proc}", data, AT)
+        handle_event(None, config, f"{game_date}-{proc}", data, AT)
 
 
 @pytest.fixture

@@ -15,18 +15,28 @@ from pathlib import Path
 import pytest
 
 from infra.synth import check_functions
+from infra.synth.bundle import SHARED_PACKAGE
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "phase3_to_phase4"
 
 
-def copy_function(tmp_path: Path) -> Path:
+def copy_function(tmp_path: Path, shared: bool = True) -> Path:
+    """A ``functions/`` copy holding the function (and, unless not ``shared``, the shared
+    package its bundle ships beside it)."""
     functions_dir = tmp_path / "functions"
     shutil.copytree(
         REPO / "functions" / NAME,
         functions_dir / NAME,
         ignore=shutil.ignore_patterns("__pycache__"),
     )
+    shutil.copy(REPO / "functions" / "__init__.py", functions_dir / "__init__.py")
+    if shared:
+        shutil.copytree(
+            REPO / "functions" / SHARED_PACKAGE,
+            functions_dir / SHARED_PACKAGE,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
     (functions_dir / NAME / "requirements.txt").write_text("functions-framework==3.10.2\n")
     return functions_dir
 
@@ -69,6 +79,14 @@ def test_broken_import_fails_and_prints_the_functions_stderr(tmp_path):
     assert "before listening" in first
     assert "--- phase3_to_phase4 stderr ---" in result.stdout
     assert "No module named 'module_removed_by_a_bad_refactor'" in result.stdout
+
+
+def test_a_bundle_without_the_shared_package_fails_to_import(tmp_path):
+    """The proof runs the zip alone: the repository's ``functions/_shared`` cannot stand in."""
+    result = run_check(copy_function(tmp_path, shared=False), tmp_path)
+    assert result.returncode == 1
+    assert "before listening" in result.stdout.splitlines()[0]
+    assert "No module named 'functions._shared'" in result.stdout
 
 
 def test_a_sound_copy_listens_and_reruns_reuse_the_venv(tmp_path):

@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 
+from functions._shared import completion
 from infra.model.pipeline import load
 from infra.paths import FUNCTIONS_DIR
 from infra.stackjson.stack import StackJson
 from infra.synth.app import synthesize
-from infra.synth.bundle import build_bundle, content_hash
+from infra.synth.bundle import SHARED_PACKAGE, build_bundle, content_hash
 from infra.synth.docs import main as docs_main
+from infra.synth.stacks import pipeline_stack
 from tests.synth.tfassert import at
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -87,6 +89,38 @@ def test_code_change_in_one_function_changes_only_its_object(prod: StackJson, tm
     assert re.fullmatch(r"functions/phase3_to_phase4-[0-9a-f]{16}\.zip", new) and old != new
 
 
+def test_a_change_to_the_shared_package_changes_both_functions_objects(
+        prod: StackJson, tmp_path: Path) -> None:
+    functions = tmp_path / "functions"
+    shutil.copytree(FUNCTIONS_DIR, functions, ignore=shutil.ignore_patterns("__pycache__"))
+    with (functions / SHARED_PACKAGE / "completion.py").open("a") as fh:
+        fh.write("\n# a shared code change\n")
+    changed = synth_one(tmp_path / "out", functions_dir=functions)
+    objects = [f"resource.google_storage_bucket_object.{fn}__bundle"
+               for fn in ("phase3_to_phase4_orchestrator", "pipeline_canary")]
+    assert diff(prod.data, changed) == [f"{o}.{a}" for o in sorted(objects) for a in ("name", "source")]
+
+
+@pytest.mark.parametrize("fn", load().functions, ids=lambda fn: fn.source)
+def test_every_bundle_ships_the_shared_package_beside_its_own(fn: Any, tmp_path: Path) -> None:
+    files = build_bundle(fn.source, tmp_path, FUNCTIONS_DIR / fn.source).files
+    shared = sorted(p.relative_to(FUNCTIONS_DIR.parent).as_posix()
+                    for p in (FUNCTIONS_DIR / SHARED_PACKAGE).glob("*.py"))
+    assert shared and set(shared) <= set(files), f"{fn.source}: {sorted(set(shared) - set(files))}"
+    own = sorted(f"functions/{fn.source}/{p.name}" for p in (FUNCTIONS_DIR / fn.source).glob("*.py")
+                 if p.name != "main.py")
+    assert set(own) <= set(files) and "functions/__init__.py" in files
+    assert {"main.py", "requirements.txt"} <= set(files)
+    assert f"functions/{fn.source}/main.py" not in files
+
+
+def test_stack_ttl_policies_cover_the_shared_completion_model(prod: StackJson) -> None:
+    assert pipeline_stack.TTL_SUBCOLLECTIONS is completion.TTL_SUBCOLLECTIONS
+    fields = list(prod.of_type("google_firestore_field"))
+    assert set(completion.TTL_SUBCOLLECTIONS) <= {r.body["collection"] for r in fields}
+    assert {r.body["field"] for r in fields} == {completion.EXPIRES_AT}
+
+
 def test_bundles_are_deterministic_and_skip_caches_and_tests(tmp_path: Path) -> None:
     src = tmp_path / "fn"
     (src / "__pycache__").mkdir(parents=True)
@@ -103,6 +137,26 @@ def test_bundles_are_deterministic_and_skip_caches_and_tests(tmp_path: Path) -> 
     assert second.files == ("main.py", "requirements.txt")
     (src / "requirements.txt").write_text("functions-framework==3.10.1\n")
     assert build_bundle("fn", tmp_path / "c", src).object_name != first.object_name
+
+
+def test_bundles_keep_repository_paths_and_add_the_shared_package(tmp_path: Path) -> None:
+    src = tmp_path / "fn"
+    (src / "__pycache__").mkdir(parents=True)
+    (src / "main.py").write_text("from functions.fn.logic import handler\n")
+    (src / "logic.py").write_text("def handler(request):\n    return 'ok'\n")
+    (src / "requirements.txt").write_text("functions-framework==3.10.2\n")
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / SHARED_PACKAGE / "tests").mkdir(parents=True)
+    (tmp_path / SHARED_PACKAGE / "model.py").write_text("X = 1\n")
+    (tmp_path / SHARED_PACKAGE / "tests" / "test_model.py").write_text("def test(): pass\n")
+    (tmp_path / SHARED_PACKAGE / "__pycache__").mkdir()
+    (tmp_path / SHARED_PACKAGE / "__pycache__" / "model.cpython-311.pyc").write_bytes(b"junk")
+    first = build_bundle("fn", tmp_path / "a", src)
+    assert first.files == ("functions/__init__.py", "functions/_shared/model.py",
+                           "functions/fn/logic.py", "main.py", "requirements.txt")
+    assert build_bundle("fn", tmp_path / "b", src).path.read_bytes() == first.path.read_bytes()
+    (tmp_path / SHARED_PACKAGE / "model.py").write_text("X = 2\n")
+    assert build_bundle("fn", tmp_path / "c", src).sha256 != first.sha256
 
 
 def test_bundle_without_main_names_the_folder(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from cdktn_provider_google.data_google_project import DataGoogleProject
 from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
+from functions._shared.completion import EXPIRES_AT, TTL_SUBCOLLECTIONS
 from infra.model.envs import EnvConfig
 from infra.model.function_config import function_env
 from infra.model.manifest import Manifest
@@ -50,8 +51,6 @@ from infra.synth.constructs.scheduled_job import ScheduledJob, ScheduledJobProps
 from infra.synth.constructs.service import CloudRunService, ServiceProps
 from infra.synth.constructs.topic import Topic, TopicProps
 
-# Completion documents and their subcollections expire; see functions/phase3_to_phase4.
-TTL_SUBCOLLECTIONS = ("completions", "claims")
 
 
 def stack_name(env: EnvConfig) -> str:
@@ -161,8 +160,9 @@ class PipelineStack(TerraformStack):
             project=project, location=env.region,
             ttl_collections=tuple(sorted(
                 {t.completion_collection for t in manifest.gated() if t.completion_collection}
-                | set(TTL_SUBCOLLECTIONS)
+                | set(TTL_SUBCOLLECTIONS)  # completion documents' subcollections expire too
             )),
+            ttl_field=EXPIRES_AT,
         ))
         self.datasets: dict[str, BigQueryDataset] = {}
         for ds in manifest.datasets:

@@ -1,0 +1,40 @@
+"""Reading the environment the stack generates from the manifest: errors that name the variable."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """A required environment variable is missing or invalid; the message names it."""
+
+
+def require_env(environ: Mapping[str, str], name: str, what: str) -> str:
+    """The stripped value of ``name``; raise ``ConfigError`` saying ``what`` was expected."""
+    value = environ.get(name)
+    if value is None or not value.strip():
+        raise ConfigError(
+            f"environment variable {name} is not set: expected {what}; the stack sets it "
+            "from the manifest (set it yourself when running locally)"
+        )
+    return value.strip()
+
+
+def parse_json(raw: str, label: str) -> Any:
+    """``raw`` decoded; raise ``ConfigError`` starting with ``label`` when it is not JSON."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{label} is not valid JSON ({exc}): {raw!r}") from exc
+
+
+def is_name_list(value: Any, pattern: re.Pattern[str]) -> bool:
+    """Whether ``value`` is a non-empty list of strings that all match ``pattern``."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, str) and pattern.match(v) for v in value)
+    )

@@ -1,0 +1,130 @@
+"""The canary's configuration, read from the environment the stack generates.
+
+``GATED_TRANSITIONS`` lists each gated transition (its completion collection, expected
+processors and stall limit); ``DEAD_LETTER_SUBSCRIPTIONS`` the dead-letter subscription of
+each push edge; ``CANARY_TIMEZONE`` decides what "today" is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from functions._shared.completion import PROCESSOR_RE
+from functions._shared.config import ConfigError, is_name_list, parse_json, require_env
+
+__all__ = [
+    "CanaryConfig",
+    "ConfigError",
+    "DeadLetterQueue",
+    "Transition",
+    "load_dead_letter_queues",
+    "load_transitions",
+    "require_env",
+]
+
+
+def _json_array(raw: str, name: str) -> list[Any]:
+    items = parse_json(raw, name)
+    if not isinstance(items, list):
+        raise ConfigError(f"{name} must be a JSON array, got {raw!r}")
+    return items
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One gated transition, as the stack declares it in ``GATED_TRANSITIONS``."""
+
+    name: str
+    source_phase: str
+    collection: str
+    expected: tuple[str, ...]
+    stall_minutes: int
+    trigger_topic: str
+
+
+def _transition(item: Any, index: int) -> Transition:
+    where = f"GATED_TRANSITIONS[{index}]"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where} must be an object, got {item!r}")
+    for key in ("name", "source_phase", "collection", "trigger_topic"):
+        if not isinstance(item.get(key), str) or not item[key]:
+            raise ConfigError(f"{where}.{key} must be a non-empty string, got {item.get(key)!r}")
+    expected = item.get("expected")
+    if not is_name_list(expected, PROCESSOR_RE):
+        raise ConfigError(
+            f"{where}.expected must be a non-empty list of snake_case processor names, "
+            f"got {expected!r}"
+        )
+    stall = item.get("stall_minutes", 30)
+    if not isinstance(stall, int) or isinstance(stall, bool) or stall < 1:
+        raise ConfigError(f"{where}.stall_minutes must be a positive integer, got {stall!r}")
+    return Transition(
+        name=item["name"],
+        source_phase=item["source_phase"],
+        collection=item["collection"],
+        expected=tuple(sorted(expected)),
+        stall_minutes=stall,
+        trigger_topic=item["trigger_topic"],
+    )
+
+
+def load_transitions(environ: Mapping[str, str]) -> tuple[Transition, ...]:
+    """Parse ``GATED_TRANSITIONS``; raise ``ConfigError`` naming the bad entry."""
+    raw = require_env(environ, "GATED_TRANSITIONS", "a JSON array of gated transitions")
+    items = _json_array(raw, "GATED_TRANSITIONS")
+    transitions = tuple(_transition(item, i) for i, item in enumerate(items))
+    names = [t.name for t in transitions]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"GATED_TRANSITIONS names a transition twice: {names}")
+    return transitions
+
+
+@dataclass(frozen=True)
+class DeadLetterQueue:
+    """The dead-letter subscription of one push edge (``DEAD_LETTER_SUBSCRIPTIONS``)."""
+
+    edge: str
+    subscription: str
+    target: str
+
+
+def load_dead_letter_queues(environ: Mapping[str, str]) -> tuple[DeadLetterQueue, ...]:
+    """Parse ``DEAD_LETTER_SUBSCRIPTIONS`` (optional: unset means no push edges to watch)."""
+    raw = environ.get("DEAD_LETTER_SUBSCRIPTIONS", "").strip()
+    if not raw:
+        return ()
+    items = _json_array(raw, "DEAD_LETTER_SUBSCRIPTIONS")
+    queues = []
+    for i, item in enumerate(items):
+        where = f"DEAD_LETTER_SUBSCRIPTIONS[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where} must be an object, got {item!r}")
+        for key in ("edge", "subscription", "target"):
+            if not isinstance(item.get(key), str) or not item[key]:
+                raise ConfigError(f"{where}.{key} must be a non-empty string, got {item.get(key)!r}")
+        queues.append(DeadLetterQueue(item["edge"], item["subscription"], item["target"]))
+    return tuple(queues)
+
+
+@dataclass(frozen=True)
+class CanaryConfig:
+    """The canary's configuration, read from the environment on first use."""
+
+    project: str
+    timezone: str
+    transitions: tuple[Transition, ...]
+    dead_letters: tuple[DeadLetterQueue, ...] = ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> CanaryConfig:
+        project = require_env(environ, "GCP_PROJECT", "the GCP project id")
+        tz = require_env(environ, "CANARY_TIMEZONE", "an IANA time zone, e.g. America/New_York")
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"CANARY_TIMEZONE {tz!r} is not an IANA time zone") from exc
+        return cls(project=project, timezone=tz, transitions=load_transitions(environ),
+                   dead_letters=load_dead_letter_queues(environ))
