@@ -52,7 +52,6 @@ from infra.synth.constructs.service import CloudRunService, ServiceProps
 from infra.synth.constructs.topic import Topic, TopicProps
 
 
-
 def stack_name(env: EnvConfig) -> str:
     return _stack_name(env.name)
 
