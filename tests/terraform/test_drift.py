@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from infra.terraform import drift
+from infra.terraform import drift, drift_classify, drift_ignore
 from infra.terraform.plan_json import parse_path
 
 TODAY = "2026-11-22"
@@ -141,7 +141,7 @@ def test_invoker_deleted_in_refresh_only_plan_is_critical_without_recreate(run_d
     assert "re-creates" not in result.out
 
 
-@pytest.mark.parametrize("role", sorted(drift.CRITICAL_ROLES))
+@pytest.mark.parametrize("role", sorted(drift_classify.CRITICAL_ROLES))
 def test_every_critical_role_deleted_out_of_band_is_critical(run_doc, load, find, role):
     plan = load("invoker_deleted.json")
     find(plan, "resource_drift", INVOKER)["change"]["before"]["role"] = role
@@ -408,7 +408,7 @@ def test_invoker_of_another_service_is_not_counted(run_doc, load, find):
     assert run_doc(plan).code == drift.EXIT_CLEAN
 
 
-@pytest.mark.parametrize("resource_type", sorted(drift.RUNTIME_TYPES))
+@pytest.mark.parametrize("resource_type", sorted(drift_classify.RUNTIME_TYPES))
 def test_runtime_deleted_out_of_band_is_critical(run_doc, load, find, resource_type):
     plan = load("env_var_drift.json")
     found = find(plan, "resource_drift", SVC)
@@ -430,7 +430,7 @@ def test_bigquery_table_deletion_is_critical(run):
     assert "`exists` → `deleted`" in critical
 
 
-@pytest.mark.parametrize("resource_type", sorted(drift.DATA_STORE_TYPES))
+@pytest.mark.parametrize("resource_type", sorted(drift_classify.DATA_STORE_TYPES))
 @pytest.mark.parametrize("actions", [["delete"], ["delete", "create"], ["create", "delete"]])
 def test_every_data_store_deleted_or_replaced_is_critical(
     run_doc, load, find, resource_type, actions
@@ -718,7 +718,7 @@ def test_ignore_entry_is_valid_through_its_expiry_day(run, fixtures_dir, today, 
     ],
 )
 def test_ignore_entry_matching(glob, attribute, address, path, expected):
-    entry = drift.IgnoreEntry(glob, parse_path(attribute), "because", date(2027, 1, 1))
+    entry = drift_ignore.IgnoreEntry(glob, parse_path(attribute), "because", date(2027, 1, 1))
     assert entry.matches(address, parse_path(path)) is expected
 
 
@@ -779,7 +779,7 @@ def test_missing_ignore_file_is_unreadable(run, tmp_path):
 
 
 def test_checked_in_ignore_file_is_valid():
-    entries = drift.load_ignore_file(drift.DEFAULT_IGNORE_FILE)
+    entries = drift_ignore.load_ignore_file(drift_ignore.DEFAULT_IGNORE_FILE)
     assert all(entry.reason and entry.expires for entry in entries)
 
 
