@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import pytest
 from cdktn import App, TerraformStack
 
 from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
 from infra.synth.constructs.service import CloudRunService, ServiceProps
 from infra.synth.constructs.topic import Topic, TopicProps
+from tests.synth.tfassert import synth
 
 PROJECT = "proj-123456"
 REGION = "us-west2"
@@ -32,3 +37,15 @@ def service(stack: TerraformStack, component: str = "svc", **changes: object) ->
 
 def topic(stack: TerraformStack, component: str = "t") -> Topic:
     return Topic(stack, f"topic-{component}", TopicProps(f"nba-{component}", component, PROJECT))
+
+
+def synthesized(build: Callable[[TerraformStack], object]) -> Any:
+    """A module-scoped fixture: the Terraform JSON of one stack that ``build`` fills."""
+
+    @pytest.fixture(scope="module")
+    def doc() -> dict[str, Any]:
+        stack = new_stack(build.__module__.rsplit(".", 1)[-1])
+        build(stack)
+        return synth(stack)
+
+    return doc

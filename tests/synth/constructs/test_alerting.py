@@ -5,22 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+from cdktn import TerraformStack
 
 from infra.synth.constructs.alerting import AlertChannel, AlertChannelProps, error_log_filter
-from tests.synth.constructs.support import PROJECT, new_stack
-from tests.synth.tfassert import assert_inventory, synth
+from tests.synth.constructs.support import PROJECT, synthesized
+from tests.synth.tfassert import assert_inventory
 
 CHANNEL = "google_monitoring_notification_channel.alerts__slack_channel"
 
 
-@pytest.fixture(scope="module")
-def doc() -> dict[str, Any]:
-    stack = new_stack("alerting")
+def build(stack: TerraformStack) -> None:
     channel = AlertChannel(stack, "alerts", AlertChannelProps(PROJECT, "#pipeline", "slack-token"))
     channel.alert_on_errors("orch", "nba-orch", 1800)
     channel.alert_on_errors("canary", "nba-canary", 3600)
-    return synth(stack)
+
+
+doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:

@@ -5,20 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cdktn import TerraformStack
 
 from infra.synth.constructs.apis import PIPELINE_APIS, ProjectApis, apis_for
-from tests.synth.constructs.support import PROJECT, new_stack, service, topic
-from tests.synth.tfassert import assert_inventory, synth
+from tests.synth.constructs.support import PROJECT, new_stack, service, synthesized, topic
+from tests.synth.tfassert import assert_inventory
 
 
-@pytest.fixture(scope="module")
-def doc() -> dict[str, Any]:
-    stack = new_stack("apis")
+def build(stack: TerraformStack) -> None:
     apis = ProjectApis(stack, "apis", PROJECT)
     topic(stack)
     service(stack)
     apis.order_before(stack)
-    return synth(stack)
+
+
+doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cdktn import TerraformStack
 
 from infra.synth.constructs import bigquery
 from infra.synth.constructs.bigquery import BigQueryDataset, DatasetProps, TableSpec
-from tests.synth.constructs.support import PROJECT, identity, new_stack
-from tests.synth.tfassert import assert_inventory, synth
+from tests.synth.constructs.support import PROJECT, identity, new_stack, synthesized
+from tests.synth.tfassert import assert_inventory
 
 DATASET = "google_bigquery_dataset.orchestration__dataset"
 KEEP = {"prevent_destroy": True}
@@ -23,14 +24,14 @@ def props(*tables: TableSpec) -> DatasetProps:
                         tables=tables)
 
 
-@pytest.fixture(scope="module")
-def doc() -> dict[str, Any]:
-    stack = new_stack("bigquery")
+def build(stack: TerraformStack) -> None:
     dataset = BigQueryDataset(stack, "ds", props(
         TableSpec("phase_completions", partition_field="game_date"),
         TableSpec("phase_execution_log")))
     dataset.grant_write(identity(stack, "nba-fn-orch", "orch"))
-    return synth(stack)
+
+
+doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+from cdktn import TerraformStack
 
 from infra.synth.constructs.bucket import BucketProps, SourceBucket
-from tests.synth.constructs.support import PROJECT, identity, new_stack
-from tests.synth.tfassert import assert_inventory, synth
+from tests.synth.constructs.support import PROJECT, identity, synthesized
+from tests.synth.tfassert import assert_inventory
 
 BUCKET = "google_storage_bucket.sources__bucket"
 
 
-@pytest.fixture(scope="module")
-def doc() -> dict[str, Any]:
-    stack = new_stack("bucket")
+def build(stack: TerraformStack) -> None:
     bucket = SourceBucket(stack, "b", BucketProps("nba-sources", "sources", PROJECT, "US"))
     bucket.grant_read(identity(stack, "nba-build-fn", "build"))
-    return synth(stack)
+
+
+doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:

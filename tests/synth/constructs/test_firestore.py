@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+from cdktn import TerraformStack
 
 from infra.synth.constructs.firestore import Firestore, FirestoreProps
-from tests.synth.constructs.support import PROJECT, identity, new_stack
-from tests.synth.tfassert import assert_inventory, synth
+from tests.synth.constructs.support import PROJECT, identity, synthesized
+from tests.synth.tfassert import assert_inventory
 
 DATABASE = "google_firestore_database.firestore__database"
 
 
-@pytest.fixture(scope="module")
-def doc() -> dict[str, Any]:
-    stack = new_stack("firestore")
+def build(stack: TerraformStack) -> None:
     db = Firestore(stack, "fs", FirestoreProps(PROJECT, "us-west2",
                                                ("phase3_completion", "processors")))
     db.grant_read_write(identity(stack, "nba-fn-orch", "orch"))
     db.grant_read(identity(stack, "nba-fn-canary", "canary"))
-    return synth(stack)
+
+
+doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:

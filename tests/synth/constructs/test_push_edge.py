@@ -8,8 +8,8 @@ import pytest
 from cdktn import TerraformStack
 
 from infra.synth.constructs.push_edge import PushEdge, PushEdgeProps
-from tests.synth.constructs.support import AGENT, PROJECT, identity, new_stack, service, topic
-from tests.synth.tfassert import assert_inventory, synth
+from tests.synth.constructs.support import AGENT, PROJECT, identity, new_stack, service, synthesized, topic
+from tests.synth.tfassert import assert_inventory
 
 SUB = "google_pubsub_subscription.edge__subscription"
 PUSH_SA = "google_service_account.edge__push_identity"
@@ -26,12 +26,12 @@ def edge_props(stack: TerraformStack, **changes: object) -> PushEdgeProps:
     return PushEdgeProps(**props)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="module")
-def doc() -> dict[str, Any]:
-    stack = new_stack("push-edge")
+def build(stack: TerraformStack) -> None:
     edge = PushEdge(stack, "edge", edge_props(stack))
     edge.grant_dead_letter_read(identity(stack, "nba-fn-canary", "canary"))
-    return synth(stack)
+
+
+doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ import pytest
 from cdktn import TerraformStack
 
 from infra.synth.constructs.scheduled_job import ScheduledJob, ScheduledJobProps
-from tests.synth.constructs.support import PROJECT, REGION, new_stack, service
+from tests.synth.constructs.support import PROJECT, REGION, new_stack, service, synthesized
 from tests.synth.tfassert import assert_inventory, synth
 
 JOB_SA = "google_service_account.same_day__identity"
@@ -25,11 +25,11 @@ def job(stack: TerraformStack, component: str, **changes: object) -> ScheduledJo
     return ScheduledJob(stack, component, ScheduledJobProps(**props))  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="module")
-def doc() -> dict[str, Any]:
-    stack = new_stack("scheduled-job")
+def build(stack: TerraformStack) -> None:
     job(stack, "same-day")
-    return synth(stack)
+
+
+doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:

@@ -5,20 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cdktn import TerraformStack
 
-from tests.synth.constructs.support import PROJECT, REGION, identity, new_stack, service
-from tests.synth.tfassert import assert_inventory, synth
+from tests.synth.constructs.support import PROJECT, REGION, identity, new_stack, service, synthesized
+from tests.synth.tfassert import assert_inventory
 
 SVC = "google_cloud_run_v2_service.phase3__service"
 SA = "google_service_account.phase3__identity"
 
 
-@pytest.fixture(scope="module")
-def doc() -> dict[str, Any]:
-    stack = new_stack("service")
+def build(stack: TerraformStack) -> None:
     svc = service(stack, "phase3", env=(("SPORT", "nba"),), min_instances=1, timeout="300s")
     svc.grant_invoke(identity(stack, "nba-push-p3", "push"))
-    return synth(stack)
+
+
+doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:

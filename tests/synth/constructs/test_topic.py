@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+from cdktn import TerraformStack
 
 from infra.synth.constructs.topic import Topic, TopicProps
-from tests.synth.constructs.support import PROJECT, identity, new_stack
-from tests.synth.tfassert import assert_inventory, synth
+from tests.synth.constructs.support import PROJECT, identity, synthesized
+from tests.synth.tfassert import assert_inventory
 
 TOPIC = "google_pubsub_topic.phase2__topic"
 
 
-@pytest.fixture(scope="module")
-def doc() -> dict[str, Any]:
-    stack = new_stack("topic")
+def build(stack: TerraformStack) -> None:
     topic = Topic(stack, "t", TopicProps("nba-phase2-raw-complete", "phase2", PROJECT,
                                          labels=(("phase", "2"),)))
     topic.grant_publish(identity(stack, "nba-run-raw", "raw"))
     Topic(stack, "short", TopicProps("nba-short", "short", PROJECT, part="dlq",
                                      retention="600s"))
-    return synth(stack)
+
+
+doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:
