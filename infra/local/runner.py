@@ -1,11 +1,12 @@
 """``up``, ``down`` and ``status``: bring the synthesized topology up on the emulators.
 
-``up`` reads the stack, starts the Pub/Sub and Firestore emulators (small heap, 127.0.0.1,
-free ports, by PID), serves each function from its bundle with functions-framework, starts
-the supervisor (fronts, simulators, scheduler) in its own session, creates every topic and
-subscription with push endpoints rewritten to the fronts, and writes ``state.json``.
-``down`` stops every process ``up`` started, by PID and process group, and checks that
-none is left. Each step prints one line; each failure is one ``LocalError`` line.
+``up`` reads the stack, plans what to start (``infra.local.plan``), then spawns it: the
+Pub/Sub and Firestore emulators (small heap, 127.0.0.1, free ports, by PID), each function
+from its bundle with functions-framework, and the supervisor (fronts, simulators, scheduler)
+in its own session; it creates every topic and subscription with push endpoints rewritten
+to the fronts, and writes ``state.json``. ``down`` stops every process ``up`` started, by
+PID and process group, and checks that none is left. Each step prints one line; each
+failure is one ``LocalError`` line.
 """
 
 from __future__ import annotations
@@ -19,17 +20,28 @@ import time
 import zipfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from infra.local import emulators, ports, procs
 from infra.local.errors import LocalError
-from infra.local.front import DeliveryPolicy, FrontSpec, as_path
+from infra.local.front import as_path
+from infra.local.plan import (
+    DEFAULT_WORKDIR,
+    PASSED_ENV,
+    Ports,
+    UpOptions,
+    UpPlan,
+    front_specs,
+    function_process_env,
+    plan_up,
+    state_fields,
+    supervisor_plan,
+)
 from infra.local.pubsub_rest import PubSubRest
-from infra.local.records import FRONTS_LOG, now_iso
-from infra.local.simulator import SimulatorSpec, simulator_specs
-from infra.local.supervisor import PLAN_FILE, READY_FILE, JobCall
+from infra.local.records import now_iso
+from infra.local.simulator import SimulatorSpec
+from infra.local.supervisor import PLAN_FILE, READY_FILE
 from infra.local.topology import (
     FunctionSpec,
     SubscriptionSpec,
@@ -44,38 +56,14 @@ from infra.model.naming import Names
 from infra.paths import REPO_ROOT, stack_file
 from infra.synth.bundle import build_bundle
 
-DEFAULT_WORKDIR = REPO_ROOT / ".local"
+# Re-exported: ``infra.local`` and its commands import these from here.
+__all__ = ["DEFAULT_WORKDIR", "UpOptions", "down", "read_state", "status", "up"]
+
 STATE_FILE = "state.json"
 READY_TIMEOUT_S = 60.0
-# Variables the local run changes in a function's environment, and why: the emulator
-# project may differ from the stack's, and there is no BigQuery emulator (the orchestrator
-# skips its dual write when the table is empty).
-LOCAL_ENV_OVERRIDES = ("GCP_PROJECT", "BQ_COMPLETIONS_TABLE")
-PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
+EMULATOR_SPAWNERS = {"pubsub": emulators.spawn_pubsub, "firestore": emulators.spawn_firestore}
 
 Say = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class UpOptions:
-    """How to bring the pipeline up. Defaults: the dev stack in ``cdktf.out``, ``.local/``.
-
-    ``manifest``: what the simulators follow (default: ``infra.pipeline.load()``); it must
-    be the manifest the stack was synthesized from. ``project``: emulator project id
-    (default: the stack's). ``emulator_hosts``: reuse running emulators (``pubsub``,
-    ``firestore`` → ``host:port``) instead of starting them; ``down`` then leaves them.
-    """
-
-    env: str = "dev"
-    stack: Path | None = None
-    workdir: Path = DEFAULT_WORKDIR
-    manifest: Manifest | None = None
-    project: str | None = None
-    pubsub_port: int | None = None
-    firestore_port: int | None = None
-    emulator_hosts: Mapping[str, str] | None = None
-    scheduler: bool = True
-    heap_mb: int = 256
 
 
 def default_stack(env: str) -> Path:
@@ -178,31 +166,6 @@ def prepare_bundle(fn: FunctionSpec, workdir: Path, say: Say) -> Path:
     return target
 
 
-def _function_env(fn: FunctionSpec, topology: Topology, hosts: Mapping[str, str],
-                  port: int) -> tuple[dict[str, str], list[str]]:
-    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
-    env.update(fn.environment)
-    changed: list[str] = []
-    if "GCP_PROJECT" in env and env["GCP_PROJECT"] != topology.project:
-        env["GCP_PROJECT"] = topology.project
-        changed.append(f"GCP_PROJECT={topology.project}")
-    if env.get("BQ_COMPLETIONS_TABLE"):
-        env["BQ_COMPLETIONS_TABLE"] = ""
-        changed.append("BQ_COMPLETIONS_TABLE='' (no BigQuery emulator)")
-    env.update({
-        "PUBSUB_EMULATOR_HOST": hosts["pubsub"],
-        "FIRESTORE_EMULATOR_HOST": hosts["firestore"],
-        "GOOGLE_CLOUD_PROJECT": topology.project,
-        "K_SERVICE": fn.name,
-        "FUNCTION_TARGET": fn.entry_point,
-        "FUNCTION_SIGNATURE_TYPE": fn.signature,
-        "PORT": str(port),
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
-    return env, changed
-
-
 def _preflight(workdir: Path, opts: UpOptions) -> None:
     path = state_path(workdir)
     if path.is_file():
@@ -288,56 +251,49 @@ class _Up:
                       "workdir": str(self.workdir), "pids": {}}
         _write_state(self.workdir, self.state)
         try:
-            return self._start(topology, manifest, env, began)
+            return self._spawn(plan_up(topology, manifest, env, opts), began)
         except BaseException:
             self.stop_all()
             raise
 
-    def _start(self, topology: Topology, manifest: Manifest, env: EnvConfig,
-               began: float) -> dict[str, Any]:
-        opts, say, workdir = self.opts, self.say, self.workdir
+    def _spawn(self, plan: UpPlan, began: float) -> dict[str, Any]:
+        """Start what ``plan`` says, in order, and wait until all of it listens."""
+        say, workdir = self.say, self.workdir
+        topology = plan.topology
         logs = workdir / "logs"
         spawned: list[emulators.EmulatorProcess] = []
-        if opts.emulator_hosts:
-            hosts = dict(opts.emulator_hosts)
+        if not plan.emulators:
+            hosts = dict(plan.reused_hosts)
             say(f"local: reusing emulators pubsub {hosts['pubsub']}, "
                 f"firestore {hosts['firestore']}")
         else:
             try:
-                for spawn, port, name in (
-                    (emulators.spawn_pubsub, opts.pubsub_port, "pubsub"),
-                    (emulators.spawn_firestore, opts.firestore_port, "firestore"),
-                ):
-                    proc = spawn(logs, port, heap_mb=opts.heap_mb)
+                for launch in plan.emulators:
+                    proc = EMULATOR_SPAWNERS[launch.name](logs, launch.port,
+                                                          heap_mb=launch.heap_mb)
                     spawned.append(proc)
-                    self.started(f"{name}-emulator", proc.pid, f"--port={proc.port}")
+                    self.started(f"{launch.name}-emulator", proc.pid, f"--port={proc.port}")
             except emulators.EmulatorError as exc:
                 raise LocalError(str(exc)) from exc
-            hosts = {"pubsub": spawned[0].address, "firestore": spawned[1].address}
+            hosts = {launch.name: proc.address for launch, proc in zip(plan.emulators, spawned, strict=True)}
 
         # Functions start while the emulators boot: they only connect on first request.
-        backends: dict[str, int] = {}
-        for fn in topology.functions:
+        function_ports: dict[str, int] = {}
+        for fn in plan.functions:
             folder = prepare_bundle(fn, workdir, say)
             port = ports.reserve()
-            fn_env, changed = _function_env(fn, topology, hosts, port)
+            fn_env, changed = function_process_env(fn, topology.project, hosts, port, os.environ)
             log = logs / f"function-{fn.name}.log"
             argv = [sys.executable, "-m", "functions_framework", "--target", fn.entry_point,
                     "--source", str(folder / "main.py"), "--signature-type", fn.signature,
                     "--host", "127.0.0.1", "--port", str(port)]
             pid = procs.spawn(argv, log, fn_env, cwd=folder)
             self.started(f"function:{fn.name}", pid, str(folder))
-            backends[fn.name] = port
+            function_ports[fn.name] = port
             say(f"local: function {fn.name} ({fn.signature}, entry {fn.entry_point}) → "
                 f"functions-framework on 127.0.0.1:{port} (pid {pid}, log {_rel(log)}); "
                 f"env from the stack{'; local: ' + ', '.join(changed) if changed else ''}")
 
-        sims = simulator_specs(manifest, env, topology)
-        unserved = sorted(set(topology.targets) - set(backends) - {spec.name for spec in sims})
-        if unserved:
-            raise LocalError(f"no local backend for Cloud Run targets {unserved}: they are "
-                             "neither functions nor manifest services; is the stack stale? "
-                             "run `make synth`")
         # The supervisor serves fronts and simulators on sockets bound here and inherited,
         # so no other process can take their ports between choosing and serving.
         listening: dict[int, socket.socket] = {}
@@ -348,35 +304,12 @@ class _Up:
             listening[port] = sock
             return port
 
-        sim_ports: dict[str, int] = {}
-        for spec in sims:
-            sim_ports[spec.name] = listen()
-            backends[spec.name] = sim_ports[spec.name]
-        pushed: dict[str, dict[str, DeliveryPolicy]] = {name: {} for name in topology.targets}
-        for s in topology.subscriptions:
-            if s.push is not None:
-                pushed[s.push.target][topology.subscription_path(s)] = DeliveryPolicy(
-                    **topology.delivery_policy(s))
-        fronts = [
-            FrontSpec(target=t.name, kind=t.kind, port=listen(),
-                      backend_port=backends[t.name], invokers=t.invokers,
-                      timeout_seconds=t.timeout_seconds, deliveries=pushed[t.name])
-            for t in topology.targets.values()
-        ]
-        front_port = {f.target: f.port for f in fronts}
-        jobs = [JobCall(name=j.name, schedule=j.schedule, time_zone=j.time_zone, target=j.target,
-                        front_port=front_port[j.target], path=j.path, method=j.method,
-                        body=j.body, headers=j.headers, identity=j.identity,
-                        retry_count=j.retry_count) for j in topology.jobs]
-        plan = {
-            "project": topology.project, "pubsub_host": hosts["pubsub"],
-            "records_dir": str(workdir / "records"),
-            "fronts": [f.to_json() for f in fronts],
-            "simulators": [{"spec": s.to_json(), "port": sim_ports[s.name]} for s in sims],
-            "jobs": [j.to_json() for j in jobs], "scheduler": opts.scheduler,
-            "listen_fds": {str(port): sock.fileno() for port, sock in listening.items()},
-        }
-        (workdir / PLAN_FILE).write_text(json.dumps(plan, indent=2, sort_keys=True))
+        sim_ports = {spec.name: listen() for spec in plan.simulators}
+        got = Ports(functions=function_ports, simulators=sim_ports,
+                    fronts={f.target: listen() for f in plan.fronts})
+        supervised = supervisor_plan(plan, hosts, got, workdir / "records",
+                                     {port: sock.fileno() for port, sock in listening.items()})
+        (workdir / PLAN_FILE).write_text(json.dumps(supervised, indent=2, sort_keys=True))
         serve_log = logs / "serve.log"
         serve_env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
         serve_env.update({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1",
@@ -389,9 +322,9 @@ class _Up:
             for sock in listening.values():
                 sock.close()
         self.started("supervisor", sup, f"serve --workdir {workdir}")
-        say(f"local: supervisor (pid {sup}, log {_rel(serve_log)}): {len(fronts)} fronts, "
-            f"{len(sims)} contract simulators, scheduler "
-            f"{'on (jobs fire on their cron)' if opts.scheduler else 'off'}")
+        say(f"local: supervisor (pid {sup}, log {_rel(serve_log)}): {len(plan.fronts)} fronts, "
+            f"{len(plan.simulators)} contract simulators, scheduler "
+            f"{'on (jobs fire on their cron)' if plan.scheduler else 'off'}")
 
         for proc in spawned:
             try:
@@ -401,22 +334,21 @@ class _Up:
             say(f"local: {proc.name} emulator on {proc.address} (pid {proc.pid}, "
                 f"log {_rel(proc.log_path)})")
 
-        created = self._create_pubsub(topology, hosts["pubsub"], front_port)
+        created = self._create_pubsub(topology, hosts["pubsub"], got.fronts)
         say(f"local: created {len(topology.topics)} topics and {created} subscriptions in "
             f"{topology.project}; push endpoints → fronts at http://127.0.0.1:<port>/__as/<identity>/…")
 
-        for fn in topology.functions:
+        for fn in plan.functions:
             pid = int(self.state["pids"][f"function:{fn.name}"])
-            _wait_port(backends[fn.name], pid, f"function {fn.name}",
+            _wait_port(function_ports[fn.name], pid, f"function {fn.name}",
                        logs / f"function-{fn.name}.log", READY_TIMEOUT_S)
         self._wait_supervisor(sup, serve_log)
-        for f in fronts:
+        for f in front_specs(plan, got):
             say(f"local: front {f.target} ({f.kind}) on 127.0.0.1:{f.port} → backend "
                 f"127.0.0.1:{f.backend_port}; invokers: "
                 f"{', '.join(m.split(':', 1)[-1].split('@')[0] for m in f.invokers) or 'none'}")
 
-        self.state.update(self._state_fields(topology, manifest, env, hosts, fronts, backends,
-                                             sim_ports))
+        self.state.update(state_fields(plan, hosts, got, self.workdir))
         self.state["status"] = "up"
         _write_state(workdir, self.state)
         say(f"local: up in {time.monotonic() - began:.1f}s; state {_rel(state_path(workdir))}; "
@@ -460,56 +392,6 @@ class _Up:
                 raise LocalError(f"the supervisor did not start within {READY_TIMEOUT_S:.0f}s; "
                                  f"see {_rel(log)}")
             time.sleep(0.05)
-
-    def _state_fields(self, topology: Topology, manifest: Manifest, env: EnvConfig,
-                      hosts: Mapping[str, str], fronts: list[FrontSpec],
-                      backends: Mapping[str, int],
-                      sim_ports: Mapping[str, int]) -> dict[str, Any]:
-        names = Names(env)
-        gated = [
-            {"transition": t.key, "collection": t.completion_collection,
-             "source_phase": manifest.phase(t.source).id, "topic": t.topic,
-             "trigger_topic": t.trigger_topic,
-             "expected": list(manifest.enabled_processors(t.source))}
-            for t in manifest.gated()
-        ]
-        first_transition = min(manifest.transitions, key=lambda t: t.source)
-        entry_phase = manifest.phase(first_transition.source)
-        entry_service = next((s for s in manifest.services if s.phase == entry_phase.number),
-                             None)
-        last = max(manifest.transitions, key=lambda t: t.target)
-        final = names.service(manifest.service(last.target_service))
-        ports: dict[str, int] = {"pubsub": int(hosts["pubsub"].rsplit(":", 1)[1]),
-                                 "firestore": int(hosts["firestore"].rsplit(":", 1)[1])}
-        ports.update({f"front:{f.target}": f.port for f in fronts})
-        ports.update({f"backend:{name}": port for name, port in backends.items()})
-        return {
-            "pubsub_emulator_host": hosts["pubsub"],
-            "firestore_emulator_host": hosts["firestore"],
-            "topics": {short: topology.topic_path(short) for short in sorted(topology.topics)},
-            "subscriptions": {s.short: topology.subscription_path(s)
-                              for s in sorted(topology.subscriptions, key=lambda s: s.short)},
-            "delivery_policies": {
-                s.short: {**topology.delivery_policy(s),
-                          "ack_deadline_seconds": s.ack_deadline_seconds,
-                          "applied_by": "front" if s.push is not None else "emulator"}
-                for s in sorted(topology.subscriptions, key=lambda s: s.short)},
-            "ports": ports,
-            "fronts": {f.target: f"http://127.0.0.1:{f.port}" for f in fronts},
-            "functions": {f.name: f"http://127.0.0.1:{backends[f.name]}"
-                          for f in topology.functions},
-            "simulators": {name: f"http://127.0.0.1:{port}" for name, port in sim_ports.items()},
-            "jobs": {j.short: j.name for j in topology.jobs},
-            "records": str(self.workdir / "records"),
-            "fronts_log": str(self.workdir / "records" / FRONTS_LOG),
-            "logs": str(self.workdir / "logs"),
-            "gated": gated,
-            "entry": {"topic": first_transition.topic, "phase": entry_phase.id,
-                      "processor": (entry_service.key.replace("-", "_") if entry_service
-                                    else entry_phase.id)},
-            "final_target": final,
-            "emulators_owned": not self.opts.emulator_hosts,
-        }
 
 
 def up(opts: UpOptions, say: Say = print) -> dict[str, Any]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
+
+from cdktn import TerraformStack, Testing
 
 from infra.stackjson.stack import StackJson
 
@@ -66,3 +69,40 @@ def iam_members_on(stack: StackJson, target_address: str) -> list[tuple[str, Map
         if target_address in stack.refs(target_fields):
             found.append((res.address, res.body))
     return found
+
+
+def synth(stack: TerraformStack) -> dict[str, Any]:
+    """The Terraform JSON ``stack`` synthesizes to (``Testing.synth``), parsed."""
+    return dict(json.loads(Testing.synth(stack)))
+
+
+def resource_counts(doc: Mapping[str, Any]) -> dict[str, int]:
+    """Resource type → how many the document declares (data sources as ``data.<type>``)."""
+    counts = {rtype: len(items) for rtype, items in doc.get("resource", {}).items()}
+    counts.update({f"data.{rtype}": len(items) for rtype, items in doc.get("data", {}).items()})
+    return counts
+
+
+def body_at(doc: Mapping[str, Any], address: str) -> Mapping[str, Any]:
+    """The body of ``type.name`` (or ``data.type.name``); a missing one fails naming what exists."""
+    section, rest = ("data", address[5:]) if address.startswith("data.") else ("resource", address)
+    rtype, _, name = rest.partition(".")
+    bodies = doc.get(section, {}).get(rtype, {})
+    assert name in bodies, f"{address}: not synthesized (this type has {sorted(bodies)})"
+    return dict(bodies[name])
+
+
+def assert_inventory(doc: Mapping[str, Any], counts: Mapping[str, int],
+                     values: Mapping[str, Mapping[str, Any]]) -> None:
+    """Exact resource counts per type, then a subset of the attributes of each address.
+
+    A failure names the types whose counts differ, or the first attribute path that differs
+    with both values (``values`` maps an address to the attributes that matter).
+    """
+    actual = resource_counts(doc)
+    wrong = {t: (counts.get(t, 0), actual.get(t, 0)) for t in set(counts) | set(actual)
+             if counts.get(t, 0) != actual.get(t, 0)}
+    assert not wrong, "resource counts differ: " + "; ".join(
+        f"{t}: expected {want}, got {got}" for t, (want, got) in sorted(wrong.items()))
+    for address, expected in values.items():
+        assert_subset(body_at(doc, address), expected, address)

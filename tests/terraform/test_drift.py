@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from infra.terraform import drift
+from infra.terraform import drift, drift_classify, drift_ignore
 from infra.terraform.plan_json import parse_path
 
 TODAY = "2026-11-22"
@@ -120,16 +120,59 @@ def test_clean_refresh_only_plan_says_no_drift(run):
     assert "| critical | 0 |\n| drift | 0 |\n| noise (muted) | 0 |" in result.out
 
 
+# --- findings per fixture ------------------------------------------------------------------
+
+# (fixture, a section of its report, what that section says, what the whole report says)
+FINDINGS: list[tuple[str, str, list[str], list[str]]] = [
+    ("invoker_deleted.json", "Critical",
+     [f"`{INVOKER}`",
+      "`roles/run.invoker` grant for `serviceAccount:phase3-analytics-sub-push@",
+      "deleted out of band; the plan re-creates it"],
+     ["**Verdict: CRITICAL** - 1 finding(s)"]),
+    ("orchestrator_removed.json", "Critical",
+     [f"`{OLD_INVOKER}`", "plan deletes `roles/run.invoker` grant",
+      "(delete_because_no_resource_config)"],
+     # The function, topic and identity deleted with it are planned, not findings.
+     ["| critical | 1 |", "| drift | 0 |"]),
+    ("push_endpoint_changed.json", "Critical",
+     ["`push_config[0].push_endpoint` changed out of band",
+      '"https://nba-phase3-analytics-processors-f7p3g7f6ya-wl.a.run.app/process"',
+      "/process-date-range"],
+     []),
+    ("oidc_sa_changed.json", "Critical",
+     ["`push_config[0].oidc_token[0].service_account_email`",
+      "756957797294-compute@developer.gserviceaccount.com"],
+     []),
+    ("function_replaced_iam_not.json", "Critical",
+     [f"`{FUNCTION}`", f"its IAM members are not: `{FN_INVOKER}` would be lost",
+      "(replace_because_cannot_update: event_trigger[0].pubsub_topic)"],
+     []),
+    ("bigquery_table_deleted.json", "Critical",
+     [f"`{TABLE}`", "plan will delete a data store: its data is destroyed",
+      "`exists` → `deleted`"],
+     []),
+    ("env_var_drift.json", "Drift",
+     ["`template[0].containers[0].env[2].value` changed out of band", '`"INFO"` → `"DEBUG"`'],
+     ["| drift | 1 |"]),
+    ("etag_noise.json", "Muted noise",
+     ["| etag-only change on IAM member | 1 | `etag` |", "| provider-computed attribute | 4 |"],
+     ["**Verdict: no drift** - 5 muted change(s)."]),
+]
+
+
+@pytest.mark.parametrize(("fixture", "title", "in_section", "in_report"), FINDINGS,
+                         ids=[f"{row[0]}-{row[1]}" for row in FINDINGS])
+def test_report_names_the_resource_the_change_and_the_class(run, fixture, title, in_section,
+                                                            in_report):
+    out = run(fixture).out
+    found = section(out, title)
+    for text in in_section:
+        assert text in found, f"{fixture}: {text!r} not in the {title} section"
+    for text in in_report:
+        assert text in out, f"{fixture}: {text!r} not in the report"
+
+
 # --- critical: IAM -------------------------------------------------------------------------
-
-
-def test_invoker_deleted_out_of_band_is_critical_and_notes_the_recreate(run):
-    result = run("invoker_deleted.json")
-    critical = section(result.out, "Critical")
-    assert f"`{INVOKER}`" in critical
-    assert "`roles/run.invoker` grant for `serviceAccount:phase3-analytics-sub-push@" in critical
-    assert "deleted out of band; the plan re-creates it" in critical
-    assert "**Verdict: CRITICAL** - 1 finding(s)" in result.out
 
 
 def test_invoker_deleted_in_refresh_only_plan_is_critical_without_recreate(run_doc, load):
@@ -141,7 +184,7 @@ def test_invoker_deleted_in_refresh_only_plan_is_critical_without_recreate(run_d
     assert "re-creates" not in result.out
 
 
-@pytest.mark.parametrize("role", sorted(drift.CRITICAL_ROLES))
+@pytest.mark.parametrize("role", sorted(drift_classify.CRITICAL_ROLES))
 def test_every_critical_role_deleted_out_of_band_is_critical(run_doc, load, find, role):
     plan = load("invoker_deleted.json")
     find(plan, "resource_drift", INVOKER)["change"]["before"]["role"] = role
@@ -185,17 +228,6 @@ def test_invoker_member_changed_out_of_band_is_critical(run_doc, load, find):
     assert "etag-only" not in result.out
 
 
-def test_planned_deletion_of_invoker_grant_is_critical(run):
-    result = run("orchestrator_removed.json")
-    critical = section(result.out, "Critical")
-    assert f"`{OLD_INVOKER}`" in critical
-    assert "plan deletes `roles/run.invoker` grant" in critical
-    assert "(delete_because_no_resource_config)" in critical
-    # The function, topic and identity deleted with it are planned, not findings.
-    assert "| critical | 1 |" in result.out
-    assert "| drift | 0 |" in result.out
-
-
 def test_planned_deletion_of_non_critical_grant_is_not_a_finding(run_doc, load, find):
     plan = load("orchestrator_removed.json")
     find(plan, "resource_changes", OLD_INVOKER)["change"]["before"]["role"] = "roles/run.viewer"
@@ -203,19 +235,6 @@ def test_planned_deletion_of_non_critical_grant_is_not_a_finding(run_doc, load, 
 
 
 # --- critical: push subscriptions ----------------------------------------------------------
-
-
-def test_push_endpoint_change_is_critical_with_both_urls(run):
-    critical = section(run("push_endpoint_changed.json").out, "Critical")
-    assert "`push_config[0].push_endpoint` changed out of band" in critical
-    assert '"https://nba-phase3-analytics-processors-f7p3g7f6ya-wl.a.run.app/process"' in critical
-    assert "/process-date-range" in critical
-
-
-def test_oidc_service_account_change_is_critical(run):
-    critical = section(run("oidc_sa_changed.json").out, "Critical")
-    assert "`push_config[0].oidc_token[0].service_account_email`" in critical
-    assert "756957797294-compute@developer.gserviceaccount.com" in critical
 
 
 def test_oidc_audience_change_is_critical(run_doc, load, find):
@@ -341,13 +360,6 @@ def test_grant_widened_to_invoker_out_of_band_is_critical(run_doc, load):
 # --- critical: replacement of functions and services ----------------------------------------
 
 
-def test_function_replaced_while_its_invoker_is_not_is_critical(run):
-    critical = section(run("function_replaced_iam_not.json").out, "Critical")
-    assert f"`{FUNCTION}`" in critical
-    assert f"its IAM members are not: `{FN_INVOKER}` would be lost" in critical
-    assert "(replace_because_cannot_update: event_trigger[0].pubsub_topic)" in critical
-
-
 @pytest.mark.parametrize("actions", [["delete", "create"], ["create", "delete"]])
 def test_function_replaced_with_its_invoker_is_not_critical(run_doc, load, find, actions):
     plan = load("function_replaced_iam_not.json")
@@ -373,12 +385,19 @@ def test_service_replaced_with_its_iam_is_not_critical(run):
     assert "3 planned resource change(s) checked" in result.out
 
 
-def test_service_replaced_with_one_invoker_left_behind_is_critical(run_doc, load, find):
+def invoker_left_behind(load, find, granted_on: str | None = None) -> dict[str, Any]:
+    """The service replaced while the scheduler's invoker is not (named `granted_on`)."""
     plan = load("service_replaced_iam_replaced.json")
     member = find(plan, "resource_changes", SCHED_INVOKER)
     member["change"]["actions"] = ["no-op"]
+    if granted_on is not None:
+        member["change"]["before"]["name"] = f"projects/p/locations/l/services/{granted_on}"
     member["change"]["after"] = member["change"]["before"]
-    result = run_doc(plan)
+    return plan
+
+
+def test_service_replaced_with_one_invoker_left_behind_is_critical(run_doc, load, find):
+    result = run_doc(invoker_left_behind(load, find))
     assert result.code == drift.EXIT_CRITICAL
     critical = section(result.out, "Critical")
     assert f"`{SCHED_INVOKER}` would be lost" in critical
@@ -386,20 +405,12 @@ def test_service_replaced_with_one_invoker_left_behind_is_critical(run_doc, load
 
 
 def test_invoker_found_by_config_reference_when_names_differ(run_doc, load, find):
-    plan = load("service_replaced_iam_replaced.json")
-    member = find(plan, "resource_changes", SCHED_INVOKER)
-    member["change"]["actions"] = ["no-op"]
-    member["change"]["before"]["name"] = "projects/p/locations/l/services/renamed-elsewhere"
-    member["change"]["after"] = member["change"]["before"]
+    plan = invoker_left_behind(load, find, "renamed-elsewhere")
     assert run_doc(plan).code == drift.EXIT_CRITICAL
 
 
 def test_invoker_of_another_service_is_not_counted(run_doc, load, find):
-    plan = load("service_replaced_iam_replaced.json")
-    member = find(plan, "resource_changes", SCHED_INVOKER)
-    member["change"]["actions"] = ["no-op"]
-    member["change"]["before"]["name"] = "projects/p/locations/l/services/prediction-worker"
-    member["change"]["after"] = member["change"]["before"]
+    plan = invoker_left_behind(load, find, "prediction-worker")
     plan["configuration"]["root_module"]["resources"] = [
         r
         for r in plan["configuration"]["root_module"]["resources"]
@@ -408,7 +419,7 @@ def test_invoker_of_another_service_is_not_counted(run_doc, load, find):
     assert run_doc(plan).code == drift.EXIT_CLEAN
 
 
-@pytest.mark.parametrize("resource_type", sorted(drift.RUNTIME_TYPES))
+@pytest.mark.parametrize("resource_type", sorted(drift_classify.RUNTIME_TYPES))
 def test_runtime_deleted_out_of_band_is_critical(run_doc, load, find, resource_type):
     plan = load("env_var_drift.json")
     found = find(plan, "resource_drift", SVC)
@@ -423,14 +434,7 @@ def test_runtime_deleted_out_of_band_is_critical(run_doc, load, find, resource_t
 # --- critical: data stores -----------------------------------------------------------------
 
 
-def test_bigquery_table_deletion_is_critical(run):
-    critical = section(run("bigquery_table_deleted.json").out, "Critical")
-    assert f"`{TABLE}`" in critical
-    assert "plan will delete a data store: its data is destroyed" in critical
-    assert "`exists` → `deleted`" in critical
-
-
-@pytest.mark.parametrize("resource_type", sorted(drift.DATA_STORE_TYPES))
+@pytest.mark.parametrize("resource_type", sorted(drift_classify.DATA_STORE_TYPES))
 @pytest.mark.parametrize("actions", [["delete"], ["delete", "create"], ["create", "delete"]])
 def test_every_data_store_deleted_or_replaced_is_critical(
     run_doc, load, find, resource_type, actions
@@ -470,14 +474,6 @@ def test_data_store_updated_out_of_band_is_only_drift(run_doc, load, find):
 
 
 # --- drift ---------------------------------------------------------------------------------
-
-
-def test_env_var_drift_lists_the_path_and_both_values(run):
-    result = run("env_var_drift.json")
-    rows = section(result.out, "Drift")
-    assert "`template[0].containers[0].env[2].value` changed out of band" in rows
-    assert '`"INFO"` → `"DEBUG"`' in rows
-    assert "| drift | 1 |" in result.out
 
 
 def test_planned_changes_without_drift_are_not_drift(run):
@@ -553,14 +549,6 @@ def test_markdown_cells_escape_pipes(run_doc, load, find):
 
 
 # --- noise ---------------------------------------------------------------------------------
-
-
-def test_etag_only_change_on_iam_member_is_muted_and_counted(run):
-    result = run("etag_noise.json")
-    muted = section(result.out, "Muted noise")
-    assert "| etag-only change on IAM member | 1 | `etag` |" in muted
-    assert "| provider-computed attribute | 4 |" in muted
-    assert "**Verdict: no drift** - 5 muted change(s)." in result.out
 
 
 @pytest.mark.parametrize(
@@ -718,7 +706,7 @@ def test_ignore_entry_is_valid_through_its_expiry_day(run, fixtures_dir, today, 
     ],
 )
 def test_ignore_entry_matching(glob, attribute, address, path, expected):
-    entry = drift.IgnoreEntry(glob, parse_path(attribute), "because", date(2027, 1, 1))
+    entry = drift_ignore.IgnoreEntry(glob, parse_path(attribute), "because", date(2027, 1, 1))
     assert entry.matches(address, parse_path(path)) is expected
 
 
@@ -779,7 +767,7 @@ def test_missing_ignore_file_is_unreadable(run, tmp_path):
 
 
 def test_checked_in_ignore_file_is_valid():
-    entries = drift.load_ignore_file(drift.DEFAULT_IGNORE_FILE)
+    entries = drift_ignore.load_ignore_file(drift_ignore.DEFAULT_IGNORE_FILE)
     assert all(entry.reason and entry.expires for entry in entries)
 
 

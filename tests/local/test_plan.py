@@ -1,0 +1,144 @@
+"""What ``up`` starts (``infra.local.plan``), planned from the dev stack without spawning."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from infra.local.errors import LocalError
+from infra.local.plan import (
+    PASSED_ENV,
+    Ports,
+    UpOptions,
+    UpPlan,
+    front_specs,
+    function_process_env,
+    plan_up,
+    state_fields,
+    supervisor_plan,
+)
+from infra.local.topology import Target, Topology, read_topology
+from infra.model.envs import get_env
+from infra.model.manifest import Manifest
+from infra.model.naming import Names
+from infra.model.pipeline import load
+from infra.paths import stack_file
+
+ENV = get_env("dev")
+HOSTS = {"pubsub": "127.0.0.1:8681", "firestore": "127.0.0.1:8682"}
+
+
+@pytest.fixture(scope="module")
+def manifest() -> Manifest:
+    return load()
+
+
+@pytest.fixture(scope="module")
+def topology(synth_dir: Path) -> Topology:
+    return read_topology(stack_file("dev", synth_dir), ENV.sport)
+
+
+@pytest.fixture(scope="module")
+def plan(topology: Topology, manifest: Manifest) -> UpPlan:
+    return plan_up(topology, manifest, ENV, UpOptions(pubsub_port=9001, heap_mb=128))
+
+
+def numbered(plan: UpPlan) -> Ports:
+    """Distinct fake ports, as the runner would bind them."""
+    port = iter(range(20000, 21000))
+    return Ports(functions={f.name: next(port) for f in plan.functions},
+                 simulators={s.name: next(port) for s in plan.simulators},
+                 fronts={f.target: next(port) for f in plan.fronts})
+
+
+def test_spawns_both_emulators_as_the_options_say(plan: UpPlan) -> None:
+    assert [(e.name, e.port, e.heap_mb) for e in plan.emulators] == [
+        ("pubsub", 9001, 128), ("firestore", None, 128)]
+    assert plan.reused_hosts == {}
+
+
+def test_reused_emulators_are_not_spawned(topology: Topology, manifest: Manifest) -> None:
+    reused = plan_up(topology, manifest, ENV, UpOptions(emulator_hosts=HOSTS, scheduler=False))
+    assert reused.emulators == ()
+    assert reused.reused_hosts == HOSTS
+    assert reused.scheduler is False
+    assert state_fields(reused, HOSTS, numbered(reused), Path("/w"))["emulators_owned"] is False
+
+
+def test_every_target_gets_one_front_served_by_a_function_or_a_simulator(
+        plan: UpPlan, topology: Topology, manifest: Manifest) -> None:
+    names = Names(ENV)
+    assert [f.target for f in plan.fronts] == list(topology.targets)
+    assert {f.name for f in plan.functions} == {names.function(fn) for fn in manifest.functions}
+    assert {s.name for s in plan.simulators} == {
+        names.service(s) for s in manifest.services if names.service(s) in topology.targets}
+    backends = {f.name for f in plan.functions} | {s.name for s in plan.simulators}
+    assert {f.target for f in plan.fronts} == backends
+
+
+def test_each_push_subscription_is_delivered_by_its_targets_front(
+        plan: UpPlan, topology: Topology) -> None:
+    pushes = [s for s in topology.subscriptions if s.push is not None]
+    assert pushes, "the dev stack declares push subscriptions"
+    by_front = {f.target: f.deliveries for f in plan.fronts}
+    for sub in pushes:
+        assert sub.push is not None
+        policy = by_front[sub.push.target][topology.subscription_path(sub)]
+        assert policy.subscription == sub.name
+    assert sum(len(d) for d in by_front.values()) == len(pushes)
+
+
+def test_a_target_without_backend_is_refused_before_anything_starts(
+        topology: Topology, manifest: Manifest) -> None:
+    ghost = Target(name="nba-ghost", kind="service", address="google_cloud_run_v2_service.g",
+                   timeout_seconds=60, identity=None)
+    stale = replace(topology, targets={**topology.targets, ghost.name: ghost})
+    with pytest.raises(LocalError, match=r"no local backend for Cloud Run targets \['nba-ghost'\]"):
+        plan_up(stale, manifest, ENV, UpOptions())
+
+
+def test_supervisor_plan_wires_fronts_jobs_and_sockets(plan: UpPlan) -> None:
+    ports = numbered(plan)
+    supervised = supervisor_plan(plan, HOSTS, ports, Path("/w/records"), {20000: 7})
+    backends = ports.backends
+    assert [(f["target"], f["port"], f["backend_port"]) for f in supervised["fronts"]] == [
+        (f.target, ports.fronts[f.target], backends[f.target]) for f in plan.fronts]
+    assert [s["port"] for s in supervised["simulators"]] == [
+        ports.simulators[s.name] for s in plan.simulators]
+    assert supervised["jobs"], "the dev stack declares scheduler jobs"
+    for job in supervised["jobs"]:
+        assert job["front_port"] == ports.fronts[job["target"]]
+    assert supervised["listen_fds"] == {"20000": 7}
+    assert (supervised["project"], supervised["pubsub_host"], supervised["records_dir"]) == (
+        plan.topology.project, HOSTS["pubsub"], "/w/records")
+    assert [f.port for f in front_specs(plan, ports)] == list(ports.fronts.values())
+
+
+def test_state_records_ports_urls_and_the_demo_facts(plan: UpPlan, manifest: Manifest) -> None:
+    ports = numbered(plan)
+    state = state_fields(plan, HOSTS, ports, Path("/w"))
+    assert state["ports"]["pubsub"] == 8681 and state["ports"]["firestore"] == 8682
+    assert {k for k in state["ports"] if k.startswith("backend:")} == {
+        f"backend:{name}" for name in ports.backends}
+    assert state["functions"] == {n: f"http://127.0.0.1:{p}" for n, p in ports.functions.items()}
+    assert state["emulators_owned"] is True
+    assert state["records"] == "/w/records"
+    assert [g["transition"] for g in state["gated"]] == [t.key for t in manifest.gated()]
+    assert state["final_target"] in plan.topology.targets
+    assert state["entry"]["topic"] in plan.topology.topics
+
+
+def test_function_env_points_at_the_emulators_and_passes_only_the_basics(plan: UpPlan) -> None:
+    fn = next(f for f in plan.functions if f.environment.get("BQ_COMPLETIONS_TABLE"))
+    fn = replace(fn, environment={**fn.environment, "GCP_PROJECT": "elsewhere"})
+    inherited = {"PATH": "/bin", "HOME": "/home/x", "AWS_SECRET": "nope"}
+    env, changed = function_process_env(fn, "local-proj", HOSTS, 8123, inherited)
+    assert set(inherited) & set(env) == {"PATH", "HOME"} <= set(PASSED_ENV)
+    assert (env["GCP_PROJECT"], env["GOOGLE_CLOUD_PROJECT"]) == ("local-proj", "local-proj")
+    assert env["BQ_COMPLETIONS_TABLE"] == ""
+    assert changed == ["GCP_PROJECT=local-proj", "BQ_COMPLETIONS_TABLE='' (no BigQuery emulator)"]
+    assert (env["PUBSUB_EMULATOR_HOST"], env["FIRESTORE_EMULATOR_HOST"], env["PORT"]) == (
+        HOSTS["pubsub"], HOSTS["firestore"], "8123")
+    assert (env["K_SERVICE"], env["FUNCTION_TARGET"]) == (fn.name, fn.entry_point)

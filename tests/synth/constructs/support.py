@@ -1,0 +1,51 @@
+"""What the construct tests share: a project, the Pub/Sub agent, and small targets to wire."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from cdktn import App, TerraformStack
+
+from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
+from infra.synth.constructs.service import CloudRunService, ServiceProps
+from infra.synth.constructs.topic import Topic, TopicProps
+from tests.synth.tfassert import synth
+
+PROJECT = "proj-123456"
+REGION = "us-west2"
+AGENT = GoogleAgent("serviceAccount:service-1@gcp-sa-pubsub.iam.gserviceaccount.com", "agent")
+
+
+def new_stack(name: str) -> TerraformStack:
+    """A standalone stack holding only what a test builds in it."""
+    return TerraformStack(App(), name)
+
+
+def identity(stack: TerraformStack, account_id: str, component: str) -> Identity:
+    return Identity(stack, f"id-{component}", IdentityProps(
+        account_id, component, "identity", f"Identity {component}", PROJECT))
+
+
+def service(stack: TerraformStack, component: str = "svc", **changes: object) -> CloudRunService:
+    """A Cloud Run service (the target edges and jobs invoke); ``changes`` override props."""
+    props = dict(name=f"nba-{component}", component=component, project=PROJECT, region=REGION,
+                 image="img", identity_account_id=f"nba-run-{component}") | changes
+    return CloudRunService(stack, f"service-{component}", ServiceProps(**props))  # type: ignore[arg-type]
+
+
+def topic(stack: TerraformStack, component: str = "t") -> Topic:
+    return Topic(stack, f"topic-{component}", TopicProps(f"nba-{component}", component, PROJECT))
+
+
+def synthesized(build: Callable[[TerraformStack], object]) -> Any:
+    """A module-scoped fixture: the Terraform JSON of one stack that ``build`` fills."""
+
+    @pytest.fixture(scope="module")
+    def doc() -> dict[str, Any]:
+        stack = new_stack(build.__module__.rsplit(".", 1)[-1])
+        build(stack)
+        return synth(stack)
+
+    return doc
