@@ -12,22 +12,15 @@ documented exit code; this module holds what they all need for that, once:
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import NoReturn, TextIO
+from typing import TextIO
+
+# Defined once, where the functions' own commands (which ship without ``infra``) can use them.
+from functions._shared.cli import Parser, UsageError
+
+__all__ = ["EXIT_OK", "Parser", "UsageError", "fail", "one_line"]
 
 EXIT_OK = 0
-
-
-class UsageError(Exception):
-    """Bad command line; ``str(err)`` is argparse's one-line message."""
-
-
-class Parser(argparse.ArgumentParser):
-    """``ArgumentParser`` raising ``UsageError`` on a bad command line (never exits 2)."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
 
 
 def fail(tool: str, message: str, code: int, stream: TextIO | None = None) -> int:

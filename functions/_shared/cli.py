@@ -1,6 +1,6 @@
 """Command-line plumbing for the functions' own commands (``python -m functions.<name>.<cmd>``).
 
-The same contract as ``infra.cli``, which the functions cannot import (``infra`` never ships).
+Defined here, once: ``infra.cli`` re-exports these (``infra`` never ships in a bundle).
 """
 
 from __future__ import annotations
