@@ -92,7 +92,7 @@ BAD: list[tuple[str, Manifest, str]] = [
      "a scheduler calls HTTP functions only"),
     ("processor in an unknown phase",
      replace(PIPELINE, processors=(*PIPELINE.processors, Processor("p9_thing", 9))),
-     "processors[11].phase: invalid value 9"),
+     "processors[13].phase: invalid value 9"),
     ("service publishing to an unknown topic",
      replace(PIPELINE, services=swap(PIPELINE.services, "key", "phase1-scrapers",
                                      publishes=("nope",))),
@@ -131,7 +131,7 @@ BAD: list[tuple[str, Manifest, str]] = [
      "phases[1].dataset: invalid value 'nowhere'"),
     ("processor name not snake_case",
      replace(PIPELINE, processors=(*PIPELINE.processors, Processor("PlayerThing", 3))),
-     "processors[11].name: invalid value 'PlayerThing'; use snake_case"),
+     "processors[13].name: invalid value 'PlayerThing'; use snake_case"),
     ("service route without a slash",
      replace(PIPELINE, services=swap(PIPELINE.services, "key", "phase1-scrapers",
                                      routes=("scrape",))),
@@ -216,7 +216,7 @@ BAD: list[tuple[str, Manifest, str]] = [
      "jobs[0].path: invalid value '/process-all'"),
     ("trigger map key not a table name",
      replace(PIPELINE, trigger_map={"Bad-Table": ("player_game_summary",)}),
-     "trigger_map: invalid value 'Bad-Table'"),
+     "trigger_map: invalid value 'Bad-Table'; keys are the output tables"),
     ("empty trigger map entry",
      replace(PIPELINE, trigger_map={"nbac_schedule": ()}),
      "trigger_map['nbac_schedule']: invalid value ()"),
@@ -232,8 +232,8 @@ BAD: list[tuple[str, Manifest, str]] = [
      "tables[] (dataset.name): duplicate names ['orchestration.phase_completions']"),
     ("output table not snake_case",
      replace(PIPELINE, processors=swap(PIPELINE.processors, "name", "p2_odds_game_lines",
-                                       output_table="Odds-Lines")),
-     "processors[1].output_table: invalid value 'Odds-Lines'"),
+                                       output_tables=("Odds-Lines",))),
+     "processors[1].output_tables: invalid value 'Odds-Lines'"),
     ("TTL below a day",
      replace(PIPELINE, completion_ttl_days=0),
      "completion_ttl_days: invalid value 0; at least 1"),
@@ -276,7 +276,7 @@ def test_bad_env_config_is_rejected(changes: dict[str, Any], expected: str) -> N
 
 
 def test_unknown_environment_lists_known_ones() -> None:
-    with pytest.raises(ManifestError, match=r"unknown environment 'staging'; known: \['dev', 'prod'\]"):
+    with pytest.raises(ManifestError, match=r"^env: unknown environment 'staging'; known: dev, prod$"):
         get_env("staging")
 
 
