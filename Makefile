@@ -8,9 +8,32 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# ENV given on the command line (or in the environment) selects one environment; `make synth`
+# without it synthesizes every environment, every other target defaults to dev.
+ENV_GIVEN := $(filter command line environment,$(origin ENV))
 ENV ?= dev
 ENVS := dev prod
 STACKS := $(foreach e,$(ENVS),cdktf.out/stacks/pipeline-$(e))
+STACK := cdktf.out/stacks/pipeline-$(ENV)
+
+# One check of ENV, before any recipe runs, by the code every `python -m` command uses
+# (infra.model.envs.unknown_env): an unknown env is one line, make exits 2, nothing runs.
+# The interpreter may be the system one: the check needs only the standard library.
+ENV_GOALS := synth plan apply drift verify local-up reconcile
+ifneq ($(filter command line,$(origin ENV))$(filter $(ENV_GOALS),$(MAKECMDGOALS)),)
+ENV_ERROR := $(shell PYTHONPATH='$(CURDIR)' $(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m infra.cli check-env '$(ENV)' 2>&1 >/dev/null)
+ifneq ($(ENV_ERROR),)
+$(error $(ENV_ERROR))
+endif
+endif
+
+# GNU make exits 2 whenever a recipe fails, whatever the command's own exit code. Commands
+# whose code means something (README, "Exit codes") also leave it in a file: `1` before the
+# command starts ("could not run"), its own code when it ends, so a refused or killed run
+# never leaves an earlier success behind. plan, apply and drift write theirs themselves.
+define recorded
+@mkdir -p $(dir $(2)) && echo 1 > $(2); $(1); code=$$?; echo $$code > $(2); exit $$code
+endef
 
 # jsii on Node 20 prints an end-of-life banner; CDK Terrain's telemetry stays off.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -19,7 +42,7 @@ export CHECKPOINT_DISABLE := 1
 export TF_CLI_CONFIG_FILE := $(CURDIR)/infra/terraform/terraformrc
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help all setup synth test unit lint format policy check-functions plan apply drift \
+.PHONY: help all setup synth synth-all test unit lint format policy check-functions plan apply drift \
 	verify local-up local-down local-demo local-status reconcile bench docs clean test-functions
 
 help: ## Show this help
@@ -44,14 +67,21 @@ $(CHECKOV_STAMP): iam/requirements-checkov.txt
 	@$(CHECKOV_VENV)/bin/pip install -qq --disable-pip-version-check -r iam/requirements-checkov.txt
 	@touch $(CHECKOV_STAMP)
 
-synth: $(STAMP) ## Synthesize both stacks into cdktf.out/ and print a summary
+synth: $(STAMP) ## Synthesize every stack (or only ENV=…) into cdktf.out/, print a summary
+	@$(PY) -m infra.main $(if $(ENV_GIVEN),--env $(ENV))
+
+synth-all: $(STAMP)
 	@$(PY) -m infra.main
 
 docs: $(STAMP) ## Regenerate the README pipeline table and diagram from the manifest
 	@$(PY) -m infra.synth.docs README.md --write
 
-lint: $(STAMP) ## ruff over the whole repo
+lint: $(STAMP) ## ruff, zizmor (workflow security) and the workflow schema check
 	@$(VENV)/bin/ruff check .
+	@# Every finding above informational fails the build (the pedantic persona's
+	@# informational notes are shown by `zizmor --persona pedantic`).
+	@$(VENV)/bin/zizmor --offline --quiet --min-severity low .github/workflows
+	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 format: $(STAMP) ## ruff check --fix (safe autofixes)
 	@$(VENV)/bin/ruff check --fix .
@@ -59,26 +89,26 @@ format: $(STAMP) ## ruff check --fix (safe autofixes)
 unit: $(STAMP) ## Unit tests only (synthesized JSON, manifest, policy, lifecycle)
 	@$(VENV)/bin/pytest -q -m "not integration and not emulator"
 
-test: $(STAMP) lint synth policy check-functions ## Lint, synth, policy, startup proof, every test
+test: $(STAMP) lint synth-all policy check-functions ## Lint, synth, policy, startup proof, every test
 	@$(VENV)/bin/pytest -q
 
-policy: synth $(CHECKOV_STAMP) ## Policy gate: rule engine + checkov over every stack (+ cdktf.out/policy.md)
-	@$(PY) -m iam.report $(STACKS) --markdown-out cdktf.out/policy.md
+policy: synth-all $(CHECKOV_STAMP) ## Policy gate over every stack (+ cdktf.out/policy.md, policy.exitcode)
+	$(call recorded,$(PY) -m iam.report $(STACKS) --markdown-out cdktf.out/policy.md,cdktf.out/policy.exitcode)
 
 check-functions: $(STAMP) ## Prove each function bundle installs, imports and listens on PORT
 	@$(PY) -m infra.synth.check_functions $(NAMES)
 
-plan: synth ## terraform plan for ENV (needs credentials and the google provider)
-	@$(PY) -m infra.tf plan --env $(ENV)
+plan: $(STAMP) ## terraform plan for ENV: refuses first, then synthesizes ENV and plans
+	@$(PY) -m infra.tf plan --env $(ENV) --synth
 
 apply: $(STAMP) ## Apply exactly the plan saved by `make plan` for ENV
 	@$(PY) -m infra.tf apply --env $(ENV)
 
-drift: synth ## Refresh-only plan for ENV, then the drift review (exit 2 drift, 3 critical)
-	@$(PY) -m infra.tf drift --env $(ENV)
+drift: $(STAMP) ## Refresh-only plan for ENV and the drift review (code in $(STACK)/drift.exitcode)
+	@$(PY) -m infra.tf drift --env $(ENV) --synth
 
 verify: $(STAMP) ## Check the live project's edges and IAM against the manifest (ENV)
-	@$(PY) -m infra.verify --env $(ENV)
+	$(call recorded,$(PY) -m infra.verify --env $(ENV),$(STACK)/verify.exitcode)
 
 local-up: $(STAMP) ## Run the synthesized ENV stack on the Pub/Sub + Firestore emulators
 	@$(PY) -m infra.local up --env $(ENV)

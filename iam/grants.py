@@ -14,12 +14,12 @@ Vocabulary (member, target, slot): see ``infra.model.wiring``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from infra.model.envs import ENVS, EnvConfig, get_env
+from infra.cli import OneLineParser, add_env_argument
+from infra.model.envs import EnvConfig, get_env
 from infra.model.manifest import Manifest
 from infra.model.pipeline import load
 from infra.model.wiring import (
@@ -105,8 +105,8 @@ def markdown(data: IamData) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m iam.grants [--env dev|prod]``: print what the data grants, and why."""
-    parser = argparse.ArgumentParser(prog="python -m iam.grants", description=main.__doc__)
-    parser.add_argument("--env", choices=sorted(ENVS), default="prod")
+    parser = OneLineParser(prog="python -m iam.grants", description=main.__doc__, tool="grants")
+    add_env_argument(parser, default="prod")
     args = parser.parse_args(argv)
     print(markdown(expected(load(), get_env(args.env))), end="")
     return 0

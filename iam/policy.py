@@ -25,6 +25,7 @@ from typing import Any
 from iam.grants import expected
 from iam.render import policy_markdown
 from iam.rules import RULES, Context, RuleError, Violation, run
+from infra.cli import OneLineParser, add_env_argument
 from infra.model.envs import ENVS, get_env
 from infra.model.manifest import Manifest
 from infra.model.pipeline import load
@@ -194,13 +195,12 @@ def rules_table() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m iam.policy", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="python -m iam.policy", description=__doc__, tool="policy",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                         help="cdk.tf.json or a folder holding one")
     parser.add_argument("--format", choices=("text", "markdown"), default="text")
-    parser.add_argument("--env", choices=sorted(ENVS),
-                        help="environment of every PATH (default: from the stack name)")
+    add_env_argument(parser, help="environment of every PATH (default: from the stack name)")
     parser.add_argument("--markdown-out", type=Path, metavar="FILE",
                         help="also write the Markdown report to FILE")
     parser.add_argument("--rules", action="store_true", help="print the rule table and exit")

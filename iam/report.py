@@ -22,7 +22,7 @@ from iam.checkov import DEFAULT_CHECKOV, DEFAULT_SKIPS, CheckovError, CheckovRes
 from iam.policy import InputError, StackResult, read_stack, stack_files, summary_line, text_lines
 from iam.policy import evaluate as evaluate_stack
 from iam.render import policy_markdown
-from infra.model.envs import ENVS
+from infra.cli import OneLineParser, add_env_argument
 from infra.model.pipeline import load
 from infra.stackjson.stack import StackJson
 
@@ -43,13 +43,12 @@ def stale_skips(results: Sequence[CheckovResult]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m iam.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="python -m iam.report", description=__doc__, tool="policy",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", type=Path, metavar="STACK_DIR",
                         help="stack folder (or its cdk.tf.json, or a cdktf.out folder)")
     parser.add_argument("--format", choices=("text", "markdown"), default="text")
-    parser.add_argument("--env", choices=sorted(ENVS),
-                        help="environment of every stack (default: from the stack name)")
+    add_env_argument(parser, help="environment of every stack (default: from the stack name)")
     parser.add_argument("--checkov", type=Path, default=DEFAULT_CHECKOV,
                         help=f"checkov executable (default {DEFAULT_CHECKOV})")
     parser.add_argument("--skips", type=Path, default=DEFAULT_SKIPS,

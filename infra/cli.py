@@ -7,20 +7,55 @@ documented exit code; this module holds what they all need for that, once:
   usage and exiting 2 (2 means "drift" or "cannot verify" for some commands); ``--help``
   still prints the usage and exits 0;
 * ``fail``: print the one line and return the code;
-* ``one_line``: the first line of an exception's message (client libraries write essays).
+* ``one_line``: the first line of an exception's message (client libraries write essays);
+* ``add_env_argument``: ``--env``, checked by ``infra.model.envs.unknown_env`` while the
+  command line is parsed, so an unknown environment is one line before anything runs;
+* ``quiet_jsii``: silence jsii's Node end-of-life banner before jsii is imported.
+
+``python -m infra.cli check-env NAME`` is the same environment check for the Makefile: exit 0
+for a known environment, else the one line on stderr and exit 2.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
-from typing import TextIO
+from collections.abc import Sequence
+from typing import Any, NoReturn, TextIO
 
 # Defined once, where the functions' own commands (which ship without ``infra``) can use them.
 from functions._shared.cli import Parser, UsageError
+from infra.model.envs import unknown_env
 
-__all__ = ["EXIT_OK", "Parser", "UsageError", "fail", "one_line"]
+__all__ = ["EXIT_OK", "EXIT_USAGE", "OneLineParser", "Parser", "UsageError", "add_env_argument",
+           "env_name", "fail", "one_line", "quiet_jsii"]
 
 EXIT_OK = 0
+EXIT_USAGE = 2
+"""A bad command line (an unknown environment included), for commands whose 2 means that."""
+
+JSII_NODE_VARIABLE = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
+SUPPORTED_NODE = "22 or 24"
+"""Node releases jsii supports today (its banner lists ^22 and ^24); 20 works, end-of-life."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """``ArgumentParser`` whose mistakes are one line, ``<tool>: <message>``, and exit ``code``.
+
+    For commands whose exit 2 already means "bad input" (the policy gate, the local
+    pipeline, the docs check): no usage text, just the line. ``tool`` defaults to ``prog``;
+    ``code`` to 2. ``--help`` still prints the usage and exits 0.
+    """
+
+    def __init__(self, *args: Any, tool: str | None = None, code: int = EXIT_USAGE,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tool = tool or self.prog
+        self.code = code
+
+    def error(self, message: str) -> NoReturn:
+        raise SystemExit(fail(self.tool, message, self.code))
 
 
 def fail(tool: str, message: str, code: int, stream: TextIO | None = None) -> int:
@@ -35,3 +70,46 @@ def one_line(err: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(err).__name__
+
+
+def env_name(value: str) -> str:
+    """``argparse`` ``type=`` for ``--env``: the name when known, else a one-line error."""
+    message = unknown_env(value)
+    if message is not None:
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
+def add_env_argument(parser: argparse.ArgumentParser, **kwargs: Any) -> None:
+    """Add ``--env`` checked by ``env_name``; ``kwargs`` go to ``add_argument`` (default,
+    required, action, help)."""
+    kwargs.setdefault("help", "environment (infra/model/envs.py)")
+    parser.add_argument("--env", type=env_name, metavar="ENV", **kwargs)
+
+
+def quiet_jsii() -> None:
+    """Silence jsii's end-of-life banner for the running Node major version.
+
+    jsii reads the variable when it starts its Node runtime, i.e. at the first ``import``
+    of a jsii package; an entry point calls this before importing any. A non-empty value the
+    caller set already is kept.
+    """
+    if not os.environ.get(JSII_NODE_VARIABLE):
+        os.environ[JSII_NODE_VARIABLE] = "20"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m infra.cli check-env NAME``: exit 0 when known, else one line and exit 2."""
+    parser = Parser(prog="python -m infra.cli", description=main.__doc__)
+    parser.add_argument("command", choices=["check-env"])
+    parser.add_argument("name")
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as err:
+        return fail("cli", str(err), EXIT_USAGE)
+    message = unknown_env(args.name)
+    return EXIT_OK if message is None else fail("env", message, EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -148,8 +148,12 @@ def make_calls(workflow):
     """
     calls = []
     for job_id, step in steps(workflow):
+        run = step.get("run", "")
+        # A job's env value passed to the script ("$TARGET_ENV") stands for its expression.
+        for name, value in (workflow["jobs"][job_id].get("env") or {}).items():
+            run = re.sub(rf'"?\${name}"?', str(value), run)
         run = re.sub(r"\$\{\{\s*(.*?)\s*\}\}", lambda m: "@{" + m.group(1).replace(" ", "") + "}",
-                     step.get("run", ""))
+                     run)
         for match in re.finditer(r"(?m)^\s*make\s+([^\n|;&]+)", run):
             words = match.group(1).split()
             targets = [w for w in words if "=" not in w and not w.startswith("-")]
@@ -165,6 +169,19 @@ def makefile_targets():
 
 def uses(step, action):
     return str(step.get("uses", "")).split("@")[0] == action
+
+
+USES_LINE = re.compile(r"(?m)^\s*(?:- )?uses: (?P<ref>\S+)(?: # (?P<tag>\S+))?$")
+
+
+def pinned_tags():
+    """Every ``uses:`` reference in the workflows → the version tag in its comment."""
+    return {m["ref"]: m["tag"] for name in NAMES
+            for m in USES_LINE.finditer((WORKFLOWS / name).read_text())}
+
+
+def tag_of(step):
+    return pinned_tags()[step["uses"]]
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +273,7 @@ def test_google_auth_is_workload_identity_federation(workflows):
                   if uses(step, "google-github-actions/auth")]
     assert {name for name, _ in auth_steps} == set(NAMES)
     for name, step in auth_steps:
-        assert step["uses"] == "google-github-actions/auth@v2", name
+        assert tag_of(step).startswith("v2."), name
         assert set(step["with"]) == {"workload_identity_provider", "service_account"}, name
         for value in step["with"].values():
             assert re.fullmatch(r"\$\{\{.*vars\.[A-Z_]+.*\}\}", value), (name, value)
@@ -286,13 +303,13 @@ def test_toolchain_versions(workflows):
         for job_id, step in steps(wf):
             where = (name, job_id, step.get("name"))
             if uses(step, "actions/setup-python"):
-                assert step["uses"].endswith("@v5"), where
+                assert tag_of(step).startswith("v5."), where
                 assert str(step["with"]["python-version"]) == "3.11", where
             elif uses(step, "actions/setup-node"):
-                assert step["uses"].endswith("@v4"), where
+                assert tag_of(step).startswith("v4."), where
                 assert str(step["with"]["node-version"]) == "22", where
             elif uses(step, "hashicorp/setup-terraform"):
-                assert step["uses"].endswith("@v3"), where
+                assert tag_of(step).startswith("v3."), where
                 version = step["with"]["terraform_version"]
                 if version.startswith("${{"):
                     version = wf["env"]["TERRAFORM_VERSION"]
@@ -328,7 +345,8 @@ def test_pr_checks_then_plans_each_environment(workflows):
     plan = jobs["plan"]
     assert plan["needs"] == "check"
     assert plan["strategy"]["matrix"]["env"] == ["dev", "prod"]
-    assert "make plan ENV=${{ matrix.env }}" in run_lines(plan)
+    assert 'make plan ENV="$TARGET_ENV"' in run_lines(plan)
+    assert plan["env"] == {"TARGET_ENV": "${{ matrix.env }}"}
     [upload] = [s for s in plan["steps"] if uses(s, "actions/upload-artifact")]
     assert upload["with"]["name"] == "plan-${{ matrix.env }}"
     uploaded = upload["with"]["path"].split()
@@ -435,7 +453,8 @@ def test_drift_runs_every_environment(workflows):
     job = workflows["drift.yml"]["jobs"]["drift"]
     assert job["strategy"]["matrix"]["env"] == list(ENVS)
     assert job["permissions"] == {"contents": "read", "id-token": "write", "issues": "write"}
-    assert "make drift ENV=${{ matrix.env }}" in run_lines(job)
+    assert 'make drift ENV="$TARGET_ENV"' in run_lines(job)
+    assert job["env"] == {"TARGET_ENV": "${{ matrix.env }}"}
 
 
 def codes_in(condition):
@@ -473,8 +492,8 @@ exit 2
                                                        ("", "1")])
 def test_drift_review_step_reads_the_real_exit_code(workflows, tmp_path, review_code, expected):
     step = step_named(workflows["drift.yml"], "drift", "drift review")
-    script = step["run"].replace("${{ matrix.env }}", "prod")
-    proc, outputs = run_step(script, tmp_path, {"FAKE_REVIEW_CODE": review_code},
+    proc, outputs = run_step(step["run"], tmp_path,
+                             {"FAKE_REVIEW_CODE": review_code, "TARGET_ENV": "prod"},
                              {"make": FAKE_MAKE})
     assert proc.returncode == 0, proc.stderr
     assert outputs == {"code": expected}
@@ -607,3 +626,76 @@ def test_pr_comment_says_when_a_plan_is_missing(workflows, tmp_path):
     assert "_No plan for prod (plan jobs: skipped)" in params["body"]
     assert "_No policy report (checks: failure)" in params["body"]
 
+
+
+# --- hardening: pinned actions, no persisted token, no template expansion in scripts -------
+
+SHA_PIN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version_in_a_comment():
+    tags = pinned_tags()
+    assert len(tags) >= 10
+    for ref, tag in tags.items():
+        assert SHA_PIN.match(ref), f"{ref}: pin to a full 40-hex commit SHA"
+        assert tag and re.fullmatch(r"v\d+\.\d+\.\d+", tag), f"{ref}: add '# vX.Y.Z'"
+    # one action, one pin: a second SHA for the same action is a pin that drifted
+    by_action = {}
+    for ref in tags:
+        by_action.setdefault(ref.split("@")[0], set()).add(ref)
+    assert {a: r for a, r in by_action.items() if len(r) > 1} == {}
+
+
+def test_every_checkout_drops_the_token(workflows):
+    checkouts = [(name, step) for name, wf in workflows.items() for _, step in steps(wf)
+                 if uses(step, "actions/checkout")]
+    assert len(checkouts) == 4
+    for name, step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False, name
+
+
+def test_no_template_expansion_inside_run_scripts(workflows):
+    for name, wf in workflows.items():
+        for job_id, step in steps(wf):
+            assert "${{" not in step.get("run", ""), (name, job_id, step.get("name"))
+
+
+def run_tool(*args):
+    return subprocess.run([str(ROOT / ".venv" / "bin" / args[0]), *args[1:]], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+
+
+LINT_COMMANDS = (
+    ("zizmor", "--offline", "--quiet", "--min-severity", "low"),
+    ("check-jsonschema", "--builtin-schema", "vendor.github-workflows"),
+)
+
+
+def test_make_lint_runs_zizmor_and_the_schema_check():
+    recipe = re.search(r"(?ms)^lint:.*?(?=^\S)", MAKEFILE.read_text()).group(0)
+    for command in LINT_COMMANDS:
+        assert " ".join(command) in recipe, command
+
+
+@pytest.mark.parametrize("command", LINT_COMMANDS, ids=lambda c: c[0])
+def test_the_workflows_pass_the_lint_tools(command):
+    files = [str(WORKFLOWS / n) for n in NAMES]
+    proc = run_tool(*command, *(files if command[0] != "zizmor" else [str(WORKFLOWS)]))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(("command", "text", "finding"), [
+    (LINT_COMMANDS[0], "      - uses: actions/checkout@v4\n", "unpinned-uses"),
+    (LINT_COMMANDS[0], "      - run: echo ${{ github.event.pull_request.title }}\n",
+     "template-injection"),
+    (LINT_COMMANDS[1], "      - runs: make test\n", "runs"),
+], ids=["unpinned", "template-injection", "schema"])
+def test_the_lint_tools_fail_on_a_bad_workflow(tmp_path, command, text, finding):
+    folder = tmp_path / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    bad = folder / "bad.yml"
+    bad.write_text("name: bad\non:\n  pull_request_target:\npermissions: {}\njobs:\n  j:\n"
+                   "    runs-on: ubuntu-24.04\n    steps:\n" + text)
+    proc = run_tool(*command, str(folder if command[0] == "zizmor" else bad))
+    assert proc.returncode != 0
+    assert finding in proc.stdout + proc.stderr

@@ -8,7 +8,7 @@ document whose count, missing/unexpected lists or trigger state disagree with th
 completion records and trigger claim. ``--fix`` rewrites those summaries from the records
 and the claim; it never publishes a trigger (a stalled trigger is the orchestrator's to
 publish, on redelivery). Exit codes: 0 clean or fixed, 1 findings in report mode, 2 bad
-arguments or configuration.
+arguments or configuration, or no Google credentials (one line).
 """
 
 from __future__ import annotations
@@ -161,10 +161,18 @@ def run(argv: Sequence[str], db: FirestoreClient | None = None) -> int:
             print(f"reconcile: unknown transition {unknown}; known: {known}", file=sys.stderr)
             return 2
         transitions = tuple(t for t in transitions if t.name in args.transition)
-    client = db if db is not None else get_db(project)
-    mismatches, checked = find_mismatches(client, transitions, args.start, args.end)
-    if args.fix and mismatches:
-        fix(client, mismatches)
+    from google.auth.exceptions import DefaultCredentialsError, RefreshError
+
+    try:
+        client = db if db is not None else get_db(project)
+        mismatches, checked = find_mismatches(client, transitions, args.start, args.end)
+        if args.fix and mismatches:
+            fix(client, mismatches)
+    except (DefaultCredentialsError, RefreshError) as exc:
+        reason = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        print(f"reconcile: no usable Google credentials ({reason}); run `gcloud auth "
+              "application-default login` or set GOOGLE_APPLICATION_CREDENTIALS", file=sys.stderr)
+        return 2
     sys.stdout.write(render(mismatches, checked, args.start, args.end, fixed=args.fix))
     return 1 if mismatches and not args.fix else 0
 

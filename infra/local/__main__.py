@@ -7,7 +7,8 @@
     run-job  fire a scheduler job now, through its target's front under its identity
     serve    (internal) the supervisor ``up`` starts in the background
 
-Errors are one line naming the fix, exit code 1.
+Errors are one line naming the fix, ``local: error: ...``: exit 1, or 2 for a bad command
+line (an unknown ``--env`` included).
 """
 
 from __future__ import annotations
@@ -16,23 +17,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from infra.cli import OneLineParser, add_env_argument
 from infra.local.errors import LocalError
 from infra.local.runner import DEFAULT_WORKDIR, UpOptions, down, read_state, status, up
-from infra.model.envs import ENVS
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="python -m infra.local", description=__doc__, tool="local: error",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
                        help="state, logs, bundles and records (default: .local/)")
-        p.add_argument("--env", choices=sorted(ENVS), default="dev",
-                       help="environment whose stack runs (default: dev)")
+        add_env_argument(p, default="dev", help="environment whose stack runs (default: dev)")
 
-    p_up = sub.add_parser("up", help="start the local pipeline")
+    p_up = sub.add_parser("up", help="start the local pipeline", tool="local: error")
     common(p_up)
     p_up.add_argument("--stack", type=Path, default=None,
                       help="synthesized stack "
@@ -45,17 +45,18 @@ def _parser() -> argparse.ArgumentParser:
                       help="do not fire scheduler jobs on their cron (run-job still works)")
     p_up.add_argument("--heap-mb", type=int, default=256, help="emulator JVM heap (default 256)")
     for name, text in (("down", "stop everything up started"), ("status", "what runs")):
-        common(sub.add_parser(name, help=text))
-    p_demo = sub.add_parser("demo", help="drive one game day and print its timeline")
+        common(sub.add_parser(name, help=text, tool="local: error"))
+    p_demo = sub.add_parser("demo", help="drive one game day and print its timeline",
+                            tool="local: error")
     common(p_demo)
     p_demo.add_argument("--date", default=None,
                         help="game date YYYY-MM-DD (default: today in America/New_York, or "
                              "the latest earlier date an earlier run has not used)")
     p_demo.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
-    p_job = sub.add_parser("run-job", help="fire a scheduler job now")
+    p_job = sub.add_parser("run-job", help="fire a scheduler job now", tool="local: error")
     common(p_job)
     p_job.add_argument("job", help="job name, with or without the sport prefix")
-    p_serve = sub.add_parser("serve", help=argparse.SUPPRESS)
+    p_serve = sub.add_parser("serve", help=argparse.SUPPRESS, tool="local: error")
     p_serve.add_argument("--workdir", type=Path, required=True)
     return parser
 

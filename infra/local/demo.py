@@ -201,10 +201,12 @@ def run_demo(workdir: Path = DEFAULT_WORKDIR, game_date: str | None = None,
             say(f"- Firestore {collection}/{game_date}: no summary (no Phase 3 completion "
                 "reached the orchestrator)")
         else:
+            # "at" only when there is a time: an untriggered day has none to show.
+            at = summary.get("_triggered_at")
+            state_text = f"_triggered {summary.get('_triggered')}" + (f" at {at}" if at else "")
             say(f"- Firestore {collection}/{game_date}: _completed_count "
                 f"{summary.get('_completed_count')}/{summary.get('_expected_count')}, "
-                f"_triggered {summary.get('_triggered')} at {summary.get('_triggered_at')}, "
-                f"missing {summary.get('_missing') or 'none'}")
+                f"{state_text}, missing {summary.get('_missing') or 'none'}")
     if reached is not None:
         invoked = [r for r in records if r.get("via") == "http" and r.get("target") != final
                    and _epoch(r["ts"]) >= _epoch(reached["ts"]) - 60]

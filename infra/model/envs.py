@@ -68,6 +68,9 @@ class EnvConfig:
             if not 0 <= sc.min_instances <= sc.max_instances:
                 raise ManifestError(f"{where}.scaling[{key}]: invalid bounds "
                                     f"{sc.min_instances}..{sc.max_instances}; need 0 <= min <= max")
+        from infra.model.naming import check_cloud_names  # naming imports this module
+
+        check_cloud_names(manifest, self)
         return self
 
 
@@ -107,9 +110,20 @@ ENVS: Mapping[str, EnvConfig] = MappingProxyType({
 })
 
 
+def unknown_env(name: str) -> str | None:
+    """``None`` when ``name`` is a known environment, else the one line that says so.
+
+    The single check of an environment name: every command line (``--env``) and the
+    Makefile (``python -m infra.cli check-env``) use it before anything runs.
+    """
+    if name in ENVS:
+        return None
+    return f"unknown environment {name!r}; known: {', '.join(sorted(ENVS))}"
+
+
 def get_env(name: str) -> EnvConfig:
     """The config of environment ``name``; a clear error lists the known ones."""
-    try:
-        return ENVS[name]
-    except KeyError:
-        raise ManifestError(f"env: unknown environment {name!r}; known: {sorted(ENVS)}") from None
+    message = unknown_env(name)
+    if message is not None:
+        raise ManifestError(f"env: {message}")
+    return ENVS[name]

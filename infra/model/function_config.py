@@ -82,12 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     import os
     import sys
 
+    from infra.cli import OneLineParser, add_env_argument
     from infra.model.envs import get_env
     from infra.model.manifest import ManifestError
     from infra.model.pipeline import load
 
-    parser = argparse.ArgumentParser(prog="python -m infra.function_config", description=main.__doc__)
-    parser.add_argument("--env", default="dev")
+    parser = OneLineParser(prog="python -m infra.function_config", description=main.__doc__,
+                           tool="function_config")
+    add_env_argument(parser, default="dev")
     parser.add_argument("--function", required=True, help="function key from infra/model/pipeline.py")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)

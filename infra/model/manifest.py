@@ -60,13 +60,23 @@ class Processor:
     phase: int
     enabled: bool = True
     note: str = ""
-    output_table: str | None = None
-    """Table its completion message names (``output_table``); default: the name without its
-    ``p<n>_`` prefix. Phase 2 tables are the keys of the trigger map."""
+    output_tables: tuple[str, ...] = ()
+    """Tables its completion messages name (``output_table``); default:
+    the name without its ``p<n>_`` prefix. Phase 2 tables are the only valid trigger-map keys."""
+    gated: bool = True
+    """``False``: it runs and publishes, but no completion gate waits for it (it is in no
+    expected set). Default: every enabled processor of a gated phase is expected."""
+    inferred: str = ""
+    """What the seeds imply but do not name about this processor; default: nothing inferred."""
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return self.output_tables or (re.sub(r"^p\d_", "", self.name),)
 
     @property
     def table(self) -> str:
-        return self.output_table or re.sub(r"^p\d_", "", self.name)
+        """The first table it writes (the one its primary completion names)."""
+        return self.tables[0]
 
 
 @dataclass(frozen=True)
@@ -213,8 +223,13 @@ class Manifest:
         raise KeyError(f"phase {number} is not declared")
 
     def enabled_processors(self, phase: int) -> tuple[str, ...]:
-        """Sorted names of the enabled processors of ``phase``: every expected set."""
-        return tuple(sorted(p.name for p in self.processors if p.phase == phase and p.enabled))
+        """Sorted names of the enabled, gated processors of ``phase``: every expected set."""
+        return tuple(sorted(p.name for p in self.processors
+                            if p.phase == phase and p.enabled and p.gated))
+
+    def output_tables(self, phase: int) -> dict[str, str]:
+        """Every table the processors of ``phase`` declare → the processor that writes it."""
+        return {t: p.name for p in self.processors if p.phase == phase for t in p.tables}
 
     def service(self, key: str) -> Service:
         """The declared service ``key``; ``KeyError`` naming the declared keys otherwise."""
@@ -261,8 +276,12 @@ class Manifest:
                 raise _fail(f"processors[{i}].name", proc.name, "use snake_case")
             if proc.phase not in phase_numbers:
                 raise _fail(f"processors[{i}].phase", proc.phase, f"declared: {sorted(phase_numbers)}")
-            if proc.output_table is not None and not PROCESSOR_RE.match(proc.output_table):
-                raise _fail(f"processors[{i}].output_table", proc.output_table, "a snake_case table name")
+            for table in proc.output_tables:
+                if not PROCESSOR_RE.match(table):
+                    raise _fail(f"processors[{i}].output_tables", table, "a snake_case table name")
+        for phase in phase_numbers:
+            _unique(f"output tables of phase {phase} processors (processors[].output_tables)",
+                    (t for p in self.processors if p.phase == phase for t in p.tables))
 
         topic_keys = {t.key for t in self.topics}
         _unique("topics[].key", (t.key for t in self.topics))
@@ -419,9 +438,14 @@ class Manifest:
     def _validate_trigger_map(self) -> None:
         by_name = {p.name: p for p in self.processors}
         phase3 = sorted(n for n, p in by_name.items() if p.phase == 3)
+        declared = sorted(self.output_tables(2))
         for table, procs in self.trigger_map.items():
-            if not re.match(r"^[a-z][a-z0-9_]*$", table):
-                raise _fail("trigger_map", table, "keys are Phase 2 output table names")
+            if table not in declared:
+                # A key no processor writes never fires: its Phase 3 processors silently
+                # never run from it (the drift that once stalled a phase for days).
+                raise _fail("trigger_map", table,
+                            "keys are the output tables of declared Phase 2 processors "
+                            f"(processors[].output_tables): {declared}")
             if not procs:
                 raise _fail(f"trigger_map[{table!r}]", procs, "at least one Phase 3 processor")
             for name in procs:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infra.model.envs import EnvConfig
-from infra.model.manifest import Function, ScheduledJob, Service, Transition
+from infra.model.manifest import (
+    Function,
+    Manifest,
+    ManifestError,
+    ScheduledJob,
+    Service,
+    Transition,
+)
 
 
 def prefixed(sport: str, key: str) -> str:
@@ -73,3 +80,42 @@ class Names:
 
     def email(self, account_id: str) -> str:
         return f"{account_id}@{self.env.project_id}.iam.gserviceaccount.com"
+
+
+def cloud_names(manifest: Manifest, env: EnvConfig) -> dict[str, list[tuple[str, str]]]:
+    """Per resource kind, ``(manifest field, cloud name)`` of every resource of that kind.
+
+    A gen2 function is deployed as a Cloud Run service of the same name, so functions and
+    services share one namespace; dead-letter topics and subscriptions share theirs with the
+    declared topics and push subscriptions.
+    """
+    n = Names(env)
+    run = [(f"services[{i}]", n.service(s)) for i, s in enumerate(manifest.services)]
+    run += [(f"functions[{i}]", n.function(f)) for i, f in enumerate(manifest.functions)]
+    topics = [(f"topics[{i}]", n.topic(t.key)) for i, t in enumerate(manifest.topics)]
+    topics += [(f"transitions[{i}] dead-letter topic", n.dead_letter_topic(t.subscription))
+               for i, t in enumerate(manifest.transitions)]
+    subs = [(f"transitions[{i}].subscription", n.subscription(t.subscription))
+            for i, t in enumerate(manifest.transitions)]
+    subs += [(f"transitions[{i}] dead-letter subscription",
+              n.dead_letter_subscription(t.subscription))
+             for i, t in enumerate(manifest.transitions)]
+    return {
+        "Cloud Run service (services and gen2 functions)": run,
+        "Cloud Scheduler job": [(f"jobs[{i}]", n.job(j)) for i, j in enumerate(manifest.jobs)],
+        "Pub/Sub topic": topics,
+        "Pub/Sub subscription": subs,
+    }
+
+
+def check_cloud_names(manifest: Manifest, env: EnvConfig) -> None:
+    """``ManifestError`` naming the first cloud name two resources of one kind share."""
+    for kind, entries in cloud_names(manifest, env).items():
+        seen: dict[str, str] = {}
+        for where, name in entries:
+            if name in seen:
+                raise ManifestError(f"{where}: invalid value {name!r}; the {kind} name is "
+                                    f"already used by {seen[name]} in env {env.name}; cloud "
+                                    "names must be unique per kind (set another key or "
+                                    "cloud_name)")
+            seen[name] = where

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from functools import cache
 
+from infra.model.envs import ENVS
 from infra.model.manifest import (
     AlertPolicy,
     Dataset,
@@ -43,15 +44,25 @@ PIPELINE = Manifest(
         Phase(5, "phase_5_predictions", "Predictions", dataset="predictions"),
     ),
     processors=(
-        # output_table: what each Phase 2 processor names in its completion (the trigger map's
-        # keys); inferred from the seeds, which name the tables but not who writes them.
-        Processor("p2_bigdataball_pbp", 2, output_table="bigdataball_play_by_play"),
-        Processor("p2_odds_game_lines", 2, output_table="odds_api_game_lines"),
-        Processor("p2_odds_player_props", 2, output_table="odds_api_player_points_props"),
-        Processor("p2_nbacom_gamebook_pdf", 2, output_table="nbac_gamebook_player_stats"),
-        Processor("p2_nbacom_boxscores", 2, output_table="nbac_scoreboard_v2"),
+        # output_tables: what each Phase 2 processor names in its completions (the trigger map's
+        # keys). The seeds name the tables and the five expected processors but never say
+        # which processor writes which table: every pairing here is inferred.
+        Processor("p2_bigdataball_pbp", 2, output_tables=("bigdataball_play_by_play",)),
+        Processor("p2_odds_game_lines", 2, output_tables=("odds_api_game_lines",)),
+        Processor("p2_odds_player_props", 2, output_tables=("odds_api_player_points_props",)),
+        Processor("p2_nbacom_gamebook_pdf", 2, output_tables=("nbac_gamebook_player_stats",)),
+        Processor("p2_nbacom_boxscores", 2,
+                  output_tables=("nbac_scoreboard_v2", "nbac_team_boxscore"),
+                  inferred="writes nbac_team_boxscore (the seeds name the table, not its writer)"),
         Processor("p2_bdl_box_scores", 2, enabled=False, note="BDL scrapers are off",
-                  output_table="bdl_player_boxscores"),
+                  output_tables=("bdl_player_boxscores",)),
+        # The trigger map reads these two tables, but the seeds count exactly five expected
+        # Phase 2 processors: their writers run and publish, and no gate waits for them.
+        Processor("p2_nbacom_schedule", 2, output_tables=("nbac_schedule",), gated=False,
+                  inferred="the seeds name the table nbac_schedule, not its processor"),
+        Processor("p2_nbacom_injury_report", 2, output_tables=("nbac_injury_report",),
+                  gated=False,
+                  inferred="the seeds name the table nbac_injury_report, not its processor"),
         Processor("player_game_summary", 3),
         Processor("team_offense_game_summary", 3),
         Processor("team_defense_game_summary", 3),
@@ -175,5 +186,8 @@ PIPELINE = Manifest(
 
 @cache
 def load() -> Manifest:
-    """The validated pipeline manifest."""
-    return PIPELINE.validate()
+    """The validated pipeline manifest, checked against every environment's config."""
+    manifest = PIPELINE.validate()
+    for env in ENVS.values():
+        env.validate(manifest)
+    return manifest

@@ -6,11 +6,11 @@ when the README no longer matches the manifest (a test runs the check).
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
 
+from infra.cli import OneLineParser, add_env_argument
 from infra.model.envs import EnvConfig, get_env
 from infra.model.manifest import Manifest
 from infra.model.naming import Names
@@ -36,11 +36,13 @@ def pipeline_table(manifest: Manifest, env: EnvConfig) -> str:
                     f"(DLQ `{n.dead_letter_topic(t.subscription)}`) | `{n.service(svc)}{t.path}` "
                     f"| `{n.push_account(t)}` |")
     for job in manifest.jobs:
-        target = (n.service(manifest.service(job.target)) + job.path
+        # Same form as the edges above: a service route in backticks, a function as
+        # "function `name`".
+        target = (f"`{n.service(manifest.service(job.target))}{job.path}`"
                   if job.target in {s.key for s in manifest.services}
-                  else f"function {n.function(manifest.function(job.target))}")
+                  else f"function `{n.function(manifest.function(job.target))}`")
         rows.append(f"| scheduler `{job.schedule}` ({job.time_zone}) | job `{n.job(job)}` | "
-                    f"`{target}` | `{n.job_account(job)}` |")
+                    f"{target} | `{n.job_account(job)}` |")
     return "\n".join(rows) + "\n"
 
 
@@ -83,10 +85,15 @@ def mermaid(manifest: Manifest, env: EnvConfig) -> str:
 
 
 def processors_table(manifest: Manifest) -> str:
-    rows = ["| phase | processor | enabled | output table |", "|---|---|---|---|"]
+    """One row per processor: enabled, whether a gate waits for it, its tables, inferences."""
+    rows = ["| phase | processor | enabled | expected | output tables | inferred |",
+            "|---|---|---|---|---|---|"]
     for p in manifest.processors:
-        rows.append(f"| {p.phase} | `{p.name}` | {'yes' if p.enabled else 'no: ' + p.note} "
-                    f"| `{p.table}` |")
+        enabled = "yes" if p.enabled else "no: " + p.note
+        expected = "yes" if p.enabled and p.gated else "no"
+        tables = ", ".join(f"`{t}`" for t in p.tables)
+        rows.append(f"| {p.phase} | `{p.name}` | {enabled} | {expected} | {tables} "
+                    f"| {p.inferred or '-'} |")
     return "\n".join(rows) + "\n"
 
 
@@ -109,14 +116,17 @@ def render(text: str, generated: dict[str, str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.synth.docs", description=__doc__)
+    parser = OneLineParser(prog="python -m infra.synth.docs", description=__doc__, tool="docs")
     parser.add_argument("readme", nargs="?", type=Path, default=Path("README.md"))
     parser.add_argument("--write", action="store_true", help="rewrite the generated blocks")
-    parser.add_argument("--env", default="prod", help="environment whose names are shown")
+    add_env_argument(parser, default="prod", help="environment whose names are shown")
     args = parser.parse_args(argv)
     current = args.readme.read_text()
     wanted = render(current, blocks(load(), get_env(args.env)))
     if args.write:
+        if wanted == current:
+            print(f"docs: {args.readme} already matches the manifest; nothing to regenerate")
+            return 0
         args.readme.write_text(wanted)
         print(f"docs: {args.readme} regenerated from the manifest")
         return 0

@@ -1,32 +1,41 @@
 """App entry (``cdktf.json`` ``app``): synthesize every environment's stack, then summarize.
 
 ``python -m infra.main [--env dev] [--outdir cdktf.out] [--quiet]``
+
+Without ``--env`` it synthesizes every environment (``make synth`` does the same unless
+``ENV`` is given). Exit 0 synthesized, 1 the manifest or the stack failed, 2 a bad command
+line (an unknown environment: one line, nothing synthesized).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from pathlib import Path
 
+from infra.cli import EXIT_USAGE, Parser, UsageError, add_env_argument, fail
 from infra.model.envs import ENVS
 from infra.model.manifest import ManifestError
 from infra.model.pipeline import load
 from infra.paths import DEFAULT_OUTDIR
-from infra.synth.app import synthesize
-from infra.synth.summary import summarize
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.main", description=__doc__)
-    parser.add_argument("--env", action="append", choices=sorted(ENVS),
-                        help="environment to synthesize (repeatable); default: all")
+    parser = Parser(prog="python -m infra.main", description=__doc__)
+    add_env_argument(parser, action="append",
+                     help="environment to synthesize (repeatable); default: all")
     parser.add_argument("--outdir", type=Path,
                         default=Path(os.environ.get("CDKTF_OUTDIR", DEFAULT_OUTDIR)))
     parser.add_argument("--quiet", action="store_true", help="no summary")
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as err:
+        return fail("synth", str(err), EXIT_USAGE)
+    # Imported after the command line is checked: loading jsii takes seconds.
+    from infra.synth.app import synthesize
+    from infra.synth.summary import summarize
+
     started = time.monotonic()
     envs = args.env or tuple(ENVS)
     try:

@@ -31,6 +31,16 @@ UNKNOWN = "(known after apply)"
 ABSENT = "(absent)"
 
 
+KNOWN_ACTIONS: frozenset[tuple[str, ...]] = frozenset({
+    ("no-op",), ("create",), ("read",), ("update",), ("delete",),
+    ("delete", "create"), ("create", "delete"), ("forget",),
+})
+"""Every ``change.actions`` list Terraform's JSON output format documents
+(https://developer.hashicorp.com/terraform/internals/json-format, "Change Representation";
+``forget`` since Terraform 1.7's ``removed`` blocks). Anything else is unreadable input: a
+change whose action nobody knows must never drop silently out of the counts."""
+
+
 class InputError(Exception):
     """A file this tool needs cannot be used; the message names the file and the reason."""
 
@@ -184,6 +194,9 @@ def parse_plan(data: Any, source: str) -> Plan:
             source, "not a plan JSON: no format_version (expected `terraform show -json PLANFILE`)"
         )
     _check_format_version(version, source)
+    for key, kind in (("terraform_version", str), ("errored", bool)):
+        if key in data and not isinstance(data[key], kind):
+            raise InputError(source, _wrong_type(key, data[key], kind))
     plan_keys = ("planned_values", "resource_changes", "resource_drift", "output_changes")
     if not any(key in data for key in plan_keys):
         hint = " (this looks like state output)" if "values" in data else ""
@@ -218,9 +231,18 @@ def _kind(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
+def _wrong_type(where: str, value: Any, kind: type) -> str:
+    expected = {str: "a string", bool: "a boolean", list: "a list", dict: "an object"}[kind]
+    return f"{where} is {_kind(value)} ({json.dumps(value)}), expected {expected}"
+
+
 def _check_format_version(version: Any, source: str) -> None:
-    """Accept 1.x; anything else is a format this parser was not written for."""
-    match = re.fullmatch(r"(\d+)\.(\d+)", version) if isinstance(version, str) else None
+    """Accept the string "1.x"; anything else is a format this parser was not written for."""
+    if not isinstance(version, str):
+        # Terraform writes a string; a number such as 1.2 is not what `terraform show` wrote.
+        raise InputError(source, _wrong_type("format_version", version, str)
+                         + ' such as "1.2"')
+    match = re.fullmatch(r"(\d+)\.(\d+)", version)
     if match is None:
         raise InputError(source, f"unsupported format_version {version!r} (expected 1.x)")
     if int(match.group(1)) != SUPPORTED_MAJOR:
@@ -250,18 +272,25 @@ def _parse_change(entry: Any, where: str, source: str) -> ResourceChange:
     change = entry.get("change")
     if not isinstance(change, dict):
         raise InputError(source, f"{where} ({entry['address']}): missing 'change' object")
-    actions = change.get("actions")
-    if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
-        raise InputError(
-            source, f"{where} ({entry['address']}): change.actions missing or not a list"
-        )
+    actions = _check_actions(change.get("actions"), f"{where} ({entry['address']}): change.actions",
+                             source)
+    for key in ("mode", "previous_address", "action_reason"):
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            raise InputError(source, _wrong_type(f"{where} ({entry['address']}).{key}",
+                                                 entry[key], str))
+    if entry.get("mode") not in (None, "managed", "data"):
+        raise InputError(source, f"{where} ({entry['address']}).mode: unknown value "
+                                 f"{json.dumps(entry['mode'])}; expected \"managed\" or \"data\"")
     replace_paths = change.get("replace_paths") or []
+    if not isinstance(replace_paths, list):
+        raise InputError(source, _wrong_type(f"{where} ({entry['address']}).change.replace_paths",
+                                             replace_paths, list))
     return ResourceChange(
         address=entry["address"],
         resource_type=entry["type"],
         name=entry["name"],
         mode=str(entry.get("mode", "managed")),
-        actions=tuple(actions),
+        actions=actions,
         before=change.get("before"),
         after=change.get("after"),
         after_unknown=change.get("after_unknown"),
@@ -275,11 +304,24 @@ def _parse_change(entry: Any, where: str, source: str) -> ResourceChange:
 
 def _parse_output(name: str, entry: Any, source: str) -> OutputChange:
     """Parse one `output_changes` value."""
-    actions = entry.get("actions") if isinstance(entry, dict) else None
-    if not isinstance(actions, list):
-        raise InputError(source, f"output_changes.{name}: actions missing or not a list")
+    if not isinstance(entry, dict):
+        raise InputError(source, _wrong_type(f"output_changes.{name}", entry, dict))
+    actions = _check_actions(entry.get("actions"), f"output_changes.{name}.actions", source)
     sensitive = bool(entry.get("before_sensitive")) or bool(entry.get("after_sensitive"))
-    return OutputChange(name=name, actions=tuple(actions), sensitive=sensitive)
+    return OutputChange(name=name, actions=actions, sensitive=sensitive)
+
+
+def _check_actions(actions: Any, where: str, source: str) -> tuple[str, ...]:
+    """``actions`` as a tuple when it is one of ``KNOWN_ACTIONS``; ``InputError`` otherwise."""
+    if actions is None:
+        raise InputError(source, f"{where} is missing, expected a list such as [\"update\"]")
+    if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+        raise InputError(source, _wrong_type(where, actions, list) + " of action names")
+    if tuple(actions) not in KNOWN_ACTIONS:
+        known = ", ".join(json.dumps(list(a)) for a in sorted(KNOWN_ACTIONS))
+        raise InputError(source, f"{where}: unknown actions {json.dumps(actions)}; Terraform "
+                                 f"writes one of {known}")
+    return tuple(actions)
 
 
 def _collect_references(configuration: Any) -> dict[str, frozenset[str]]:

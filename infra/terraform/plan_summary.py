@@ -112,6 +112,9 @@ def render(plan: Plan) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the summary; return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args in (["--help"], ["-h"]):
+        print(f"{USAGE}\n\n{__doc__.strip()}")
+        return 0
     if len(args) != 1 or args[0].startswith("-"):
         print(f"plan_summary: {USAGE}", file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """Run Terraform on one synthesized stack: plan, apply the saved plan, or review drift.
 
-    python -m infra.tf {plan,apply,drift} --env ENV [--outdir cdktf.out]
+    python -m infra.tf {plan,apply,drift} --env ENV [--outdir cdktf.out] [--synth]
 
 Works in ``<outdir>/stacks/pipeline-<env>`` (``make synth`` writes it). Each command prints
 one line per step; Terraform's own output goes to a log file beside the plan
@@ -17,15 +17,22 @@ apply  applies exactly the saved ``plan.tfplan``; refuses when it is missing, or
        ``plan.meta.json``, a ``cdk.tf.json`` newer than the plan).
 drift  ``terraform plan -refresh-only -detailed-exitcode -out=drift.tfplan``, its JSON in
        ``drift.json``, then ``python -m infra.drift drift.json``; exits with the review's
-       code (0 no drift, 2 drift, 3 critical, 1 unreadable) and also writes it to
-       ``drift.exitcode``, because ``make`` turns every failing recipe into exit 2.
+       code (0 no drift, 2 drift, 3 critical, 1 could not run or unreadable).
+
+Exit codes are the command's own: 0 done (drift: no drift), 1 refused, failed or a bad
+command line (an unknown ``--env`` included: 2 would read as drift), drift 2 and 3 as above.
+Every run also writes its code to ``<command>.exitcode`` in the stack folder, because
+``make`` turns every failing recipe into exit 2: the file is overwritten with 1 before
+anything else happens (and the previous run's reports are removed), so a run that is
+refused or killed never leaves an earlier run's result behind.
 
 Before running anything it refuses, with one line and exit 1, when terraform is not on
-PATH, the stack folder is missing, or no Google credentials can be found locally (checked
-without network: ``GOOGLE_APPLICATION_CREDENTIALS``, ``GOOGLE_CREDENTIALS``,
-``GOOGLE_OAUTH_ACCESS_TOKEN``, ``CLOUDSDK_AUTH_ACCESS_TOKEN``, or the gcloud ADC file).
-When ``terraform init`` fails (provider download, state bucket) it prints Terraform's
-reason on one line.
+PATH or no Google credentials can be found locally (checked without network:
+``GOOGLE_APPLICATION_CREDENTIALS``, ``GOOGLE_CREDENTIALS``, ``GOOGLE_OAUTH_ACCESS_TOKEN``,
+``CLOUDSDK_AUTH_ACCESS_TOKEN``, or the gcloud ADC file); only then ``--synth`` synthesizes
+the environment's stack (``make plan`` and ``make drift`` pass it), and a missing stack
+folder is refused. When ``terraform init`` fails (provider download, state bucket) it
+prints Terraform's reason on one line.
 """
 
 from __future__ import annotations
@@ -44,8 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from infra.cli import Parser, UsageError
-from infra.model.envs import ENVS
+from infra.cli import Parser, UsageError, add_env_argument
 from infra.paths import DEFAULT_OUTDIR, REPO_ROOT, stack_dir
 
 ADC_FILE = Path(".config") / "gcloud" / "application_default_credentials.json"
@@ -305,8 +311,6 @@ def plan_fingerprint(plan: Any) -> tuple[str, int]:
 
 def do_plan(runner: Runner) -> int:
     ws = runner.ws
-    for stale in ("plan.tfplan", "plan.json", "plan.md", "plan.meta.json", "plan.fingerprint"):
-        ws.file(stale).unlink(missing_ok=True)
     digest = stack_digest(ws)
     runner.init()
     runner.terraform_step(["plan", "-input=false", "-no-color", "-out=plan.tfplan"], "plan.log")
@@ -368,17 +372,12 @@ def do_apply(runner: Runner) -> int:
 
 def do_drift(runner: Runner) -> int:
     ws = runner.ws
-    exit_file = ws.file("drift.exitcode")
-    exit_file.write_text(f"{EXIT_REFUSED}\n")
-    for stale in ("drift.tfplan", "drift.json", "drift.md"):
-        ws.file(stale).unlink(missing_ok=True)
     runner.init()
     # -detailed-exitcode: 0 no changes, 2 changes (drift) present; both are success here.
     runner.terraform_step(["plan", "-refresh-only", "-detailed-exitcode", "-input=false",
                            "-no-color", "-out=drift.tfplan"], "drift.log", ok_codes=(0, 2))
     runner.show_json("drift.tfplan", "drift.json")
     code = runner.python_tool("infra.drift", "drift.json", "drift.md", ok_codes=(0, 2, 3))
-    exit_file.write_text(f"{code}\n")
     verdict = {0: "no drift", 2: "drift", 3: "critical drift"}[code]
     runner.say(f"{ws.env}: {verdict} (exit {code}); report in {ws.shown('drift.md')}")
     return code
@@ -386,16 +385,60 @@ def do_drift(runner: Runner) -> int:
 
 COMMANDS = {"plan": do_plan, "apply": do_apply, "drift": do_drift}
 
+RESULTS = {
+    "plan": ("plan.tfplan", "plan.json", "plan.md", "plan.meta.json", "plan.fingerprint"),
+    "apply": (),
+    "drift": ("drift.tfplan", "drift.json", "drift.md"),
+}
+"""What each command produces; removed before it runs, so none outlives a failed run. Apply
+keeps the plan it applies."""
+
+
+def exit_file(command: str) -> str:
+    return f"{command}.exitcode"
+
+
+def start_results(ws: Workspace, command: str) -> None:
+    """Remove the previous run's reports and mark the run as not (yet) successful."""
+    if not ws.stack_dir.is_dir():
+        return
+    for stale in RESULTS[command]:
+        ws.file(stale).unlink(missing_ok=True)
+    ws.file(exit_file(command)).write_text(f"{EXIT_REFUSED}\n")
+
+
+def record_result(ws: Workspace, command: str, code: int) -> None:
+    """Write the run's exit code beside its reports (the stack folder may be new)."""
+    if ws.stack_dir.is_dir():
+        ws.file(exit_file(command)).write_text(f"{code}\n")
+
+
+def synthesize(runner: Runner, outdir: Path) -> None:
+    """``python -m infra.main --env ENV``; ``StepFailed`` with its last error line."""
+    label = f"synth pipeline-{runner.ws.env}"
+    started = runner._start(label)
+    proc = subprocess.run([sys.executable, "-m", "infra.main", "--quiet", "--env",
+                           runner.ws.env, "--outdir", str(outdir)], cwd=REPO_ROOT, text=True,
+                          capture_output=True, check=False)
+    if proc.returncode != 0:
+        print(" failed", file=runner.out, flush=True)
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        raise StepFailed(f"{label} failed (exit {proc.returncode}): "
+                         f"{lines[-1] if lines else 'no output'}")
+    runner._end(started)
+
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m infra.tf",
                      description="Plan, apply the saved plan, or review drift of one stack.")
     parser.add_argument("command", choices=sorted(COMMANDS))
-    parser.add_argument("--env", required=True, choices=sorted(ENVS))
+    add_env_argument(parser, required=True)
     parser.add_argument("--outdir", type=Path,
                         default=Path(os.environ.get("CDKTF_OUTDIR", DEFAULT_OUTDIR)),
                         help="synth output folder (default: cdktf.out or $CDKTF_OUTDIR)")
+    parser.add_argument("--synth", action="store_true",
+                        help="synthesize the stack once terraform and credentials are found")
     return parser
 
 
@@ -408,19 +451,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tf: usage: {err}", file=sys.stderr)
         return EXIT_REFUSED
     ws = Workspace(args.env, stack_dir(args.env, args.outdir))
+    start_results(ws, args.command)
+    code = run(args.command, ws, args.outdir if args.synth else None, environ)
+    record_result(ws, args.command, code)
+    return code
+
+
+def run(command: str, ws: Workspace, synth_outdir: Path | None,
+        environ: Mapping[str, str]) -> int:
+    """Refuse first (terraform, credentials), then synthesize when asked, then run."""
     try:
         terraform = find_terraform(environ)
-        check_stack(ws)
         source = credentials_source(environ, Path.home())
-        if args.command == "apply":
-            check_saved_plan(ws)
     except Refusal as err:
         print(f"tf: refused: {err}", file=sys.stderr)
         return EXIT_REFUSED
     runner = Runner(ws, terraform, sys.stdout)
-    runner.say(f"{args.command} {args.env} in {ws.shown('.')} (credentials: {source})")
     try:
-        return COMMANDS[args.command](runner)
+        if synth_outdir is not None:
+            synthesize(runner, synth_outdir)
+        check_stack(ws)
+        if command == "apply":
+            check_saved_plan(ws)
+    except Refusal as err:
+        print(f"tf: refused: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+    except StepFailed as err:
+        print(f"tf: error: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+    runner.say(f"{command} {ws.env} in {ws.shown('.')} (credentials: {source})")
+    try:
+        return COMMANDS[command](runner)
     except StepFailed as err:
         print(f"tf: error: {err}", file=sys.stderr)
         return EXIT_REFUSED

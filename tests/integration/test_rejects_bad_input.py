@@ -86,4 +86,5 @@ def test_stale_stack(tmp_path: Path, base_stack: Path) -> None:
 def test_unknown_env(tmp_path: Path) -> None:
     result = run_cli("up", "--env", "qa", "--workdir", str(tmp_path / "w"))
     assert result.returncode == 2
-    assert "invalid choice" in result.stderr
+    assert result.stderr == ("local: error: argument --env: unknown environment 'qa'; "
+                             "known: dev, prod\n")

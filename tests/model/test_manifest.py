@@ -146,8 +146,8 @@ EDITED: dict[str, list[tuple[str, Any, dict[str, Any], str]]] = {
          "tables[1].name: invalid value 'Phase-Log'"),
     ],
     "processors": [
-        ("output table not snake_case", "p2_odds_game_lines", {"output_table": "Odds-Lines"},
-         "processors[1].output_table: invalid value 'Odds-Lines'"),
+        ("output table not snake_case", "p2_odds_game_lines", {"output_tables": ("Odds-Lines",)},
+         "processors[1].output_tables: invalid value 'Odds-Lines'"),
     ],
     "topics": [
         ("bad topic key", "phase4-trigger", {"key": "Phase4_Trigger"},
@@ -163,7 +163,7 @@ ADDED: list[tuple[str, str, Any, str]] = [
     ("duplicate processor names", "processors", Processor("player_game_summary", 3),
      "processors[].name: duplicate names ['player_game_summary']"),
     ("processor in an unknown phase", "processors", Processor("p9_thing", 9),
-     "processors[11].phase: invalid value 9"),
+     "processors[13].phase: invalid value 9"),
     ("table in an unknown dataset", "tables", replace(PIPELINE.tables[0], dataset="nowhere"),
      "tables[4].dataset: invalid value 'nowhere'"),
     ("alert on an unknown component", "alerts", replace(PIPELINE.alerts[0], component="ghost"),
@@ -171,7 +171,7 @@ ADDED: list[tuple[str, str, Any, str]] = [
     ("duplicate phase numbers", "phases", replace(PIPELINE.phases[0], id="phase_1_again"),
      "phases[].number: duplicate names ['1']"),
     ("processor name not snake_case", "processors", Processor("PlayerThing", 3),
-     "processors[11].name: invalid value 'PlayerThing'; use snake_case"),
+     "processors[13].name: invalid value 'PlayerThing'; use snake_case"),
     ("removed service re-declared", "removed", "phase1-scrapers",
      "services[0].key: invalid value 'phase1-scrapers'; it is listed in removed"),
     ("duplicate tables", "tables", PIPELINE.tables[0],
@@ -189,7 +189,7 @@ REPLACED: list[tuple[str, str, Any, str]] = [
      tuple(replace(p, enabled=False) if p.phase == 3 else p for p in PIPELINE.processors),
      "a phase with at least one enabled processor"),
     ("trigger map key not a table name", "trigger_map", {"Bad-Table": ("player_game_summary",)},
-     "trigger_map: invalid value 'Bad-Table'"),
+     "trigger_map: invalid value 'Bad-Table'; keys are the output tables"),
     ("empty trigger map entry", "trigger_map", {"nbac_schedule": ()},
      "trigger_map['nbac_schedule']: invalid value ()"),
     ("TTL below a day", "completion_ttl_days", 0,
@@ -238,7 +238,7 @@ def test_bad_env_config_is_rejected(changes: dict[str, Any], expected: str) -> N
 
 
 def test_unknown_environment_lists_known_ones() -> None:
-    with pytest.raises(ManifestError, match=r"unknown environment 'staging'; known: \['dev', 'prod'\]"):
+    with pytest.raises(ManifestError, match=r"^env: unknown environment 'staging'; known: dev, prod$"):
         get_env("staging")
 
 

@@ -809,7 +809,7 @@ def test_directory_is_unreadable(run, tmp_path):
     [
         (lambda p: p.pop("format_version"), "no format_version"),
         (lambda p: p.update(format_version="1"), "unsupported format_version '1'"),
-        (lambda p: p.update(format_version=1.2), "unsupported format_version 1.2"),
+        (lambda p: p.update(format_version=1.2), "format_version is a number (1.2), expected a string"),
         (lambda p: p.update(resource_drift={}), "resource_drift is an object, expected a list"),
         (
             lambda p: p["resource_drift"][0].pop("type"),

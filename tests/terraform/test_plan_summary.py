@@ -1,5 +1,6 @@
 """Plan summary (`python -m infra.plan_summary`): counts per component and ⚠ flags."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -147,10 +148,83 @@ def test_missing_file_exits_1(run, tmp_path):
     )
 
 
-@pytest.mark.parametrize("argv", [[], ["a.json", "b.json"], ["--help"]])
+@pytest.mark.parametrize("argv", [[], ["a.json", "b.json"], ["--verbose"], ["--help", "x"]])
 def test_usage_exits_1(capsys, argv):
     assert plan_summary.main(argv) == 1
     assert capsys.readouterr().err == f"plan_summary: {plan_summary.USAGE}\n"
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_exits_0(capsys, flag):
+    assert plan_summary.main([flag]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(plan_summary.USAGE)
+    assert captured.err == ""
+
+
+def write_plan(tmp_path, mutate):
+    plan = {"format_version": "1.2", "terraform_version": "1.11.4", "resource_changes": [
+        {"address": "google_pubsub_topic.t__topic", "type": "google_pubsub_topic",
+         "name": "t__topic", "mode": "managed",
+         "change": {"actions": ["update"], "before": {}, "after": {}}}],
+        "output_changes": {"o": {"actions": ["no-op"]}}}
+    mutate(plan)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    return path
+
+
+def change_of(plan):
+    return plan["resource_changes"][0]["change"]
+
+
+MALFORMED = [
+    ("unknown action", lambda p: change_of(p).update(actions=["explode"]),
+     'resource_changes[0] (google_pubsub_topic.t__topic): change.actions: unknown actions '
+     '["explode"]; Terraform writes one of'),
+    ("unknown action pair", lambda p: change_of(p).update(actions=["update", "delete"]),
+     'change.actions: unknown actions ["update", "delete"]'),
+    ("empty actions", lambda p: change_of(p).update(actions=[]), "unknown actions []"),
+    ("actions a string", lambda p: change_of(p).update(actions="update"),
+     'change.actions is a string ("update"), expected a list of action names'),
+    ("missing actions", lambda p: change_of(p).pop("actions"),
+     "change.actions is missing"),
+    ("unknown output action", lambda p: p["output_changes"]["o"].update(actions=["boom"]),
+     'output_changes.o.actions: unknown actions ["boom"]'),
+    ("numeric format_version", lambda p: p.update(format_version=1.2),
+     'format_version is a number (1.2), expected a string such as "1.2"'),
+    ("list format_version", lambda p: p.update(format_version=["1.2"]),
+     'format_version is a list (["1.2"]), expected a string'),
+    ("numeric terraform_version", lambda p: p.update(terraform_version=1.11),
+     "terraform_version is a number (1.11), expected a string"),
+    ("string errored", lambda p: p.update(errored="false"),
+     'errored is a string ("false"), expected a boolean'),
+    ("numeric mode", lambda p: p["resource_changes"][0].update(mode=1),
+     "resource_changes[0] (google_pubsub_topic.t__topic).mode is a number (1)"),
+    ("unknown mode", lambda p: p["resource_changes"][0].update(mode="ghost"),
+     '.mode: unknown value "ghost"'),
+    ("replace_paths an object", lambda p: change_of(p).update(replace_paths={"a": 1}),
+     "change.replace_paths is an object"),
+    ("output change not an object", lambda p: p["output_changes"].update(o=3),
+     "output_changes.o is a number (3), expected an object"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "reason"), [m[1:] for m in MALFORMED],
+                         ids=[m[0] for m in MALFORMED])
+def test_malformed_plan_is_unreadable_one_line_naming_field_and_value(run, tmp_path, mutate,
+                                                                      reason):
+    path = write_plan(tmp_path, mutate)
+    result = run(path)
+    assert (result.code, result.out) == (1, "")
+    assert result.err.count("\n") == 1
+    assert result.err.startswith(f"plan_summary: {path}: ")
+    assert reason in result.err, result.err
+
+
+def test_the_base_plan_of_the_malformed_cases_is_readable(run, tmp_path):
+    result = run(write_plan(tmp_path, lambda p: None))
+    assert result.code == 0, result.err
 
 
 def test_python_m_infra_plan_summary(repo_root, fixtures_dir):

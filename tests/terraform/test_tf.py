@@ -389,7 +389,62 @@ def test_each_credential_source_is_enough(fake, capsys, monkeypatch, tmp_path, s
 def test_unknown_env_is_a_usage_error(fake, capsys):
     assert tf.main(["plan", "--env", "staging"]) == 1
     [line] = capsys.readouterr().err.splitlines()
-    assert line.startswith("tf: usage: argument --env: invalid choice: 'staging'")
+    assert line == "tf: usage: argument --env: unknown environment 'staging'; known: dev, prod"
+
+
+STALE = {"plan": ("plan.md", "plan.fingerprint", "plan.json", "plan.tfplan", "plan.meta.json"),
+         "drift": ("drift.md", "drift.json", "drift.tfplan")}
+
+
+@pytest.mark.parametrize("command", ["plan", "drift"])
+@pytest.mark.parametrize("refusal", ["no credentials", "no terraform", "terraform fails"])
+def test_a_run_that_could_not_run_leaves_no_earlier_result(fake, capsys, monkeypatch, tmp_path,
+                                                           command, refusal):
+    """An earlier success (exit code 0, its reports) never survives a refused or failed run."""
+    for name in STALE[command]:
+        (fake.stack / name).write_text("from an earlier run\n")
+    (fake.stack / f"{command}.exitcode").write_text("0\n")
+    if refusal == "no credentials":
+        monkeypatch.delenv("GOOGLE_OAUTH_ACCESS_TOKEN")
+    elif refusal == "no terraform":
+        (tmp_path / "empty").mkdir()
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    else:
+        fake.answer("init.rc", "1")
+        fake.answer("init.stderr", "\nError: Failed to get existing workspaces\n")
+    assert fake.run(command) == 1
+    assert len(capsys.readouterr().err.splitlines()) == 1
+    assert (fake.stack / f"{command}.exitcode").read_text() == "1\n"
+    assert [n for n in STALE[command] if (fake.stack / n).exists()] == []
+
+
+def test_plan_records_its_exit_code(fake, capsys):
+    fake.show("plan.tfplan", "plan.json")
+    assert fake.run("plan") == 0
+    assert (fake.stack / "plan.exitcode").read_text() == "0\n"
+
+
+@pytest.mark.parametrize("command", ["plan", "drift"])
+def test_synth_comes_after_the_refusals(fake, capsys, monkeypatch, command):
+    """``--synth`` (what make passes) synthesizes nothing when the run is refused."""
+    monkeypatch.delenv("GOOGLE_OAUTH_ACCESS_TOKEN")
+    calls = []
+    monkeypatch.setattr(tf, "synthesize", lambda *a: calls.append(a))
+    assert tf.main([command, "--env", "prod", "--outdir", str(fake.outdir), "--synth"]) == 1
+    assert calls == []
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("tf: refused: no Google credentials")
+
+
+def test_synth_failure_is_one_line_and_stops(fake, capsys, monkeypatch):
+    def failing(runner, outdir):
+        raise tf.StepFailed("synth pipeline-prod failed (exit 1): synth failed: bad manifest")
+
+    monkeypatch.setattr(tf, "synthesize", failing)
+    assert tf.main(["plan", "--env", "prod", "--outdir", str(fake.outdir), "--synth"]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == "tf: error: synth pipeline-prod failed (exit 1): synth failed: bad manifest"
+    assert fake.argvs() == []
 
 
 def test_module_entry_point(fake):

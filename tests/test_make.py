@@ -1,0 +1,126 @@
+"""The Makefile as its caller sees it: one ENV check before anything runs, and exit codes.
+
+GNU make exits 2 whenever a recipe fails; the documented codes of plan, apply, drift,
+verify and the policy gate reach the caller as ``<command>.exitcode`` files, rewritten on
+every run (README, "What make adds"), and as the ``Error N`` make prints.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from infra.synth.docs import main as docs_main
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS_WITH_ENV = ("synth", "plan", "apply", "drift", "verify", "local-up", "reconcile",
+                    "policy", "local-demo", "docs")
+CREDENTIAL_VARIABLES = ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CREDENTIALS",
+                        "GOOGLE_OAUTH_ACCESS_TOKEN", "CLOUDSDK_AUTH_ACCESS_TOKEN",
+                        "CLOUDSDK_CONFIG")
+
+
+def make(*args: str, outdir: Path, home: Path, extra: dict[str, str] | None = None,
+         path: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in CREDENTIAL_VARIABLES and k != "ENV" and not k.startswith("MAKE")}
+    env |= {"CDKTF_OUTDIR": str(outdir), "HOME": str(home), "NO_GCE_CHECK": "True",
+            **(extra or {})}
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False, timeout=600)
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> tuple[Path, Path]:
+    home = tmp_path / "home"
+    home.mkdir()
+    return tmp_path / "cdktf.out", home
+
+
+@pytest.mark.parametrize("target", TARGETS_WITH_ENV)
+@pytest.mark.parametrize("env", ["staging", "Prod", "dev prod"])
+def test_an_unknown_env_is_one_line_exit_2_and_nothing_runs(dirs, target, env):
+    outdir, home = dirs
+    proc = make(target, f"ENV={env}", "START=2026-01-01", "END=2026-01-02", outdir=outdir,
+                home=home)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    [line] = proc.stderr.splitlines()
+    assert f"env: unknown environment {env!r}; known: dev, prod" in line
+    assert not outdir.exists(), "nothing may be synthesized"
+
+
+@pytest.mark.parametrize("command", ["plan", "drift"])
+def test_a_refused_run_through_make_leaves_no_earlier_success(dirs, command):
+    """No credentials: refused before synthesis, one line, and the stale 0 is gone."""
+    outdir, home = dirs
+    stack = outdir / "stacks" / "pipeline-prod"
+    stack.mkdir(parents=True)
+    (stack / f"{command}.exitcode").write_text("0\n")
+    (stack / f"{command}.md").write_text("an earlier report\n")
+    proc = make(command, "ENV=prod", outdir=outdir, home=home)
+    assert proc.returncode == 2  # GNU make's status for any failed recipe
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith("tf: refused: no Google credentials") or \
+        lines[0].startswith("tf: refused: terraform is not on PATH"), lines
+    assert len(lines) == 2 and re.fullmatch(rf"make: \*\*\* \[Makefile:\d+: {command}\] Error 1",
+                                            lines[1]), lines
+    assert (stack / f"{command}.exitcode").read_text() == "1\n"
+    assert not (stack / f"{command}.md").exists()
+    assert not (stack / "cdk.tf.json").exists(), "refused before synthesis"
+
+
+def load_fake_terraform():
+    spec = importlib.util.spec_from_file_location("tf_wrapper_tests",
+                                                  ROOT / "tests" / "terraform" / "test_tf.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FakeTerraform
+
+
+def test_make_drift_returns_the_review_code_to_its_caller(dirs, tmp_path):
+    """A critical drift (3) through make: make exits 2, says `Error 3`, the file says 3."""
+    outdir, home = dirs
+    fake = load_fake_terraform()(tmp_path / "fake")
+    fake.answer("plan-refresh-only.rc", "2")
+    fake.show("drift.tfplan", "drift-invoker-deleted.json")
+    proc = make("drift", "ENV=prod", outdir=outdir, home=home,
+                extra={"FAKE_TF_LOG": str(fake.log), "FAKE_TF_ANSWERS": str(fake.answers),
+                       "GOOGLE_OAUTH_ACCESS_TOKEN": "ya29.test-token"},
+                path=f"{fake.bin}{os.pathsep}{os.environ['PATH']}")
+    stack = outdir / "stacks" / "pipeline-prod"
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().endswith("drift] Error 3"), proc.stderr
+    assert (stack / "drift.exitcode").read_text() == "3\n"
+    assert "tf: synth pipeline-prod … ok" in proc.stdout
+    assert (stack / "cdk.tf.json").is_file()
+
+
+def test_reconcile_without_credentials_is_one_line(dirs):
+    outdir, home = dirs
+    proc = make("reconcile", "ENV=prod", "START=2026-01-01", "END=2026-01-02", outdir=outdir,
+                home=home)
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith("reconcile: no usable Google credentials ("), lines
+    assert len(lines) == 2 and re.fullmatch(r"make: \*\*\* \[Makefile:\d+: reconcile\] Error 2",
+                                            lines[1]), lines
+
+
+def test_docs_says_regenerated_only_when_something_changed(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text((ROOT / "README.md").read_text())
+    assert docs_main([str(readme), "--write"]) == 0
+    assert "already matches the manifest" in capsys.readouterr().out
+    readme.write_text(readme.read_text().replace("| `p2_odds_game_lines` |", "| `stale` |"))
+    assert docs_main([str(readme), "--write"]) == 0
+    assert "regenerated from the manifest" in capsys.readouterr().out
+    assert readme.read_text() == (ROOT / "README.md").read_text()
