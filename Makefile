@@ -43,7 +43,8 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/infra/terraform/terraformrc
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help all setup synth synth-all test unit lint format policy check-functions plan apply drift \
-	verify local-up local-down local-demo local-status reconcile bench docs clean test-functions
+	inventory adopt verify local-up local-down local-demo local-status reconcile bench docs clean \
+	test-functions
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -106,6 +107,14 @@ apply: $(STAMP) ## Apply exactly the plan saved by `make plan` for ENV
 
 drift: $(STAMP) ## Refresh-only plan for ENV and the drift review (code in $(STACK)/drift.exitcode)
 	@$(PY) -m infra.tf drift --env $(ENV) --synth
+
+inventory: $(STAMP) ## Record ENV's live resources and build triggers into infra/adoption/
+	@$(PY) -m infra.live.inventory --env $(ENV)
+
+INVENTORY ?= infra/adoption/$(ENV).inventory.json
+TRIGGERS ?= infra/adoption/$(ENV).triggers.json
+adopt: synth ## Match INVENTORY (+TRIGGERS) to ENV's stack; write infra/adoption/ENV.json (exit 2 findings, 3 blocked)
+	@$(PY) -m infra.adopt --env $(ENV) --inventory $(INVENTORY) $(if $(wildcard $(TRIGGERS)),--triggers $(TRIGGERS),)
 
 verify: $(STAMP) ## Check the live project's edges and IAM against the manifest (ENV)
 	$(call recorded,$(PY) -m infra.verify --env $(ENV),$(STACK)/verify.exitcode)

@@ -41,6 +41,19 @@ class EnvConfig:
     scaling: Mapping[str, Scaling] = field(default_factory=dict)
     """Per service key; services not listed get ``Scaling()``."""
     time_zone: str = "America/New_York"
+    bigquery_location: str | None = None
+    """Location of every dataset (and so of its tables); default: ``region``. The provider
+    replaces a dataset whose location changes, so it must be the live one."""
+    firestore_location: str | None = None
+    """``location_id`` of the Firestore database; default: ``region``. Forces replacement too."""
+
+    @property
+    def dataset_location(self) -> str:
+        return self.bigquery_location or self.region
+
+    @property
+    def database_location(self) -> str:
+        return self.firestore_location or self.region
 
     def scaling_for(self, service_key: str) -> Scaling:
         return self.scaling.get(service_key, Scaling())
@@ -102,6 +115,8 @@ ENVS: Mapping[str, EnvConfig] = MappingProxyType({
         images=_images("us-west2-docker.pkg.dev/nba-props-platform/pipeline", "stable"),
         alert_channel_secret="pipeline-alerts-slack-token",
         alert_slack_channel="#nba-pipeline-alerts",
+        # BigQuery errors in the live project read "Table not found in location us-west2".
+        bigquery_location="us-west2",
         scaling=MappingProxyType({
             "phase3-analytics-processors": Scaling(min_instances=0, max_instances=20),
             "prediction-worker": Scaling(min_instances=0, max_instances=50),

@@ -168,6 +168,9 @@ class ScheduledJob:
     body: str | None = None
     time_zone: str = "America/New_York"
     description: str = ""
+    cloud_name: str | None = None
+    """Full Cloud Scheduler job name; default ``<sport>-<key>``. Set it to the live name when
+    a job already runs under another name: the provider replaces a job whose name changes."""
 
 
 @dataclass(frozen=True)
@@ -349,6 +352,8 @@ class Manifest:
         for i, j in enumerate(self.jobs):
             where = f"jobs[{i}]"
             _check_key(f"{where}.key", j.key)
+            if j.cloud_name is not None:
+                _check_key(f"{where}.cloud_name", j.cloud_name)
             _check_short(f"{where}.short", j.short)
             _check_cron(f"{where}.schedule", j.schedule)
             _check_time_zone(f"{where}.time_zone", j.time_zone)

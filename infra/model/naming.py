@@ -52,7 +52,7 @@ class Names:
         return fn.cloud_name or f"{self.sport}-{fn.key}"
 
     def job(self, job: ScheduledJob) -> str:
-        return prefixed(self.sport, job.key)
+        return job.cloud_name or prefixed(self.sport, job.key)
 
     def dataset(self, key: str) -> str:
         return f"{self.sport}_{key}"

@@ -136,16 +136,21 @@ PIPELINE = Manifest(
                    subscription="phase5-predictions-sub", target_service="prediction-coordinator",
                    path="/start"),
     ),
+    # Jobs keep the names they run under in the live project (see the seeds): a job's name
+    # forces replacement, and a second job under a new name would fire every run twice.
     jobs=(
         ScheduledJob("same-day-phase3", "30 10 * * *", "phase3-analytics-processors",
                      short="sd-p3", path="/process-date-range", body=_backfill_body("TODAY"),
-                     description="Backup trigger for today's Phase 3 context"),
+                     description="Backup trigger for today's Phase 3 context",
+                     cloud_name="same-day-phase3"),
         ScheduledJob("same-day-phase3-tomorrow", "0 17 * * *", "phase3-analytics-processors",
                      short="sd-p3-tmrw", path="/process-date-range",
                      body=_backfill_body("TOMORROW"),
-                     description="Backup trigger for tomorrow's Phase 3 context"),
+                     description="Backup trigger for tomorrow's Phase 3 context",
+                     cloud_name="same-day-phase3-tomorrow"),
         ScheduledJob("pipeline-canary", "*/15 * * * *", "pipeline-canary", short="canary-job",
-                     http_method="GET", description="Pipeline health every 15 minutes"),
+                     http_method="GET", description="Pipeline health every 15 minutes",
+                     cloud_name="pipeline-canary-queries"),
     ),
     datasets=(
         Dataset("raw", "Phase 2 raw tables"),

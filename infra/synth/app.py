@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cdktn import App
 
+from infra.live.adopt_record import ADOPTION_DIR, load_imports
 from infra.model.envs import ENVS, get_env
 from infra.model.manifest import Manifest
 from infra.paths import BUNDLE_DIR, DEFAULT_OUTDIR, FUNCTIONS_DIR, stack_file
@@ -16,13 +17,19 @@ from infra.synth.stacks.pipeline_stack import PipelineStack, stack_name
 
 def synthesize(manifest: Manifest, env_names: Sequence[str] = tuple(ENVS),
                outdir: Path = DEFAULT_OUTDIR, bundle_dir: Path = BUNDLE_DIR,
-               functions_dir: Path = FUNCTIONS_DIR) -> dict[str, Path]:
-    """Synthesize one stack per environment; return stack name → its ``cdk.tf.json``."""
+               functions_dir: Path = FUNCTIONS_DIR,
+               adoption_dir: Path | None = ADOPTION_DIR) -> dict[str, Path]:
+    """Synthesize one stack per environment; return stack name → its ``cdk.tf.json``.
+
+    ``adoption_dir``: where ``<env>.json`` adoption records are read (their imports become
+    ``import`` blocks); ``None`` synthesizes without adoption.
+    """
     manifest.validate()
     app = App(outdir=str(outdir), skip_validation=False)
     envs = [get_env(n) for n in env_names]
     for env in envs:
-        PipelineStack(app, manifest, env, bundle_dir, functions_dir)
+        imports = load_imports(env.name, env.project_id, adoption_dir) if adoption_dir else {}
+        PipelineStack(app, manifest, env, bundle_dir, functions_dir, imports=imports)
     app.synth()
     return {stack_name(env): stack_file(env.name, outdir) for env in envs}
 

@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from infra.terraform.drift import DATA_STORE_TYPES, RUNTIME_TYPES, cell, code, is_iam
-from infra.terraform.plan_json import InputError, Plan, ResourceChange, format_path, load_plan
+from infra.terraform.plan_json import (
+    InputError,
+    Plan,
+    ResourceChange,
+    format_path,
+    load_plan,
+    read_json,
+)
 
 COLUMNS = ("create", "update", "replace", "delete")
 
@@ -58,45 +65,68 @@ def why(rc: ResourceChange) -> str:
     return "; ".join(parts)
 
 
-def rows(plan: Plan) -> list[Row]:
+def importing(data: object) -> frozenset[str]:
+    """Addresses the plan imports (``resource_changes[].change.importing``, Terraform 1.5+)."""
+    entries = data.get("resource_changes") if isinstance(data, dict) else None
+    return frozenset(
+        e["address"] for e in entries or []
+        if isinstance(e, dict) and isinstance(e.get("address"), str)
+        and isinstance(e.get("change"), dict) and e["change"].get("importing") is not None
+    )
+
+
+def rows(plan: Plan, imports: frozenset[str] = frozenset()) -> list[Row]:
     """Managed resources with a real action or a move, by component, action and address.
 
     Moves (`moved` blocks; action no-op) and `forget` (Terraform 1.7+: drop from state,
     keep the object) are listed but not counted in the columns.
     """
-    order = {action: index for index, action in enumerate((*COLUMNS, "move", "forget"))}
+    order = {action: index
+             for index, action in enumerate((*COLUMNS, "import", "move", "forget"))}
     found = [
         Row(
             rc.component,
-            "move" if rc.action == "no-op" else rc.action,
+            ("import" if rc.address in imports else "move") if rc.action == "no-op"
+            else rc.action,
             rc.address,
             rc.resource_type,
             why(rc),
             warning_for(rc),
         )
         for rc in plan.resource_changes
-        if rc.mode == "managed" and (rc.action not in ("no-op", "read") or rc.previous_address)
+        if rc.mode == "managed" and (rc.action not in ("no-op", "read") or rc.previous_address
+                                     or rc.address in imports)
     ]
     return sorted(found, key=lambda r: (r.component, order.get(r.action, len(order)), r.address))
 
 
-def render(plan: Plan) -> str:
-    """The Markdown summary."""
-    changes = rows(plan)
+def render(plan: Plan, imports: frozenset[str] = frozenset()) -> str:
+    """The Markdown summary; ``imports``: addresses the plan imports (see ``importing``)."""
+    changes = rows(plan, imports)
     totals = Counter(r.action for r in changes)
     flagged = sum(bool(r.warning) for r in changes)
     headline = ", ".join(f"{totals[a]} to {a}" for a in COLUMNS)
+    if imports:
+        headline = f"{len(imports)} to import, " + headline
     if totals["move"]:
         headline += f", {totals['move']} moved"
     lines = [f"# Plan summary: {code(plan.source)}", "", f"**{headline}.**"]
     if flagged:
         lines[-1] += f" ⚠ {flagged} change(s) need a careful look."
+    if imports and (totals["delete"] or totals["replace"]):
+        # Taking a project over must destroy nothing: a replace while importing is a
+        # declared value that differs from the live one (see `make adopt`).
+        lines[-1] += (" ⚠ this plan destroys or replaces while it imports: declare the live "
+                      "values (`make adopt`) before applying.")
     if not changes:
         return "\n".join([*lines, "", "No changes.", ""])
-    lines += ["", "| component | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    columns = ("import", *COLUMNS) if imports else COLUMNS
+    lines += ["", "| component | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     per_component = Counter((r.component, r.action) for r in changes)
+    per_component.update(r.component for r in changes if r.address in imports)
     for component in sorted({r.component for r in changes}):
-        counts = " | ".join(str(per_component[component, a]) for a in COLUMNS)
+        counts = " | ".join(str(per_component[component] if a == "import"
+                                else per_component[component, a]) for a in columns)
         lines.append(f"| {cell(component)} | {counts} |")
     lines += ["", "| | component | action | address | why |", "|---|---|---|---|---|"]
     for r in changes:
@@ -120,10 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         plan = load_plan(args[0])
+        imports = importing(read_json(args[0]))
     except InputError as err:
         print(f"plan_summary: {err}", file=sys.stderr)
         return 1
-    sys.stdout.write(render(plan))
+    sys.stdout.write(render(plan, imports))
     return 0
 
 

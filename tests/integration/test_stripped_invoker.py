@@ -31,9 +31,9 @@ pytestmark = pytest.mark.integration
 PUSH_IDENTITY = "nba-push-phase2-to-phase3@nba-props-platform-dev.iam.gserviceaccount.com"
 
 
-def _job(running: Running, short: str) -> JobCall:
+def _job(running: Running, name: str) -> JobCall:
     jobs = [JobCall(**j) for j in load_plan(running.workdir)["jobs"]]
-    return next(j for j in jobs if j.name == f"nba-{short}")
+    return next(j for j in jobs if j.name == name)
 
 
 def _canary_module(running: Running) -> ModuleType:
@@ -57,7 +57,7 @@ def canary_report_while_dead_lettered(broken_day: BrokenDay) -> dict[str, Any]:
     reports: list[dict[str, Any]] = []
 
     def reported() -> bool:
-        code, body = fire_job(_job(running, "pipeline-canary"))[-1]
+        code, body = fire_job(_job(running, "pipeline-canary-queries"))[-1]
         assert code == 200, body
         reports.append(json.loads(body))
         return any(f["finding"] == "dead_letters" and f.get("count", 0) >= enabled
@@ -136,7 +136,7 @@ def test_no_phase4_trigger_and_the_canary_reports_the_stall(
         "_completed_count") == 1, 30, "the backup job's completion to be recorded")
 
     # The canary over HTTP, through its front, as its scheduler job calls it.
-    code, body = fire_job(_job(running, "pipeline-canary"))[-1]
+    code, body = fire_job(_job(running, "pipeline-canary-queries"))[-1]
     assert code == 200
     assert {"transition": "phase3-to-phase4", "game_date": day} in json.loads(body)["checked"]
 

@@ -182,7 +182,7 @@ def test_healthy_lines_name_each_edge(capsys):
         "roles/run.invoker granted (nba-phase3-analytics-sub pushes to "
         "nba-phase3-analytics-processors/process)",
         "OK   invoker      nba-job-canary-job → pipeline-canary: roles/run.invoker granted "
-        "(nba-pipeline-canary calls pipeline-canary/)",
+        "(pipeline-canary-queries calls pipeline-canary/)",
         "OK   invoker      nba-run-p5-coordinator → prediction-worker: roles/run.invoker "
         "granted (prediction-coordinator calls prediction-worker directly)",
         "OK   publisher    nba-fn-orch-p3p4 → nba-phase4-trigger: roles/pubsub.publisher "

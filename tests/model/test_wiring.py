@@ -121,11 +121,11 @@ def test_every_member_is_a_declared_identity(prod):
 
 def test_jobs_and_triggers(prod):
     assert [(j.job, j.target.name, j.path, j.member) for j in prod.jobs] == [
-        ("nba-same-day-phase3", "nba-phase3-analytics-processors", "/process-date-range",
+        ("same-day-phase3", "nba-phase3-analytics-processors", "/process-date-range",
          sa("nba-job-sd-p3")),
-        ("nba-same-day-phase3-tomorrow", "nba-phase3-analytics-processors",
+        ("same-day-phase3-tomorrow", "nba-phase3-analytics-processors",
          "/process-date-range", sa("nba-job-sd-p3-tmrw")),
-        ("nba-pipeline-canary", "pipeline-canary", "/", sa("nba-job-canary-job")),
+        ("pipeline-canary-queries", "pipeline-canary", "/", sa("nba-job-canary-job")),
     ]
     [trigger] = prod.triggers
     assert (trigger.function, trigger.topic, trigger.member) == (

@@ -7,6 +7,7 @@ state migration, not a refactor. The component prefix lets plan summaries group 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Protocol
 
 from cdktn import TerraformResource, TerraformResourceLifecycle, TerraformStack
@@ -46,7 +47,27 @@ def pin_address(resource: TerraformResource, component: str, part: str) -> str:
                          "each grant's part must name its principal")
     pinned.add(address)
     resource.override_logical_id(lid)
+    resources: dict[str, TerraformResource] | None = getattr(stack, "_pinned_resources", None)
+    if resources is None:
+        resources = {}
+        stack._pinned_resources = resources  # type: ignore[attr-defined]
+    resources[address] = resource
     return address
+
+
+def import_existing(stack: TerraformStack, imports: Mapping[str, str]) -> None:
+    """Give each pinned resource at an address of ``imports`` a Terraform ``import`` block.
+
+    ``imports`` maps address → the provider's import id (``infra/adoption/<env>.json``).
+    Raises ``ValueError`` naming the address when the stack declares no such resource: an
+    import block for nothing is a stale adoption record, never silently dropped.
+    """
+    resources: dict[str, TerraformResource] = getattr(stack, "_pinned_resources", {})
+    for address, import_id in sorted(imports.items()):
+        if address not in resources:
+            raise ValueError(f"adoption record: {address} is not declared in stack "
+                           f"{stack.node.id}; re-run `make adopt` for this env")
+        resources[address].import_from(import_id)
 
 
 def replaced_with(target_address: str) -> TerraformResourceLifecycle:

@@ -10,6 +10,7 @@ differ from the wiring's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from cdktn import GcsBackend, TerraformOutput, TerraformStack
@@ -40,7 +41,7 @@ from infra.paths import stack_name as _stack_name
 from infra.synth.bundle import build_bundle
 from infra.synth.constructs.alerting import AlertChannel, AlertChannelProps
 from infra.synth.constructs.apis import ProjectApis
-from infra.synth.constructs.base import Invokable, Principal
+from infra.synth.constructs.base import Invokable, Principal, import_existing
 from infra.synth.constructs.bigquery import BigQueryDataset, DatasetProps, TableSpec
 from infra.synth.constructs.bucket import BucketProps, SourceBucket
 from infra.synth.constructs.firestore import Firestore, FirestoreProps
@@ -58,7 +59,10 @@ def stack_name(env: EnvConfig) -> str:
 
 class PipelineStack(TerraformStack):
     def __init__(self, scope: Construct, manifest: Manifest, env: EnvConfig,
-                 bundle_dir: Path, functions_dir: Path = FUNCTIONS_DIR) -> None:
+                 bundle_dir: Path, functions_dir: Path = FUNCTIONS_DIR,
+                 imports: Mapping[str, str] | None = None) -> None:
+        """``imports``: address → import id of declared resources that already exist
+        (``infra/adoption/<env>.json``); default none, so everything is created."""
         super().__init__(scope, stack_name(env))
         env.validate(manifest)
         self.manifest = manifest
@@ -156,7 +160,7 @@ class PipelineStack(TerraformStack):
 
         # Data stores
         firestore = Firestore(self, "firestore", FirestoreProps(
-            project=project, location=env.region,
+            project=project, location=env.database_location,
             ttl_collections=tuple(sorted(
                 {t.completion_collection for t in manifest.gated() if t.completion_collection}
                 | set(TTL_SUBCOLLECTIONS)  # completion documents' subcollections expire too
@@ -167,7 +171,7 @@ class PipelineStack(TerraformStack):
         for ds in manifest.datasets:
             self.datasets[ds.key] = BigQueryDataset(self, f"dataset-{ds.key}", DatasetProps(
                 dataset_id=names.dataset(ds.key), component=f"dataset-{ds.key}",
-                project=project, location="US" if env.region.startswith("us") else env.region,
+                project=project, location=env.dataset_location,
                 schema_key=ds.key, description=ds.description,
                 tables=tuple(TableSpec(t.name, t.partition_field, t.description)
                              for t in manifest.tables if t.dataset == ds.key),
@@ -201,6 +205,7 @@ class PipelineStack(TerraformStack):
             out.override_logical_id(f"topic_{key.replace('-', '_')}")
 
         apis.order_before(self)
+        import_existing(self, imports or {})
 
     def _principal(self, member: str) -> Principal:
         principals: list[Principal] = [self.builder]

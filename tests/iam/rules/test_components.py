@@ -32,7 +32,7 @@ CASES: list[Case] = [
     ("DRIFT-002", "google_cloudfunctions2_function.phase2_to_phase3_orchestrator__function",
      removed_orchestrator_back),
     ("DRIFT-002", ORCH_ADDR, trigger_topic_env_removed_topic),
-    ("DRIFT-003", 'google_cloud_scheduler_job["nba-same-day-phase3-tomorrow"]', job_removed),
+    ("DRIFT-003", 'google_cloud_scheduler_job["same-day-phase3-tomorrow"]', job_removed),
 ]
 
 

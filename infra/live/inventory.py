@@ -1,0 +1,115 @@
+"""``python -m infra.live.inventory --env ENV`` (``make inventory``): record the live project.
+
+Writes ``infra/adoption/<env>.inventory.json``, the resources of the env's project as Cloud
+Asset Inventory's ``searchAllResources`` returns them (the JSON of ``gcloud asset
+search-all-resources --scope=projects/<project> --format=json``), and
+``infra/adoption/<env>.triggers.json``, its Cloud Build triggers (``gcloud builds triggers list
+--format=json``, global and the env's region). Only documented stable fields are kept:
+``additionalAttributes`` is documented as unstable and dropped; ``versionedResources`` (each
+resource in its API version's schema) is requested so adoption can compare schedules, targets
+and push endpoints. Exit: 0 written, 2 could not read (credentials, API), nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from infra.cli import Parser, UsageError, fail, one_line
+from infra.live.adopt_record import ADOPTION_DIR, inventory_path, triggers_path
+from infra.model.envs import ENVS, EnvConfig, get_env
+
+EXIT_CANNOT_READ = 2
+TOOL = "inventory"
+# ResourceSearchResult fields documented as stable, plus the versioned representations.
+READ_MASK = ("name", "asset_type", "project", "display_name", "description", "location",
+             "labels", "state", "create_time", "update_time", "parent_full_resource_name",
+             "parent_asset_type", "versioned_resources")
+DROPPED = ("additionalAttributes",)
+
+JSON = dict[str, Any]
+
+
+def search_resources(project: str) -> list[JSON]:
+    """Every resource of ``project`` (official client; needs credentials on first call)."""
+    import google.auth
+    from google.cloud import asset_v1
+    from google.protobuf import field_mask_pb2
+
+    # Fail on missing credentials here, in one line, before any client retries.
+    google.auth.default()
+    client = asset_v1.AssetServiceClient()
+    pager = client.search_all_resources(request={
+        "scope": f"projects/{project}",
+        "read_mask": field_mask_pb2.FieldMask(paths=list(READ_MASK)),
+    })
+    return [clean(asset_v1.ResourceSearchResult.to_dict(r)) for r in pager]
+
+
+def list_triggers(project: str, locations: Sequence[str]) -> list[JSON]:
+    """Cloud Build triggers of ``project`` in each of ``locations`` (``global`` included)."""
+    from google.cloud.devtools import cloudbuild_v1
+
+    client = cloudbuild_v1.CloudBuildClient()
+    out: list[JSON] = []
+    for loc in locations:
+        pager = client.list_build_triggers(request={
+            "project_id": project, "parent": f"projects/{project}/locations/{loc}",
+        })
+        out += [cloudbuild_v1.BuildTrigger.to_dict(t) for t in pager]
+    return out
+
+
+def clean(entry: Mapping[str, Any]) -> JSON:
+    """A search result without unstable or empty fields (what gcloud prints, minus those)."""
+    return {k: v for k, v in entry.items() if k not in DROPPED and v not in ("", [], {}, None)}
+
+
+def write(env: EnvConfig, resources: Iterable[JSON], triggers: Iterable[JSON],
+          adoption_dir: Path = ADOPTION_DIR) -> tuple[Path, Path]:
+    """Write both files (sorted, so re-recording an unchanged project changes nothing)."""
+    adoption_dir.mkdir(parents=True, exist_ok=True)
+    inv, trg = inventory_path(env.name, adoption_dir), triggers_path(env.name, adoption_dir)
+    inv.write_text(json.dumps(sorted(resources, key=lambda r: str(r.get("name"))), indent=1,
+                              ensure_ascii=False) + "\n")
+    trg.write_text(json.dumps(sorted(triggers, key=lambda t: str(t.get("resourceName") or
+                                                                    t.get("name"))),
+                              indent=1, ensure_ascii=False) + "\n")
+    return inv, trg
+
+
+def main(argv: Sequence[str] | None = None,
+         search: Callable[[str], list[JSON]] = search_resources,
+         triggers: Callable[[str, Sequence[str]], list[JSON]] = list_triggers,
+         adoption_dir: Path = ADOPTION_DIR) -> int:
+    parser = Parser(prog="python -m infra.live.inventory", description=__doc__.split("\n")[0],
+                    epilog="Exit: 0 written, 2 could not read the project.")
+    parser.add_argument("--env", required=True, choices=sorted(ENVS))
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as err:
+        return fail(TOOL, f"usage: {err}", EXIT_CANNOT_READ)
+    env = get_env(args.env)
+    from google.api_core.exceptions import GoogleAPIError
+    from google.auth.exceptions import DefaultCredentialsError, RefreshError
+
+    try:
+        resources = search(env.project_id)
+        found = triggers(env.project_id, ("global", env.region))
+    except (DefaultCredentialsError, RefreshError) as err:
+        return fail(TOOL, f"no usable Google credentials ({one_line(err)}); run `gcloud auth "
+                          "application-default login` or set GOOGLE_APPLICATION_CREDENTIALS",
+                    EXIT_CANNOT_READ)
+    except GoogleAPIError as err:
+        return fail(TOOL, f"reading project {env.project_id}: {one_line(err)}",
+                    EXIT_CANNOT_READ)
+    inv, trg = write(env, resources, found, adoption_dir)
+    print(f"inventory: {len(resources)} resources → {inv}; {len(found)} build triggers → {trg}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

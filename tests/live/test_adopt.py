@@ -1,0 +1,156 @@
+"""Adoption on recorded inventories of the live project (Cloud Asset Inventory format)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.live.adopt import main
+from infra.live.adopt_inputs import InputError, load_inventory, load_triggers
+from infra.live.adopt_report import plan_adoption
+from infra.model.envs import get_env
+from infra.model.pipeline import load
+from infra.paths import stack_file
+from infra.stackjson.stack import StackJson
+
+REC = Path(__file__).parent / "recorded" / "adoption"
+PROD = get_env("prod")
+
+
+def run(synth_dir: Path, tmp_path: Path, inventory: str, triggers: str | None = "seeds",
+        ) -> tuple[int, Path]:
+    argv = ["--env", "prod", "--inventory", str(REC / f"{inventory}.inventory.json"),
+            "--stack", str(stack_file("prod", synth_dir)), "--adoption-dir", str(tmp_path)]
+    if triggers:
+        argv += ["--triggers", str(REC / f"{triggers}.triggers.json")]
+    return main(argv), tmp_path / "prod.json"
+
+
+def adoption(prod: StackJson, inventory: str, triggers: str | None = "seeds"):
+    lives = load_inventory(REC / f"{inventory}.inventory.json", PROD.project_id)
+    trg = load_triggers(REC / f"{triggers}.triggers.json" if triggers else None)
+    return plan_adoption(prod, load(), PROD, lives, trg)
+
+
+def test_the_live_system_as_the_seeds_describe_it_is_adoptable_with_findings(
+        synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, record = run(synth_dir, tmp_path, "seeds")
+    report = capsys.readouterr().out
+    assert code == 2
+    imports = {i["address"]: i["import_id"] for i in json.loads(record.read_text())["imports"]}
+    assert imports["google_pubsub_subscription.phase3_analytics_sub__subscription"] == \
+        "projects/nba-props-platform/subscriptions/nba-phase3-analytics-sub"
+    assert imports["google_cloud_scheduler_job.same_day_phase3_job__job"] == \
+        "projects/nba-props-platform/locations/us-west2/jobs/same-day-phase3"
+    assert "google_bigquery_table.dataset_orchestration__table_phase_completions" in imports
+    assert "google_bigquery_table.dataset_orchestration__table_phase_execution_log" not in imports
+    assert not any("_iam_" in a for a in imports), "IAM members are never imported"
+    assert "## Removed but live" in report and "## Second deploy path" in report
+    assert "auto-deploy-orchestrator-p3p4" in report
+
+
+def test_removed_components_are_deleted_in_an_order_that_keeps_phase3_running(
+        prod: StackJson) -> None:
+    a = adoption(prod, "seeds")
+    order = [(f.kind.split("/")[-1], f.name) for f in a.removed]
+    assert order == [
+        ("BuildTrigger", "deploy-phase2-to-phase3-orchestrator"),
+        ("Function", "phase2-to-phase3-orchestrator"),
+        ("Trigger", "phase2-to-phase3-orchestrator-123456"),
+        ("Service", "phase2-to-phase3-orchestrator"),
+        ("Subscription", "eventarc-us-west2-phase2-to-phase3-orchestrator-123456-sub-101"),
+        ("Topic", "nba-phase3-trigger"),
+    ]
+    assert all("nba-phase3-analytics-sub" not in f.fix for f in a.removed)
+    assert a.removed[0].fix == ("gcloud builds triggers delete "
+                                "deploy-phase2-to-phase3-orchestrator --project=nba-props-platform")
+
+
+def test_owned_and_managed_resources_are_neither_adopted_nor_reported(prod: StackJson) -> None:
+    a = adoption(prod, "seeds")
+    reported = {f.name for f in a.findings}
+    for name in ("phase3-to-phase4-orchestrator-654321", "gcf-v2-sources-756957797294-us-west2",
+                 "756957797294-compute@developer.gserviceaccount.com", "gcf-artifacts",
+                 "eventarc-us-west2-phase3-to-phase4-orchestrator-654321-sub-202",
+                 "phase3-to-phase4-orchestrator"):
+        assert name not in reported
+    assert a.owned_count >= 10
+
+
+def test_the_second_deploy_path_is_found_by_folder_and_the_release_path_is_information(
+        prod: StackJson) -> None:
+    a = adoption(prod, "seeds")
+    assert [f.name for f in a.second_deploy] == ["auto-deploy-orchestrator-p3p4"]
+    assert "phase3_to_phase4" in a.second_deploy[0].why
+    assert a.second_deploy[0].fix.endswith("--region=us-west2 --project=nba-props-platform")
+    assert [f.name for f in a.release_paths] == ["release-prediction-worker"]
+    assert "docs-site" not in {f.name for f in a.findings + a.release_paths}
+
+
+def test_a_data_store_living_elsewhere_blocks_and_names_both_values(
+        synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, record = run(synth_dir, tmp_path, "elsewhere")
+    captured = capsys.readouterr()
+    assert code == 3
+    assert not record.exists(), "a blocked run writes nothing"
+    assert "`google_firestore_database.firestore__database`" in captured.out
+    assert "| `location_id` | `us-west2` | `nam5` |" in captured.out
+    assert "| `location` | `us-west2` | `US` |" in captured.out
+    assert "bigquery_location on envs[prod] in infra/model/envs.py to 'US'" in captured.out
+
+
+def test_a_scheduler_job_under_another_name_is_a_duplicate(prod: StackJson) -> None:
+    a = adoption(prod, "duplicate-job")
+    assert [f.name for f in a.duplicates] == ["phase3-backfill-morning"]
+    assert "google_cloud_scheduler_job.same_day_phase3_job__job" in a.duplicates[0].why
+    assert a.duplicates[0].fix.startswith("gcloud scheduler jobs delete phase3-backfill-morning")
+
+
+def test_without_versioned_resources_a_job_is_compared_by_name(prod: StackJson,
+                                                               tmp_path: Path) -> None:
+    entries = json.loads((REC / "duplicate-job.inventory.json").read_text())
+    for e in entries:
+        e.pop("versionedResources", None)
+    entries.append({**entries[-1], "name": entries[-1]["name"].replace(
+        "phase3-backfill-morning", "nba-same-day-phase3")})
+    path = tmp_path / "plain.inventory.json"
+    path.write_text(json.dumps(entries))
+    a = plan_adoption(prod, load(), PROD, load_inventory(path, PROD.project_id), [])
+    assert [f.name for f in a.duplicates] == ["nba-same-day-phase3"]
+    assert any("compared by name only" in n for n in a.notes)
+
+
+def test_an_empty_project_imports_nothing(synth_dir: Path, tmp_path: Path) -> None:
+    code, record = run(synth_dir, tmp_path, "empty", triggers=None)
+    assert code == 0
+    assert json.loads(record.read_text())["imports"] == []
+
+
+@pytest.mark.parametrize("name, why", [
+    ("malformed-not-json", "not valid JSON"),
+    ("malformed-object", "expected a JSON list"),
+    ("malformed-entry", "entry [0] has no string 'name'"),
+    ("missing", "no such inventory file"),
+])
+def test_an_unreadable_inventory_exits_1_in_one_line(
+        synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
+        why: str) -> None:
+    code, record = run(synth_dir, tmp_path, name)
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and not record.exists()
+    assert len(err.splitlines()) == 1 and why in err and f"{name}.inventory.json" in err
+
+
+def test_an_unreadable_trigger_list_exits_1(synth_dir: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run(synth_dir, tmp_path, "seeds", triggers="malformed")
+    assert code == 1 and "malformed.triggers.json" in capsys.readouterr().err
+
+
+def test_a_trigger_entry_without_a_name_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text('[{"id": "x"}]')
+    with pytest.raises(InputError, match=r"trigger \[0\]"):
+        load_triggers(path)
