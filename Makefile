@@ -19,7 +19,7 @@ STACK := cdktf.out/stacks/pipeline-$(ENV)
 # One check of ENV, before any recipe runs, by the code every `python -m` command uses
 # (infra.model.envs.unknown_env): an unknown env is one line, make exits 2, nothing runs.
 # The interpreter may be the system one: the check needs only the standard library.
-ENV_GOALS := synth plan apply drift verify local-up reconcile
+ENV_GOALS := synth plan apply drift inventory adopt verify local-up reconcile
 ifneq ($(filter command line,$(origin ENV))$(filter $(ENV_GOALS),$(MAKECMDGOALS)),)
 ENV_ERROR := $(shell PYTHONPATH='$(CURDIR)' $(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m infra.cli check-env '$(ENV)' 2>&1 >/dev/null)
 ifneq ($(ENV_ERROR),)

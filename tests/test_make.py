@@ -18,8 +18,8 @@ import pytest
 from infra.synth.docs import main as docs_main
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS_WITH_ENV = ("synth", "plan", "apply", "drift", "verify", "local-up", "reconcile",
-                    "policy", "local-demo", "docs")
+TARGETS_WITH_ENV = ("synth", "plan", "apply", "drift", "inventory", "adopt", "verify", "local-up",
+                    "reconcile", "policy", "local-demo", "docs")
 CREDENTIAL_VARIABLES = ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CREDENTIALS",
                         "GOOGLE_OAUTH_ACCESS_TOKEN", "CLOUDSDK_AUTH_ACCESS_TOKEN",
                         "CLOUDSDK_CONFIG")
@@ -42,6 +42,28 @@ def dirs(tmp_path: Path) -> tuple[Path, Path]:
     home = tmp_path / "home"
     home.mkdir()
     return tmp_path / "cdktf.out", home
+
+
+def recipes_reading_env() -> set[str]:
+    """Targets of the Makefile whose recipe (or target line) uses ``$(ENV)``."""
+    targets: set[str] = set()
+    current = None
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        head = line.split(":", 1)[0]
+        if not line.startswith(("\t", " ", "#")) and ":" in line and " " not in head \
+                and "=" not in head:
+            current = head
+        if current and "$(ENV)" in line and not line.startswith("ENV"):
+            targets.add(current)
+    return targets
+
+
+def test_every_target_that_reads_env_checks_it_first():
+    goals = next(line for line in (ROOT / "Makefile").read_text().splitlines()
+                 if line.startswith("ENV_GOALS :="))
+    checked = set(goals.split(":=", 1)[1].split())
+    assert recipes_reading_env() - checked == set()
+    assert recipes_reading_env() <= set(TARGETS_WITH_ENV)
 
 
 @pytest.mark.parametrize("target", TARGETS_WITH_ENV)
