@@ -1,4 +1,13 @@
-"""A Cloud Run service this repo deploys: own identity, internal ingress, no public access."""
+"""A Cloud Run service this repo deploys: own identity, ingress its callers can reach, no
+public access.
+
+Cloud Run counts a call from another Cloud Run service as internal only when the caller routes
+it through a VPC network (Direct VPC egress or a connector, with Private Google Access on the
+subnet): https://cloud.google.com/run/docs/securing/ingress. This construct declares no VPC
+access (the repo declares no network, and the live project's is not known), so a service that
+another service calls must take all traffic and rely on ``roles/run.invoker`` for exactly its
+callers; ``grant_invoke`` refuses to wire an internal-only service to a service caller.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +28,19 @@ from infra.model.wiring import INVOKER, Grant, Target
 from infra.synth.constructs.base import Principal, pin_address, replaced_with
 from infra.synth.constructs.identity import Identity, IdentityProps
 
+INTERNAL_INGRESS = frozenset({"INGRESS_TRAFFIC_INTERNAL_ONLY",
+                              "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"})
+INGRESS_VALUES = INTERNAL_INGRESS | {"INGRESS_TRAFFIC_ALL"}
+PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+
 
 @dataclass(frozen=True)
 class ServiceProps:
     """``identity_account_id``: the runtime service account created for the service.
 
     ``env``: plain environment variables (never secrets). ``ingress`` default: internal
-    only (Pub/Sub push, Cloud Scheduler and Eventarc still reach it).
+    only (Pub/Sub push, Cloud Scheduler and Eventarc in the project still reach it); a service
+    another service calls needs ``INGRESS_TRAFFIC_ALL`` (see the module docstring).
     """
 
     name: str
@@ -44,9 +59,9 @@ class ServiceProps:
 class CloudRunService(Construct):
     def __init__(self, scope: Construct, id: str, props: ServiceProps) -> None:
         super().__init__(scope, id)
-        if props.ingress == "INGRESS_TRAFFIC_ALL":
-            raise ValueError(f"service {props.name}: ingress INGRESS_TRAFFIC_ALL is not allowed; "
-                             "pipeline services take internal traffic only")
+        if props.ingress not in INGRESS_VALUES:
+            raise ValueError(f"service {props.name}: ingress {props.ingress!r} is not one of "
+                             f"{sorted(INGRESS_VALUES)}")
         self.props = props
         self.identity = Identity(self, "identity", IdentityProps(
             account_id=props.identity_account_id, component=props.component, part="identity",
@@ -79,8 +94,29 @@ class CloudRunService(Construct):
     def url(self, path: str) -> str:
         return f"{self.service.uri}{path}"
 
+    @property
+    def vpc_egress(self) -> bool:
+        """Whether the service's calls leave through a VPC network: never, no VPC access is
+        declared (so Cloud Run counts its calls to other services as external)."""
+        return False
+
     def grant_invoke(self, principal: Principal) -> Grant:
-        """Add ``roles/run.invoker`` for ``principal``, re-created if the service is replaced."""
+        """Add ``roles/run.invoker`` for ``principal``, re-created if the service is replaced.
+
+        Raises ``ValueError`` for a public member, and for another service's runtime identity
+        when this service is internal-only and the caller has no VPC egress: Cloud Run would
+        refuse every call it makes.
+        """
+        if principal.literal_member in PUBLIC_MEMBERS:
+            raise ValueError(f"service {self.props.name}: invoker {principal.literal_member} is "
+                             "public; grant the caller's own identity")
+        caller = getattr(getattr(principal, "node", None), "scope", None)
+        if (isinstance(caller, CloudRunService) and self.props.ingress in INTERNAL_INGRESS
+                and not caller.vpc_egress):
+            raise ValueError(
+                f"service {self.props.name}: ingress {self.props.ingress} refuses calls from "
+                f"service {caller.props.name}, which has no VPC egress; declare ingress "
+                "INGRESS_TRAFFIC_ALL (its invoker members stay the only callers)")
         m = CloudRunV2ServiceIamMember(
             self, f"invoker-{principal.component}", project=self.props.project,
             location=self.props.region, name=self.service.name, role=INVOKER,

@@ -91,7 +91,10 @@ class PipelineStack(TerraformStack):
             for t in manifest.topics
         }
 
-        # Services, each with its own identity.
+        # Services, each with its own identity. A service another service calls takes all
+        # traffic: its callers have no VPC egress, so Cloud Run counts their calls as
+        # external (see infra.synth.constructs.service); its invoker members guard it.
+        called = {key for svc in manifest.services for key in svc.invokes}
         self.services: dict[str, CloudRunService] = {}
         for svc in manifest.services:
             scaling = env.scaling_for(svc.key)
@@ -104,6 +107,8 @@ class PipelineStack(TerraformStack):
                 identity_account_id=names.service_account(svc),
                 min_instances=scaling.min_instances, max_instances=scaling.max_instances,
                 env=tuple(env_vars),
+                ingress=("INGRESS_TRAFFIC_ALL" if svc.key in called
+                         else "INGRESS_TRAFFIC_INTERNAL_ONLY"),
             ))
 
         # Functions: bundled from functions/<source>/ into a hash-named object.

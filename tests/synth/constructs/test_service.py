@@ -47,6 +47,34 @@ def test_inventory(doc: dict[str, Any]) -> None:
     })
 
 
-def test_public_ingress_is_refused() -> None:
-    with pytest.raises(ValueError, match="ingress INGRESS_TRAFFIC_ALL is not allowed"):
-        service(new_stack("service-public"), ingress="INGRESS_TRAFFIC_ALL")
+def test_an_unknown_ingress_is_refused() -> None:
+    with pytest.raises(ValueError, match="ingress 'INTERNAL' is not one of"):
+        service(new_stack("service-bad-ingress"), ingress="INTERNAL")
+
+
+def test_an_internal_only_service_refuses_a_service_caller_without_vpc_egress() -> None:
+    stack = new_stack("service-to-service")
+    worker = service(stack, "worker")
+    coordinator = service(stack, "coordinator")
+    with pytest.raises(ValueError, match="ingress INGRESS_TRAFFIC_INTERNAL_ONLY refuses calls "
+                       "from service nba-coordinator, which has no VPC egress"):
+        worker.grant_invoke(coordinator.identity)
+
+
+def test_a_service_taking_all_traffic_admits_its_service_caller_by_iam_only() -> None:
+    stack = new_stack("service-to-service-open")
+    worker = service(stack, "worker", ingress="INGRESS_TRAFFIC_ALL")
+    grant = worker.grant_invoke(service(stack, "coordinator").identity)
+    assert grant.member == (
+        f"serviceAccount:nba-run-coordinator@{PROJECT}.iam.gserviceaccount.com")
+
+
+class _Public:
+    member = literal_member = "allUsers"
+    component = "public"
+
+
+def test_a_public_invoker_is_refused() -> None:
+    svc = service(new_stack("service-public"), ingress="INGRESS_TRAFFIC_ALL")
+    with pytest.raises(ValueError, match="invoker allUsers is public"):
+        svc.grant_invoke(_Public())
