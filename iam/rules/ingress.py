@@ -8,18 +8,16 @@ traffic routed there). https://cloud.google.com/run/docs/securing/ingress
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from iam.rules.engine import Context, Finding, rule
 from infra.model.wiring import INVOKER
 from infra.stackjson.graph import StackGraph
+from infra.stackjson.ingress import FUNCTION_INTERNAL, RUN_INTERNAL, internal_only, vpc_egress
 from infra.stackjson.stack import first
 
 INGRESS_DOC = "https://cloud.google.com/run/docs/securing/ingress"
-RUN_INTERNAL = ("INGRESS_TRAFFIC_INTERNAL_ONLY", "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER")
-FUNCTION_INTERNAL = ("ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB")
 # Roles carrying run.routes.invoke on one service.
 INVOKE_ROLES = frozenset({INVOKER, "roles/run.servicesInvoker"})
 
@@ -33,23 +31,6 @@ class Caller:
     grant: str
     """The IAM member resource that lets it call."""
     vpc_egress: bool
-
-
-def vpc_egress(rtype: str, body: Mapping[str, Any]) -> bool:
-    """Whether ``body``'s calls to ``*.run.app`` leave through a VPC network.
-
-    Only with all traffic routed to the VPC: under the default ``PRIVATE_RANGES_ONLY`` a
-    ``run.app`` address (public) still goes out directly, and counts as external.
-    """
-    if rtype == "google_cloud_run_v2_service":
-        access = first(first(body.get("template")).get("vpc_access"))
-        routed = bool(access.get("connector") or access.get("network_interfaces"))
-        return routed and access.get("egress") == "ALL_TRAFFIC"
-    if rtype == "google_cloudfunctions2_function":
-        svc = first(body.get("service_config"))
-        return bool(svc.get("vpc_connector")) and (
-            svc.get("vpc_connector_egress_settings") == "ALL_TRAFFIC")
-    return False
 
 
 def callers(g: StackGraph, address: str) -> list[Caller]:
@@ -115,12 +96,10 @@ def internal_target_external_caller(ctx: Context) -> Iterator[Finding]:
     internal only when the caller routes it through a VPC network; otherwise Cloud Run
     refuses every such call, however the invoker role is granted."""
     g = ctx.graph
-    internal = [(s, s.body.get("ingress") in RUN_INTERNAL)
-                for s in g.resources("google_cloud_run_v2_service")]
-    internal += [(f, first(f.body.get("service_config")).get("ingress_settings")
-                  in FUNCTION_INTERNAL) for f in g.resources("google_cloudfunctions2_function")]
-    for target, is_internal in internal:
-        if not is_internal:
+    targets = g.resources("google_cloud_run_v2_service")
+    targets += g.resources("google_cloudfunctions2_function")
+    for target in targets:
+        if not internal_only(target.type, target.body):
             continue
         for c in _external_callers(g, target.address):
             yield Finding(target.address, f"ingress is internal-only but {c.address} invokes it "

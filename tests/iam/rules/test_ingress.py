@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from iam.rules.ingress import vpc_egress
+from infra.stackjson.ingress import vpc_egress
 from tests.iam.rules.support import (
     SVC3,
     SVC3_ADDR,
