@@ -11,6 +11,13 @@ The front strips ``/__as/<email>`` and forwards the request to the target's back
 grants an invoker role on that target to that identity. Otherwise it answers 403 (401 when
 the call carries no identity), as Cloud Run does.
 
+Before IAM, the front applies the target's ingress as Cloud Run does. A contract simulator
+calling another service names itself in the ``X-Local-Caller-Service`` header; an
+internal-only target refuses such a call (404, as Cloud Run answers what its ingress
+refuses) unless the caller's own calls leave through a VPC network. Pushes, scheduler jobs
+and function triggers carry no such header: Pub/Sub, Cloud Scheduler and Eventarc of the
+project are internal.
+
 Push delivery semantics live here too. Measured on the Pub/Sub emulator (0.8.20): with a
 retry policy on a push subscription, redelivery stalls after ~3 attempts as soon as more
 than one message fails, and nothing is dead-lettered (one lone message is). So push
@@ -45,8 +52,9 @@ from infra.local.topology import invoker_allows
 
 IDENTITY_PREFIX = "/__as/"
 ANONYMOUS = "anonymous"
+CALLER_HEADER = "X-Local-Caller-Service"
 HOP_HEADERS = frozenset({"host", "connection", "content-length", "keep-alive",
-                         "transfer-encoding", "authorization"})
+                         "transfer-encoding", "authorization", CALLER_HEADER.lower()})
 # Push answers Pub/Sub treats as an acknowledgement.
 ACK_STATUSES = frozenset({102, 200, 201, 202, 204})
 
@@ -104,9 +112,18 @@ class FrontSpec:
     timeout_seconds: int
     deliveries: dict[str, DeliveryPolicy]
     """Subscription path → the delivery policy of each push subscription to this target."""
+    internal_only: bool = False
+    vpc_callers: tuple[str, ...] = ()
+    """Services whose calls leave through a VPC network (internal to this target)."""
 
     def allows(self, identity: str | None) -> bool:
         return invoker_allows(self.invokers, identity)
+
+    def ingress_refuses(self, caller_service: str | None) -> bool:
+        """Whether the target's ingress refuses a call from ``caller_service`` (``None``: a
+        push, scheduler or trigger call, which is internal)."""
+        return (self.internal_only and caller_service is not None
+                and caller_service not in self.vpc_callers)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +131,7 @@ class FrontSpec:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FrontSpec:
         return cls(**{**data, "invokers": tuple(data["invokers"]),
+                      "vpc_callers": tuple(data.get("vpc_callers") or ()),
                       "deliveries": {k: DeliveryPolicy(**v)
                                      for k, v in data["deliveries"].items()}})
 
@@ -218,7 +236,17 @@ class Front:
             record["payload"] = "not json"
         if published is not None:
             record["since_publish_ms"] = round((arrived - published.timestamp()) * 1000, 1)
-        if self.spec.allows(identity):
+        caller = next((v for k, v in headers.items() if k.lower() == CALLER_HEADER.lower()),
+                      None)
+        if caller is not None:
+            record["caller_service"] = caller
+        if self.spec.ingress_refuses(caller):
+            status = 404
+            answer = (f"404 Not Found: {self.spec.target} takes internal traffic only and "
+                      f"{caller} has no VPC egress, so its call is external").encode()
+            out_headers = {"Content-Type": "text/plain"}
+            record["decision"] = "refused by ingress"
+        elif self.spec.allows(identity):
             status, out_headers, answer = self.forward(method, path, headers, body)
             record["decision"] = "allowed"
         else:

@@ -3,7 +3,8 @@
 ``plan_up`` is a pure function of the topology (read from the stack), the manifest, the
 environment and the options: which emulators to spawn (or which running ones to reuse), the
 functions functions-framework serves, the contract simulators standing in for the Cloud Run
-services, one front per target with the push deliveries it applies, the scheduler's jobs,
+services, one front per target with the push deliveries and the ingress it applies, the
+scheduler's jobs,
 and what the demo reads from ``state.json``. It binds no port and spawns nothing: the runner
 does, then ``supervisor_plan`` and ``state_fields`` turn the plan and the ports it got into
 the supervisor's plan file and ``state.json``.
@@ -77,11 +78,15 @@ class FrontPlan:
     timeout_seconds: int
     deliveries: dict[str, DeliveryPolicy]
     """Subscription path → the delivery policy of each push subscription to this target."""
+    internal_only: bool = False
+    vpc_callers: tuple[str, ...] = ()
+    """Targets whose own calls leave through a VPC network (internal to this one)."""
 
     def spec(self, port: int, backend_port: int) -> FrontSpec:
         return FrontSpec(target=self.target, kind=self.kind, port=port,
                          backend_port=backend_port, invokers=self.invokers,
-                         timeout_seconds=self.timeout_seconds, deliveries=self.deliveries)
+                         timeout_seconds=self.timeout_seconds, deliveries=self.deliveries,
+                         internal_only=self.internal_only, vpc_callers=self.vpc_callers)
 
 
 @dataclass(frozen=True)
@@ -137,9 +142,11 @@ def plan_up(topology: Topology, manifest: Manifest, env: EnvConfig,
         if s.push is not None:
             pushed[s.push.target][topology.subscription_path(s)] = DeliveryPolicy(
                 **topology.delivery_policy(s))
+    vpc_callers = tuple(sorted(t.name for t in topology.targets.values() if t.vpc_egress))
     fronts = tuple(
         FrontPlan(target=t.name, kind=t.kind, invokers=t.invokers,
-                  timeout_seconds=t.timeout_seconds, deliveries=pushed[t.name])
+                  timeout_seconds=t.timeout_seconds, deliveries=pushed[t.name],
+                  internal_only=t.internal_only, vpc_callers=vpc_callers)
         for t in topology.targets.values()
     )
     reused = dict(opts.emulator_hosts or {})

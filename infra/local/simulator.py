@@ -14,7 +14,8 @@ day flows end to end:
 * a phase without declared processors (Phase 4, the scrapers) publishes one completion
   named after the service;
 * a service that ``invokes`` another (the prediction coordinator) calls it through that
-  target's front under its own identity, and fails the request if the call is refused.
+  target's front under its own identity, naming itself as the calling service (the front
+  applies the target's ingress to it), and fails the request if the call is refused.
 
 Malformed deliveries (not JSON, no ``game_date``) are recorded and acknowledged: a real
 service would log and drop them, and redelivering cannot make them valid.
@@ -38,6 +39,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from infra.local.errors import LocalError
+from infra.local.front import CALLER_HEADER
 from infra.local.httpd import http_server
 from infra.local.pubsub_rest import PubSubRest
 from infra.local.records import JsonlLog, now_iso
@@ -303,8 +305,8 @@ class Simulator:
         url = f"http://127.0.0.1:{port}/__as/{identity}{call.path}"
         data = json.dumps({"game_date": game_date, "correlation_id": correlation,
                            "requested_by": self.spec.name, "trigger": dict(payload)}).encode()
-        request = urllib.request.Request(url, data=data, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(url, data=data, method="POST", headers={
+            "Content-Type": "application/json", CALLER_HEADER: self.spec.name})
         try:
             with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_S) as resp:
                 return int(resp.status)

@@ -3,9 +3,10 @@
 Everything here is read from the stack Terraform applies, never from the manifest: topics,
 subscriptions with their dead-letter and retry policies and ack deadlines, the Cloud Run
 targets (services and gen2 functions), who may invoke each target (``roles/run.invoker``
-members, resolved through ``infra.stackjson``), the functions' event triggers and the
-scheduler jobs. Removing an invoker binding from the JSON therefore removes it locally too.
-The only convention it shares with the manifest, ``<sport>-<key>`` cloud names, comes from
+members, resolved through ``infra.stackjson``) and whether its ingress is internal-only or
+its own calls leave through a VPC (``infra.stackjson.ingress``), the functions' event
+triggers and the scheduler jobs. Removing an invoker binding from the JSON therefore removes
+it locally too. The only convention it shares with the manifest, ``<sport>-<key>`` cloud names, comes from
 ``infra.model.naming``.
 
 A gen2 function's event trigger is an Eventarc-managed push subscription in the cloud; it
@@ -21,13 +22,14 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from infra.local.errors import LocalError
 from infra.model.naming import key_of
 from infra.model.wiring import INVOKER
+from infra.stackjson.ingress import internal_only, vpc_egress
 from infra.stackjson.stack import Resource, StackJson, first
 
 RUN_SERVICE = "google_cloud_run_v2_service"
@@ -96,6 +98,11 @@ class Target:
     identity: str | None
     invokers: tuple[str, ...] = ()
     """IAM members holding an invoker role on this target (``serviceAccount:…``, ``allUsers``)."""
+    internal_only: bool = False
+    """Its ingress refuses what Cloud Run counts as external (a service caller without VPC
+    egress among them); push, scheduler and trigger calls are internal."""
+    vpc_egress: bool = False
+    """Its own calls to other targets leave through a VPC network, so they count as internal."""
 
     def allows(self, identity: str | None) -> bool:
         """Whether a request carrying ``identity``'s token may invoke this target."""
@@ -315,6 +322,8 @@ def read_topology(path: Path, sport: str, project: str | None = None) -> Topolog
             name=name, kind="service", address=res.address,
             timeout_seconds=int(seconds(tpl.get("timeout"), 300.0)),
             identity=reader.email(tpl.get("service_account")),
+            internal_only=internal_only(RUN_SERVICE, res.body),
+            vpc_egress=vpc_egress(RUN_SERVICE, res.body),
         )
         target_by_address[res.address] = name
     for res in stack.of_type(FUNCTION):
@@ -324,6 +333,8 @@ def read_topology(path: Path, sport: str, project: str | None = None) -> Topolog
             name=name, kind="function", address=res.address,
             timeout_seconds=int(svc.get("timeout_seconds") or 60),
             identity=reader.email(svc.get("service_account_email")),
+            internal_only=internal_only(FUNCTION, res.body),
+            vpc_egress=vpc_egress(FUNCTION, res.body),
         )
         target_by_address[res.address] = name
 
@@ -422,10 +433,7 @@ def _collect_invokers(stack: StackJson, reader: _Reader, targets: dict[str, Targ
             project_wide.extend(str(reader.text(m)) for m in listed or [] if m)
     for name, target in list(targets.items()):
         granted = tuple(sorted(set(members[name]) | set(project_wide)))
-        targets[name] = Target(
-            name=target.name, kind=target.kind, address=target.address,
-            timeout_seconds=target.timeout_seconds, identity=target.identity, invokers=granted,
-        )
+        targets[name] = replace(target, invokers=granted)
 
 
 def _function(stack: StackJson, reader: _Reader, res: Resource, topic_short: Any,

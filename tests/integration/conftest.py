@@ -9,6 +9,9 @@ Everything is started and stopped here. One pair of official emulators (the repo
                  synthesis;
 * ``broken``   — the base stack without the Phase 3 service's invoker binding for the
                  phase2→3 push identity, and a short retry backoff on that subscription;
+                 and with the prediction worker internal-only while its caller, the
+                 coordinator, has no VPC egress (two independent production failures in one
+                 topology, so the session brings up no third one);
 * ``disabled`` — the dev stack re-synthesized with one Phase 3 processor disabled.
 
 The slow parts overlap: synthesis (~15 s of jsii start-up) runs in a subprocess started by
@@ -30,6 +33,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -46,6 +50,7 @@ from tests.integration.support import REPO_ROOT, Running, phase1_completion
 DISABLED_PROCESSOR = "upcoming_team_game_context"
 BROKEN_TARGET = "nba-phase3-analytics-processors"
 BROKEN_SUBSCRIPTION = "nba-phase3-analytics-sub"
+CLOSED_TARGET = "prediction-worker"
 SHORT_BACKOFF = {"minimum_backoff": "1s", "maximum_backoff": "2s"}
 SYNTH_TIMEOUT_S = 180
 SYNTH_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
@@ -159,7 +164,8 @@ def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Background]
 
 
 def break_invoker(base: Path, out: Path, target: str, subscription: str) -> Path:
-    """Write a copy of ``base`` without ``target``'s invoker for ``subscription``'s identity."""
+    """Write a copy of ``base`` without ``target``'s invoker for ``subscription``'s identity,
+    and with ``CLOSED_TARGET`` internal-only."""
     data = json.loads(base.read_text())
     stack = StackJson(data, base)
     sub = next(r for r in stack.of_type("google_pubsub_subscription")
@@ -175,6 +181,7 @@ def break_invoker(base: Path, out: Path, target: str, subscription: str) -> Path
     assert len(doomed) == 1, f"expected one invoker of {target} for {identity}, found {doomed}"
     del members[doomed[0]]
     data["resource"]["google_pubsub_subscription"][sub.name]["retry_policy"] = SHORT_BACKOFF
+    close_ingress(data, CLOSED_TARGET)
     # The copy lives elsewhere: point the bundle assets at the original's files.
     for obj in data["resource"].get("google_storage_bucket_object", {}).values():
         if isinstance(obj.get("source"), str):
@@ -182,6 +189,13 @@ def break_invoker(base: Path, out: Path, target: str, subscription: str) -> Path
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=2))
     return out
+
+
+def close_ingress(data: dict[str, Any], target: str) -> None:
+    """Make service ``target`` of the stack ``data`` internal-only (callers keep no VPC egress)."""
+    services = data["resource"]["google_cloud_run_v2_service"]
+    [body] = [b for b in services.values() if b.get("name") == target]
+    body["ingress"] = "INGRESS_TRAFFIC_INTERNAL_ONLY"
 
 
 @pytest.fixture(scope="session")

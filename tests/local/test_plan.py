@@ -142,3 +142,19 @@ def test_function_env_points_at_the_emulators_and_passes_only_the_basics(plan: U
     assert (env["PUBSUB_EMULATOR_HOST"], env["FIRESTORE_EMULATOR_HOST"], env["PORT"]) == (
         HOSTS["pubsub"], HOSTS["firestore"], "8123")
     assert (env["K_SERVICE"], env["FUNCTION_TARGET"]) == (fn.name, fn.entry_point)
+
+
+def test_fronts_carry_each_targets_ingress_and_the_callers_routed_through_a_vpc(
+        plan: UpPlan, topology: Topology, manifest: Manifest) -> None:
+    fronts = {f.target: f for f in plan.fronts}
+    worker = Names(ENV).service(manifest.service("prediction-worker"))
+    assert not fronts[worker].internal_only
+    assert all(f.internal_only for name, f in fronts.items() if name != worker)
+    assert {f.vpc_callers for f in plan.fronts} == {()}
+    coordinator = Names(ENV).service(manifest.service("prediction-coordinator"))
+    routed = replace(topology, targets={**topology.targets, coordinator: replace(
+        topology.targets[coordinator], vpc_egress=True)})
+    again = plan_up(routed, manifest, ENV, UpOptions())
+    assert {f.vpc_callers for f in again.fronts} == {(coordinator,)}
+    spec = next(f for f in front_specs(again, numbered(again)) if f.target == worker)
+    assert spec.vpc_callers == (coordinator,)
