@@ -22,6 +22,10 @@ critical -- things that stop the pipeline or lose data:
   * a data store (`DATA_STORE_TYPES`) deleted out of band, or deleted or replaced by the plan.
 drift -- every other change made outside Terraform, one row per attribute, secrets masked.
   Unknown resource types are always drift, with a note: we cannot tell noise from harm.
+information -- a Cloud Run service whose only change is its container image
+  (`DEPLOYED_IMAGE_PATHS`): services are released by their own repos and the stack keeps the
+  deployed image; the row names the old and the new image, and the exit code ignores it. An
+  image changed together with anything else is drift (or critical) as above.
 noise -- muted but counted: provider-computed attributes (`COMPUTED_ATTRIBUTES`), etag-only
   changes on IAM members, output-only changes, and attributes listed in the ignore file
   (infra/terraform/drift-ignore.json). The ignore file never mutes a critical change; an entry past

@@ -1,4 +1,4 @@
-"""Classification of a plan's changes into critical, drift and muted noise.
+"""Classification of a plan's changes into critical, drift, information and muted noise.
 
 See `infra.terraform.drift` for the classes and the exit codes they map to.
 """
@@ -29,7 +29,7 @@ EXIT_UNREADABLE = 1
 EXIT_DRIFT = 2
 EXIT_CRITICAL = 3
 
-Severity = Literal["critical", "drift"]
+Severity = Literal["critical", "drift", "info"]
 
 # Roles whose loss silently stops a push, a trigger or a publish (seed 000: a stripped
 # roles/run.invoker stopped the Phase 2 -> 3 orchestrator for 7+ days).
@@ -101,6 +101,16 @@ DELIVERY_CRITICAL_PATHS: dict[str, dict[tuple[str, ...], str]] = {
             "the runtime identity (its grants belong to the declared one)",
     },
 }
+
+# Services are released by their own repos (`gcloud run deploy`), so the image a service runs
+# changes outside Terraform by design and the stack ignores it (`lifecycle.ignore_changes`).
+# A change of nothing but the image is therefore information, naming the image now deployed;
+# any other change alongside it is still drift. (The path as terraform's plan JSON writes
+# it: nested blocks are lists, `template[0].containers[0].image`.)
+DEPLOYED_IMAGE_PATHS: dict[str, tuple[str, ...]] = {
+    "google_cloud_run_v2_service": ("template", "containers", "image"),
+}
+IMAGE_LIMIT = 400
 
 
 # Attributes the provider computes; they change without anyone touching the resource.
@@ -205,8 +215,13 @@ class Review:
         return tuple(f for f in self.findings if f.severity == "drift")
 
     @property
+    def info(self) -> tuple[Finding, ...]:
+        """Findings of class information (a service's deployed image); never drift."""
+        return tuple(f for f in self.findings if f.severity == "info")
+
+    @property
     def exit_code(self) -> int:
-        """3 with any critical finding, else 2 with any drift, else 0."""
+        """3 with any critical finding, else 2 with any drift, else 0 (information too)."""
         if self.critical:
             return EXIT_CRITICAL
         return EXIT_DRIFT if self.drift else EXIT_CLEAN
@@ -281,6 +296,7 @@ def classify_drift(
     # Computed attributes are trusted only where we know the schema (and IAM etags, which
     # every IAM resource has); on an unknown type a "state" may be a paused queue.
     trust_computed = known or is_iam(rc)
+    reported: list[AttrChange] = []
     for change in changes:
         prefix = computed_prefix(change.path) if trust_computed else None
         if prefix is not None:
@@ -293,11 +309,31 @@ def classify_drift(
             entry = next((e for e in ignores if e.matches(rc.address, change.path)), None)
         if entry is None:
             findings.append(finding)
+            reported.append(change)
         else:
             muted.append(
                 Muted(rc.address, format_path(change.path), f"ignore file: {entry.reason}")
             )
+    image = DEPLOYED_IMAGE_PATHS.get(rc.resource_type)
+    if reported and image and all(named_steps(c.path) == image for c in reported):
+        findings = [_image_deployed(rc, c) for c in reported]
     return findings, list(dict.fromkeys(muted))
+
+
+def _image_deployed(rc: ResourceChange, change: AttrChange) -> Finding:
+    """Information: the service's own release deployed another image (not drift)."""
+    # In full: an image reference is what a reader looks up in the registry.
+    before = render_value(change.before, sensitive=change.sensitive, limit=IMAGE_LIMIT)
+    after = render_value(change.after, sensitive=change.sensitive, limit=IMAGE_LIMIT)
+    return Finding(
+        "info",
+        rc.address,
+        rc.resource_type,
+        f"`{format_path(change.path)}`: the service's own release deployed {after}; "
+        "not drift, the stack keeps the deployed image",
+        before,
+        after,
+    )
 
 
 def _changed_out_of_band(rc: ResourceChange, change: AttrChange, known: bool) -> Finding:

@@ -31,7 +31,8 @@ def verdict(result: Review) -> str:
             f"**Verdict: drift** - {len(result.drift)} change(s) made outside Terraform; "
             "revert them with an apply or codify them."
         )
-    return f"**Verdict: no drift** - {len(result.muted)} muted change(s)."
+    images = f", {len(result.info)} deployed image(s) noted" if result.info else ""
+    return f"**Verdict: no drift** - {len(result.muted)} muted change(s){images}."
 
 
 def render(result: Review) -> str:
@@ -56,10 +57,12 @@ def render(result: Review) -> str:
         f"| critical | {len(result.critical)} |",
         f"| drift | {len(result.drift)} |",
         f"| noise (muted) | {len(result.muted)} |",
+        f"| information | {len(result.info)} |",
         "",
     ]
     lines += _findings_section("Critical", result.critical)
     lines += _findings_section("Drift", result.drift)
+    lines += _findings_section("Information", result.info)
     lines += _muted_section(result.muted)
     return "\n".join(lines).rstrip() + "\n"
 

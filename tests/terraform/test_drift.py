@@ -79,6 +79,7 @@ def section(report: str, title: str) -> str:
         ("orchestrator_removed.json", drift.EXIT_CRITICAL),
         ("normal_plan_mixed.json", drift.EXIT_CLEAN),
         ("env_var_drift.json", drift.EXIT_DRIFT),
+        ("image_deployed.json", drift.EXIT_CLEAN),
         ("sensitive_drift.json", drift.EXIT_DRIFT),
         ("etag_noise.json", drift.EXIT_CLEAN),
         ("output_only.json", drift.EXIT_CLEAN),
@@ -154,6 +155,14 @@ FINDINGS: list[tuple[str, str, list[str], list[str]]] = [
     ("env_var_drift.json", "Drift",
      ["`template[0].containers[0].env[2].value` changed out of band", '`"INFO"` → `"DEBUG"`'],
      ["| drift | 1 |"]),
+    ("image_deployed.json", "Information",
+     ["`template[0].containers[0].image`: the service's own release deployed "
+      '"us-west2-docker.pkg.dev/nba-props-platform/pipeline/'
+      'nba-phase3-analytics-processors:2026-11-21-9b2e7d0"',
+      '`"us-west2-docker.pkg.dev/nba-props-platform/pipeline/'
+      'nba-phase3-analytics-processors:2026-11-20-4f1c2ab"` →'],
+     ["**Verdict: no drift** - 7 muted change(s), 1 deployed image(s) noted.",
+      "| drift | 0 |", "| information | 1 |"]),
     ("etag_noise.json", "Muted noise",
      ["| etag-only change on IAM member | 1 | `etag` |", "| provider-computed attribute | 4 |"],
      ["**Verdict: no drift** - 5 muted change(s)."]),
@@ -881,3 +890,58 @@ def test_python_m_infra_drift_unreadable(repo_root, tmp_path):
     )
     assert done.returncode == drift.EXIT_UNREADABLE
     assert done.stderr == f"drift: {tmp_path / 'missing.json'}: file not found\n"
+
+
+# --- information: a service's deployed image -----------------------------------------------
+
+
+def test_an_image_change_beside_another_change_stays_drift(run_doc, load, find):
+    plan = load("image_deployed.json")
+    after = find(plan, "resource_drift", SVC)["change"]["after"]
+    after["template"][0]["containers"][0]["env"][2]["value"] = "DEBUG"
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_DRIFT
+    found = section(result.out, "Drift")
+    assert "`template[0].containers[0].image` changed out of band" in found
+    assert "`template[0].containers[0].env[2].value` changed out of band" in found
+    assert "None." in section(result.out, "Information")
+
+
+def test_an_image_change_beside_a_critical_change_is_critical_and_drift(run_doc, load, find):
+    plan = load("image_deployed.json")
+    after = find(plan, "resource_drift", SVC)["change"]["after"]
+    after["template"][0]["service_account"] = "756957797294-compute@developer.gserviceaccount.com"
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CRITICAL
+    assert "`template[0].containers[0].image` changed out of band" in section(result.out, "Drift")
+
+
+def test_an_image_with_drift_elsewhere_in_the_plan_is_still_information(run_doc, load):
+    plan = load("image_deployed.json")
+    other = load("env_var_drift.json")["resource_drift"][0]
+    other["address"] = other["address"].replace("phase3_analytics", "phase2_raw")
+    plan["resource_drift"].append(other)
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_DRIFT
+    assert "| drift | 1 |" in result.out and "| information | 1 |" in result.out
+
+
+def test_an_image_change_on_a_type_releases_do_not_deploy_is_drift(run_doc, load, find):
+    plan = load("image_deployed.json")
+    entry = find(plan, "resource_drift", SVC)
+    entry["type"] = "google_cloud_run_v2_job"
+    entry["address"] = entry["address"].replace("google_cloud_run_v2_service",
+                                                "google_cloud_run_v2_job")
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_DRIFT
+    assert "| drift | 1 |" in result.out
+    assert "`template[0].containers[0].image` changed out of band" in section(result.out, "Drift")
+
+
+def test_information_never_changes_the_exit_code(load):
+    from infra.terraform.plan_json import parse_plan
+
+    plan = parse_plan(load("image_deployed.json"), "image_deployed.json")
+    result = drift_classify.review(plan, [], date(2026, 11, 22))
+    assert [f.severity for f in result.findings] == ["info"]
+    assert result.info == result.findings and result.exit_code == drift.EXIT_CLEAN
