@@ -110,6 +110,12 @@ DELIVERY_CRITICAL_PATHS: dict[str, dict[tuple[str, ...], str]] = {
 DEPLOYED_IMAGE_PATHS: dict[str, tuple[str, ...]] = {
     "google_cloud_run_v2_service": ("template", "containers", "image"),
 }
+# What the same release writes beside the image: gcloud records itself as the service's
+# `client`/`client_version` (cloud_run_v2_service doc: "Arbitrary identifier for the API
+# client" / "Arbitrary version identifier for the API client"). The stack ignores these too.
+RELEASE_CLIENT_PATHS: dict[str, frozenset[tuple[str, ...]]] = {
+    "google_cloud_run_v2_service": frozenset({("client",), ("client_version",)}),
+}
 IMAGE_LIMIT = 400
 
 
@@ -315,8 +321,12 @@ def classify_drift(
                 Muted(rc.address, format_path(change.path), f"ignore file: {entry.reason}")
             )
     image = DEPLOYED_IMAGE_PATHS.get(rc.resource_type)
-    if reported and image and all(named_steps(c.path) == image for c in reported):
-        findings = [_image_deployed(rc, c) for c in reported]
+    client = RELEASE_CLIENT_PATHS.get(rc.resource_type, frozenset())
+    images = [c for c in reported if named_steps(c.path) == image]
+    if images and all(c in images or named_steps(c.path) in client for c in reported):
+        findings = [_image_deployed(rc, c) for c in images]
+        muted += [Muted(rc.address, format_path(c.path), "written by the release that deployed "
+                        "the image (gcloud)") for c in reported if c not in images]
     return findings, list(dict.fromkeys(muted))
 
 

@@ -945,3 +945,24 @@ def test_information_never_changes_the_exit_code(load):
     result = drift_classify.review(plan, [], date(2026, 11, 22))
     assert [f.severity for f in result.findings] == ["info"]
     assert result.info == result.findings and result.exit_code == drift.EXIT_CLEAN
+
+
+def test_the_release_tools_client_fields_beside_the_image_are_information(run_doc, load, find):
+    plan = load("image_deployed.json")
+    after = find(plan, "resource_drift", SVC)["change"]["after"]
+    after["client"], after["client_version"] = "gcloud", "528.0.0"
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_CLEAN
+    assert "| information | 1 |" in result.out
+    assert "None." in section(result.out, "Drift")
+
+
+def test_client_fields_without_a_deployed_image_stay_drift(run_doc, load, find):
+    plan = load("image_deployed.json")
+    entry = find(plan, "resource_drift", SVC)["change"]
+    entry["after"]["template"][0]["containers"][0]["image"] = (
+        entry["before"]["template"][0]["containers"][0]["image"])
+    entry["after"]["client"] = "gcloud"
+    result = run_doc(plan)
+    assert result.code == drift.EXIT_DRIFT
+    assert "`client` changed out of band" in section(result.out, "Drift")
