@@ -17,10 +17,10 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from iam.grants import expected
 from iam.render import policy_markdown
@@ -34,6 +34,8 @@ from infra.stackjson.stack import StackJson
 
 STACK_FILE = "cdk.tf.json"
 STACK_DIR_RE = re.compile(r"^pipeline-([a-z0-9]+)$")
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class InputError(Exception):
@@ -149,29 +151,37 @@ def evaluate(path: Path, stack: StackJson, env_override: str | None,
     return StackResult(name, path, env, tuple(violations), rules_run, tuple(notes))
 
 
+def _every(items: Iterable[T], fn: Callable[[T], R]) -> list[R]:
+    """``fn`` of every item; ``InputError`` naming every failure, one per line, if any fail."""
+    done: list[R] = []
+    errors: list[str] = []
+    for item in items:
+        try:
+            done.append(fn(item))
+        except InputError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise InputError("\n".join(errors))
+    return done
+
+
+def load_stacks(paths: Sequence[Path]) -> list[tuple[Path, StackJson]]:
+    """Every stack file ``paths`` stand for, read; ``InputError`` (all problems) if any fail."""
+    files = _every(paths, lambda p: [(f, read_stack(f)) for f in stack_files(p)])
+    return [pair for group in files for pair in group]
+
+
+def evaluate_all(loaded: Sequence[tuple[Path, StackJson]], env: str | None,
+                 manifest: Manifest) -> list[StackResult]:
+    """``evaluate`` every loaded stack; ``InputError`` (all problems) if any fail."""
+    return _every(loaded, lambda pair: evaluate(pair[0], pair[1], env, manifest))
+
+
 def check_paths(paths: Sequence[Path], env: str | None = None,
                 manifest: Manifest | None = None) -> list[StackResult]:
     """Load and check every stack; ``InputError`` (all problems, one per line) if any fail."""
     manifest = manifest or load()
-    loaded: list[tuple[Path, StackJson]] = []
-    errors: list[str] = []
-    for p in paths:
-        try:
-            for f in stack_files(p):
-                loaded.append((f, read_stack(f)))
-        except InputError as exc:
-            errors.append(str(exc))
-    if errors:
-        raise InputError("\n".join(errors))
-    results: list[StackResult] = []
-    for f, s in loaded:
-        try:
-            results.append(evaluate(f, s, env, manifest))
-        except InputError as exc:
-            errors.append(str(exc))
-    if errors:
-        raise InputError("\n".join(errors))
-    return results
+    return evaluate_all(load_stacks(paths), env, manifest)
 
 
 def text_lines(results: Sequence[StackResult]) -> list[str]:
@@ -194,15 +204,43 @@ def rules_table() -> str:
     return "\n".join(rows)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m iam.policy", description=__doc__, tool="policy",
+def stack_parser(prog: str, doc: str | None, paths: dict[str, Any], env_help: str,
+                 markdown_help: str) -> OneLineParser:
+    """The command line both reports share: stack paths (``paths`` are their ``add_argument``
+    options), ``--format``, ``--env`` and ``--markdown-out``."""
+    parser = OneLineParser(prog=prog, description=doc, tool="policy",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                        help="cdk.tf.json or a folder holding one")
+    parser.add_argument("paths", type=Path, **paths)
     parser.add_argument("--format", choices=("text", "markdown"), default="text")
-    add_env_argument(parser, help="environment of every PATH (default: from the stack name)")
-    parser.add_argument("--markdown-out", type=Path, metavar="FILE",
-                        help="also write the Markdown report to FILE")
+    add_env_argument(parser, help=env_help)
+    parser.add_argument("--markdown-out", type=Path, metavar="FILE", help=markdown_help)
+    return parser
+
+
+def publish(results: Sequence[StackResult], markdown: str, lines: Sequence[str], fmt: str,
+            markdown_out: Path | None) -> None:
+    """Write ``markdown`` to ``markdown_out`` when given; print it (``fmt`` markdown) or
+    ``lines`` on stdout; then each stack's summary and notes on stderr."""
+    if markdown_out is not None:
+        markdown_out.parent.mkdir(parents=True, exist_ok=True)
+        markdown_out.write_text(markdown)
+    if fmt == "markdown":
+        print(markdown, end="")
+    else:
+        for line in lines:
+            print(line)
+    for r in results:
+        print(summary_line(r), file=sys.stderr)
+        for note in r.notes:
+            print(f"iam.policy: {r.name}: {note}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = stack_parser(
+        "python -m iam.policy", __doc__,
+        {"nargs": "*", "metavar": "PATH", "help": "cdk.tf.json or a folder holding one"},
+        env_help="environment of every PATH (default: from the stack name)",
+        markdown_help="also write the Markdown report to FILE")
     parser.add_argument("--rules", action="store_true", help="print the rule table and exit")
     args = parser.parse_args(argv)
     if args.rules:
@@ -215,19 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    markdown = policy_markdown(results)
-    if args.markdown_out is not None:
-        args.markdown_out.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown_out.write_text(markdown)
-    if args.format == "markdown":
-        print(markdown, end="")
-    else:
-        for line in text_lines(results):
-            print(line)
-    for r in results:
-        print(summary_line(r), file=sys.stderr)
-        for note in r.notes:
-            print(f"iam.policy: {r.name}: {note}", file=sys.stderr)
+    publish(results, policy_markdown(results), text_lines(results), args.format,
+            args.markdown_out)
     return 0 if all(r.ok for r in results) else 1
 
 

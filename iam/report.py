@@ -12,19 +12,15 @@ findings, 2 unreadable input, unusable skip list or checkov not runnable.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from iam.checkov import DEFAULT_CHECKOV, DEFAULT_SKIPS, CheckovError, CheckovResult, scan
-from iam.policy import InputError, StackResult, read_stack, stack_files, summary_line, text_lines
-from iam.policy import evaluate as evaluate_stack
+from iam.policy import InputError, evaluate_all, load_stacks, publish, stack_parser, text_lines
 from iam.render import policy_markdown
-from infra.cli import OneLineParser, add_env_argument
 from infra.model.pipeline import load
-from infra.stackjson.stack import StackJson
 
 
 def checkov_lines(results: Sequence[CheckovResult]) -> list[str]:
@@ -43,42 +39,26 @@ def stale_skips(results: Sequence[CheckovResult]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m iam.report", description=__doc__, tool="policy",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="+", type=Path, metavar="STACK_DIR",
-                        help="stack folder (or its cdk.tf.json, or a cdktf.out folder)")
-    parser.add_argument("--format", choices=("text", "markdown"), default="text")
-    add_env_argument(parser, help="environment of every stack (default: from the stack name)")
+    parser = stack_parser(
+        "python -m iam.report", __doc__,
+        {"nargs": "+", "metavar": "STACK_DIR",
+         "help": "stack folder (or its cdk.tf.json, or a cdktf.out folder)"},
+        env_help="environment of every stack (default: from the stack name)",
+        markdown_help="also write the Markdown report to FILE (one run for the log and the "
+                      "PR comment)")
     parser.add_argument("--checkov", type=Path, default=DEFAULT_CHECKOV,
                         help=f"checkov executable (default {DEFAULT_CHECKOV})")
     parser.add_argument("--skips", type=Path, default=DEFAULT_SKIPS,
                         help="checked-in skip list (check id, resource glob, reason)")
-    parser.add_argument("--markdown-out", type=Path, metavar="FILE",
-                        help="also write the Markdown report to FILE (one run for the log "
-                             "and the PR comment)")
     args = parser.parse_args(argv)
 
     manifest = load()
-    loaded: list[tuple[Path, StackJson]] = []
-    errors: list[str] = []
-    for p in args.paths:
-        try:
-            loaded += [(f, read_stack(f)) for f in stack_files(p)]
-        except InputError as exc:
-            errors.append(str(exc))
-    if errors:
-        print("\n".join(errors), file=sys.stderr)
-        return 2
-
-    started = time.monotonic()
-    results: list[StackResult] = []
-    for f, s in loaded:
-        try:
-            results.append(evaluate_stack(f, s, args.env, manifest))
-        except InputError as exc:
-            errors.append(str(exc))
-    if errors:
-        print("\n".join(errors), file=sys.stderr)
+    try:
+        loaded = load_stacks(args.paths)
+        started = time.monotonic()
+        results = evaluate_all(loaded, args.env, manifest)
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
         return 2
     rules_seconds = time.monotonic() - started
     names = [r.name for r in results]
@@ -92,19 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     checkov_seconds = time.monotonic() - started
 
-    markdown = policy_markdown(results, checkov)
-    if args.markdown_out is not None:
-        args.markdown_out.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown_out.write_text(markdown)
-    if args.format == "markdown":
-        print(markdown, end="")
-    else:
-        for line in text_lines(results) + checkov_lines(checkov):
-            print(line)
-    for r in results:
-        print(summary_line(r), file=sys.stderr)
-        for note in r.notes:
-            print(f"iam.policy: {r.name}: {note}", file=sys.stderr)
+    lines = text_lines(results) + checkov_lines(checkov)
+    publish(results, policy_markdown(results, checkov), lines, args.format, args.markdown_out)
     for c in checkov:
         print(f"checkov: {c.stack}: {c.passed} passed, {len(c.failed)} failed, "
               f"{len(c.skipped)} skipped with a reason", file=sys.stderr)
