@@ -45,13 +45,19 @@ class Transition:
     trigger_topic: str
 
 
-def _transition(item: Any, index: int) -> Transition:
-    where = f"GATED_TRANSITIONS[{index}]"
+def _object(item: Any, where: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """``item`` when it is an object whose ``keys`` are non-empty strings; else ``ConfigError``."""
     if not isinstance(item, dict):
         raise ConfigError(f"{where} must be an object, got {item!r}")
-    for key in ("name", "source_phase", "collection", "trigger_topic"):
+    for key in keys:
         if not isinstance(item.get(key), str) or not item[key]:
             raise ConfigError(f"{where}.{key} must be a non-empty string, got {item.get(key)!r}")
+    return item
+
+
+def _transition(item: Any, index: int) -> Transition:
+    where = f"GATED_TRANSITIONS[{index}]"
+    item = _object(item, where, ("name", "source_phase", "collection", "trigger_topic"))
     expected = item.get("expected")
     if not is_name_list(expected, PROCESSOR_RE):
         raise ConfigError(
@@ -99,12 +105,7 @@ def load_dead_letter_queues(environ: Mapping[str, str]) -> tuple[DeadLetterQueue
     items = _json_array(raw, "DEAD_LETTER_SUBSCRIPTIONS")
     queues = []
     for i, item in enumerate(items):
-        where = f"DEAD_LETTER_SUBSCRIPTIONS[{i}]"
-        if not isinstance(item, dict):
-            raise ConfigError(f"{where} must be an object, got {item!r}")
-        for key in ("edge", "subscription", "target"):
-            if not isinstance(item.get(key), str) or not item[key]:
-                raise ConfigError(f"{where}.{key} must be a non-empty string, got {item.get(key)!r}")
+        item = _object(item, f"DEAD_LETTER_SUBSCRIPTIONS[{i}]", ("edge", "subscription", "target"))
         queues.append(DeadLetterQueue(item["edge"], item["subscription"], item["target"]))
     return tuple(queues)
 
