@@ -257,6 +257,16 @@ def test_canary_config_values():
 # --------------------------------------------------------------------------- dead letters
 
 
+def dead_letter_topic(world):
+    """A fresh dead-letter topic on the emulator and its subscription: (topic path, sub id)."""
+    dlq_topic = f"projects/{PROJECT}/topics/{world.topic}-dlq"
+    sub = f"{world.topic}-dlq-sub"
+    world.admin.publisher.create_topic(name=dlq_topic)
+    world.admin.subscriber.create_subscription(
+        name=f"projects/{PROJECT}/subscriptions/{sub}", topic=dlq_topic)
+    return dlq_topic, sub
+
+
 def dead_letter_config(world, subscription):
     env = canary_environ(world.collection, world.topic)
     env["DEAD_LETTER_SUBSCRIPTIONS"] = json.dumps([
@@ -268,11 +278,7 @@ def dead_letter_config(world, subscription):
 
 @pytest.mark.emulator
 def test_dead_lettered_pushes_are_reported_and_left_in_place(world):
-    dlq_topic = f"projects/{PROJECT}/topics/{world.topic}-dlq"
-    sub = f"{world.topic}-dlq-sub"
-    world.admin.publisher.create_topic(name=dlq_topic)
-    world.admin.subscriber.create_subscription(
-        name=f"projects/{PROJECT}/subscriptions/{sub}", topic=dlq_topic)
+    dlq_topic, sub = dead_letter_topic(world)
     for game_date in (TODAY, TODAY, YESTERDAY):
         world.admin.publisher.publish(
             dlq_topic, json.dumps({"game_date": game_date}).encode(),
@@ -293,11 +299,7 @@ def test_dead_lettered_pushes_are_reported_and_left_in_place(world):
 
 @pytest.mark.emulator
 def test_empty_dead_letter_subscription_is_healthy(world):
-    dlq_topic = f"projects/{PROJECT}/topics/{world.topic}-dlq"
-    sub = f"{world.topic}-dlq-sub"
-    world.admin.publisher.create_topic(name=dlq_topic)
-    world.admin.subscriber.create_subscription(
-        name=f"projects/{PROJECT}/subscriptions/{sub}", topic=dlq_topic)
+    _, sub = dead_letter_topic(world)
     report = check_health(
         world.admin.db, dead_letter_config(world, sub), NOW,
         lambda path: peek_dead_letters(world.admin.subscriber, path))

@@ -48,20 +48,7 @@ def test_module_import_creates_no_google_client():
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize(
-    "var",
-    [
-        "GCP_PROJECT",
-        "SOURCE_PHASE",
-        "KNOWN_PHASES",
-        "EXPECTED_PROCESSORS",
-        "TRIGGER_TOPIC",
-        "COMPLETION_COLLECTION",
-        "COMPLETION_TTL_DAYS",
-        "BQ_COMPLETIONS_TABLE",
-        "TRANSITION",
-    ],
-)
+@pytest.mark.parametrize("var", list(orchestrator_environ()))
 def test_missing_variable_is_named_on_first_use(var):
     env = orchestrator_environ()
     del env[var]
