@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -23,6 +24,21 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(ports, "reservation_dir", lambda: tmp_path / "reservations")
     monkeypatch.setattr(ports, "_HANDED_OUT", set())
     return tmp_path / "reservations"
+
+
+Offer = Callable[[int, int], None]
+
+
+@pytest.fixture
+def offer(monkeypatch: pytest.MonkeyPatch) -> Offer:
+    """Make ``reserve`` see only ports ``first..last``, with nothing handed out in this process
+    yet (as another process would), so only the reservation markers decide."""
+
+    def restrict(first: int, last: int) -> None:
+        monkeypatch.setattr(ports, "_HANDED_OUT", set())
+        monkeypatch.setattr(ports, "candidate_range", lambda: (first, last))
+
+    return restrict
 
 
 def _range_file(tmp_path: Path, text: str) -> Path:
@@ -70,52 +86,45 @@ def test_one_process_never_hands_out_a_port_twice(folder: Path,
         ports.reserve()
 
 
-def test_a_port_someone_listens_on_is_skipped(folder: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_port_someone_listens_on_is_skipped(folder: Path, offer: Offer) -> None:
     taken = ports.listen()
     port = int(taken.getsockname()[1])
-    monkeypatch.setattr(ports, "_HANDED_OUT", set())
     (folder / str(port)).unlink()
     try:
-        monkeypatch.setattr(ports, "candidate_range", lambda: (port, port + 1))
+        offer(port, port + 1)
         assert ports.reserve() == port + 1
     finally:
         taken.close()
 
 
-def test_another_live_process_reservation_is_respected(folder: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_another_live_process_reservation_is_respected(folder: Path, offer: Offer) -> None:
     port = ports.reserve()
-    monkeypatch.setattr(ports, "_HANDED_OUT", set())
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         (folder / str(port)).write_text(str(other.pid))
-        monkeypatch.setattr(ports, "candidate_range", lambda: (port, port + 1))
+        offer(port, port + 1)
         assert ports.reserve() == port + 1
     finally:
         other.kill()
         other.wait()
 
 
-def test_a_dead_owners_reservation_is_reclaimed(folder: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_dead_owners_reservation_is_reclaimed(folder: Path, offer: Offer) -> None:
     port = ports.reserve()
-    monkeypatch.setattr(ports, "_HANDED_OUT", set())
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     (folder / str(port)).write_text(str(gone.pid))
-    monkeypatch.setattr(ports, "candidate_range", lambda: (port, port))
+    offer(port, port)
     assert ports.reserve() == port
     assert (folder / str(port)).read_text() == str(os.getpid())
 
 
-def test_an_expired_reservation_is_reclaimed(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_expired_reservation_is_reclaimed(folder: Path, offer: Offer) -> None:
     port = ports.reserve()
-    monkeypatch.setattr(ports, "_HANDED_OUT", set())
     marker = folder / str(port)
     old = marker.stat().st_mtime - ports.RESERVATION_TTL_S - 1
     os.utime(marker, (old, old))
-    monkeypatch.setattr(ports, "candidate_range", lambda: (port, port))
+    offer(port, port)
     assert ports.reserve() == port
 
 
