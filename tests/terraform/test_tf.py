@@ -80,6 +80,11 @@ class FakeTerraform:
     def show(self, plan_file: str, canned: str) -> None:
         self.answer(f"show-{plan_file}.json", (CANNED / canned).read_text())
 
+    def saved_plan(self) -> None:
+        """Run ``plan`` on the canned plan.json, leaving the saved plan ``apply`` reads."""
+        self.show("plan.tfplan", "plan.json")
+        assert self.run("plan") == 0
+
     def calls(self) -> list[dict]:
         if not self.log.exists():
             return []
@@ -104,6 +109,15 @@ def fake(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.test-token")
     return fake
+
+
+def refused_apply(fake: FakeTerraform, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """``apply`` after the test spoiled the saved plan: exit 1 and nothing more run than the
+    plan's own steps; its stderr lines."""
+    capsys.readouterr()
+    assert fake.run("apply") == 1
+    assert fake.argvs() == [INIT, PLAN, SHOW_PLAN]
+    return capsys.readouterr().err.splitlines()
 
 
 def step_lines(out: str) -> list[str]:
@@ -199,8 +213,7 @@ def test_init_without_provider_download_is_one_line(fake, capsys):
 
 
 def test_apply_applies_exactly_the_saved_plan(fake, capsys):
-    fake.show("plan.tfplan", "plan.json")
-    assert fake.run("plan") == 0
+    fake.saved_plan()
     fake.answer("apply.stdout", (CANNED / "apply.stdout").read_text())
     capsys.readouterr()
     assert fake.run("apply") == 0
@@ -224,13 +237,9 @@ def test_apply_without_a_plan_refuses(fake, capsys):
 
 
 def test_apply_refuses_when_the_stack_changed_since_the_plan(fake, capsys):
-    fake.show("plan.tfplan", "plan.json")
-    assert fake.run("plan") == 0
+    fake.saved_plan()
     (fake.stack / "cdk.tf.json").write_text('{"resource": {"changed": {}}}\n')
-    capsys.readouterr()
-    assert fake.run("apply") == 1
-    assert fake.argvs() == [INIT, PLAN, SHOW_PLAN]
-    assert capsys.readouterr().err.splitlines() == [
+    assert refused_apply(fake, capsys) == [
         "tf: refused: the stack changed since the plan was made (cdk.tf.json differs); run "
         "`make plan ENV=prod` and review it again"
     ]
@@ -238,8 +247,7 @@ def test_apply_refuses_when_the_stack_changed_since_the_plan(fake, capsys):
 
 def test_apply_accepts_an_identical_resynth(fake, capsys):
     """A re-synth that wrote the same cdk.tf.json (newer mtime) does not invalidate the plan."""
-    fake.show("plan.tfplan", "plan.json")
-    assert fake.run("plan") == 0
+    fake.saved_plan()
     stack_json = fake.stack / "cdk.tf.json"
     plan_time = (fake.stack / "plan.tfplan").stat().st_mtime
     os.utime(stack_json, (plan_time + 60, plan_time + 60))
@@ -248,27 +256,21 @@ def test_apply_accepts_an_identical_resynth(fake, capsys):
 
 
 def test_apply_refuses_an_older_plan_without_metadata(fake, capsys):
-    fake.show("plan.tfplan", "plan.json")
-    assert fake.run("plan") == 0
+    fake.saved_plan()
     (fake.stack / "plan.meta.json").unlink()
     plan_time = (fake.stack / "plan.tfplan").stat().st_mtime
     os.utime(fake.stack / "cdk.tf.json", (plan_time + 60, plan_time + 60))
-    capsys.readouterr()
-    assert fake.run("apply") == 1
-    assert capsys.readouterr().err.splitlines() == [
+    assert refused_apply(fake, capsys) == [
         "tf: refused: the saved plan is older than cdk.tf.json; run `make plan ENV=prod` and "
         "review it again"
     ]
 
 
 def test_apply_refuses_a_plan_for_another_env(fake, capsys):
-    fake.show("plan.tfplan", "plan.json")
-    assert fake.run("plan") == 0
+    fake.saved_plan()
     meta = json.loads((fake.stack / "plan.meta.json").read_text())
     (fake.stack / "plan.meta.json").write_text(json.dumps({**meta, "env": "dev"}))
-    capsys.readouterr()
-    assert fake.run("apply") == 1
-    [line] = capsys.readouterr().err.splitlines()
+    [line] = refused_apply(fake, capsys)
     assert line.startswith("tf: refused: the saved plan is for env 'dev', not 'prod'")
 
 
@@ -381,8 +383,7 @@ def test_each_credential_source_is_enough(fake, capsys, monkeypatch, tmp_path, s
         monkeypatch.setenv("CLOUDSDK_CONFIG", str(config))
         shown = f"gcloud application default credentials ({config}/application_default_" \
                 "credentials.json)"
-    fake.show("plan.tfplan", "plan.json")
-    assert fake.run("plan") == 0
+    fake.saved_plan()
     assert f"(credentials: {shown})" in capsys.readouterr().out
 
 
@@ -419,8 +420,7 @@ def test_a_run_that_could_not_run_leaves_no_earlier_result(fake, capsys, monkeyp
 
 
 def test_plan_records_its_exit_code(fake, capsys):
-    fake.show("plan.tfplan", "plan.json")
-    assert fake.run("plan") == 0
+    fake.saved_plan()
     assert (fake.stack / "plan.exitcode").read_text() == "0\n"
 
 
