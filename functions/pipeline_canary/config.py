@@ -33,6 +33,16 @@ def _json_array(raw: str, name: str) -> list[Any]:
     return items
 
 
+def _object(item: Any, where: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """``item`` when it is an object whose ``keys`` are non-empty strings; else ``ConfigError``."""
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where} must be an object, got {item!r}")
+    for key in keys:
+        if not isinstance(item.get(key), str) or not item[key]:
+            raise ConfigError(f"{where}.{key} must be a non-empty string, got {item.get(key)!r}")
+    return item
+
+
 @dataclass(frozen=True)
 class Transition:
     """One gated transition, as the stack declares it in ``GATED_TRANSITIONS``."""
@@ -44,48 +54,27 @@ class Transition:
     stall_minutes: int
     trigger_topic: str
 
-
-def _object(item: Any, where: str, keys: tuple[str, ...]) -> dict[str, Any]:
-    """``item`` when it is an object whose ``keys`` are non-empty strings; else ``ConfigError``."""
-    if not isinstance(item, dict):
-        raise ConfigError(f"{where} must be an object, got {item!r}")
-    for key in keys:
-        if not isinstance(item.get(key), str) or not item[key]:
-            raise ConfigError(f"{where}.{key} must be a non-empty string, got {item.get(key)!r}")
-    return item
-
-
-def _transition(item: Any, index: int) -> Transition:
-    where = f"GATED_TRANSITIONS[{index}]"
-    item = _object(item, where, ("name", "source_phase", "collection", "trigger_topic"))
-    expected = item.get("expected")
-    if not is_name_list(expected, PROCESSOR_RE):
-        raise ConfigError(
-            f"{where}.expected must be a non-empty list of snake_case processor names, "
-            f"got {expected!r}"
+    @classmethod
+    def from_json(cls, item: Any, where: str) -> Transition:
+        """One entry of the array; ``ConfigError`` naming ``where`` and the bad field."""
+        item = _object(item, where, ("name", "source_phase", "collection", "trigger_topic"))
+        expected = item.get("expected")
+        if not is_name_list(expected, PROCESSOR_RE):
+            raise ConfigError(
+                f"{where}.expected must be a non-empty list of snake_case processor names, "
+                f"got {expected!r}"
+            )
+        stall = item.get("stall_minutes", 30)
+        if not isinstance(stall, int) or isinstance(stall, bool) or stall < 1:
+            raise ConfigError(f"{where}.stall_minutes must be a positive integer, got {stall!r}")
+        return cls(
+            name=item["name"],
+            source_phase=item["source_phase"],
+            collection=item["collection"],
+            expected=tuple(sorted(expected)),
+            stall_minutes=stall,
+            trigger_topic=item["trigger_topic"],
         )
-    stall = item.get("stall_minutes", 30)
-    if not isinstance(stall, int) or isinstance(stall, bool) or stall < 1:
-        raise ConfigError(f"{where}.stall_minutes must be a positive integer, got {stall!r}")
-    return Transition(
-        name=item["name"],
-        source_phase=item["source_phase"],
-        collection=item["collection"],
-        expected=tuple(sorted(expected)),
-        stall_minutes=stall,
-        trigger_topic=item["trigger_topic"],
-    )
-
-
-def load_transitions(environ: Mapping[str, str]) -> tuple[Transition, ...]:
-    """Parse ``GATED_TRANSITIONS``; raise ``ConfigError`` naming the bad entry."""
-    raw = require_env(environ, "GATED_TRANSITIONS", "a JSON array of gated transitions")
-    items = _json_array(raw, "GATED_TRANSITIONS")
-    transitions = tuple(_transition(item, i) for i, item in enumerate(items))
-    names = [t.name for t in transitions]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"GATED_TRANSITIONS names a transition twice: {names}")
-    return transitions
 
 
 @dataclass(frozen=True)
@@ -96,6 +85,24 @@ class DeadLetterQueue:
     subscription: str
     target: str
 
+    @classmethod
+    def from_json(cls, item: Any, where: str) -> DeadLetterQueue:
+        """One entry of the array; ``ConfigError`` naming ``where`` and the bad field."""
+        item = _object(item, where, ("edge", "subscription", "target"))
+        return cls(item["edge"], item["subscription"], item["target"])
+
+
+def load_transitions(environ: Mapping[str, str]) -> tuple[Transition, ...]:
+    """Parse ``GATED_TRANSITIONS``; raise ``ConfigError`` naming the bad entry."""
+    raw = require_env(environ, "GATED_TRANSITIONS", "a JSON array of gated transitions")
+    items = _json_array(raw, "GATED_TRANSITIONS")
+    transitions = tuple(Transition.from_json(item, f"GATED_TRANSITIONS[{i}]")
+                        for i, item in enumerate(items))
+    names = [t.name for t in transitions]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"GATED_TRANSITIONS names a transition twice: {names}")
+    return transitions
+
 
 def load_dead_letter_queues(environ: Mapping[str, str]) -> tuple[DeadLetterQueue, ...]:
     """Parse ``DEAD_LETTER_SUBSCRIPTIONS`` (optional: unset means no push edges to watch)."""
@@ -103,11 +110,8 @@ def load_dead_letter_queues(environ: Mapping[str, str]) -> tuple[DeadLetterQueue
     if not raw:
         return ()
     items = _json_array(raw, "DEAD_LETTER_SUBSCRIPTIONS")
-    queues = []
-    for i, item in enumerate(items):
-        item = _object(item, f"DEAD_LETTER_SUBSCRIPTIONS[{i}]", ("edge", "subscription", "target"))
-        queues.append(DeadLetterQueue(item["edge"], item["subscription"], item["target"]))
-    return tuple(queues)
+    return tuple(DeadLetterQueue.from_json(item, f"DEAD_LETTER_SUBSCRIPTIONS[{i}]")
+                 for i, item in enumerate(items))
 
 
 @dataclass(frozen=True)
