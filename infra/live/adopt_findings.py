@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -45,8 +45,9 @@ def _tokens_removed(manifest: Manifest, names: Names) -> list[str]:
 
 def removed_but_live(manifest: Manifest, names: Names, lives: Sequence[Live],
                      owned: Mapping[str, Owned], triggers: Sequence[BuildTrigger],
-                     matched: Mapping[str, Declared]) -> list[Finding]:
-    """Removed components still live, ordered as ``DELETE_ORDER`` (then by name)."""
+                     matched: Container[str]) -> list[Finding]:
+    """Removed components still live, ordered as ``DELETE_ORDER`` (then by name);
+    ``matched``: full names of the live resources that are declared ones."""
     tokens = _tokens_removed(manifest, names)
     project = names.env.project_id
     found: list[tuple[str, Finding]] = []
