@@ -244,6 +244,27 @@ def delete_command(asset_type: str, name: str, location: str, project: str) -> s
                                     f"{project}), or declare it in infra/model/pipeline.py")
 
 
+# Data stores hold the pipeline's history: a finding on one is never fixed by deleting it.
+DATA_STORES = frozenset({
+    "storage.googleapis.com/Bucket", "bigquery.googleapis.com/Dataset",
+    "bigquery.googleapis.com/Table", "firestore.googleapis.com/Database",
+})
+
+
+def data_store_fix(asset_type: str, name: str) -> str:
+    """The fix of a finding on a data store: keep it (declare and adopt it, or leave it)."""
+    what = asset_type.rsplit("/", 1)[-1].lower()
+    return (f"declare {what} {name} in infra/model/pipeline.py and run `make adopt` to "
+            "import it, never delete it; or leave it: not part of this pipeline")
+
+
+def resolve_command(asset_type: str, name: str, location: str, project: str) -> str:
+    """How a finding on one live resource is resolved: its deletion, except for data stores."""
+    if asset_type in DATA_STORES:
+        return data_store_fix(asset_type, name)
+    return delete_command(asset_type, name, location, project)
+
+
 def trigger_delete_command(name: str, location: str, project: str) -> str:
     region = "" if location == "global" else f" --region={location}"
     return f"gcloud builds triggers delete {name}{region} --project={project}"

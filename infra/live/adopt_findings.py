@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from infra.live.adopt_facts import DELETE_ORDER, delete_command, trigger_delete_command
+from infra.live.adopt_facts import (
+    DATA_STORES,
+    DELETE_ORDER,
+    delete_command,
+    resolve_command,
+    trigger_delete_command,
+)
 from infra.live.adopt_inputs import BuildTrigger, Live, mentions
 from infra.live.adopt_match import Declared, Owned
 from infra.model.manifest import Manifest
@@ -67,7 +73,7 @@ def removed_but_live(manifest: Manifest, names: Names, lives: Sequence[Live],
             continue
         found.append((x.asset_type, Finding(
             "removed", x.asset_type, x.short, x.location, why,
-            delete_command(x.asset_type, x.short, x.location, project))))
+            resolve_command(x.asset_type, x.short, x.location, project))))
     for t in triggers:
         hit = sorted({tok for _, text in t.texts() for tok in mentions(text, tokens)})
         if hit:
@@ -260,8 +266,9 @@ def undeclared(manifest: Manifest, names: Names, unmatched: Sequence[Live],
         hit = mentions(x.short, tokens)
         if not prefixed and not hit:
             continue
-        why = (f"named like the pipeline ({hit[0] if hit else sport + '-'}) but not declared: "
-               "delete it, or declare it in infra/model/pipeline.py to adopt it")
+        named = f"named like the pipeline ({hit[0] if hit else sport + '-'}) but not declared"
+        why = (f"{named}: a data store, kept whatever it holds" if x.asset_type in DATA_STORES
+               else f"{named}: delete it, or declare it in infra/model/pipeline.py to adopt it")
         out.append(Finding("undeclared", x.asset_type, x.short, x.location, why,
-                           delete_command(x.asset_type, x.short, x.location, project)))
+                           resolve_command(x.asset_type, x.short, x.location, project)))
     return sorted(out, key=lambda f: (f.kind, f.name))

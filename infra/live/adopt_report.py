@@ -134,7 +134,9 @@ def render(a: Adoption, inventory: str, triggers: str | None) -> str:
                 "(`cloud_name`) to adopt it instead.", ""]
         out += _table(a.duplicates)
     if a.undeclared:
-        out += ["## Undeclared", "", "Live pipeline resources nothing declares.", ""]
+        out += ["## Undeclared", "", "Live pipeline resources nothing declares. A data store "
+                "(bucket, dataset, table, Firestore database) is never deleted: declare it "
+                "and adopt it, or leave it.", ""]
         out += _table(a.undeclared)
     if a.imports:
         out += ["## Imports", "", f"Written to `infra/adoption/{env.name}.json`; the next "

@@ -154,3 +154,16 @@ def test_a_trigger_entry_without_a_name_is_rejected(tmp_path: Path) -> None:
     path.write_text('[{"id": "x"}]')
     with pytest.raises(InputError, match=r"trigger \[0\]"):
         load_triggers(path)
+
+
+def test_an_undeclared_data_store_is_kept_never_deleted(prod: StackJson) -> None:
+    a = adoption(prod, "undeclared-stores", triggers=None)
+    fixes = {f.name: f.fix for f in a.undeclared}
+    stores = ["nba-scraped-data", "nba_static", "nba_teams", "nba-cache"]
+    assert sorted(fixes) == sorted([*stores, "nba-phase5-ready"])
+    for name in stores:
+        assert "delete" not in fixes[name].replace("never delete", ""), fixes[name]
+        assert fixes[name].endswith("never delete it; or leave it: not part of this pipeline")
+        assert "infra/model/pipeline.py" in fixes[name]
+    assert fixes["nba-phase5-ready"] == \
+        "gcloud pubsub topics delete nba-phase5-ready --project=nba-props-platform"
