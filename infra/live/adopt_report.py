@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from infra.live.adopt_alerts import CHANNEL, POLICY, cannot_match_note, monitoring_duplicates
 from infra.live.adopt_findings import (
     Finding,
     deploy_paths,
@@ -43,6 +44,8 @@ class Adoption:
     release_paths: tuple[Finding, ...]
     notes: tuple[str, ...]
     owned_count: int
+    monitoring_note: str | None = None
+    """What stable fields cannot match of live alert policies and channels (when any)."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -69,12 +72,15 @@ def plan_adoption(stack: StackJson, manifest: Manifest, env: EnvConfig,
     candidates = [x for x in rest if x.name not in own
                   and (x.asset_type, x.short) not in removed_names]
     dups, notes = duplicates(stack, declared, lives, candidates, m.extra_by_display_name, names)
+    dups += monitoring_duplicates(manifest, names, declared, candidates)
+    monitoring = any(x.asset_type in (POLICY, CHANNEL) for x in candidates)
     dup_names = {(f.kind, f.name) for f in dups}
     skip = {x.name for x in candidates if (x.asset_type, x.short) in dup_names}
     loose = undeclared(manifest, names, candidates, skip)
     return Adoption(env, m.imports, m.blocked, m.created, tuple(removed), tuple(second),
                     tuple(dups), tuple(loose), tuple(release), tuple(notes),
-                    sum(1 for x in rest if x.name in own))
+                    sum(1 for x in rest if x.name in own),
+                    cannot_match_note(env.project_id) if monitoring else None)
 
 
 def _cell(text: str) -> str:
@@ -131,8 +137,11 @@ def render(a: Adoption, inventory: str, triggers: str | None) -> str:
         out += ["## Duplicates", "",
                 "A live resource doing a declared one's job under another name: both would "
                 "fire. Delete the live one, or set its live name on the manifest entry "
-                "(`cloud_name`) to adopt it instead.", ""]
+                "(`cloud_name`) to adopt it instead; for an alert policy or channel, delete "
+                "the old one once the declared one is live, or give the declared one its live "
+                "display name so it is imported.", ""]
         out += _table(a.duplicates)
+        out += [a.monitoring_note, ""] if a.monitoring_note else []
     if a.undeclared:
         out += ["## Undeclared", "", "Live pipeline resources nothing declares. A data store "
                 "(bucket, dataset, table, Firestore database) is never deleted: declare it "
@@ -144,9 +153,10 @@ def render(a: Adoption, inventory: str, triggers: str | None) -> str:
                 "| address | import id | live |", "|---|---|---|"]
         out += [f"| `{i.address}` | `{i.import_id}` | `{i.live_name}` |" for i in a.imports]
         out.append("")
-    if a.release_paths or a.notes:
+    notes = [*a.notes, *([a.monitoring_note] if a.monitoring_note and not a.duplicates else [])]
+    if a.release_paths or notes:
         out += ["## Information", ""]
         out += [f"- release path: `{f.name}` ({f.location}): {f.why}" for f in a.release_paths]
-        out += [f"- {n}" for n in a.notes]
+        out += [f"- {n}" for n in notes]
         out.append("")
     return "\n".join(out)
