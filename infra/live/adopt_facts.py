@@ -119,7 +119,7 @@ KINDS: Mapping[str, Kind] = {
         ("storage.googleapis.com/Bucket",),
         lambda a: str(a["name"]),
         lambda a: f"{a['project']}/{a['name']}",
-        DOC.format("storage_bucket")),
+        DOC.format("storage_bucket"), location_attr="location"),
     # * `{{project_id}}/{{service}}`
     "google_project_service": Kind(
         ("serviceusage.googleapis.com/Service",),
@@ -157,6 +157,10 @@ FORCE_NEW: Mapping[str, tuple[str, str, str]] = {
     "google_cloud_run_v2_service": (
         "location", "region on envs[{env}] in infra/model/envs.py",
         SRC.format("cloudrunv2/resource_cloud_run_v2_service.go#L146-L149")),
+    # The provider upper-cases a bucket's location (StateFunc); compared case-insensitively.
+    "google_storage_bucket": (
+        "location", "region on envs[{env}] in infra/model/envs.py (the source bucket's location)",
+        SRC.format("storage/resource_storage_bucket.go#L193-L196")),
     # A job's name forces replacement too (L236-L239): jobs declare their live cloud_name.
     "google_cloud_scheduler_job": (
         "region", "region on envs[{env}] in infra/model/envs.py",

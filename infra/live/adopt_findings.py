@@ -95,7 +95,12 @@ def deploy_paths(manifest: Manifest, names: Names,
     """(second deploy paths of owned functions, release paths of services)."""
     removed = _tokens_removed(manifest, names)
     project = names.env.project_id
-    functions = {fn.key: (names.function(fn), fn.source) for fn in manifest.functions}
+    # A function is named by its cloud name, its source folder (either spelt with - or _, as
+    # old folders were) or its entry point (``--entry-point``, ``_ENTRY_POINT``).
+    functions = {fn.key: list(dict.fromkeys(
+        [v for t in (names.function(fn), fn.source)
+         for v in (t, t.replace("-", "_"), t.replace("_", "-"))] + [fn.entry_point]))
+        for fn in manifest.functions}
     services = {s.key: names.service(s) for s in manifest.services}
     second: list[Finding] = []
     release: list[Finding] = []
@@ -103,7 +108,7 @@ def deploy_paths(manifest: Manifest, names: Names,
         texts = t.texts()
         if any(mentions(text, removed) for _, text in texts):
             continue
-        fn_hits = _evidence(texts, {k: [cloud, src] for k, (cloud, src) in functions.items()})
+        fn_hits = _evidence(texts, functions)
         if fn_hits:
             keys = ", ".join(sorted(fn_hits))
             second.append(Finding(
@@ -178,10 +183,14 @@ def duplicates(stack: StackJson, declared: Sequence[Declared], lives: Sequence[L
             out.append(Finding("duplicate", x.asset_type, x.short, x.location, dup,
                                delete_command(x.asset_type, x.short, x.location, project)))
     for d, x in extra:
-        out.append(Finding(
-            "duplicate", x.asset_type, x.relative_name, x.location,
-            f"same display name {x.display_name!r} as {d.address}, which imports another one",
-            delete_command(x.asset_type, x.relative_name, x.location, project)))
+        if x.path == d.path:
+            why = (f"same name as {d.address} but in {x.location}, beside the one imported "
+                   f"in {d.location}: both run")
+            fix = resolve_command(x.asset_type, x.short, x.location, project)
+        else:
+            why = f"same display name {x.display_name!r} as {d.address}, which imports another one"
+            fix = delete_command(x.asset_type, x.relative_name, x.location, project)
+        out.append(Finding("duplicate", x.asset_type, x.relative_name, x.location, why, fix))
     for atype, shorts in sorted(uncompared.items()):
         what = ("schedule and target URL" if atype.endswith("/Job")
                 else "topic and push endpoint")

@@ -62,6 +62,8 @@ def plan_adoption(stack: StackJson, manifest: Manifest, env: EnvConfig,
                   lives: Sequence[Live], triggers: Sequence[BuildTrigger]) -> Adoption:
     """Match, then classify every live resource the stack does not declare."""
     names = Names(env)
+    foreign = sorted(x.name for x in lives if x.foreign)
+    lives = [x for x in lives if not x.foreign]
     declared = declared_resources(stack)
     m = match(declared, lives, env.name)
     own = owned(lives, declared)
@@ -69,7 +71,8 @@ def plan_adoption(stack: StackJson, manifest: Manifest, env: EnvConfig,
     removed = removed_but_live(manifest, names, lives, own, triggers, m.matched)
     second, release = deploy_paths(manifest, names, triggers)
     removed_names = {(f.kind, f.name) for f in removed}
-    candidates = [x for x in rest if x.name not in own
+    beside = {x.name for _, x in m.extra_by_display_name}
+    candidates = [x for x in rest if x.name not in own and x.name not in beside
                   and (x.asset_type, x.short) not in removed_names]
     dups, notes = duplicates(stack, declared, lives, candidates, m.extra_by_display_name, names)
     dups += monitoring_duplicates(manifest, names, declared, candidates)
@@ -77,6 +80,9 @@ def plan_adoption(stack: StackJson, manifest: Manifest, env: EnvConfig,
     dup_names = {(f.kind, f.name) for f in dups}
     skip = {x.name for x in candidates if (x.asset_type, x.short) in dup_names}
     loose = undeclared(manifest, names, candidates, skip)
+    if foreign:
+        notes.append(f"{len(foreign)} live resources of other projects than {env.project_id} "
+                     f"ignored (never adopted, reported or deleted here): {', '.join(foreign)}")
     return Adoption(env, m.imports, m.blocked, m.created, tuple(removed), tuple(second),
                     tuple(dups), tuple(loose), tuple(release), tuple(notes),
                     sum(1 for x in rest if x.name in own),

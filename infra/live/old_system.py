@@ -46,6 +46,7 @@ def read_old_system(manifest: Manifest, env: EnvConfig, reader: InventoryReader)
         triggers = parse_triggers(found, Path(f"<Cloud Build triggers of {env.project_id}>"))
     except InputError as err:
         raise CannotRead(str(err)) from err
+    lives = [x for x in lives if not x.foreign]
     names = Names(env)
     # A live resource under a declared cloud name is the declared one, never a leftover.
     declared = {n for entries in cloud_names(manifest, env).values() for _, n in entries}

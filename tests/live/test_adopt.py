@@ -214,3 +214,56 @@ def test_an_alert_policy_named_unlike_the_pipeline_is_not_a_duplicate(
     assert a.duplicates == () and a.undeclared == ()
     assert a.monitoring_note is not None, "the report says what it could not compare"
     assert "compared by display name only" in render(a, str(path), None)
+
+
+def test_other_inventories_regional_inline_and_renamed_folder_triggers(prod: StackJson) -> None:
+    a = adoption(prod, "other", triggers="other")
+    paths = {f.name: f for f in a.second_deploy}
+    assert sorted(paths) == ["canary-from-hyphen-folder", "inline-orchestrator-deploy",
+                             "orchestrator-legacy-folder"]
+    assert "build.steps[0] names phase3-to-phase4-orchestrator" in \
+        paths["inline-orchestrator-deploy"].why
+    assert "handle_phase3_completion" in paths["orchestrator-legacy-folder"].why
+    assert paths["orchestrator-legacy-folder"].fix == (
+        "gcloud builds triggers delete orchestrator-legacy-folder --project=nba-props-platform")
+    assert "pipeline-canary" in paths["canary-from-hyphen-folder"].why
+    assert paths["canary-from-hyphen-folder"].fix.endswith(
+        "--region=us-central1 --project=nba-props-platform")
+
+
+def test_resources_of_another_project_are_never_adopted_reported_or_deleted(
+        prod: StackJson) -> None:
+    a = adoption(prod, "other", triggers=None)
+    assert "google_pubsub_topic.phase4_trigger__topic" in {i.address for i in a.imports}
+    assert {i.live_name for i in a.imports if "phase4_trigger__topic" in i.address} == {
+        "//pubsub.googleapis.com/projects/nba-props-platform/topics/nba-phase4-trigger"}
+    reported = [f for f in a.findings if "nba-props-analytics" in f.name
+                or f.name in ("nba-phase3-trigger", "nba-analytics-exports")]
+    assert reported == [] and a.removed == ()
+    [note] = [n for n in a.notes if "other projects" in n]
+    assert "3 live resources of other projects than nba-props-platform ignored" in note
+
+
+def test_one_name_in_two_locations_imports_the_declared_one_and_reports_the_other(
+        prod: StackJson) -> None:
+    a = adoption(prod, "other", triggers=None)
+    assert a.blocked == ()
+    [job] = [i for i in a.imports if i.address == "google_cloud_scheduler_job."
+             "same_day_phase3_job__job"]
+    assert "/locations/us-west2/" in job.live_name
+    [dup] = [f for f in a.duplicates if "Job" in f.kind]
+    assert "us-central1" in dup.name and "both run" in dup.why
+    assert dup.fix == ("gcloud scheduler jobs delete same-day-phase3 --location=us-central1 "
+                       "--project=nba-props-platform --quiet")
+
+
+def test_a_bucket_in_another_location_blocks(prod: StackJson, tmp_path: Path) -> None:
+    path = tmp_path / "bucket.inventory.json"
+    path.write_text(json.dumps([{
+        "name": "//storage.googleapis.com/nba-props-platform-function-sources",
+        "assetType": "storage.googleapis.com/Bucket", "project": "projects/756957797294",
+        "location": "US"}]))
+    a = plan_adoption(prod, load(), PROD, load_inventory(path, PROD.project_id), [])
+    [b] = a.blocked
+    assert (b.attribute, b.declared_value, b.live_value) == ("location", "us-west2", "US")
+    assert "resource_storage_bucket.go" in b.source
