@@ -119,7 +119,7 @@ KINDS: Mapping[str, Kind] = {
         ("storage.googleapis.com/Bucket",),
         lambda a: str(a["name"]),
         lambda a: f"{a['project']}/{a['name']}",
-        DOC.format("storage_bucket")),
+        DOC.format("storage_bucket"), location_attr="location"),
     # * `{{project_id}}/{{service}}`
     "google_project_service": Kind(
         ("serviceusage.googleapis.com/Service",),
@@ -157,6 +157,10 @@ FORCE_NEW: Mapping[str, tuple[str, str, str]] = {
     "google_cloud_run_v2_service": (
         "location", "region on envs[{env}] in infra/model/envs.py",
         SRC.format("cloudrunv2/resource_cloud_run_v2_service.go#L146-L149")),
+    # The provider upper-cases a bucket's location (StateFunc); compared case-insensitively.
+    "google_storage_bucket": (
+        "location", "region on envs[{env}] in infra/model/envs.py (the source bucket's location)",
+        SRC.format("storage/resource_storage_bucket.go#L193-L196")),
     # A job's name forces replacement too (L236-L239): jobs declare their live cloud_name.
     "google_cloud_scheduler_job": (
         "region", "region on envs[{env}] in infra/model/envs.py",
@@ -242,6 +246,27 @@ def delete_command(asset_type: str, name: str, location: str, project: str) -> s
     }
     return commands.get(asset_type, f"delete {asset_type} {name} in the console (project "
                                     f"{project}), or declare it in infra/model/pipeline.py")
+
+
+# Data stores hold the pipeline's history: a finding on one is never fixed by deleting it.
+DATA_STORES = frozenset({
+    "storage.googleapis.com/Bucket", "bigquery.googleapis.com/Dataset",
+    "bigquery.googleapis.com/Table", "firestore.googleapis.com/Database",
+})
+
+
+def data_store_fix(asset_type: str, name: str) -> str:
+    """The fix of a finding on a data store: keep it (declare and adopt it, or leave it)."""
+    what = asset_type.rsplit("/", 1)[-1].lower()
+    return (f"declare {what} {name} in infra/model/pipeline.py and run `make adopt` to "
+            "import it, never delete it; or leave it: not part of this pipeline")
+
+
+def resolve_command(asset_type: str, name: str, location: str, project: str) -> str:
+    """How a finding on one live resource is resolved: its deletion, except for data stores."""
+    if asset_type in DATA_STORES:
+        return data_store_fix(asset_type, name)
+    return delete_command(asset_type, name, location, project)
 
 
 def trigger_delete_command(name: str, location: str, project: str) -> str:

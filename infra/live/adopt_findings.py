@@ -14,12 +14,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from infra.live.adopt_facts import DELETE_ORDER, delete_command, trigger_delete_command
+from infra.live.adopt_facts import (
+    DATA_STORES,
+    DELETE_ORDER,
+    delete_command,
+    resolve_command,
+    trigger_delete_command,
+)
 from infra.live.adopt_inputs import BuildTrigger, Live, mentions
 from infra.live.adopt_match import Declared, Owned
 from infra.model.manifest import Manifest
@@ -45,8 +51,9 @@ def _tokens_removed(manifest: Manifest, names: Names) -> list[str]:
 
 def removed_but_live(manifest: Manifest, names: Names, lives: Sequence[Live],
                      owned: Mapping[str, Owned], triggers: Sequence[BuildTrigger],
-                     matched: Mapping[str, Declared]) -> list[Finding]:
-    """Removed components still live, ordered as ``DELETE_ORDER`` (then by name)."""
+                     matched: Container[str]) -> list[Finding]:
+    """Removed components still live, ordered as ``DELETE_ORDER`` (then by name);
+    ``matched``: full names of the live resources that are declared ones."""
     tokens = _tokens_removed(manifest, names)
     project = names.env.project_id
     found: list[tuple[str, Finding]] = []
@@ -66,7 +73,7 @@ def removed_but_live(manifest: Manifest, names: Names, lives: Sequence[Live],
             continue
         found.append((x.asset_type, Finding(
             "removed", x.asset_type, x.short, x.location, why,
-            delete_command(x.asset_type, x.short, x.location, project))))
+            resolve_command(x.asset_type, x.short, x.location, project))))
     for t in triggers:
         hit = sorted({tok for _, text in t.texts() for tok in mentions(text, tokens)})
         if hit:
@@ -88,7 +95,12 @@ def deploy_paths(manifest: Manifest, names: Names,
     """(second deploy paths of owned functions, release paths of services)."""
     removed = _tokens_removed(manifest, names)
     project = names.env.project_id
-    functions = {fn.key: (names.function(fn), fn.source) for fn in manifest.functions}
+    # A function is named by its cloud name, its source folder (either spelt with - or _, as
+    # old folders were) or its entry point (``--entry-point``, ``_ENTRY_POINT``).
+    functions = {fn.key: list(dict.fromkeys(
+        [v for t in (names.function(fn), fn.source)
+         for v in (t, t.replace("-", "_"), t.replace("_", "-"))] + [fn.entry_point]))
+        for fn in manifest.functions}
     services = {s.key: names.service(s) for s in manifest.services}
     second: list[Finding] = []
     release: list[Finding] = []
@@ -96,7 +108,7 @@ def deploy_paths(manifest: Manifest, names: Names,
         texts = t.texts()
         if any(mentions(text, removed) for _, text in texts):
             continue
-        fn_hits = _evidence(texts, {k: [cloud, src] for k, (cloud, src) in functions.items()})
+        fn_hits = _evidence(texts, functions)
         if fn_hits:
             keys = ", ".join(sorted(fn_hits))
             second.append(Finding(
@@ -171,10 +183,14 @@ def duplicates(stack: StackJson, declared: Sequence[Declared], lives: Sequence[L
             out.append(Finding("duplicate", x.asset_type, x.short, x.location, dup,
                                delete_command(x.asset_type, x.short, x.location, project)))
     for d, x in extra:
-        out.append(Finding(
-            "duplicate", x.asset_type, x.relative_name, x.location,
-            f"same display name {x.display_name!r} as {d.address}, which imports another one",
-            delete_command(x.asset_type, x.relative_name, x.location, project)))
+        if x.path == d.path:
+            why = (f"same name as {d.address} but in {x.location}, beside the one imported "
+                   f"in {d.location}: both run")
+            fix = resolve_command(x.asset_type, x.short, x.location, project)
+        else:
+            why = f"same display name {x.display_name!r} as {d.address}, which imports another one"
+            fix = delete_command(x.asset_type, x.relative_name, x.location, project)
+        out.append(Finding("duplicate", x.asset_type, x.relative_name, x.location, why, fix))
     for atype, shorts in sorted(uncompared.items()):
         what = ("schedule and target URL" if atype.endswith("/Job")
                 else "topic and push endpoint")
@@ -259,8 +275,9 @@ def undeclared(manifest: Manifest, names: Names, unmatched: Sequence[Live],
         hit = mentions(x.short, tokens)
         if not prefixed and not hit:
             continue
-        why = (f"named like the pipeline ({hit[0] if hit else sport + '-'}) but not declared: "
-               "delete it, or declare it in infra/model/pipeline.py to adopt it")
+        named = f"named like the pipeline ({hit[0] if hit else sport + '-'}) but not declared"
+        why = (f"{named}: a data store, kept whatever it holds" if x.asset_type in DATA_STORES
+               else f"{named}: delete it, or declare it in infra/model/pipeline.py to adopt it")
         out.append(Finding("undeclared", x.asset_type, x.short, x.location, why,
-                           delete_command(x.asset_type, x.short, x.location, project)))
+                           resolve_command(x.asset_type, x.short, x.location, project)))
     return sorted(out, key=lambda f: (f.kind, f.name))

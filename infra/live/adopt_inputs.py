@@ -44,6 +44,9 @@ class Live:
     state: str = ""
     resource: Mapping[str, Any] = field(default_factory=dict)
     """The newest ``versionedResources[].resource`` (``{}`` when the inventory has none)."""
+    foreign: bool = False
+    """It belongs to another project than the env's (an inventory searched wider): never
+    adopted, never reported, never deleted from the env's project."""
 
     @property
     def relative_name(self) -> str:
@@ -117,16 +120,13 @@ def parse_inventory(data: Any, path: Path, project: str) -> list[Live]:
         raise InputError(f"{path}: expected a JSON list of ResourceSearchResult objects "
                          f"(gcloud asset search-all-resources --format=json), got "
                          f"{type(data).__name__}")
-    numbers = set()
     for i, entry in enumerate(data):
         if not isinstance(entry, Mapping):
             raise InputError(f"{path}: entry [{i}] is not an object")
         for key in ("name", "assetType"):
             if not isinstance(entry.get(key), str) or not entry[key]:
                 raise InputError(f"{path}: entry [{i}] has no string {key!r}")
-        m = PROJECT_NUMBER_RE.match(str(entry.get("project", "")))
-        if m:
-            numbers.add(m.group("number"))
+    numbers = _project_numbers(data, project)
     out: list[Live] = []
     for i, entry in enumerate(data):
         m = NAME_RE.match(entry["name"])
@@ -139,14 +139,33 @@ def parse_inventory(data: Any, path: Path, project: str) -> list[Live]:
         for number in numbers:
             norm = re.sub(rf"^projects/{number}(?=/|$)", f"projects/{project}", norm)
         location = str(entry.get("location") or (loc.group("location") if loc else "global"))
+        owner = re.match(r"^projects/([^/]+)", norm)
+        number = PROJECT_NUMBER_RE.match(str(entry.get("project", "")))
+        foreign = (owner is not None and owner.group(1) != project) or (
+            owner is None and number is not None and number.group("number") not in numbers)
         out.append(Live(
-            name=entry["name"], asset_type=entry["assetType"], path=norm,
+            name=entry["name"], asset_type=entry["assetType"], path=norm, foreign=foreign,
             short=raw.rsplit("/", 1)[-1], location=location,
             display_name=str(entry.get("displayName") or ""),
             description=str(entry.get("description") or ""),
             state=str(entry.get("state") or ""), resource=_newest_resource(entry),
         ))
     return out
+
+
+def _project_numbers(data: Sequence[Mapping[str, Any]], project: str) -> set[str]:
+    """The numbers of ``project``: the ``project`` of entries named under its id, or, when
+    none is, the one number every entry has (an inventory of one project named by number)."""
+    ours: set[str] = set()
+    seen: set[str] = set()
+    for entry in data:
+        m = PROJECT_NUMBER_RE.match(str(entry.get("project", "")))
+        if not m:
+            continue
+        seen.add(m.group("number"))
+        if f"/projects/{project}/" in f"{entry['name']}/":
+            ours.add(m.group("number"))
+    return ours or (seen if len(seen) == 1 else set())
 
 
 def load_inventory(path: Path, project: str) -> list[Live]:

@@ -69,7 +69,8 @@ class Matches:
     matched: Mapping[str, Declared]
     """Live full name → the declared resource it is."""
     extra_by_display_name: tuple[tuple[Declared, Live], ...]
-    """Live resources sharing a declared display name with the one imported."""
+    """Live resources beside the one imported: the same display name, or the same name in
+    another location."""
     created: tuple[Declared, ...]
     """Declared resources not live: created by the next apply, as before."""
 
@@ -100,11 +101,11 @@ def _is_account(live: Live, email: str) -> bool:
 
 def match(declared: Sequence[Declared], lives: Sequence[Live], env: str) -> Matches:
     """Pair declared and live resources; see the module docstring for the rules."""
-    by_path: dict[tuple[str, str], Live] = {}
+    by_path: dict[tuple[str, str], list[Live]] = {}
     by_display: dict[tuple[str, str], list[Live]] = {}
     accounts = [x for x in lives if x.asset_type == "iam.googleapis.com/ServiceAccount"]
     for live in lives:
-        by_path.setdefault((live.asset_type, live.path), live)
+        by_path.setdefault((live.asset_type, live.path), []).append(live)
         if live.display_name:
             by_display.setdefault((live.asset_type, live.display_name), []).append(live)
     imports: list[Import] = []
@@ -146,7 +147,7 @@ def match(declared: Sequence[Declared], lives: Sequence[Live], env: str) -> Matc
     return Matches(tuple(imports), tuple(blocked), matched, tuple(extra), tuple(created))
 
 
-def _find(d: Declared, by_path: Mapping[tuple[str, str], Live],
+def _find(d: Declared, by_path: Mapping[tuple[str, str], list[Live]],
           by_display: Mapping[tuple[str, str], list[Live]],
           accounts: Sequence[Live]) -> tuple[Live, list[Live]] | None:
     if d.kind.match == "display_name":
@@ -162,9 +163,13 @@ def _find(d: Declared, by_path: Mapping[tuple[str, str], Live],
                 return live, []
         return None
     for atype in d.kind.asset_types:
-        live = by_path.get((atype, d.path))
-        if live is not None:
-            return live, []
+        same = by_path.get((atype, d.path))
+        if same:
+            # One name in several locations (a job in two regions): the one where it is
+            # declared is adopted, the others run beside it.
+            here = sorted(same, key=lambda x: (not _same_location(d.location or "",
+                                                                 x.location), x.name))
+            return here[0], here[1:]
     return None
 
 

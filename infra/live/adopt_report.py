@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from infra.live.adopt_alerts import CHANNEL, POLICY, cannot_match_note, monitoring_duplicates
 from infra.live.adopt_findings import (
     Finding,
     deploy_paths,
@@ -43,6 +44,8 @@ class Adoption:
     release_paths: tuple[Finding, ...]
     notes: tuple[str, ...]
     owned_count: int
+    monitoring_note: str | None = None
+    """What stable fields cannot match of live alert policies and channels (when any)."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -59,6 +62,8 @@ def plan_adoption(stack: StackJson, manifest: Manifest, env: EnvConfig,
                   lives: Sequence[Live], triggers: Sequence[BuildTrigger]) -> Adoption:
     """Match, then classify every live resource the stack does not declare."""
     names = Names(env)
+    foreign = sorted(x.name for x in lives if x.foreign)
+    lives = [x for x in lives if not x.foreign]
     declared = declared_resources(stack)
     m = match(declared, lives, env.name)
     own = owned(lives, declared)
@@ -66,15 +71,22 @@ def plan_adoption(stack: StackJson, manifest: Manifest, env: EnvConfig,
     removed = removed_but_live(manifest, names, lives, own, triggers, m.matched)
     second, release = deploy_paths(manifest, names, triggers)
     removed_names = {(f.kind, f.name) for f in removed}
-    candidates = [x for x in rest if x.name not in own
+    beside = {x.name for _, x in m.extra_by_display_name}
+    candidates = [x for x in rest if x.name not in own and x.name not in beside
                   and (x.asset_type, x.short) not in removed_names]
     dups, notes = duplicates(stack, declared, lives, candidates, m.extra_by_display_name, names)
+    dups += monitoring_duplicates(manifest, names, declared, candidates)
+    monitoring = any(x.asset_type in (POLICY, CHANNEL) for x in candidates)
     dup_names = {(f.kind, f.name) for f in dups}
     skip = {x.name for x in candidates if (x.asset_type, x.short) in dup_names}
     loose = undeclared(manifest, names, candidates, skip)
+    if foreign:
+        notes.append(f"{len(foreign)} live resources of other projects than {env.project_id} "
+                     f"ignored (never adopted, reported or deleted here): {', '.join(foreign)}")
     return Adoption(env, m.imports, m.blocked, m.created, tuple(removed), tuple(second),
                     tuple(dups), tuple(loose), tuple(release), tuple(notes),
-                    sum(1 for x in rest if x.name in own))
+                    sum(1 for x in rest if x.name in own),
+                    cannot_match_note(env.project_id) if monitoring else None)
 
 
 def _cell(text: str) -> str:
@@ -131,10 +143,15 @@ def render(a: Adoption, inventory: str, triggers: str | None) -> str:
         out += ["## Duplicates", "",
                 "A live resource doing a declared one's job under another name: both would "
                 "fire. Delete the live one, or set its live name on the manifest entry "
-                "(`cloud_name`) to adopt it instead.", ""]
+                "(`cloud_name`) to adopt it instead; for an alert policy or channel, delete "
+                "the old one once the declared one is live, or give the declared one its live "
+                "display name so it is imported.", ""]
         out += _table(a.duplicates)
+        out += [a.monitoring_note, ""] if a.monitoring_note else []
     if a.undeclared:
-        out += ["## Undeclared", "", "Live pipeline resources nothing declares.", ""]
+        out += ["## Undeclared", "", "Live pipeline resources nothing declares. A data store "
+                "(bucket, dataset, table, Firestore database) is never deleted: declare it "
+                "and adopt it, or leave it.", ""]
         out += _table(a.undeclared)
     if a.imports:
         out += ["## Imports", "", f"Written to `infra/adoption/{env.name}.json`; the next "
@@ -142,9 +159,10 @@ def render(a: Adoption, inventory: str, triggers: str | None) -> str:
                 "| address | import id | live |", "|---|---|---|"]
         out += [f"| `{i.address}` | `{i.import_id}` | `{i.live_name}` |" for i in a.imports]
         out.append("")
-    if a.release_paths or a.notes:
+    notes = [*a.notes, *([a.monitoring_note] if a.monitoring_note and not a.duplicates else [])]
+    if a.release_paths or notes:
         out += ["## Information", ""]
         out += [f"- release path: `{f.name}` ({f.location}): {f.why}" for f in a.release_paths]
-        out += [f"- {n}" for n in a.notes]
+        out += [f"- {n}" for n in notes]
         out.append("")
     return "\n".join(out)

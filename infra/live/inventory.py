@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,13 @@ READ_MASK = ("name", "asset_type", "project", "display_name", "description", "lo
              "labels", "state", "create_time", "update_time", "parent_full_resource_name",
              "parent_asset_type", "versioned_resources")
 DROPPED = ("additionalAttributes",)
+# The JSON gcloud prints (``--format=json``): camelCase field names, enums by name. The
+# proto-plus default is snake_case and integer enums, which adoption would not read.
+AS_GCLOUD = {"preserving_proto_field_name": False, "use_integers_for_enums": False}
+# What reading needs: Cloud Asset search and Cloud Build trigger list.
+# @see https://cloud.google.com/asset-inventory/docs/access-control#required_permissions
+# @see https://cloud.google.com/build/docs/iam-roles-permissions#predefined_roles
+READ_ROLES = ("roles/cloudasset.viewer", "roles/cloudbuild.builds.viewer")
 
 JSON = dict[str, Any]
 
@@ -46,7 +54,7 @@ def search_resources(project: str) -> list[JSON]:
         "scope": f"projects/{project}",
         "read_mask": field_mask_pb2.FieldMask(paths=list(READ_MASK)),
     })
-    return [clean(asset_v1.ResourceSearchResult.to_dict(r)) for r in pager]
+    return [clean(asset_v1.ResourceSearchResult.to_dict(r, **AS_GCLOUD)) for r in pager]
 
 
 def list_triggers(project: str, locations: Sequence[str]) -> list[JSON]:
@@ -59,8 +67,36 @@ def list_triggers(project: str, locations: Sequence[str]) -> list[JSON]:
         pager = client.list_build_triggers(request={
             "project_id": project, "parent": f"projects/{project}/locations/{loc}",
         })
-        out += [cloudbuild_v1.BuildTrigger.to_dict(t) for t in pager]
+        out += [clean(cloudbuild_v1.BuildTrigger.to_dict(t, **AS_GCLOUD)) for t in pager]
     return out
+
+
+@dataclass(frozen=True)
+class InventoryReader:
+    """How the live inventory is read: the official clients unless other readers are given
+    (tests pass recorded ones). Credential errors propagate; ``read`` turns any other API
+    failure into ``CannotRead``."""
+
+    search: Callable[[str], list[JSON]] = search_resources
+    """The project's resources; default Cloud Asset ``search_all_resources``."""
+    triggers: Callable[[str, Sequence[str]], list[JSON]] = list_triggers
+    """The project's build triggers per location; default Cloud Build ``list_build_triggers``."""
+
+    def read(self, env: EnvConfig) -> tuple[list[JSON], list[JSON]]:
+        """(resources, build triggers of ``global`` and the env's region) of ``env``."""
+        from google.api_core.exceptions import GoogleAPIError
+
+        try:
+            return self.search(env.project_id), self.triggers(env.project_id,
+                                                              ("global", env.region))
+        except GoogleAPIError as err:
+            raise CannotRead(f"reading the inventory of project {env.project_id}: "
+                             f"{one_line(err)}; the reading identity needs "
+                             f"{' and '.join(READ_ROLES)} on {env.project_id}") from err
+
+
+class CannotRead(Exception):
+    """The inventory or the trigger list could not be read; the message is one line."""
 
 
 def clean(entry: Mapping[str, Any]) -> JSON:
@@ -85,6 +121,7 @@ def main(argv: Sequence[str] | None = None,
          search: Callable[[str], list[JSON]] = search_resources,
          triggers: Callable[[str, Sequence[str]], list[JSON]] = list_triggers,
          adoption_dir: Path = ADOPTION_DIR) -> int:
+    """Record ``--env``'s project; ``search`` and ``triggers`` default to the official clients."""
     parser = Parser(prog="python -m infra.live.inventory", description=__doc__.split("\n")[0],
                     epilog="Exit: 0 written, 2 could not read the project.")
     parser.add_argument("--env", required=True, choices=sorted(ENVS))
@@ -93,19 +130,16 @@ def main(argv: Sequence[str] | None = None,
     except UsageError as err:
         return fail(TOOL, f"usage: {err}", EXIT_CANNOT_READ)
     env = get_env(args.env)
-    from google.api_core.exceptions import GoogleAPIError
     from google.auth.exceptions import DefaultCredentialsError, RefreshError
 
     try:
-        resources = search(env.project_id)
-        found = triggers(env.project_id, ("global", env.region))
+        resources, found = InventoryReader(search, triggers).read(env)
     except (DefaultCredentialsError, RefreshError) as err:
         return fail(TOOL, f"no usable Google credentials ({one_line(err)}); run `gcloud auth "
                           "application-default login` or set GOOGLE_APPLICATION_CREDENTIALS",
                     EXIT_CANNOT_READ)
-    except GoogleAPIError as err:
-        return fail(TOOL, f"reading project {env.project_id}: {one_line(err)}",
-                    EXIT_CANNOT_READ)
+    except CannotRead as err:
+        return fail(TOOL, str(err), EXIT_CANNOT_READ)
     inv, trg = write(env, resources, found, adoption_dir)
     print(f"inventory: {len(resources)} resources → {inv}; {len(found)} build triggers → {trg}")
     return 0

@@ -15,13 +15,17 @@ push subscription and the IAM policy of everything the wiring grants on, then ch
 * every grant of the wiring is held, unconditionally: invoker on services and function
   services, publisher on topics, subscriber on subscriptions, the Pub/Sub agent's token
   creator on push and trigger identities, dataEditor on datasets, the project roles
-  (Firestore, function builds) and the build identity's read on the source bucket.
+  (Firestore, function builds) and the build identity's read on the source bucket;
+* nothing of the old system survives the cut-over: no resource the manifest lists under
+  ``removed`` is live, and no Cloud Build trigger deploys a function this repo owns (a second
+  deploy path resets its IAM). Read from the project's inventory and build triggers
+  (``infra.live.old_system``), judged by the adoption report's own findings.
 
 Expectations come from ``infra.model.wiring``, the one derivation of the manifest's wiring.
 Prints one line per check (``OK`` or ``FAIL`` with why and the fix) and a summary line.
 
 Exit: 0 every check passed, 1 at least one failed, 2 could not verify (no usable
-credentials, bad command line).
+credentials, the inventory or build triggers unreadable, bad command line).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ from typing import Any, TextIO
 from google.auth.exceptions import DefaultCredentialsError, RefreshError
 
 from infra.cli import Parser, UsageError, one_line
+from infra.live.adopt_findings import Finding
+from infra.live.inventory import CannotRead, InventoryReader
+from infra.live.old_system import read_old_system
 from infra.live.reader import JSON, CloudReader, GoogleCloudReader, ReadError
 from infra.model.envs import ENVS, EnvConfig, get_env
 from infra.model.manifest import Manifest
@@ -128,10 +135,12 @@ def _get(data: JSON | None, *path: str) -> Any:
 class Verifier:
     """Checks one environment through ``reader``; each resource is read at most once."""
 
-    def __init__(self, manifest: Manifest, env: EnvConfig, reader: CloudReader) -> None:
+    def __init__(self, manifest: Manifest, env: EnvConfig, reader: CloudReader,
+                 inventory: InventoryReader) -> None:
         self.manifest = manifest
         self.env = env
         self.reader = reader
+        self.inventory = inventory
         self.wiring = derive(manifest, env)
         self._cache: dict[tuple[str, str], JSON | _Unreadable | None] = {}
 
@@ -222,7 +231,8 @@ class Verifier:
     # checks
 
     def checks(self) -> Iterator[Check]:
-        """Every check, in order: services, functions, triggers, subscriptions, grants."""
+        """Every check, in order: services, functions, triggers, subscriptions, grants, the
+        old system. ``CannotRead`` when the inventory or the build triggers cannot be read."""
         w = self.wiring
         for name in w.services:
             yield self._guard("service", name, lambda n=name: self._service(n))
@@ -238,6 +248,27 @@ class Verifier:
             subject = f"{_account_id(grant.member)} → {grant.target.name}"
             yield self._guard(kind, subject, lambda g=grant, k=kind, s=subject: self._grant(
                 g, k, s))
+        yield from self._old_system()
+
+    def _old_system(self) -> Iterator[Check]:
+        old = read_old_system(self.manifest, self.env, self.inventory)
+
+        def failed(kind: str, f: Finding) -> Check:
+            return Check(False, kind, f"{f.kind.split('/')[-1]} {f.name} ({f.location})",
+                         f.why, f.fix)
+
+        read = f"{old.resources} live resources and {old.triggers} build triggers read"
+        yield from (failed("removed", f) for f in old.removed)
+        if not old.removed:
+            yield Check(True, "removed", "old system",
+                        f"nothing listed in removed is live ({read})")
+        yield from (failed("deploy-path", f) for f in old.second_deploy)
+        if not old.second_deploy:
+            functions = ", ".join(f.key for f in self.manifest.functions)
+            yield Check(True, "deploy-path", "functions",
+                        f"no Cloud Build trigger deploys {functions} ({read})")
+        for f in old.release_paths:
+            yield Check(True, "release-path", f"BuildTrigger {f.name} ({f.location})", f.why)
 
     def _guard(self, kind: str, subject: str, check: Callable[[], Check]) -> Check:
         try:
@@ -457,17 +488,25 @@ class Verifier:
         w = self.wiring
         header = (f"verify {self.env.name}: project {self.env.project_id}, region "
                   f"{self.env.region}: {len(w.services)} services, {len(w.functions)} "
-                  f"functions, {len(w.edges)} push subscriptions, {len(w.grants)} grants")
+                  f"functions, {len(w.edges)} push subscriptions, {len(w.grants)} grants, "
+                  "the old system")
         failed = passed = 0
-        for check in self.checks():
-            if header:
-                print(header, file=out, flush=True)
-                header = ""
-            print(check.line(), file=out, flush=True)
-            if check.ok:
-                passed += 1
-            else:
-                failed += 1
+        try:
+            for check in self.checks():
+                if header:
+                    print(header, file=out, flush=True)
+                    header = ""
+                print(check.line(), file=out, flush=True)
+                if check.ok:
+                    passed += 1
+                else:
+                    failed += 1
+        except CannotRead as err:
+            # Never "all OK" for what was not read: the summary says so, exit 2.
+            print(f"verify {self.env.name}: {passed + failed} checks, {passed} OK, "
+                  f"{failed} FAIL, the old system not checked", file=out, flush=True)
+            print(f"verify: could not verify the old system: {err}", file=sys.stderr)
+            return EXIT_CANNOT_VERIFY
         verdict = "all OK" if not failed else f"{failed} FAIL"
         print(f"verify {self.env.name}: {passed + failed} checks, {passed} OK, {verdict}",
               file=out, flush=True)
@@ -507,8 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, reader: CloudReader | None = None) -> int:
-    """Verify one environment; ``reader`` defaults to the official clients."""
+def main(argv: Sequence[str] | None = None, reader: CloudReader | None = None,
+         inventory: InventoryReader | None = None) -> int:
+    """Verify one environment; ``reader`` and ``inventory`` default to the official clients."""
     try:
         args = build_parser().parse_args(argv)
     except UsageError as err:
@@ -517,7 +557,8 @@ def main(argv: Sequence[str] | None = None, reader: CloudReader | None = None) -
     from infra.model.pipeline import load
 
     env = get_env(args.env)
-    verifier = Verifier(load(), env, reader or GoogleCloudReader())
+    verifier = Verifier(load(), env, reader or GoogleCloudReader(),
+                        inventory or InventoryReader())
     try:
         return verifier.run(sys.stdout)
     except (DefaultCredentialsError, RefreshError) as err:

@@ -9,7 +9,7 @@ import pytest
 
 from infra.live.adopt import main
 from infra.live.adopt_inputs import InputError, load_inventory, load_triggers
-from infra.live.adopt_report import plan_adoption
+from infra.live.adopt_report import plan_adoption, render
 from infra.model.envs import get_env
 from infra.model.pipeline import load
 from infra.paths import stack_file
@@ -103,7 +103,7 @@ def test_a_data_store_living_elsewhere_blocks_and_names_both_values(
 
 def test_a_scheduler_job_under_another_name_is_a_duplicate(prod: StackJson) -> None:
     a = adoption(prod, "duplicate-job")
-    assert [f.name for f in a.duplicates] == ["phase3-backfill-morning"]
+    assert [f.name for f in a.duplicates if "Job" in f.kind] == ["phase3-backfill-morning"]
     assert "google_cloud_scheduler_job.same_day_phase3_job__job" in a.duplicates[0].why
     assert a.duplicates[0].fix.startswith("gcloud scheduler jobs delete phase3-backfill-morning")
 
@@ -118,7 +118,7 @@ def test_without_versioned_resources_a_job_is_compared_by_name(prod: StackJson,
     path = tmp_path / "plain.inventory.json"
     path.write_text(json.dumps(entries))
     a = plan_adoption(prod, load(), PROD, load_inventory(path, PROD.project_id), [])
-    assert [f.name for f in a.duplicates] == ["nba-same-day-phase3"]
+    assert [f.name for f in a.duplicates if "Job" in f.kind] == ["nba-same-day-phase3"]
     assert any("compared by name only" in n for n in a.notes)
 
 
@@ -154,3 +154,116 @@ def test_a_trigger_entry_without_a_name_is_rejected(tmp_path: Path) -> None:
     path.write_text('[{"id": "x"}]')
     with pytest.raises(InputError, match=r"trigger \[0\]"):
         load_triggers(path)
+
+
+def test_an_undeclared_data_store_is_kept_never_deleted(prod: StackJson) -> None:
+    a = adoption(prod, "undeclared-stores", triggers=None)
+    fixes = {f.name: f.fix for f in a.undeclared}
+    stores = ["nba-scraped-data", "nba_static", "nba_teams", "nba-cache"]
+    assert sorted(fixes) == sorted([*stores, "nba-phase5-ready"])
+    for name in stores:
+        assert "delete" not in fixes[name].replace("never delete", ""), fixes[name]
+        assert fixes[name].endswith("never delete it; or leave it: not part of this pipeline")
+        assert "infra/model/pipeline.py" in fixes[name]
+    assert fixes["nba-phase5-ready"] == \
+        "gcloud pubsub topics delete nba-phase5-ready --project=nba-props-platform"
+
+
+def test_live_alert_policies_and_channels_under_other_names_are_duplicates(
+        prod: StackJson, tmp_path: Path) -> None:
+    entries = json.loads((REC / "seeds.inventory.json").read_text())
+    policy = next(e for e in entries if e["assetType"] == "monitoring.googleapis.com/AlertPolicy")
+    for i, shown in enumerate(["pipeline-canary failures", "Billing budget 80%"]):
+        entries.append({**policy, "name": policy["name"].rsplit("/", 1)[0] + f"/{i}",
+                        "displayName": shown})
+    path = tmp_path / "alerts.inventory.json"
+    path.write_text(json.dumps(entries))
+    a = plan_adoption(prod, load(), PROD, load_inventory(path, PROD.project_id), [])
+    like = {f.why.split("'")[1]: f for f in a.duplicates if "monitoring" in f.kind}
+    assert sorted(like) == ["Phase 3 Analytics Processors High Error Rate",
+                            "Phase 3 Orchestrator High Error Rate",
+                            "Slack (#NBA Platform Alerts)", "pipeline-canary failures"]
+    policy_of = {shown: f.why.split(" like ")[1].split(" ")[0] for shown, f in like.items()}
+    assert policy_of["Phase 3 Orchestrator High Error Rate"] == \
+        "google_monitoring_alert_policy.alerts__errors_phase3_to_phase4_orchestrator"
+    assert policy_of["Phase 3 Analytics Processors High Error Rate"] == \
+        "google_monitoring_alert_policy.alerts__errors_phase3_analytics_processors"
+    assert policy_of["pipeline-canary failures"] == \
+        "google_monitoring_alert_policy.alerts__errors_pipeline_canary"
+    assert policy_of["Slack (#NBA Platform Alerts)"] == \
+        "google_monitoring_notification_channel.alerts__slack_channel"
+    fix = like["Phase 3 Orchestrator High Error Rate"].fix
+    assert fix.startswith("once the declared policy is live: gcloud alpha monitoring policies "
+                          "delete projects/nba-props-platform/alertPolicies/9367779177730658196")
+    assert "give the declared policy the live display name 'Phase 3 Orchestrator High Error " \
+           "Rate'" in fix
+    assert a.monitoring_note and "compared by display name only" in a.monitoring_note
+    report = render(a, "alerts.inventory.json", None)
+    duplicates_section = report.split("## Duplicates", 1)[1].split("\n## ", 1)[0]
+    assert "stable fields give a policy no condition, log filter or channel" in \
+        duplicates_section
+
+
+def test_an_alert_policy_named_unlike_the_pipeline_is_not_a_duplicate(
+        prod: StackJson, tmp_path: Path) -> None:
+    path = tmp_path / "other.inventory.json"
+    path.write_text(json.dumps([{
+        "name": "//monitoring.googleapis.com/projects/nba-props-platform/alertPolicies/1",
+        "assetType": "monitoring.googleapis.com/AlertPolicy", "displayName": "Billing budget"}]))
+    a = plan_adoption(prod, load(), PROD, load_inventory(path, PROD.project_id), [])
+    assert a.duplicates == () and a.undeclared == ()
+    assert a.monitoring_note is not None, "the report says what it could not compare"
+    assert "compared by display name only" in render(a, str(path), None)
+
+
+def test_other_inventories_regional_inline_and_renamed_folder_triggers(prod: StackJson) -> None:
+    a = adoption(prod, "other", triggers="other")
+    paths = {f.name: f for f in a.second_deploy}
+    assert sorted(paths) == ["canary-from-hyphen-folder", "inline-orchestrator-deploy",
+                             "orchestrator-legacy-folder"]
+    assert "build.steps[0] names phase3-to-phase4-orchestrator" in \
+        paths["inline-orchestrator-deploy"].why
+    assert "handle_phase3_completion" in paths["orchestrator-legacy-folder"].why
+    assert paths["orchestrator-legacy-folder"].fix == (
+        "gcloud builds triggers delete orchestrator-legacy-folder --project=nba-props-platform")
+    assert "pipeline-canary" in paths["canary-from-hyphen-folder"].why
+    assert paths["canary-from-hyphen-folder"].fix.endswith(
+        "--region=us-central1 --project=nba-props-platform")
+
+
+def test_resources_of_another_project_are_never_adopted_reported_or_deleted(
+        prod: StackJson) -> None:
+    a = adoption(prod, "other", triggers=None)
+    assert "google_pubsub_topic.phase4_trigger__topic" in {i.address for i in a.imports}
+    assert {i.live_name for i in a.imports if "phase4_trigger__topic" in i.address} == {
+        "//pubsub.googleapis.com/projects/nba-props-platform/topics/nba-phase4-trigger"}
+    reported = [f for f in a.findings if "nba-props-analytics" in f.name
+                or f.name in ("nba-phase3-trigger", "nba-analytics-exports")]
+    assert reported == [] and a.removed == ()
+    [note] = [n for n in a.notes if "other projects" in n]
+    assert "3 live resources of other projects than nba-props-platform ignored" in note
+
+
+def test_one_name_in_two_locations_imports_the_declared_one_and_reports_the_other(
+        prod: StackJson) -> None:
+    a = adoption(prod, "other", triggers=None)
+    assert a.blocked == ()
+    [job] = [i for i in a.imports if i.address == "google_cloud_scheduler_job."
+             "same_day_phase3_job__job"]
+    assert "/locations/us-west2/" in job.live_name
+    [dup] = [f for f in a.duplicates if "Job" in f.kind]
+    assert "us-central1" in dup.name and "both run" in dup.why
+    assert dup.fix == ("gcloud scheduler jobs delete same-day-phase3 --location=us-central1 "
+                       "--project=nba-props-platform --quiet")
+
+
+def test_a_bucket_in_another_location_blocks(prod: StackJson, tmp_path: Path) -> None:
+    path = tmp_path / "bucket.inventory.json"
+    path.write_text(json.dumps([{
+        "name": "//storage.googleapis.com/nba-props-platform-function-sources",
+        "assetType": "storage.googleapis.com/Bucket", "project": "projects/756957797294",
+        "location": "US"}]))
+    a = plan_adoption(prod, load(), PROD, load_inventory(path, PROD.project_id), [])
+    [b] = a.blocked
+    assert (b.attribute, b.declared_value, b.live_value) == ("location", "us-west2", "US")
+    assert "resource_storage_bucket.go" in b.source

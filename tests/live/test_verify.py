@@ -24,6 +24,7 @@ from infra.live.verify import Verifier
 from infra.model.envs import get_env
 from infra.model.pipeline import load
 from infra.model.wiring import derive
+from tests.live.inventories import CLEAN
 
 RECORDED = Path(__file__).resolve().parent / "recorded"
 HEALTHY = RECORDED / "healthy"
@@ -32,8 +33,9 @@ PROD = get_env("prod")
 AGENT = "serviceAccount:service-733310264829@gcp-sa-pubsub.iam.gserviceaccount.com"
 
 # 6 services + 2 functions + 1 trigger + 4 subscriptions + every grant of the wiring:
-# 9 invoker, 9 publisher, 8 subscriber, 5 token creator, 6 dataEditor, 5 project/bucket
-HEALTHY_CHECKS = 6 + 2 + 1 + 4 + 42
+# 9 invoker, 9 publisher, 8 subscriber, 5 token creator, 6 dataEditor, 5 project/bucket;
+# the old system: nothing removed live, no second deploy path, one release path
+HEALTHY_CHECKS = 6 + 2 + 1 + 4 + 42 + 3
 
 
 class RecordedReader:
@@ -116,7 +118,7 @@ class RecordedReader:
 
 
 def run_verifier(reader, capsys, env=PROD):
-    code = Verifier(load(), env, reader).run(sys.stdout)
+    code = Verifier(load(), env, reader, CLEAN).run(sys.stdout)
     lines = capsys.readouterr().out.splitlines()
     return code, lines
 
@@ -559,13 +561,15 @@ def test_unreadable_topic_policy_names_the_pubsub_viewer_role(capsys):
 def test_other_env_expects_its_own_names(capsys):
     code, lines = run_verifier(RecordedReader(HEALTHY), capsys, env=get_env("dev"))
     assert code == 1
-    assert not [line for line in checks(lines) if line.startswith("OK")]
+    old_system = ("removed", "deploy-path", "release-path")
+    assert not [line for line in checks(lines)
+                if line.startswith("OK") and line.split()[1] not in old_system]
     assert "FAIL service      nba-phase1-scrapers: not found in " \
            "projects/nba-props-platform-dev/locations/us-west2" in "\n".join(lines)
 
 
 def test_verifier_checks_the_wiring_of_its_env():
-    verifier = Verifier(load(), replace(PROD, sport="mlb"), RecordedReader(HEALTHY))
+    verifier = Verifier(load(), replace(PROD, sport="mlb"), RecordedReader(HEALTHY), CLEAN)
     assert verifier.wiring == derive(load(), replace(PROD, sport="mlb"))
     assert {e.subscription for e in verifier.wiring.edges} == {
         "mlb-phase2-raw-sub", "mlb-phase3-analytics-sub", "mlb-phase4-precompute-sub",
@@ -611,7 +615,7 @@ def test_expected_matches_the_synthesized_stack(prod_stack):
 
 
 def test_main_healthy_exit_zero(capsys):
-    assert verify.main(["--env", "prod"], reader=RecordedReader(HEALTHY)) == 0
+    assert verify.main(["--env", "prod"], reader=RecordedReader(HEALTHY), inventory=CLEAN) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("verify prod: project nba-props-platform, region "
                                           "us-west2: 6 services, 2 functions, 4 push "
@@ -623,7 +627,7 @@ def test_main_missing_credentials_one_line_exit_2(capsys):
         def get_service(self, name):
             raise DefaultCredentialsError("Your default credentials were not found.")
 
-    assert verify.main(["--env", "prod"], reader=NoCredentials(HEALTHY)) == 2
+    assert verify.main(["--env", "prod"], reader=NoCredentials(HEALTHY), inventory=CLEAN) == 2
     captured = capsys.readouterr()
     [line] = captured.err.splitlines()
     assert line.startswith("verify: no usable Google credentials (Your default credentials "
