@@ -17,7 +17,7 @@ Vocabulary:
 * a *slot* is a place where an identity acts: a service's runtime, a push subscription's
   OIDC token, a function's event trigger, a scheduler job's OIDC token, a function build;
 * ``Grant.by`` says who makes the grant: a construct when two constructs are connected
-  (``push_edge``, ``function``, ``scheduled_job``), or the stack through the target
+  (``push_edge``, ``function``, ``function_builder``, ``scheduled_job``), or the stack through the target
   construct's ``grant_*`` method (``stack``).
 """
 
