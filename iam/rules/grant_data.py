@@ -55,8 +55,8 @@ def missing_grants(ctx: Context) -> Iterator[Finding]:
     have = {(p.member, e.role, target) for e, p, target in _actual_grants(g) if e.mode == "member"}
     by_target: dict[Target, str] = {}
     for res in g.stack.resources.values():
-        if res.type.startswith("data.") or res.type.endswith(("_iam_member", "_iam_binding",
-                                                               "_iam_policy")):
+        if res.type.startswith(("data.", "ephemeral.")) or res.type.endswith((
+                "_iam_member", "_iam_binding", "_iam_policy")):
             continue
         kind = g.kind_of(res, "other")
         if res.type == "google_cloudfunctions2_function":

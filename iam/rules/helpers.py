@@ -58,6 +58,14 @@ def push_subscriptions(g: StackGraph) -> Iterator[tuple[Resource, Mapping[str, A
             yield sub, push
 
 
+def http_jobs(g: StackGraph) -> Iterator[tuple[Resource, Mapping[str, Any], Endpoint]]:
+    """Every scheduler job with an http_target, that target and the endpoint it calls."""
+    for job in g.resources("google_cloud_scheduler_job"):
+        http = first(job.body.get("http_target"))
+        if http:
+            yield job, http, g.endpoint(http.get("uri"))
+
+
 def holds_invoker(g: StackGraph, principal: Principal, target_address: str) -> bool:
     """Whether an additive Cloud Run member gives ``principal`` run.invoker on the target."""
     return any(

@@ -138,6 +138,7 @@ def primitive_roles(ctx: Context) -> Iterator[Finding]:
                               "the connection needs")
 
 
+BUILD_SOURCE_ROLE = "roles/storage.objectViewer"
 PROJECT_IAM_TYPES = ("google_project_iam_", "google_folder_iam_", "google_organization_iam_")
 RESOURCE_ROLE_PREFIXES = ("roles/run.", "roles/pubsub.", "roles/bigquery.data",
                           "roles/storage.", "roles/iam.serviceAccount", "roles/cloudfunctions.",
@@ -151,8 +152,15 @@ def project_scoped_roles(ctx: Context) -> Iterator[Finding]:
     """Roles granted on a project are inherited by every resource in it, so an invoker,
     publisher, subscriber, data-editor or token-creator role granted there opens every service,
     topic, dataset or account; grant each on the one resource (Firestore's and Cloud Build's
-    roles have no resource level)."""
+    roles have no resource level). One exception: a function build reads its source copy in
+    Google's gcf-v2-sources-<number>-<region> bucket, which the first deploy creates, so a
+    build identity reads objects project-wide."""
+    builders = {a.principal.member for a in ctx.graph.acting()
+                if a.slot.kind == "function.build" and a.principal is not None}
     for e in ctx.graph.iam:
+        if (e.role == BUILD_SOURCE_ROLE and e.principals
+                and {p.member for p in e.principals} <= builders):
+            continue
         if e.rtype.startswith(PROJECT_IAM_TYPES) and e.role.startswith(RESOURCE_ROLE_PREFIXES):
             scope = e.rtype.split("_iam_")[0].removeprefix("google_")
             yield Finding(e.address, f"{e.role} granted on the whole {scope} reaches every "

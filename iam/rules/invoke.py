@@ -10,6 +10,7 @@ from iam.rules.helpers import (
     PRIMITIVE_ROLES,
     check_audience,
     holds_invoker,
+    http_jobs,
     oidc_principal,
     target_text,
     who,
@@ -46,11 +47,7 @@ def job_invoker(ctx: Context) -> Iterator[Finding]:
     account, whose audience is the target's URL; that account needs roles/run.invoker on the
     target, or every scheduled call gets 403."""
     g = ctx.graph
-    for job in g.resources("google_cloud_scheduler_job"):
-        http = first(job.body.get("http_target"))
-        if not http:
-            continue
-        ep = g.endpoint(http.get("uri"))
+    for job, http, ep in http_jobs(g):
         if ep.target is None:
             yield Finding(job.address, f"http_target.uri {ep.raw!r} cannot be proven to "
                           "target a Cloud Run service or function of this stack; write it as "

@@ -5,22 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from iam.rules.engine import LIFECYCLE_DOC, PROVIDER_DOCS, Context, Finding, rule
+from infra.model.lifecycle_facts import REPLACED_ONLY
 from infra.stackjson.stack import first
 
 
 @rule("LIFE-001", "IAM on a replaceable resource is re-created with it",
       see=LIFECYCLE_DOC + "#replace_triggered_by",
-      fix="lifecycle.replace_triggered_by = [\"<target type>.<name>\"] (replaced_with())")
+      fix="lifecycle.replace_triggered_by = [\"<target type>.<name>.<attr>\"] (replaced_with())")
 def replace_triggered_by(ctx: Context) -> Iterator[Finding]:
-    """A replaced service, function, topic, subscription, account or dataset comes back with an
+    """A replaced service, topic, subscription, account, bucket or dataset comes back with an
     empty IAM policy while Terraform's state still holds the member; replace_triggered_by with
-    the target's literal address re-creates the member whenever the target is replaced."""
+    the target's literal address re-creates the member whenever the target is replaced. A gen2
+    function's invoker needs none: it names the function's service_config[0].service, which is
+    new when the function is replaced, and a new name forces a new member."""
     seen: set[str] = set()
     for e in ctx.graph.iam:
         if e.address in seen or e.target is None or e.target.address is None:
             continue
         seen.add(e.address)
         want = e.target.address
+        if _names_function_service(ctx, e.address, want):
+            continue
         literal = [a for a in e.replace_triggered_by if "${" not in a]
         ok = any(a == want or a.startswith(f"{want}.") for a in literal)
         if ok:
@@ -33,7 +38,23 @@ def replace_triggered_by(ctx: Context) -> Iterator[Finding]:
             why = "is missing"
         yield Finding(e.address, f"lifecycle.replace_triggered_by {why}: when {want} is "
                       "replaced the new resource starts with an empty IAM policy and this "
-                      f"grant is not re-applied; set replace_triggered_by = [\"{want}\"]")
+                      f"grant is not re-applied; set replace_triggered_by = "
+                      f"[\"{trigger_for(want)}\"]")
+
+
+def trigger_for(address: str) -> str:
+    """The trigger a member on ``address`` names: its replacement-only attribute if known."""
+    fact = REPLACED_ONLY.get(address.split(".", 1)[0])
+    return f"{address}.{fact.attribute}" if fact else f"{address}.<an attribute that changes " \
+        "only on replacement>"
+
+
+def _names_function_service(ctx: Context, member: str, target: str) -> bool:
+    """Whether ``member`` is on a gen2 function's Cloud Run service, named by reference."""
+    if not target.startswith("google_cloudfunctions2_function."):
+        return False
+    body = ctx.graph.stack.resources[member].body
+    return body.get("name") == f"${{{target}.service_config[0].service}}"
 
 
 @rule("COND-001", "No conditional grants",

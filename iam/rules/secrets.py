@@ -14,8 +14,21 @@ from iam.rules.engine import Context, Finding, rule
 from iam.rules.helpers import blocks, decoded
 from infra.stackjson.stack import REF_RE, first
 
-SECRET_SOURCES = ("data.google_secret_manager_secret_version.",
-                  "google_secret_manager_secret_version.")
+SECRET_SOURCES = ("ephemeral.google_secret_manager_secret_version.",)
+"""Where a secret value may come from: an ephemeral read, which never reaches state."""
+SECRET_DATA_SOURCES: Mapping[str, str] = {
+    "google_secret_manager_secret_version": "ephemeral.google_secret_manager_secret_version",
+    "google_secret_manager_secret_version_access": "ephemeral.google_secret_manager_secret_version",
+    "google_secret_manager_regional_secret_version":
+        "ephemeral.google_secret_manager_regional_secret_version",
+    "google_secret_manager_regional_secret_version_access":
+        "ephemeral.google_secret_manager_regional_secret_version",
+    "google_kms_secret": "ephemeral.google_kms_secret (or a Secret Manager ephemeral read)",
+    "google_service_account_access_token": "ephemeral.google_service_account_access_token",
+    "google_service_account_id_token": "ephemeral.google_service_account_id_token",
+}
+"""Data sources whose result is a secret value, and the ephemeral resource to read it with
+instead (a data source's result is written to state in plain text)."""
 SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a Slack webhook URL", re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/")),
     ("a chat webhook URL", re.compile(r"discord(?:app)?\.com/api/webhooks/|"
@@ -84,15 +97,15 @@ def _walk(value: object, path: str) -> Iterator[tuple[str, str, object]]:
 def secrets(ctx: Context) -> Iterator[Finding]:
     """Everything in the configuration lands in plan files, CI artifacts and Terraform state,
     where it is readable in plain text; tokens, keys, webhook URLs and sensitive fields are read
-    from Secret Manager (data.google_secret_manager_secret_version) and no key is minted into
-    state."""
+    from Secret Manager by an ephemeral resource into a write-only argument, and no key is
+    minted into state."""
     yield from _minted_keys(ctx)
     data = ctx.graph.stack.data
     found: list[tuple[str, object]] = []
-    for kind in ("resource", "data"):
+    for kind in ("resource", "data", "ephemeral"):
         for rtype, by_name in (data.get(kind) or {}).items():
             for name, body in (by_name or {}).items():
-                prefix = "data." if kind == "data" else ""
+                prefix = "" if kind == "resource" else f"{kind}."
                 found.append((f"{prefix}{rtype}.{name}", body))
     for kind in ("provider", "output", "variable", "locals", "terraform"):
         for name, body in (data.get(kind) or {}).items():
@@ -129,21 +142,41 @@ def _secret_fields(address: str, body: object, reported: set[str]) -> Iterator[F
                 reported.add(where)
                 yield Finding(address, f"{where} holds {label}; secrets live in Secret Manager "
                               "and reach the stack only as "
-                              "data.google_secret_manager_secret_version references (rotate "
+                              "ephemeral.google_secret_manager_secret_version references (rotate "
                               "it: it is in the code that wrote this stack and in Terraform "
                               "state)")
         if where in reported:
             continue
         sensitive = (key in SENSITIVE_KEYS or key.endswith(SENSITIVE_SUFFIXES)
                      or ".sensitive_labels." in f".{path}")
-        if address.startswith("data.google_secret_manager_secret_version."):
+        if address.startswith(SECRET_SOURCES) or key.endswith(WRITE_ONLY_VERSION):
+            # The secret read itself, and the counter that makes Terraform resend a
+            # write-only value: neither holds a secret.
             sensitive = False
         if sensitive:
             why = _secret_source(value)
             if why:
                 reported.add(where)
                 yield Finding(address, f"sensitive field {where} {why}; read it from "
-                              "data.google_secret_manager_secret_version.<x>.secret_data")
+                              "ephemeral.google_secret_manager_secret_version.<x>.secret_data "
+                              "into a write-only (*_wo) argument")
+
+
+WRITE_ONLY_VERSION = "_wo_version"
+
+
+@rule("SECRET-002", "No secret read through a data source",
+      see="https://developer.hashicorp.com/terraform/language/resources/ephemeral",
+      fix="read it with the ephemeral resource into a write-only argument")
+def secret_data_sources(ctx: Context) -> Iterator[Finding]:
+    """A data source's result is stored in Terraform state, in plain text, for anyone who can
+    read the state bucket; an ephemeral resource is read during plan and apply only and never
+    stored, and a write-only argument sends the value without keeping it."""
+    for rtype, instead in SECRET_DATA_SOURCES.items():
+        for res in ctx.graph.resources(f"data.{rtype}"):
+            yield Finding(res.address, f"data.{rtype} writes the secret into Terraform state in "
+                          f"plain text; read it with {instead} and pass it to a write-only "
+                          "(*_wo) argument")
 
 
 def _secret_env(address: str, body: object, reported: set[str]) -> Iterator[Finding]:

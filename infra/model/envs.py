@@ -54,6 +54,10 @@ class EnvConfig:
     @property
     def database_location(self) -> str:
         return self.firestore_location or self.region
+    buckets: Mapping[str, str] = field(default_factory=dict)
+    """Bucket key of the manifest → its cloud name (global, so per environment)."""
+    alert_token_version: int = 1
+    """Version of the write-only alert token; bump it after rotating the secret."""
 
     def scaling_for(self, service_key: str) -> Scaling:
         return self.scaling.get(service_key, Scaling())
@@ -75,6 +79,13 @@ class EnvConfig:
         if unknown:
             raise ManifestError(f"{where}.images: unknown service keys {unknown}; declared: "
                                 f"{sorted(s.key for s in manifest.services)}")
+        declared = {b.key for b in manifest.buckets}
+        if set(self.buckets) != declared:
+            raise ManifestError(f"{where}.buckets: names {sorted(self.buckets)} but the manifest "
+                                f"declares buckets {sorted(declared)}; name each one once")
+        if self.alert_token_version < 1:
+            raise ManifestError(f"{where}.alert_token_version: invalid value "
+                                f"{self.alert_token_version!r}; at least 1")
         for key, sc in self.scaling.items():
             if key not in self.images:
                 raise ManifestError(f"{where}.scaling: unknown service key {key!r}")
@@ -105,6 +116,7 @@ ENVS: Mapping[str, EnvConfig] = MappingProxyType({
         images=_images("us-west2-docker.pkg.dev/nba-props-platform-dev/pipeline", "dev"),
         alert_channel_secret="pipeline-alerts-slack-token",
         alert_slack_channel="#nba-pipeline-alerts-dev",
+        buckets=MappingProxyType({"raw": "nba-props-platform-dev-nba-raw"}),
     ),
     "prod": EnvConfig(
         name="prod",
@@ -117,6 +129,9 @@ ENVS: Mapping[str, EnvConfig] = MappingProxyType({
         alert_slack_channel="#nba-pipeline-alerts",
         # BigQuery errors in the live project read "Table not found in location us-west2".
         bigquery_location="us-west2",
+        # <project>-<sport>-raw; the live raw bucket's name is not in the pipeline's records:
+        # confirm it from the live inventory before the first apply and adopt that bucket.
+        buckets=MappingProxyType({"raw": "nba-props-platform-nba-raw"}),
         scaling=MappingProxyType({
             "phase3-analytics-processors": Scaling(min_instances=0, max_instances=20),
             "prediction-worker": Scaling(min_instances=0, max_instances=50),

@@ -85,6 +85,12 @@ class Service:
 
     ``routes`` are the paths other components may call; ``publishes`` the topic keys it
     announces completions on; ``invokes`` the services it calls directly.
+
+    What its code does with the pipeline's data, from which its runtime identity's grants are
+    derived (``infra.model.wiring``; nothing else grants a service data access): ``reads`` and
+    ``writes`` are dataset keys (a written dataset is readable too), ``reads_buckets`` and
+    ``writes_buckets`` bucket keys (writes may overwrite), ``runs_queries`` whether it runs
+    BigQuery jobs (queries, loads: ``roles/bigquery.jobUser`` on the project). Default: none.
     """
 
     key: str
@@ -96,6 +102,14 @@ class Service:
     cloud_name: str | None = None
     """Full Cloud Run name; default ``<sport>-<key>``."""
     description: str = ""
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    reads_buckets: tuple[str, ...] = ()
+    writes_buckets: tuple[str, ...] = ()
+    runs_queries: bool = False
+    timeout_seconds: int = 540
+    """Request timeout (Cloud Run allows 1..3600); schedulers calling it wait at least this
+    long. Default 540 s."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +204,15 @@ class Dataset:
 
 
 @dataclass(frozen=True)
+class Bucket:
+    """A Cloud Storage bucket of pipeline data; its cloud name is in the environment config
+    (``EnvConfig.buckets``), since bucket names are global."""
+
+    key: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class AlertPolicy:
     """ERROR logs of ``component`` (a service or function key) notify the alert channel."""
 
@@ -216,6 +239,7 @@ class Manifest:
     removed: tuple[str, ...] = ()
     """Names of components and topics that were removed and must never come back."""
     completion_ttl_days: int = 7
+    buckets: tuple[Bucket, ...] = ()
 
     # ----- derived views (the only way the rest of the repo reads the manifest) -----
 
@@ -317,6 +341,7 @@ class Manifest:
                 if target not in service_keys or target == s.key:
                     raise _fail(f"{where}.invokes", target,
                                 f"another declared service: {sorted(service_keys - {s.key})}")
+            self._validate_access(where, s)
         for i, f in enumerate(self.functions):
             where = f"functions[{i}]"
             _check_key(f"{where}.key", f.key)
@@ -430,6 +455,26 @@ class Manifest:
         if not 5 <= t.stall_minutes <= 24 * 60:
             raise _fail(f"{where}.stall_minutes", t.stall_minutes, "5..1440")
 
+    def _validate_access(self, where: str, s: Service) -> None:
+        datasets = {d.key for d in self.datasets}
+        buckets = {b.key for b in self.buckets}
+        for name, keys, declared in (("reads", s.reads, datasets), ("writes", s.writes, datasets),
+                                     ("reads_buckets", s.reads_buckets, buckets),
+                                     ("writes_buckets", s.writes_buckets, buckets)):
+            _unique(f"{where}.{name}", keys)
+            for key in keys:
+                if key not in declared:
+                    raise _fail(f"{where}.{name}", key, f"declared: {sorted(declared)}")
+        for name, reads, writes in (("reads", s.reads, s.writes),
+                                    ("reads_buckets", s.reads_buckets, s.writes_buckets)):
+            both = sorted(set(reads) & set(writes))
+            if both:
+                raise _fail(f"{where}.{name}", both, "a written store is readable already; "
+                            "list it in writes only")
+        if not 1 <= s.timeout_seconds <= 3600:
+            raise _fail(f"{where}.timeout_seconds", s.timeout_seconds,
+                        "1..3600 (Cloud Run's request timeout)")
+
     def _validate_subscribers(self, topic_keys: set[str]) -> None:
         consumed = {t.topic for t in self.transitions if t.kind == "direct"}
         consumed |= {t.trigger_topic for t in self.gated() if t.trigger_topic}
@@ -460,6 +505,9 @@ class Manifest:
                                 f"declared Phase 3 processors: {phase3}")
 
     def _validate_data(self) -> None:
+        _unique("buckets[].key", (b.key for b in self.buckets))
+        for i, b in enumerate(self.buckets):
+            _check_key(f"buckets[{i}].key", b.key)
         dataset_keys = {d.key for d in self.datasets}
         _unique("datasets[].key", (d.key for d in self.datasets))
         for i, d in enumerate(self.datasets):

@@ -75,6 +75,10 @@ class Names:
     def builder_account(self) -> str:
         return f"{self.sport}-fn-builder"
 
+    def bucket(self, key: str) -> str:
+        """A data bucket's cloud name, from the environment config (bucket names are global)."""
+        return self.env.buckets[key]
+
     def source_bucket(self) -> str:
         return f"{self.env.project_id}-function-sources"
 

@@ -12,6 +12,7 @@ from functools import cache
 from infra.model.envs import ENVS
 from infra.model.manifest import (
     AlertPolicy,
+    Bucket,
     Dataset,
     Function,
     Manifest,
@@ -69,22 +70,31 @@ PIPELINE = Manifest(
         Processor("upcoming_player_game_context", 3),
         Processor("upcoming_team_game_context", 3),
     ),
+    # What each service reads and writes is what its runtime identity is granted (and all it
+    # is granted): the raw files in GCS, the previous phase's dataset (read), its own (write),
+    # and BigQuery jobs for every processor that queries.
     services=(
         Service("phase1-scrapers", 1, "p1-scrapers", routes=("/scrape",),
-                publishes=("phase1-scrapers-complete",), description="Scrapers to GCS"),
+                publishes=("phase1-scrapers-complete",), writes_buckets=("raw",),
+                description="Scrapers to GCS"),
         Service("phase2-raw-processors", 2, "p2-raw", routes=("/process",),
-                publishes=("phase2-raw-complete",), description="GCS → nba_raw"),
+                publishes=("phase2-raw-complete",), reads_buckets=("raw",), writes=("raw",),
+                runs_queries=True, description="GCS → nba_raw"),
         Service("phase3-analytics-processors", 3, "p3-analytics",
                 routes=("/process", "/process-date-range"),
-                publishes=("phase3-analytics-complete",), description="nba_raw → nba_analytics"),
+                publishes=("phase3-analytics-complete",), reads=("raw",), writes=("analytics",),
+                runs_queries=True, timeout_seconds=540, description="nba_raw → nba_analytics"),
         Service("phase4-precompute-processors", 4, "p4-precompute", routes=("/process",),
-                publishes=("phase4-precompute-complete",),
+                publishes=("phase4-precompute-complete",), reads=("analytics",),
+                writes=("precompute",), runs_queries=True,
                 description="nba_analytics → nba_precompute"),
         Service("prediction-coordinator", 5, "p5-coordinator", routes=("/start",),
                 invokes=("prediction-worker",), cloud_name="prediction-coordinator",
+                reads=("precompute",), writes=("predictions",), runs_queries=True,
                 description="Fans out prediction work"),
         Service("prediction-worker", 5, "p5-worker", routes=("/predict",),
-                cloud_name="prediction-worker", description="Writes nba_predictions"),
+                cloud_name="prediction-worker", reads=("precompute",), writes=("predictions",),
+                runs_queries=True, description="Writes nba_predictions"),
     ),
     functions=(
         Function(
@@ -186,6 +196,7 @@ PIPELINE = Manifest(
         "odds_api_player_points_props": ("upcoming_player_game_context",),
     },
     removed=("phase2-to-phase3-orchestrator", "phase3-trigger"),
+    buckets=(Bucket("raw", "Scraped raw files (Phase 1 writes, Phase 2 reads)"),),
 )
 
 

@@ -17,7 +17,7 @@ Vocabulary:
 * a *slot* is a place where an identity acts: a service's runtime, a push subscription's
   OIDC token, a function's event trigger, a scheduler job's OIDC token, a function build;
 * ``Grant.by`` says who makes the grant: a construct when two constructs are connected
-  (``push_edge``, ``function``, ``scheduled_job``), or the stack through the target
+  (``push_edge``, ``function``, ``function_builder``, ``scheduled_job``), or the stack through the target
   construct's ``grant_*`` method (``stack``).
 """
 
@@ -41,16 +41,23 @@ PUBLISHER = "roles/pubsub.publisher"
 SUBSCRIBER = "roles/pubsub.subscriber"
 TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"
 DATA_EDITOR = "roles/bigquery.dataEditor"
+DATA_VIEWER = "roles/bigquery.dataViewer"
+JOB_USER = "roles/bigquery.jobUser"
 DATASTORE_USER = "roles/datastore.user"
 DATASTORE_VIEWER = "roles/datastore.viewer"
 LOG_WRITER = "roles/logging.logWriter"
 REGISTRY_WRITER = "roles/artifactregistry.writer"
 OBJECT_VIEWER = "roles/storage.objectViewer"
+OBJECT_USER = "roles/storage.objectUser"
+"""Write that may overwrite: ``roles/storage.objectCreator`` cannot replace an existing object
+(an overwrite needs ``storage.objects.delete``); objectUser is the smallest predefined role
+that can (https://cloud.google.com/storage/docs/access-control/iam-roles)."""
 
-BUILDER_PROJECT_ROLES = (LOG_WRITER, REGISTRY_WRITER)
-"""The documented minimum for a custom function-build identity, instead of the broad
-``roles/cloudbuild.builds.builder``: write build logs, push the image (it also reads the
-source bucket, granted on the bucket)."""
+BUILDER_PROJECT_ROLES = (LOG_WRITER, REGISTRY_WRITER, OBJECT_VIEWER)
+"""A custom function-build identity's roles, instead of the broad
+``roles/cloudbuild.builds.builder``: write build logs, push the image, read the source copy
+in Google's ``gcf-v2-sources-<number>-<region>`` bucket (see
+``infra.synth.constructs.builder``)."""
 
 TargetKind = Literal[
     "run.service",       # a Cloud Run service this stack deploys
@@ -76,7 +83,7 @@ SlotKind = Literal[
     "job.oidc",           # Cloud Scheduler http_target.oidc_token.service_account_email
 ]
 
-GrantedBy = Literal["push_edge", "function", "scheduled_job", "stack"]
+GrantedBy = Literal["push_edge", "function", "function_builder", "scheduled_job", "stack"]
 
 SHAREABLE_SLOTS: frozenset[str] = frozenset({"function.build"})
 """Slot kinds one identity may fill for several components (every function build)."""
@@ -103,6 +110,9 @@ class Grant:
     target: Target
     why: str = field(default="", compare=False)
     by: GrantedBy = field(default="stack", compare=False)
+    address: str = field(default="", compare=False)
+    """The Terraform address of the IAM member that made it, once a construct has (what a
+    resource that must wait for the grant depends on); empty in the wiring itself."""
 
     def __str__(self) -> str:
         return f"{short_member(self.member)} {self.role} on {self.target}"
@@ -224,6 +234,8 @@ class Wiring(MemberLookup):
     topics: tuple[str, ...]
     """Every topic the stack declares: the manifest's, then each edge's dead-letter topic."""
     datasets: tuple[str, ...]
+    buckets: tuple[str, ...] = ()
+    """The manifest's data buckets (cloud names); the function-source bucket is not one."""
 
     def grants_by(self, by: GrantedBy) -> tuple[Grant, ...]:
         return tuple(g for g in self.grants if g.by == by)
@@ -302,7 +314,11 @@ class _Builder:
 
     # The order below is the order the stack makes its grant calls in.
 
+    def bucket(self, key: str) -> Target:
+        return Target("storage.bucket", self.names.bucket(key))
+
     def services(self) -> None:
+        """Each service's grants, from what the manifest says its code does."""
         for svc in self.manifest.services:
             cloud = self.names.service(svc)
             member = self.account(self.names.service_account(svc),
@@ -317,15 +333,27 @@ class _Builder:
                          self.run_target(callee),
                          f"{self.names.service(svc)} calls {callee} directly")
 
+    def service_data(self) -> None:
+        for svc in self.manifest.services:
+            cloud = self.names.service(svc)
+            member = sa(self.names, self.names.service_account(svc))
+            if svc.runs_queries:
+                self.add(member, JOB_USER, self.project(), f"{cloud} runs BigQuery jobs")
+            for role, target, keys, verb in (
+                    (DATA_VIEWER, self.dataset, svc.reads, "reads"),
+                    (DATA_EDITOR, self.dataset, svc.writes, "writes"),
+                    (OBJECT_VIEWER, self.bucket, svc.reads_buckets, "reads"),
+                    (OBJECT_USER, self.bucket, svc.writes_buckets, "writes (and overwrites)")):
+                for key in keys:
+                    self.add(member, role, target(key), f"{cloud} {verb} {target(key).name}")
+
     def builder(self) -> str:
         builder = self.account(self.names.builder_account(),
                                "Cloud Build identity of the function deploys")
-        for role, why in zip(BUILDER_PROJECT_ROLES, ("writes function build logs",
-                                                     "pushes function images to Artifact "
-                                                     "Registry"), strict=True):
-            self.add(builder, role, self.project(), why)
-        self.add(builder, OBJECT_VIEWER, Target("storage.bucket", self.names.source_bucket()),
-                 "reads function source bundles")
+        whys = ("writes function build logs", "pushes function images to Artifact Registry",
+                "reads the function source copy in gcf-v2-sources-<number>-<region>")
+        for role, why in zip(BUILDER_PROJECT_ROLES, whys, strict=True):
+            self.add(builder, role, self.project(), why, "function_builder")
         return builder
 
     def functions(self, builder: str) -> list[Trigger]:
@@ -424,12 +452,7 @@ class _Builder:
                              Target("pubsub.subscription", e.dead_letter_subscription),
                              f"{cloud} peeks at {e.dead_letter_subscription} to report "
                              "failing pushes")
-        for svc in self.manifest.services:
-            dataset = self.manifest.phase(svc.phase).dataset
-            if dataset is not None:
-                self.add(sa(self.names, self.names.service_account(svc)), DATA_EDITOR,
-                         self.dataset(dataset),
-                         f"{self.names.service(svc)} writes {self.names.dataset(dataset)}")
+        self.service_data()
 
 
 def derive(manifest: Manifest, env: EnvConfig) -> Wiring:
@@ -455,4 +478,5 @@ def derive(manifest: Manifest, env: EnvConfig) -> Wiring:
         topics=tuple(names.topic(t.key) for t in manifest.topics)
         + tuple(e.dead_letter_topic for e in edges),
         datasets=tuple(names.dataset(d.key) for d in manifest.datasets),
+        buckets=tuple(names.bucket(b.key) for b in manifest.buckets),
     )

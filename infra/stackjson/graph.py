@@ -325,7 +325,7 @@ class StackGraph:
 
     def _iam_entries(self) -> Iterator[IamEntry]:
         for res in sorted(self.stack.resources.values(), key=lambda r: r.address):
-            if res.type.startswith("data."):
+            if res.type.startswith(("data.", "ephemeral.")):
                 continue
             mode, base = iam_kind(res.type)
             if mode is None:
@@ -359,7 +359,7 @@ class StackGraph:
                 continue
             for address in self.stack.refs(value):
                 target = self.stack.resources.get(address)
-                if target is not None and not target.type.startswith("data."):
+                if target is not None and not target.type.startswith(("data.", "ephemeral.")):
                     return ResolvedTarget(Target("other", self.cloud_name(target)),
                                           target.address, literal=False)
         return None

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REF_RE = re.compile(r"\$\{((?:data\.)?[a-z0-9_]+\.[A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
+REF_RE = re.compile(r"\$\{((?:data\.|ephemeral\.)?[a-z0-9_]+\.[A-Za-z0-9_-]+)"
+                    r"((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,11 @@ class StackJson:
         self.data = data
         self.path = path
         self.resources: dict[str, Resource] = {}
-        for kind in ("resource", "data"):
+        # Ephemeral resources (Terraform 1.10) are read at plan/apply and never stored in state.
+        for kind in ("resource", "data", "ephemeral"):
             for rtype, by_name in (data.get(kind) or {}).items():
                 for name, body in (by_name or {}).items():
-                    prefix = "data." if kind == "data" else ""
+                    prefix = "" if kind == "resource" else f"{kind}."
                     res = Resource(f"{prefix}{rtype}", name, body or {})
                     self.resources[res.address] = res
 

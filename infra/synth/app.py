@@ -14,6 +14,11 @@ from infra.model.manifest import Manifest
 from infra.paths import BUNDLE_DIR, DEFAULT_OUTDIR, FUNCTIONS_DIR, stack_file
 from infra.synth.stacks.pipeline_stack import PipelineStack, stack_name
 
+TERRAFORM_TARGET = ">=1.11.0"
+"""The Terraform releases the stacks are written for (CI pins ~1.11): the alert token is an
+ephemeral resource (1.10) fed to a write-only argument (1.11). cdktn validates features
+against it (its ``targetVersions`` context)."""
+
 
 def synthesize(manifest: Manifest, env_names: Sequence[str] = tuple(ENVS),
                outdir: Path = DEFAULT_OUTDIR, bundle_dir: Path = BUNDLE_DIR,
@@ -25,7 +30,8 @@ def synthesize(manifest: Manifest, env_names: Sequence[str] = tuple(ENVS),
     ``import`` blocks); ``None`` synthesizes without adoption.
     """
     manifest.validate()
-    app = App(outdir=str(outdir), skip_validation=False)
+    app = App(outdir=str(outdir), skip_validation=False,
+              context={"targetVersions": {"terraform": TERRAFORM_TARGET}})
     envs = [get_env(n) for n in env_names]
     for env in envs:
         imports = load_imports(env.name, env.project_id, adoption_dir) if adoption_dir else {}

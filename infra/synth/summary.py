@@ -58,7 +58,8 @@ def summarize(stacks: Mapping[str, Path], seconds: float) -> str:
     lines = [f"synthesized {len(stacks)} stack(s) in {seconds:.1f}s"]
     for name, path in stacks.items():
         stack = StackJson.load(path)
-        counts = Counter(r.type for r in stack.resources.values() if not r.type.startswith("data."))
+        counts = Counter(r.type for r in stack.resources.values()
+                         if not r.type.startswith(("data.", "ephemeral.")))
         lines.append(f"\n{name}: {sum(counts.values())} resources -> {path.parent}")
         for rtype, n in sorted(counts.items()):
             lines.append(f"  {n:3d}  {rtype}")

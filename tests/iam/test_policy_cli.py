@@ -91,7 +91,7 @@ def test_without_env_only_manifest_rules_run(prod, write_stack):
         "topic": "${google_pubsub_topic.phase4_trigger__topic.name}",
         "member": "serviceAccount:${google_service_account.phase3_analytics_processors__identity"
                   ".email}",
-        "lifecycle": {"replace_triggered_by": ["google_pubsub_topic.phase4_trigger__topic"]}}
+        "lifecycle": {"replace_triggered_by": ["google_pubsub_topic.phase4_trigger__topic.id"]}}
     folder = write_stack(prod, "mutated")
     proc = policy(folder)
     assert proc.returncode == 0, proc.stdout

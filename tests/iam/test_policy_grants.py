@@ -102,7 +102,7 @@ def test_grants_cli_prints_the_table():
     proc = subprocess.run([sys.executable, "-m", "iam.grants", "--env", "prod"],
                           cwd=Path(__file__).resolve().parents[2], capture_output=True,
                           text=True, check=True)
-    assert proc.stdout.startswith("Grants of `prod` (nba-props-platform): 42\n")
+    assert proc.stdout.startswith("Grants of `prod` (nba-props-platform): 53\n")
     assert ("| `nba-push-phase2-to-phase3@nba-props-platform` | `roles/run.invoker` | "
             "run.service nba-phase3-analytics-processors | nba-phase3-analytics-sub pushes to "
             "nba-phase3-analytics-processors/process |") in proc.stdout

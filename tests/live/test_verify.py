@@ -33,9 +33,9 @@ PROD = get_env("prod")
 AGENT = "serviceAccount:service-733310264829@gcp-sa-pubsub.iam.gserviceaccount.com"
 
 # 6 services + 2 functions + 1 trigger + 4 subscriptions + every grant of the wiring:
-# 9 invoker, 9 publisher, 8 subscriber, 5 token creator, 6 dataEditor, 5 project/bucket;
+# the wiring's grants (invoker, publisher, subscriber, token creator, BigQuery, project, bucket);
 # the old system: nothing removed live, no second deploy path, one release path
-HEALTHY_CHECKS = 6 + 2 + 1 + 4 + 42 + 3
+HEALTHY_CHECKS = 6 + 2 + 1 + 4 + 53 + 3
 
 
 class RecordedReader:
@@ -201,8 +201,15 @@ def test_healthy_lines_name_each_edge(capsys):
         "granted (prediction-worker writes nba_predictions)",
         "OK   datastore    nba-fn-orch-p3p4 → nba-props-platform: roles/datastore.user granted "
         "(phase3-to-phase4-orchestrator tracks completions in Firestore)",
-        "OK   iam          nba-fn-builder → nba-props-platform-function-sources: "
-        "roles/storage.objectViewer granted (reads function source bundles)",
+        "OK   iam          nba-fn-builder → nba-props-platform: roles/storage.objectViewer "
+        "granted (reads the function source copy in gcf-v2-sources-<number>-<region>)",
+        "OK   iam          nba-run-p3-analytics → nba-props-platform: roles/bigquery.jobUser "
+        "granted (nba-phase3-analytics-processors runs BigQuery jobs)",
+        "OK   iam          nba-run-p3-analytics → nba_raw: roles/bigquery.dataViewer granted "
+        "(nba-phase3-analytics-processors reads nba_raw)",
+        "OK   iam          nba-run-p2-raw → nba-props-platform-nba-raw: "
+        "roles/storage.objectViewer granted (nba-phase2-raw-processors reads "
+        "nba-props-platform-nba-raw)",
     ):
         assert expected_line in lines, f"missing line:\n{expected_line}\nin:\n{text}"
 
@@ -412,12 +419,12 @@ def test_invoker_only_under_a_condition_fails(broken_copy, capsys):
      "serviceAccount:nba-fn-orch-p3p4@nba-props-platform.iam.gserviceaccount.com missing on "
      "project nba-props-platform; needed: phase3-to-phase4-orchestrator tracks completions "
      "in Firestore"),
-    ("bucket_iam", "nba-props-platform-function-sources",
-     "serviceAccount:nba-fn-builder@nba-props-platform.iam.gserviceaccount.com",
-     "FAIL iam          nba-fn-builder → nba-props-platform-function-sources: "
-     "roles/storage.objectViewer for serviceAccount:nba-fn-builder@nba-props-platform.iam."
-     "gserviceaccount.com missing on bucket nba-props-platform-function-sources; needed: "
-     "reads function source bundles"),
+    ("bucket_iam", "nba-props-platform-nba-raw",
+     "serviceAccount:nba-run-p1-scrapers@nba-props-platform.iam.gserviceaccount.com",
+     "FAIL iam          nba-run-p1-scrapers → nba-props-platform-nba-raw: "
+     "roles/storage.objectUser for serviceAccount:nba-run-p1-scrapers@nba-props-platform.iam."
+     "gserviceaccount.com missing on bucket nba-props-platform-nba-raw; needed: "
+     "nba-phase1-scrapers writes (and overwrites) nba-props-platform-nba-raw"),
 ])
 def test_each_missing_grant_fails_alone(broken_copy, capsys, folder, file, drop, failed):
     root = broken_copy()
@@ -619,7 +626,7 @@ def test_main_healthy_exit_zero(capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("verify prod: project nba-props-platform, region "
                                           "us-west2: 6 services, 2 functions, 4 push "
-                                          "subscriptions, 42 grants")
+                                          "subscriptions, 53 grants")
 
 
 def test_main_missing_credentials_one_line_exit_2(capsys):

@@ -15,9 +15,13 @@ from infra.model.naming import Names
 from infra.model.pipeline import load
 from infra.model.wiring import (
     DATA_EDITOR,
+    DATA_VIEWER,
     DATASTORE_USER,
     DATASTORE_VIEWER,
     INVOKER,
+    JOB_USER,
+    OBJECT_USER,
+    OBJECT_VIEWER,
     PUBLISHER,
     PUBSUB_AGENT,
     ROLE_ACCESS,
@@ -41,19 +45,49 @@ def prod():
 
 
 def test_prod_grants_by_role(prod):
-    assert len(prod.grants) == len(set(prod.grants)) == 42
+    assert len(prod.grants) == len(set(prod.grants)) == 53
     assert Counter(g.role for g in prod.grants) == {
         INVOKER: 9, PUBLISHER: 9, SUBSCRIBER: 8, TOKEN_CREATOR: 5, DATA_EDITOR: 6,
-        DATASTORE_USER: 1, DATASTORE_VIEWER: 1, "roles/logging.logWriter": 1,
-        "roles/artifactregistry.writer": 1, "roles/storage.objectViewer": 1,
+        DATA_VIEWER: 4, JOB_USER: 5, DATASTORE_USER: 1, DATASTORE_VIEWER: 1,
+        "roles/logging.logWriter": 1, "roles/artifactregistry.writer": 1,
+        "roles/storage.objectViewer": 2, "roles/storage.objectUser": 1,
     }
 
 
 def test_who_makes_each_grant(prod):
     by = Counter(g.by for g in prod.grants)
     # per edge: agent publisher on the DLQ, subscriber, token creator, and the invoker
-    assert by == {"push_edge": 16, "function": 2, "scheduled_job": 3, "stack": 21}
+    assert by == {"push_edge": 16, "function": 2, "function_builder": 3, "scheduled_job": 3,
+                  "stack": 29}
     assert {g.role for g in prod.grants_by("function")} == {INVOKER, TOKEN_CREATOR}
+    assert {(g.role, g.target) for g in prod.grants_by("function_builder")} == {
+        (r, Target("project", "nba-props-platform")) for r in wiring.BUILDER_PROJECT_ROLES}
+
+
+def test_service_grants_come_from_what_the_manifest_says_they_do(prod):
+    """Each service: jobUser, read on the previous phase's data, write on its own."""
+    def of(account_id):
+        return {(g.role, g.target) for g in prod.grants_of(sa(account_id))}
+
+    project = Target("project", "nba-props-platform")
+    assert of("nba-run-p3-analytics") == {
+        (JOB_USER, project), (DATA_VIEWER, Target("bigquery.dataset", "nba_raw")),
+        (DATA_EDITOR, Target("bigquery.dataset", "nba_analytics")),
+        (PUBLISHER, Target("pubsub.topic", "nba-phase3-analytics-complete"))}
+    raw = Target("storage.bucket", "nba-props-platform-nba-raw")
+    assert (OBJECT_USER, raw) in of("nba-run-p1-scrapers")
+    assert (OBJECT_VIEWER, raw) in of("nba-run-p2-raw")
+    assert (OBJECT_VIEWER, raw) not in of("nba-run-p3-analytics")
+
+
+def test_dropping_a_declaration_drops_its_grant():
+    manifest = load()
+    svc = manifest.service("phase3-analytics-processors")
+    services = tuple(replace(s, runs_queries=False, reads=()) if s == svc else s
+                     for s in manifest.services)
+    w = derive(replace(manifest, services=services).validate(), PROD)
+    roles = {g.role for g in w.grants_of(sa("nba-run-p3-analytics"))}
+    assert JOB_USER not in roles and DATA_VIEWER not in roles
 
 
 def test_edges_name_their_dead_letters_through_naming(prod):

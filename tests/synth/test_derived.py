@@ -89,6 +89,31 @@ def test_code_change_in_one_function_changes_only_its_object(prod: StackJson, tm
     assert re.fullmatch(r"functions/phase3_to_phase4-[0-9a-f]{16}\.zip", new) and old != new
 
 
+def iam_members(stack: dict[str, Any]) -> dict[str, Any]:
+    return {f"{t}.{n}": body for t, by in stack["resource"].items() if t.endswith("_iam_member")
+            for n, body in by.items()}
+
+
+def test_code_change_changes_no_iam_member(prod: StackJson, tmp_path: Path) -> None:
+    """A new bundle hash updates the function in place: no grant is re-created or moved."""
+    functions = tmp_path / "functions"
+    shutil.copytree(FUNCTIONS_DIR, functions, ignore=shutil.ignore_patterns("__pycache__"))
+    for source in ("phase3_to_phase4", "pipeline_canary"):
+        with (functions / source / "main.py").open("a") as fh:
+            fh.write("\n# a code change\n")
+    changed = synth_one(tmp_path / "out", functions_dir=functions)
+    before, after = iam_members(prod.data), iam_members(changed)
+    assert sorted(after) == sorted(before)
+    for address, body in before.items():
+        assert after[address] == body, f"{address}: {diff(body, after[address])}"
+        triggers = body.get("lifecycle", {}).get("replace_triggered_by", [])
+        assert not any(t.startswith(("google_cloudfunctions2_function.",
+                                     "google_storage_bucket_object.")) for t in triggers), (
+            f"{address}: replace_triggered_by {triggers} fires on a code change")
+    bundles = [a for a in diff(prod.data, changed) if "google_storage_bucket_object" not in a]
+    assert bundles == []
+
+
 def test_a_change_to_the_shared_package_changes_both_functions_objects(
         prod: StackJson, tmp_path: Path) -> None:
     functions = tmp_path / "functions"
@@ -186,23 +211,24 @@ def test_snapshot(stacks: dict[str, StackJson], env: str) -> None:
 
 
 EXPECTED_COUNTS = {
-    "google_bigquery_dataset": 6, "google_bigquery_dataset_iam_member": 6,
+    "google_bigquery_dataset": 6, "google_bigquery_dataset_iam_member": 10,
     "google_bigquery_table": 4, "google_cloud_run_v2_service": 6,
     "google_cloud_run_v2_service_iam_member": 9, "google_cloud_scheduler_job": 3,
     "google_cloudfunctions2_function": 2, "google_firestore_database": 1,
     "google_firestore_field": 3, "google_monitoring_alert_policy": 3,
-    "google_monitoring_notification_channel": 1, "google_project_iam_member": 4,
-    "google_project_service": 14, "google_pubsub_subscription": 8,
+    "google_monitoring_notification_channel": 1, "google_project_iam_member": 10,
+    "google_project_service": 15, "google_pubsub_subscription": 8,
     "google_pubsub_subscription_iam_member": 8, "google_pubsub_topic": 9,
     "google_pubsub_topic_iam_member": 9, "google_service_account": 17,
-    "google_service_account_iam_member": 5, "google_storage_bucket": 1,
-    "google_storage_bucket_iam_member": 1, "google_storage_bucket_object": 2,
+    "google_service_account_iam_member": 5, "google_storage_bucket": 2,
+    "google_storage_bucket_iam_member": 2, "google_storage_bucket_object": 2,
 }
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_resource_counts(stacks: dict[str, StackJson], env: str) -> None:
-    counts = Counter(r.type for r in stacks[env].resources.values() if not r.type.startswith("data."))
+    counts = Counter(r.type for r in stacks[env].resources.values()
+                     if not r.type.startswith(("data.", "ephemeral.")))
     assert dict(sorted(counts.items())) == EXPECTED_COUNTS
 
 
@@ -227,8 +253,9 @@ def test_data_stores_are_protected(prod: StackJson) -> None:
 
 def test_alert_token_comes_from_secret_manager(prod: StackJson) -> None:
     channel = next(prod.of_type("google_monitoring_notification_channel"))
-    token = at(channel.body, "sensitive_labels.auth_token")
-    assert token.startswith("${data.google_secret_manager_secret_version.")
+    token = at(channel.body, "sensitive_labels.auth_token_wo")
+    assert token.startswith("${ephemeral.google_secret_manager_secret_version.")
+    assert "auth_token" not in channel.body["sensitive_labels"]
     policies = list(prod.of_type("google_monitoring_alert_policy"))
     filters = " ".join(at(p.body, "conditions[0].condition_matched_log.filter") for p in policies)
     assert "phase3-to-phase4-orchestrator" in filters and "nba-phase3-analytics-processors" in filters

@@ -72,7 +72,12 @@ def test_every_push_edge_is_complete(stacks: dict[str, StackJson], env: str) -> 
         mine = [(a, b) for a, b in on_target if b["member"] == member]
         assert [b["role"] for _, b in mine] == ["roles/run.invoker"], (
             f"{target[0]}: expected exactly roles/run.invoker for {member}, got {mine}")
-        assert_at(mine[0][1], "lifecycle.replace_triggered_by", [target[0]])
+        assert_at(mine[0][1], "lifecycle.replace_triggered_by", [f"{target[0]}.uid"])
+
+        # The subscription waits for both grants it pushes with.
+        token_creator = [a for a, b in iam_members_on(stack, sa) if b["member"] == PUBSUB_AGENT]
+        assert set(sub["depends_on"]) >= {mine[0][0], *token_creator}, (
+            f"{address}.depends_on: {sub['depends_on']}")
 
 
 def test_function_trigger_identity_has_invoker_on_the_function_service(prod: StackJson) -> None:
@@ -86,7 +91,11 @@ def test_function_trigger_identity_has_invoker_on_the_function_service(prod: Sta
                 if b["role"] == "roles/run.invoker"]
     assert [b["member"] for b in invokers] == [f"serviceAccount:${{{sa}.email}}"]
     assert_at(invokers[0], "name", f"${{{fn_address}.service_config[0].service}}")
-    assert_at(invokers[0], "lifecycle.replace_triggered_by", [fn_address])
+    # The name changes only when the function is replaced (and forces a new member): no
+    # replace_triggered_by, which would re-create the grant on every code change.
+    assert "lifecycle" not in invokers[0]
+    token_creator = [a for a, b in iam_members_on(prod, sa) if b["member"] == PUBSUB_AGENT]
+    assert len(token_creator) == 1 and token_creator[0] in fn["depends_on"]
 
 
 def test_orchestrator_shape_and_publish_rights(prod: StackJson) -> None:
@@ -132,6 +141,9 @@ def test_canary_runs_every_15_minutes_with_invoker(prod: StackJson) -> None:
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_iam_is_additive_and_replaced_with_its_target(stacks: dict[str, StackJson], env: str) -> None:
+    """Every member is re-created when its target is replaced, and only then."""
+    from infra.model.lifecycle_facts import REPLACED_ONLY
+
     stack = stacks[env]
     authoritative = [r.address for r in stack.resources.values()
                      if r.type.endswith(("_iam_binding", "_iam_policy"))]
@@ -143,7 +155,12 @@ def test_iam_is_additive_and_replaced_with_its_target(stacks: dict[str, StackJso
         targets = [a for a in stack.refs({k: v for k, v in r.body.items() if k != "member"})
                    if not a.startswith("data.")]
         assert targets, f"{r.address}: target is not a resource of the stack"
-        assert_at(r.body, "lifecycle.replace_triggered_by", [targets[0]])
+        if targets[0].startswith("google_cloudfunctions2_function."):
+            assert_at(r.body, "name", f"${{{targets[0]}.service_config[0].service}}")
+            assert "lifecycle" not in r.body, f"{r.address}: {r.body['lifecycle']}"
+            continue
+        attribute = REPLACED_ONLY[targets[0].split(".")[0]].attribute
+        assert_at(r.body, "lifecycle.replace_triggered_by", [f"{targets[0]}.{attribute}"])
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

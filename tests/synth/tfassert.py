@@ -77,15 +77,21 @@ def synth(stack: TerraformStack) -> dict[str, Any]:
 
 
 def resource_counts(doc: Mapping[str, Any]) -> dict[str, int]:
-    """Resource type → how many the document declares (data sources as ``data.<type>``)."""
+    """Resource type → how many the document declares (data sources as ``data.<type>``,
+    ephemeral resources as ``ephemeral.<type>``)."""
     counts = {rtype: len(items) for rtype, items in doc.get("resource", {}).items()}
-    counts.update({f"data.{rtype}": len(items) for rtype, items in doc.get("data", {}).items()})
+    for section in ("data", "ephemeral"):
+        counts.update({f"{section}.{rtype}": len(items)
+                       for rtype, items in doc.get(section, {}).items()})
     return counts
 
 
 def body_at(doc: Mapping[str, Any], address: str) -> Mapping[str, Any]:
-    """The body of ``type.name`` (or ``data.type.name``); a missing one fails naming what exists."""
-    section, rest = ("data", address[5:]) if address.startswith("data.") else ("resource", address)
+    """The body of ``type.name`` (or ``data.type.name``, ``ephemeral.type.name``); a missing one
+    fails naming what exists."""
+    section, dot, rest = address.partition(".")
+    if section not in ("data", "ephemeral") or not dot:
+        section, rest = "resource", address
     rtype, _, name = rest.partition(".")
     bodies = doc.get(section, {}).get(rtype, {})
     assert name in bodies, f"{address}: not synthesized (this type has {sorted(bodies)})"

@@ -1,11 +1,20 @@
-"""Alert policies on ERROR logs, delivered to a Slack channel whose token is in Secret Manager."""
+"""Alert policies on ERROR logs, delivered to a Slack channel whose token is in Secret Manager.
+
+The token never reaches Terraform state or plan files: it is read by an *ephemeral* resource
+(``ephemeral.google_secret_manager_secret_version``, Terraform >= 1.10) and handed to the
+channel's write-only ``sensitive_labels.auth_token_wo`` (Terraform >= 1.11; provider doc
+website/docs/r/monitoring_notification_channel.html.markdown: "All arguments marked as
+write-only values will not be stored in the state"). A data source would store the value in
+state in plain text. Terraform sends a write-only value only when ``auth_token_wo_version``
+changes: bump ``EnvConfig.alert_token_version`` after rotating the secret.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktn_provider_google.data_google_secret_manager_secret_version import (
-    DataGoogleSecretManagerSecretVersion,
+from cdktn_provider_google.ephemeral_google_secret_manager_secret_version import (
+    EphemeralGoogleSecretManagerSecretVersion,
 )
 from cdktn_provider_google.monitoring_alert_policy import (
     MonitoringAlertPolicy,
@@ -26,12 +35,17 @@ from infra.synth.constructs.base import pin_address
 
 @dataclass(frozen=True)
 class AlertChannelProps:
-    """``token_secret``: Secret Manager secret id holding the Slack bot token (never a value)."""
+    """``token_secret``: Secret Manager secret id holding the Slack bot token (never a value).
+
+    ``token_version``: the write-only token's version, default 1; bump it to send a rotated
+    token (Terraform cannot see a write-only value change).
+    """
 
     project: str
     slack_channel: str
     token_secret: str
     component: str = "alerts"
+    token_version: int = 1
 
 
 def error_log_filter(cloud_name: str) -> str:
@@ -47,7 +61,7 @@ class AlertChannel(Construct):
     def __init__(self, scope: Construct, id: str, props: AlertChannelProps) -> None:
         super().__init__(scope, id)
         self.props = props
-        token = DataGoogleSecretManagerSecretVersion(
+        token = EphemeralGoogleSecretManagerSecretVersion(
             self, "token", project=props.project, secret=props.token_secret,
         )
         token.override_logical_id(f"{props.component}__slack_token")
@@ -56,7 +70,8 @@ class AlertChannel(Construct):
             display_name=f"Pipeline alerts {props.slack_channel}",
             labels={"channel_name": props.slack_channel},
             sensitive_labels=MonitoringNotificationChannelSensitiveLabels(
-                auth_token=token.secret_data,
+                auth_token_wo=token.secret_data,
+                auth_token_wo_version=str(props.token_version),
             ),
         )
         pin_address(self.channel, props.component, "slack_channel")

@@ -4,7 +4,7 @@ through, instead of failing with "API has not been used in project" on a new pro
 
 from __future__ import annotations
 
-from cdktn import TerraformDataSource, TerraformResource
+from cdktn import TerraformDataSource, TerraformEphemeralResource, TerraformResource
 from cdktn_provider_google.project_service import ProjectService
 from constructs import Construct
 
@@ -15,6 +15,7 @@ PIPELINE_APIS = (
     "bigquery.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
     "cloudscheduler.googleapis.com",
     "eventarc.googleapis.com",
     "firestore.googleapis.com",
@@ -27,8 +28,20 @@ PIPELINE_APIS = (
     "storage.googleapis.com",
 )
 
-# Resource type prefix → the APIs that create it. IAM members are left out: they reference
-# their target, which already waits for the API.
+# Exact types first: data.google_project and project IAM go through Resource Manager (the
+# ``google_project`` prefix would also match ``google_project_service`` itself).
+APIS_BY_EXACT_TYPE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("google_project", ("cloudresourcemanager",)),
+    ("google_project_iam_member", ("cloudresourcemanager",)),
+)
+
+# A Google-managed service agent exists once its API is enabled: a grant to it must wait.
+AGENT_APIS: tuple[tuple[str, str], ...] = (
+    ("@gcp-sa-pubsub.iam.gserviceaccount.com", "pubsub"),
+)
+
+# Resource type prefix → the APIs that create it. Other IAM members are left out: they
+# reference their target, which already waits for the API.
 APIS_BY_TYPE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("google_cloud_run_v2_", ("run",)),
     ("google_cloudfunctions2_", ("cloudfunctions", "cloudbuild", "artifactregistry", "eventarc",
@@ -46,12 +59,24 @@ APIS_BY_TYPE: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 def apis_for(resource_type: str) -> tuple[str, ...]:
     """Short API names (``run``, ``pubsub``…) a resource of ``resource_type`` needs."""
+    for rtype, apis in APIS_BY_EXACT_TYPE:
+        if resource_type == rtype:
+            return apis
     if "_iam_" in resource_type:
         return ()
     for prefix, apis in APIS_BY_TYPE:
         if resource_type.startswith(prefix):
             return apis
     return ()
+
+
+def agent_apis(node: TerraformResource | TerraformDataSource | TerraformEphemeralResource) -> tuple[str, ...]:
+    """The APIs whose service agent ``node`` grants a role to (its ``member``), if any."""
+    member = getattr(node, "member_input", None) if "_iam_member" in node.terraform_resource_type \
+        else None
+    if not isinstance(member, str):
+        return ()
+    return tuple(api for domain, api in AGENT_APIS if domain in member)
 
 
 class ProjectApis(Construct):
@@ -70,9 +95,9 @@ class ProjectApis(Construct):
         Raises ``KeyError`` naming the API when a resource needs one this set does not enable.
         """
         for node in scope.node.find_all():
-            if not isinstance(node, TerraformResource | TerraformDataSource):
+            if not isinstance(node, TerraformResource | TerraformDataSource | TerraformEphemeralResource):
                 continue
-            needed = apis_for(node.terraform_resource_type)
+            needed = apis_for(node.terraform_resource_type) + agent_apis(node)
             missing = [a for a in needed if a not in self.addresses]
             if missing:
                 raise KeyError(f"{node.terraform_resource_type} needs the APIs {missing}; add "

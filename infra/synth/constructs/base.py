@@ -7,11 +7,12 @@ state migration, not a refactor. The component prefix lets plan summaries group 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from cdktn import TerraformResource, TerraformResourceLifecycle, TerraformStack
 
+from infra.model.lifecycle_facts import replacement_trigger
 from infra.model.wiring import Grant
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -71,17 +72,30 @@ def import_existing(stack: TerraformStack, imports: Mapping[str, str]) -> None:
 
 
 def replaced_with(target_address: str) -> TerraformResourceLifecycle:
-    """Lifecycle for an IAM member on a replaceable target: re-created when it is replaced.
+    """Lifecycle for an IAM member on a replaceable target: re-created when, and only when,
+    the target is replaced.
 
-    The address must be a literal string: a token in ``replace_triggered_by`` breaks
-    synthesis, and a literal is also what reviewers and the policy gate read.
+    ``target_address`` is the target's literal address (a token in ``replace_triggered_by``
+    breaks synthesis, and a literal is what reviewers and the policy gate read); the trigger
+    names the target's replacement-only attribute (``infra.model.lifecycle_facts``), never the
+    whole target, which would re-create the grant on every in-place update of it.
+    Raises ``ValueError`` for a non-literal address or a type with no known attribute.
     """
-    if "${" in target_address or "." not in target_address:
-        raise ValueError(
-            f"replace_triggered_by needs a literal resource address like "
-            f"'google_cloud_run_v2_service.x__service', got {target_address!r}"
-        )
-    return TerraformResourceLifecycle(replace_triggered_by=[target_address])
+    return TerraformResourceLifecycle(replace_triggered_by=[replacement_trigger(target_address)])
+
+
+def wait_for(resource: TerraformResource, grants: Iterable[Grant]) -> None:
+    """Make ``resource`` depend on the IAM members that made ``grants`` (their addresses).
+
+    Raises ``ValueError`` naming a grant no construct has made (it has no address yet).
+    """
+    addresses = set()
+    for g in grants:
+        if not g.address:
+            raise ValueError(f"{resource.terraform_resource_type} cannot wait for {g}: no "
+                             "construct made it (a grant method returns its address)")
+        addresses.add(g.address)
+    resource.depends_on = sorted(set(resource.depends_on or []) | addresses)
 
 
 class Principal(Protocol):
@@ -114,3 +128,8 @@ class Invokable(Protocol):
 
     @property
     def audience(self) -> str: ...
+
+    @property
+    def timeout_seconds(self) -> int:
+        """How long the target may take to answer one request."""
+        ...

@@ -11,7 +11,7 @@ from cdktn_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIam
 from cdktn_provider_google.bigquery_table import BigqueryTable, BigqueryTableTimePartitioning
 from constructs import Construct
 
-from infra.model.wiring import DATA_EDITOR, Grant, Target
+from infra.model.wiring import DATA_EDITOR, DATA_VIEWER, Grant, Target
 from infra.paths import SCHEMAS_DIR
 from infra.synth.constructs.base import Principal, pin_address, replaced_with
 
@@ -91,13 +91,20 @@ class BigQueryDataset(Construct):
             pin_address(table, props.component, f"table_{spec.name}")
             self.tables[spec.name] = table
 
-    def grant_write(self, principal: Principal) -> Grant:
-        """``roles/bigquery.dataEditor`` on this dataset only."""
+    def _grant(self, role: str, principal: Principal, part: str) -> Grant:
         m = BigqueryDatasetIamMember(
-            self, f"editor-{principal.component}", project=self.props.project,
-            dataset_id=self.dataset.dataset_id, role=DATA_EDITOR,
+            self, f"{part}-{principal.component}", project=self.props.project,
+            dataset_id=self.dataset.dataset_id, role=role,
             member=principal.member, lifecycle=replaced_with(self.address),
         )
-        pin_address(m, self.props.component, f"editor_{principal.component}")
-        return Grant(principal.literal_member, DATA_EDITOR,
-                     Target("bigquery.dataset", self.props.dataset_id))
+        address = pin_address(m, self.props.component, f"{part}_{principal.component}")
+        return Grant(principal.literal_member, role,
+                     Target("bigquery.dataset", self.props.dataset_id), address=address)
+
+    def grant_write(self, principal: Principal) -> Grant:
+        """``roles/bigquery.dataEditor`` on this dataset only."""
+        return self._grant(DATA_EDITOR, principal, "editor")
+
+    def grant_read(self, principal: Principal) -> Grant:
+        """``roles/bigquery.dataViewer`` on this dataset only."""
+        return self._grant(DATA_VIEWER, principal, "viewer")

@@ -1,28 +1,38 @@
-"""The function-source bucket: private, uniform access, read grants only through a method."""
+"""A Cloud Storage bucket: private, uniform access, grants only through methods.
+
+``protected`` buckets hold pipeline data (the scrapers' raw files): an apply never destroys
+them, like the datasets and the Firestore database. The function-source bucket is not:
+its objects are rebuilt from the repository.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.storage_bucket import StorageBucket
 from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMember
 from constructs import Construct
 
-from infra.model.wiring import OBJECT_VIEWER, Grant, Target
+from infra.model.wiring import OBJECT_USER, OBJECT_VIEWER, Grant, Target
 from infra.synth.constructs.base import Principal, pin_address, replaced_with
 
 
 @dataclass(frozen=True)
 class BucketProps:
-    """``component``: address prefix. Public access is always prevented."""
+    """``component``: address prefix. Public access is always prevented.
+
+    ``protected``: ``prevent_destroy`` for a bucket of data; default False.
+    """
 
     name: str
     component: str
     project: str
     location: str
+    protected: bool = False
 
 
-class SourceBucket(Construct):
+class Bucket(Construct):
     def __init__(self, scope: Construct, id: str, props: BucketProps) -> None:
         super().__init__(scope, id)
         self.props = props
@@ -30,6 +40,8 @@ class SourceBucket(Construct):
             self, "bucket", name=props.name, project=props.project, location=props.location,
             uniform_bucket_level_access=True, public_access_prevention="enforced",
             force_destroy=False,
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=True) if props.protected
+            else None,
         )
         self.address = pin_address(self.bucket, props.component, "bucket")
 
@@ -37,13 +49,19 @@ class SourceBucket(Construct):
     def name(self) -> str:
         return self.bucket.name
 
+    def _grant(self, role: str, principal: Principal, part: str) -> Grant:
+        m = StorageBucketIamMember(
+            self, f"{part}-{principal.component}", bucket=self.bucket.name,
+            role=role, member=principal.member, lifecycle=replaced_with(self.address),
+        )
+        address = pin_address(m, self.props.component, f"{part}_{principal.component}")
+        return Grant(principal.literal_member, role, Target("storage.bucket", self.props.name),
+                     address=address)
+
     def grant_read(self, principal: Principal) -> Grant:
         """``roles/storage.objectViewer`` on this bucket only."""
-        m = StorageBucketIamMember(
-            self, f"reader-{principal.component}", bucket=self.bucket.name,
-            role=OBJECT_VIEWER, member=principal.member,
-            lifecycle=replaced_with(self.address),
-        )
-        pin_address(m, self.props.component, f"reader_{principal.component}")
-        return Grant(principal.literal_member, OBJECT_VIEWER,
-                     Target("storage.bucket", self.props.name))
+        return self._grant(OBJECT_VIEWER, principal, "reader")
+
+    def grant_write(self, principal: Principal) -> Grant:
+        """``roles/storage.objectUser`` on this bucket only: create and overwrite objects."""
+        return self._grant(OBJECT_USER, principal, "writer")

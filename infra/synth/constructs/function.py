@@ -6,6 +6,16 @@ and nothing else does. The function gets its own runtime identity; a Pub/Sub-tri
 function also gets a trigger identity, granted ``roles/run.invoker`` on the function's Cloud
 Run service (``service_config.service``) by this construct, so a redeploy can never leave
 the trigger without the right to deliver.
+
+Order. The function waits for its build identity's grants (a build without them fails) and
+for the Pub/Sub agent's token creator on the trigger identity (the trigger's push cannot sign
+without it). The trigger's invoker cannot precede the function: it is granted on the
+function's Cloud Run service, whose name is only known once the function exists. So after a
+*create or replace* of the function, its first deliveries may meet a missing invoker (403)
+until the member is created and propagated (minutes); the trigger retries them
+(``RETRY_POLICY_RETRY``), so they are delayed, not lost. Updates never open that window: the
+invoker member names ``service_config[0].service``, which changes only when the function is
+replaced, and carries no ``replace_triggered_by``.
 """
 
 from __future__ import annotations
@@ -27,7 +37,8 @@ from constructs import Construct
 
 from infra.model.wiring import INVOKER, Grant, Target
 from infra.synth.bundle import Bundle
-from infra.synth.constructs.base import Principal, pin_address, replaced_with
+from infra.synth.constructs.base import Principal, pin_address, wait_for
+from infra.synth.constructs.builder import FunctionBuilder
 from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
 from infra.synth.constructs.topic import Topic
 
@@ -38,7 +49,8 @@ PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
 class FunctionProps:
     """``trigger_topic`` set: Pub/Sub CloudEvent function (needs ``trigger_account_id`` and
     ``pubsub_agent``); ``None``: HTTP function. ``env``: generated configuration, never
-    secrets. ``build_identity``: the Cloud Build identity (never the default compute one).
+    secrets. ``build_identity``: the Cloud Build identity with its grants (never the default
+    compute one); the function waits for those grants.
     """
 
     name: str
@@ -49,7 +61,7 @@ class FunctionProps:
     bucket_name: str
     entry_point: str
     runtime_account_id: str
-    build_identity: Identity
+    build_identity: FunctionBuilder
     runtime: str = "python312"
     timeout_seconds: int = 60
     memory_mb: int = 256
@@ -84,6 +96,7 @@ class CloudFunction(Construct):
 
         self.trigger_identity: Identity | None = None
         event_trigger = None
+        trigger_grants: tuple[Grant, ...] = ()
         if props.trigger_topic is not None:
             self.trigger_identity = Identity(self, "trigger-identity", IdentityProps(
                 account_id=props.trigger_account_id or "", component=props.component,
@@ -95,12 +108,15 @@ class CloudFunction(Construct):
                 pubsub_topic=props.trigger_topic.id, retry_policy="RETRY_POLICY_RETRY",
                 service_account_email=self.trigger_identity.account.email,
             )
+            if props.pubsub_agent is not None:
+                # Eventarc's push subscription mints OIDC tokens as the trigger identity.
+                trigger_grants = (self.trigger_identity.grant_token_creator(props.pubsub_agent),)
 
         self.function = Cloudfunctions2Function(
             self, "function", name=props.name, project=props.project, location=props.region,
             build_config=Cloudfunctions2FunctionBuildConfig(
                 runtime=props.runtime, entry_point=props.entry_point,
-                service_account=props.build_identity.account.id,
+                service_account=props.build_identity.identity.account.id,
                 source=Cloudfunctions2FunctionBuildConfigSource(
                     storage_source=Cloudfunctions2FunctionBuildConfigSourceStorageSource(
                         bucket=props.bucket_name, object=self.object.name,
@@ -119,29 +135,38 @@ class CloudFunction(Construct):
             event_trigger=event_trigger,
         )
         self.address = pin_address(self.function, props.component, "function")
+        # Every grant that can exist before the function does (see the module docstring).
+        wait_for(self.function, (*props.build_identity.grants, *trigger_grants))
 
-        self.grants: tuple[Grant, ...] = ()
+        self.grants: tuple[Grant, ...] = trigger_grants
         """What connecting the trigger granted (token creator for the agent, invoker)."""
-        if self.trigger_identity is not None and props.pubsub_agent is not None:
-            # Eventarc's push subscription mints OIDC tokens as the trigger identity.
-            self.grants = (self.trigger_identity.grant_token_creator(props.pubsub_agent),
-                           self.grant_invoke(self.trigger_identity))
+        if self.trigger_identity is not None:
+            self.grants += (self.grant_invoke(self.trigger_identity),)
 
     @property
     def audience(self) -> str:
         return self.function.service_config.uri
 
+    @property
+    def timeout_seconds(self) -> int:
+        return self.props.timeout_seconds
+
     def url(self, path: str) -> str:
         return f"{self.function.service_config.uri}{'' if path == '/' else path}"
 
     def grant_invoke(self, principal: Principal) -> Grant:
-        """``roles/run.invoker`` on the function's Cloud Run service (gen2 checks it there)."""
+        """``roles/run.invoker`` on the function's Cloud Run service (gen2 checks it there).
+
+        No ``replace_triggered_by``: the member's ``name`` is the function's
+        ``service_config[0].service``, a new value only when the function is replaced, and a
+        change of ``name`` forces a new member. A trigger on the function itself would
+        re-create the grant on every code change (a new bundle updates the function in place).
+        """
         m = CloudRunV2ServiceIamMember(
             self, f"invoker-{principal.component}", project=self.props.project,
             location=self.props.region, name=self.function.service_config.service,
             role=INVOKER, member=principal.member,
-            lifecycle=replaced_with(self.address),
         )
-        pin_address(m, self.props.component, f"invoker_{principal.component}")
+        address = pin_address(m, self.props.component, f"invoker_{principal.component}")
         return Grant(principal.literal_member, INVOKER,
-                     Target("function.service", self.props.name))
+                     Target("function.service", self.props.name), address=address)

@@ -68,10 +68,10 @@ class Identity(Construct):
             lifecycle=replaced_with(self.address),
         )
         # The principal is part of the address: a second principal is a second member.
-        pin_address(m, self.props.component,
+        address = pin_address(m, self.props.component,
                     f"{self.props.part}_token_creator_{principal.component}")
         return Grant(principal.literal_member, TOKEN_CREATOR,
-                     Target("iam.serviceAccount", self.email))
+                     Target("iam.serviceAccount", self.email), address=address)
 
     def grant_project_role(self, role: str) -> Grant:
         """Project-wide role for services whose IAM is project-level only (Firestore)."""
@@ -82,8 +82,8 @@ class Identity(Construct):
         role_key = role.split("/")[-1].replace(".", "_")
         m = ProjectIamMember(self, f"project-{role_key}", project=self.props.project,
                              role=role, member=self.member)
-        pin_address(m, self.props.component, f"{self.props.part}_{role_key}")
-        return Grant(self.literal_member, role, Target("project", self.props.project))
+        address = pin_address(m, self.props.component, f"{self.props.part}_{role_key}")
+        return Grant(self.literal_member, role, Target("project", self.props.project), address=address)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,11 @@ Pub/Sub service agent's publisher grant on the dead-letter topic and subscriber 
 source subscription (without them dead-lettering silently does nothing); token creator on
 the push identity for the agent; and ``roles/run.invoker`` on the target for exactly that
 identity, re-created whenever the target is replaced.
+
+Order: the subscription waits for the invoker on its target and for the agent's token creator
+on its push identity. A subscription that switches its OIDC identity (from the default compute
+account it used before, say) before both grants exist pushes tokens the target refuses (403),
+and after five attempts the messages are dead-lettered.
 """
 
 from __future__ import annotations
@@ -25,7 +30,13 @@ from cdktn_provider_google.pubsub_subscription_iam_member import PubsubSubscript
 from constructs import Construct
 
 from infra.model.wiring import SUBSCRIBER, Grant, Target
-from infra.synth.constructs.base import Invokable, Principal, pin_address, replaced_with
+from infra.synth.constructs.base import (
+    Invokable,
+    Principal,
+    pin_address,
+    replaced_with,
+    wait_for,
+)
 from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
 from infra.synth.constructs.topic import Topic, TopicProps
 
@@ -82,6 +93,9 @@ class PushEdge(Construct):
         )
         self.dead_letter_subscription_address = pin_address(
             self.dead_letter_subscription, props.component, "dead_letter_subscription")
+        # The grants the push needs, first: the subscription depends on them.
+        token_creator = self.identity.grant_token_creator(agent)
+        invoker = props.target.grant_invoke(self.identity)
         self.subscription = PubsubSubscription(
             self, "subscription", name=props.name, project=props.project, topic=props.topic.id,
             ack_deadline_seconds=props.ack_deadline_seconds,
@@ -102,18 +116,20 @@ class PushEdge(Construct):
             expiration_policy=PubsubSubscriptionExpirationPolicy(ttl=""),
         )
         self.address = pin_address(self.subscription, props.component, "subscription")
+        wait_for(self.subscription, (token_creator, invoker))
 
         agent_sub = PubsubSubscriptionIamMember(
             self, "agent-subscriber", project=props.project,
             subscription=self.subscription.name, role=SUBSCRIBER,
             member=agent.member, lifecycle=replaced_with(self.address),
         )
-        pin_address(agent_sub, props.component, f"subscriber_{agent.component}")
         self.grants: tuple[Grant, ...] = (
             self.dead_letter_topic.grant_publish(agent),
-            Grant(agent.literal_member, SUBSCRIBER, Target("pubsub.subscription", props.name)),
-            self.identity.grant_token_creator(agent),
-            props.target.grant_invoke(self.identity),
+            Grant(agent.literal_member, SUBSCRIBER, Target("pubsub.subscription", props.name),
+                  address=pin_address(agent_sub, props.component,
+                                      f"subscriber_{agent.component}")),
+            token_creator,
+            invoker,
         )
         """What the edge granted for itself: the agent's three grants and the invoker."""
 
@@ -125,6 +141,8 @@ class PushEdge(Construct):
             member=principal.member,
             lifecycle=replaced_with(self.dead_letter_subscription_address),
         )
-        pin_address(m, self.props.component, f"dead_letter_reader_{principal.component}")
+        address = pin_address(m, self.props.component,
+                              f"dead_letter_reader_{principal.component}")
         return Grant(principal.literal_member, SUBSCRIBER,
-                     Target("pubsub.subscription", self.props.dead_letter_subscription))
+                     Target("pubsub.subscription", self.props.dead_letter_subscription),
+                     address=address)

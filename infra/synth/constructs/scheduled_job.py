@@ -1,4 +1,13 @@
-"""A Cloud Scheduler job that calls a Cloud Run target over HTTP with an OIDC token."""
+"""A Cloud Scheduler job that calls a Cloud Run target over HTTP with an OIDC token.
+
+The attempt deadline is derived from the target's request timeout, never written by hand: a
+deadline shorter than the timeout makes Scheduler give up on a request that is still running
+and retry it, so a long backfill runs twice at once for one date (duplicate rows). With the
+deadline past the timeout, Cloud Run has ended the first attempt (504) before Scheduler can
+retry, and the retry waits ``min_backoff_seconds`` more. Scheduler allows HTTP deadlines of
+15 s to 30 minutes (provider doc website/docs/r/cloud_scheduler_job.html.markdown,
+``attempt_deadline``), so a target slower than that cannot be scheduled.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +29,8 @@ from infra.synth.constructs.identity import Identity, IdentityProps
 
 @dataclass(frozen=True)
 class ScheduledJobProps:
-    """``body``: JSON sent as the request body (POST only); ``retry_count`` default 1."""
+    """``body``: JSON sent as the request body (POST only); ``retry_count`` default 1, the
+    retry ``min_backoff_seconds`` after a failed attempt (default 60)."""
 
     name: str
     component: str
@@ -35,7 +45,27 @@ class ScheduledJobProps:
     body: str | None = None
     description: str = ""
     retry_count: int = 1
-    attempt_deadline: str = "320s"
+    min_backoff_seconds: int = 60
+
+
+MIN_DEADLINE_SECONDS = 15
+MAX_DEADLINE_SECONDS = 30 * 60
+DEADLINE_MARGIN_SECONDS = 30
+"""Past the target's timeout: time for a cold start and the response to come back."""
+
+
+def attempt_deadline(name: str, target_timeout_seconds: int) -> int:
+    """Seconds Scheduler waits for one attempt on a target with this request timeout.
+
+    Raises ``ValueError`` naming the job when the target may take longer than Scheduler's
+    30-minute maximum for HTTP targets.
+    """
+    if target_timeout_seconds > MAX_DEADLINE_SECONDS:
+        raise ValueError(f"job {name}: the target's timeout {target_timeout_seconds}s exceeds "
+                         f"Scheduler's {MAX_DEADLINE_SECONDS}s attempt deadline for HTTP "
+                         "targets; shorten the target's timeout or trigger it another way")
+    return max(MIN_DEADLINE_SECONDS,
+               min(target_timeout_seconds + DEADLINE_MARGIN_SECONDS, MAX_DEADLINE_SECONDS))
 
 
 class ScheduledJob(Construct):
@@ -52,8 +82,11 @@ class ScheduledJob(Construct):
         self.job = CloudSchedulerJob(
             self, "job", name=props.name, project=props.project, region=props.region,
             schedule=props.schedule, time_zone=props.time_zone, description=props.description,
-            attempt_deadline=props.attempt_deadline,
-            retry_config=CloudSchedulerJobRetryConfig(retry_count=props.retry_count),
+            attempt_deadline=f"{attempt_deadline(props.name, props.target.timeout_seconds)}s",
+            retry_config=CloudSchedulerJobRetryConfig(
+                retry_count=props.retry_count,
+                min_backoff_duration=f"{props.min_backoff_seconds}s",
+            ),
             http_target=CloudSchedulerJobHttpTarget(
                 uri=props.target.url(props.path), http_method=props.http_method,
                 headers={"Content-Type": "application/json"} if props.body else None,

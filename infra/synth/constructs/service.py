@@ -7,12 +7,25 @@ subnet): https://cloud.google.com/run/docs/securing/ingress. This construct decl
 access (the repo declares no network, and the live project's is not known), so a service that
 another service calls must take all traffic and rely on ``roles/run.invoker`` for exactly its
 callers; ``grant_invoke`` refuses to wire an internal-only service to a service caller.
+
+The deployed image is left to the release path that deploys it. The services' images are
+released by their own repositories (``gcloud run deploy``), revision by revision. The stack
+owns everything else: identity, ingress, scaling, timeout, the
+environment variables it declares, and IAM. So the service ignores changes to its image and
+to ``client``/``client_version`` (which ``gcloud`` sets on every deploy): the declared image is
+only the one a *create* starts from, and an apply never rolls a deployed image back.
+
+Environment variables are the stack's, all of them: Terraform manages a container's ``env``
+as one list, so a variable a deploy adds with ``--set-env-vars``/``--update-env-vars`` is
+removed by the next apply. Declare every variable a service needs in the stack (the manifest),
+and deploy with ``--image`` only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.cloud_run_v2_service import (
     CloudRunV2Service,
     CloudRunV2ServiceTemplate,
@@ -24,6 +37,7 @@ from cdktn_provider_google.cloud_run_v2_service import (
 from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
 from constructs import Construct
 
+from infra.model.lifecycle_facts import DEPLOYED_FIELDS
 from infra.model.wiring import INVOKER, Grant, Target
 from infra.synth.constructs.base import Principal, pin_address, replaced_with
 from infra.synth.constructs.identity import Identity, IdentityProps
@@ -38,9 +52,12 @@ PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 class ServiceProps:
     """``identity_account_id``: the runtime service account created for the service.
 
-    ``env``: plain environment variables (never secrets). ``ingress`` default: internal
-    only (Pub/Sub push, Cloud Scheduler and Eventarc in the project still reach it); a service
-    another service calls needs ``INGRESS_TRAFFIC_ALL`` (see the module docstring).
+    ``image``: the image a create starts from; later images come from the release path
+    (see the module docstring). ``env``: plain environment variables (never secrets), the
+    complete list. ``ingress`` default: internal only (Pub/Sub push, Cloud Scheduler and
+    Eventarc in the project still reach it); a service another service calls needs
+    ``INGRESS_TRAFFIC_ALL`` (see the module docstring). ``timeout_seconds``: the request
+    timeout, default 540 s (callers' deadlines are derived from it).
     """
 
     name: str
@@ -53,7 +70,11 @@ class ServiceProps:
     max_instances: int = 10
     env: tuple[tuple[str, str], ...] = ()
     ingress: str = "INGRESS_TRAFFIC_INTERNAL_ONLY"
-    timeout: str = "540s"
+    timeout_seconds: int = 540
+
+
+MAX_TIMEOUT_SECONDS = 3600
+"""Cloud Run's maximum request timeout (https://cloud.google.com/run/docs/configuring/request-timeout)."""
 
 
 class CloudRunService(Construct):
@@ -62,6 +83,9 @@ class CloudRunService(Construct):
         if props.ingress not in INGRESS_VALUES:
             raise ValueError(f"service {props.name}: ingress {props.ingress!r} is not one of "
                              f"{sorted(INGRESS_VALUES)}")
+        if not 1 <= props.timeout_seconds <= MAX_TIMEOUT_SECONDS:
+            raise ValueError(f"service {props.name}: timeout_seconds {props.timeout_seconds} "
+                             f"outside Cloud Run's 1..{MAX_TIMEOUT_SECONDS}")
         self.props = props
         self.identity = Identity(self, "identity", IdentityProps(
             account_id=props.identity_account_id, component=props.component, part="identity",
@@ -70,9 +94,10 @@ class CloudRunService(Construct):
         self.service = CloudRunV2Service(
             self, "service", name=props.name, project=props.project, location=props.region,
             ingress=props.ingress, deletion_protection=False,
+            lifecycle=TerraformResourceLifecycle(ignore_changes=list(DEPLOYED_FIELDS)),
             template=CloudRunV2ServiceTemplate(
                 service_account=self.identity.account.email,
-                timeout=props.timeout,
+                timeout=f"{props.timeout_seconds}s",
                 scaling=CloudRunV2ServiceTemplateScaling(
                     min_instance_count=props.min_instances,
                     max_instance_count=props.max_instances,
@@ -90,6 +115,10 @@ class CloudRunService(Construct):
     @property
     def audience(self) -> str:
         return self.service.uri
+
+    @property
+    def timeout_seconds(self) -> int:
+        return self.props.timeout_seconds
 
     def url(self, path: str) -> str:
         return f"{self.service.uri}{path}"
@@ -122,5 +151,6 @@ class CloudRunService(Construct):
             location=self.props.region, name=self.service.name, role=INVOKER,
             member=principal.member, lifecycle=replaced_with(self.address),
         )
-        pin_address(m, self.props.component, f"invoker_{principal.component}")
-        return Grant(principal.literal_member, INVOKER, Target("run.service", self.props.name))
+        address = pin_address(m, self.props.component, f"invoker_{principal.component}")
+        return Grant(principal.literal_member, INVOKER, Target("run.service", self.props.name),
+                     address=address)

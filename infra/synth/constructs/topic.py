@@ -54,5 +54,7 @@ class Topic(Construct):
             topic=self.topic.name, role=PUBLISHER, member=principal.member,
             lifecycle=replaced_with(self.address),
         )
-        pin_address(m, self.props.component, f"{self.props.part}_publisher_{principal.component}")
-        return Grant(principal.literal_member, PUBLISHER, Target("pubsub.topic", self.props.name))
+        address = pin_address(m, self.props.component,
+                              f"{self.props.part}_publisher_{principal.component}")
+        return Grant(principal.literal_member, PUBLISHER, Target("pubsub.topic", self.props.name),
+                     address=address)

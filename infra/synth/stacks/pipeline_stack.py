@@ -24,11 +24,13 @@ from infra.model.function_config import function_env
 from infra.model.manifest import Manifest
 from infra.model.naming import Names
 from infra.model.wiring import (
-    BUILDER_PROJECT_ROLES,
     DATA_EDITOR,
+    DATA_VIEWER,
     DATASTORE_USER,
     DATASTORE_VIEWER,
     INVOKER,
+    JOB_USER,
+    OBJECT_USER,
     OBJECT_VIEWER,
     PUBLISHER,
     SUBSCRIBER,
@@ -43,10 +45,11 @@ from infra.synth.constructs.alerting import AlertChannel, AlertChannelProps
 from infra.synth.constructs.apis import ProjectApis
 from infra.synth.constructs.base import Invokable, Principal, import_existing
 from infra.synth.constructs.bigquery import BigQueryDataset, DatasetProps, TableSpec
-from infra.synth.constructs.bucket import BucketProps, SourceBucket
+from infra.synth.constructs.bucket import Bucket, BucketProps
+from infra.synth.constructs.builder import FunctionBuilder, FunctionBuilderProps
 from infra.synth.constructs.firestore import Firestore, FirestoreProps
 from infra.synth.constructs.function import CloudFunction, FunctionProps
-from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
+from infra.synth.constructs.identity import GoogleAgent, Identity
 from infra.synth.constructs.push_edge import PushEdge, PushEdgeProps
 from infra.synth.constructs.scheduled_job import ScheduledJob, ScheduledJobProps
 from infra.synth.constructs.service import CloudRunService, ServiceProps
@@ -106,19 +109,18 @@ class PipelineStack(TerraformStack):
                 region=env.region, image=env.images[svc.key],
                 identity_account_id=names.service_account(svc),
                 min_instances=scaling.min_instances, max_instances=scaling.max_instances,
-                env=tuple(env_vars),
+                env=tuple(env_vars), timeout_seconds=svc.timeout_seconds,
                 ingress=("INGRESS_TRAFFIC_ALL" if svc.key in called
                          else "INGRESS_TRAFFIC_INTERNAL_ONLY"),
             ))
 
         # Functions: bundled from functions/<source>/ into a hash-named object.
-        bucket = SourceBucket(self, "function-sources", BucketProps(
+        bucket = Bucket(self, "function-sources", BucketProps(
             name=names.source_bucket(), component="function_sources", project=project,
             location=env.region,
         ))
-        builder = Identity(self, "function-builder", IdentityProps(
-            account_id=names.builder_account(), component="function_builder", part="identity",
-            display_name="Cloud Build identity for function deploys", project=project,
+        builder = FunctionBuilder(self, "function-builder", FunctionBuilderProps(
+            account_id=names.builder_account(), project=project,
         ))
         self.functions: dict[str, CloudFunction] = {}
         for fn in manifest.functions:
@@ -182,12 +184,22 @@ class PipelineStack(TerraformStack):
                              for t in manifest.tables if t.dataset == ds.key),
             ))
 
+        # Data buckets (the scrapers' raw files), protected like every data store.
+        self.buckets: dict[str, Bucket] = {
+            b.key: Bucket(self, f"bucket-{b.key}", BucketProps(
+                name=names.bucket(b.key), component=f"bucket-{b.key}", project=project,
+                location=env.region, protected=True,
+            ))
+            for b in manifest.buckets
+        }
+
         # Every grant no construct connection made, then the proof that together they are
         # exactly the wiring's.
         self.firestore = firestore
         self.bucket = bucket
         self.builder = builder
-        granted = [g for edge in self.edges.values() for g in edge.grants]
+        granted = list(builder.grants)
+        granted += [g for edge in self.edges.values() for g in edge.grants]
         granted += [g for fn in self.functions.values() for g in fn.grants]
         granted += [g for job in jobs for g in job.grants]
         granted += [self._grant(g) for g in self.wiring.grants_by("stack")]
@@ -196,7 +208,7 @@ class PipelineStack(TerraformStack):
         # Alerting
         channel = AlertChannel(self, "alerts", AlertChannelProps(
             project=project, slack_channel=env.alert_slack_channel,
-            token_secret=env.alert_channel_secret,
+            token_secret=env.alert_channel_secret, token_version=env.alert_token_version,
         ))
         for alert in manifest.alerts:
             if alert.component in self.services:
@@ -213,7 +225,7 @@ class PipelineStack(TerraformStack):
         import_existing(self, imports or {})
 
     def _principal(self, member: str) -> Principal:
-        principals: list[Principal] = [self.builder]
+        principals: list[Principal] = [self.builder.identity]
         principals += [s.identity for s in self.services.values()]
         principals += [f.identity for f in self.functions.values()]
         for p in principals:
@@ -234,7 +246,12 @@ class PipelineStack(TerraformStack):
                                             for f in self.functions.values()},
             ("bigquery.dataset", DATA_EDITOR): {d.props.dataset_id: d.grant_write
                                                 for d in self.datasets.values()},
-            ("storage.bucket", OBJECT_VIEWER): {self.bucket.props.name: self.bucket.grant_read},
+            ("bigquery.dataset", DATA_VIEWER): {d.props.dataset_id: d.grant_read
+                                                for d in self.datasets.values()},
+            ("storage.bucket", OBJECT_VIEWER): {b.props.name: b.grant_read
+                                                for b in self.buckets.values()},
+            ("storage.bucket", OBJECT_USER): {b.props.name: b.grant_write
+                                              for b in self.buckets.values()},
             ("pubsub.subscription", SUBSCRIBER): {
                 e.props.dead_letter_subscription: e.grant_dead_letter_read
                 for e in self.edges.values()},
@@ -246,7 +263,7 @@ class PipelineStack(TerraformStack):
                 return self.firestore.grant_read_write(principal)
             if role == DATASTORE_VIEWER:
                 return self.firestore.grant_read(principal)
-            if role in BUILDER_PROJECT_ROLES:
+            if role == JOB_USER:
                 return principal.grant_project_role(role)
         raise ValueError(f"stack {self.node.id}: no construct grants {grant} ({grant.why})")
 

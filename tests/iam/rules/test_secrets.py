@@ -36,7 +36,21 @@ def service_account_key(s: Stack) -> None:
         "service_account_id": "${google_service_account.phase3_analytics_sub__push_identity.name}"})
 
 
+CHANNEL = "google_monitoring_notification_channel.alerts__slack_channel"
+
+
+def token_through_a_data_source(s: Stack) -> None:
+    s.setdefault("data", {})["google_secret_manager_secret_version"] = {
+        "slack": {"secret": "pipeline-alerts-slack-token"}}
+    labels = res(s, "google_monitoring_notification_channel", "alerts__slack_channel")[
+        "sensitive_labels"]
+    labels["auth_token_wo"] = "${data.google_secret_manager_secret_version.slack.secret_data}"
+
+
 CASES: list[Case] = [
+    ("SECRET-001", CHANNEL, token_through_a_data_source),
+    ("SECRET-002", "data.google_secret_manager_secret_version.slack",
+     token_through_a_data_source),
     ("SECRET-001", "google_monitoring_notification_channel.alerts__slack_channel",
      slack_token_literal),
     ("SECRET-001", SVC3_ADDR, webhook_env),
@@ -50,8 +64,18 @@ test_mutation_is_caught = mutation_tests(CASES)
 
 def test_secret_manager_reference_is_accepted(prod, check):
     orch_env(prod)["API_TOKEN"] = (
-        "${data.google_secret_manager_secret_version.alerts__slack_token.secret_data}")
+        "${ephemeral.google_secret_manager_secret_version.alerts__slack_token.secret_data}")
     assert [v for v in check(prod) if v.rule == "SECRET-001"] == []
+
+
+def test_the_alert_token_is_write_only_and_read_ephemerally(prod):
+    labels = res(prod, "google_monitoring_notification_channel", "alerts__slack_channel")[
+        "sensitive_labels"]
+    assert labels == {
+        "auth_token_wo": "${ephemeral.google_secret_manager_secret_version.alerts__slack_token"
+                         ".secret_data}",
+        "auth_token_wo_version": "1"}
+    assert "google_secret_manager_secret_version" not in prod.get("data", {})
 
 
 def test_secret_in_scheduler_body_is_found(prod, check):

@@ -25,16 +25,19 @@ doc = synthesized(build)
 
 def test_inventory(doc: dict[str, Any]) -> None:
     assert_inventory(doc, counts={
-        "data.google_secret_manager_secret_version": 1,
+        "ephemeral.google_secret_manager_secret_version": 1,
         "google_monitoring_notification_channel": 1,
         "google_monitoring_alert_policy": 2,
     }, values={
-        "data.google_secret_manager_secret_version.alerts__slack_token": {
+        "ephemeral.google_secret_manager_secret_version.alerts__slack_token": {
             "project": PROJECT, "secret": "slack-token"},
         CHANNEL: {
             "type": "slack", "labels": {"channel_name": "#pipeline"},
-            "sensitive_labels": {"auth_token":
-                "${data.google_secret_manager_secret_version.alerts__slack_token.secret_data}"},
+            # Read ephemerally into a write-only argument: the token never reaches state.
+            "sensitive_labels": {
+                "auth_token_wo": "${ephemeral.google_secret_manager_secret_version"
+                                 ".alerts__slack_token.secret_data}",
+                "auth_token_wo_version": "1"},
         },
         "google_monitoring_alert_policy.alerts__errors_orch": {
             "display_name": "ERROR logs: nba-orch", "combiner": "OR",

@@ -25,9 +25,11 @@ def test_an_address_pinned_twice_is_refused() -> None:
         pin_address(PubsubTopic(stack, "two", name="two"), "edge", "topic")
 
 
-def test_replace_trigger_names_the_literal_address() -> None:
+def test_replace_trigger_names_the_replacement_only_attribute() -> None:
     lifecycle = replaced_with("google_cloud_run_v2_service.x__service")
-    assert lifecycle.replace_triggered_by == ["google_cloud_run_v2_service.x__service"]
+    assert lifecycle.replace_triggered_by == ["google_cloud_run_v2_service.x__service.uid"]
+    with pytest.raises(ValueError, match="no attribute of google_firestore_database is known"):
+        replaced_with("google_firestore_database.x__database")
 
 
 @pytest.mark.parametrize("address", ["${google_cloud_run_v2_service.x.id}", "x"])

@@ -55,7 +55,7 @@ def test_inventory(doc: dict[str, Any]) -> None:
         "google_bigquery_dataset_iam_member.orchestration__editor_orch_identity": {
             "role": "roles/bigquery.dataEditor", "dataset_id": f"${{{DATASET}.dataset_id}}",
             "member": "serviceAccount:${google_service_account.orch__identity.email}",
-            "lifecycle": {"replace_triggered_by": [DATASET]},
+            "lifecycle": {"replace_triggered_by": [f"{DATASET}.creation_time"]},
         },
     })
 

@@ -1,4 +1,4 @@
-"""SourceBucket: private, uniform access, object readers granted on this bucket only."""
+"""Bucket: private, uniform access, object readers granted on this bucket only."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from cdktn import TerraformStack
 
-from infra.synth.constructs.bucket import BucketProps, SourceBucket
+from infra.synth.constructs.bucket import Bucket, BucketProps
 from tests.synth.constructs.support import PROJECT, identity, synthesized
 from tests.synth.tfassert import assert_inventory
 
@@ -14,7 +14,7 @@ BUCKET = "google_storage_bucket.sources__bucket"
 
 
 def build(stack: TerraformStack) -> None:
-    bucket = SourceBucket(stack, "b", BucketProps("nba-sources", "sources", PROJECT, "US"))
+    bucket = Bucket(stack, "b", BucketProps("nba-sources", "sources", PROJECT, "US"))
     bucket.grant_read(identity(stack, "nba-build-fn", "build"))
 
 
@@ -32,6 +32,6 @@ def test_inventory(doc: dict[str, Any]) -> None:
         "google_storage_bucket_iam_member.sources__reader_build_identity": {
             "role": "roles/storage.objectViewer", "bucket": f"${{{BUCKET}.name}}",
             "member": "serviceAccount:${google_service_account.build__identity.email}",
-            "lifecycle": {"replace_triggered_by": [BUCKET]},
+            "lifecycle": {"replace_triggered_by": [f"{BUCKET}.time_created"]},
         },
     })

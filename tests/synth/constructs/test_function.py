@@ -10,8 +10,9 @@ import pytest
 from cdktn import TerraformStack
 
 from infra.synth.bundle import Bundle, build_bundle
+from infra.synth.constructs.builder import FunctionBuilder, FunctionBuilderProps
 from infra.synth.constructs.function import PUBSUB_EVENT, CloudFunction, FunctionProps
-from tests.synth.constructs.support import AGENT, PROJECT, REGION, identity, new_stack, topic
+from tests.synth.constructs.support import AGENT, PROJECT, REGION, new_stack, topic
 from tests.synth.tfassert import assert_inventory, synth
 
 FN = "google_cloudfunctions2_function.orch__function"
@@ -31,7 +32,8 @@ def function(stack: TerraformStack, bundle: Bundle, component: str,
     props = dict(name=f"nba-{component}", component=component, project=PROJECT, region=REGION,
                  bundle=bundle, bucket_name="nba-sources", entry_point="handler",
                  runtime_account_id=f"nba-fn-{component}",
-                 build_identity=identity(stack, f"nba-build-{component}", f"{component}-build"),
+                 build_identity=FunctionBuilder(stack, f"{component}-builder", FunctionBuilderProps(
+                     f"nba-build-{component}", PROJECT, component=f"{component}-build")),
                  ) | changes
     return CloudFunction(stack, component, FunctionProps(**props))  # type: ignore[arg-type]
 
@@ -53,6 +55,8 @@ def test_inventory(doc: dict[str, Any], bundle: Bundle) -> None:
         "google_service_account": 5,
         "google_service_account_iam_member": 1,
         "google_cloud_run_v2_service_iam_member": 1,
+        # Each build identity's three project roles.
+        "google_project_iam_member": 6,
         "google_pubsub_topic": 1,
     }, values={
         "google_storage_bucket_object.orch__bundle": {
@@ -77,6 +81,13 @@ def test_inventory(doc: dict[str, Any], bundle: Bundle) -> None:
                 "retry_policy": "RETRY_POLICY_RETRY", "trigger_region": REGION,
                 "service_account_email": f"${{{TRIGGER_SA}.email}}",
             },
+            # The build grants and the agent's token creator precede the function.
+            "depends_on": [
+                "google_project_iam_member.orch_build__identity_artifactregistry_writer",
+                "google_project_iam_member.orch_build__identity_logging_logWriter",
+                "google_project_iam_member.orch_build__identity_storage_objectViewer",
+                "google_service_account_iam_member.orch__trigger_identity_token_creator_agent",
+            ],
         },
         TRIGGER_SA: {"account_id": "nba-trg-orch"},
         "google_service_account_iam_member.orch__trigger_identity_token_creator_agent": {
@@ -87,9 +98,12 @@ def test_inventory(doc: dict[str, Any], bundle: Bundle) -> None:
             "role": "roles/run.invoker", "member": f"serviceAccount:${{{TRIGGER_SA}.email}}",
             # gen2 checks the invoker on the function's Cloud Run service.
             "name": f"${{{FN}.service_config[0].service}}",
-            "lifecycle": {"replace_triggered_by": [FN]},
         },
     })
+    invoker = doc["resource"]["google_cloud_run_v2_service_iam_member"][
+        "orch__invoker_orch_trigger_identity"]
+    # Its name changes only on replacement: a whole-function trigger would fire on code changes.
+    assert "lifecycle" not in invoker
 
 
 def test_bundle_object_is_named_by_content_hash(bundle: Bundle) -> None:

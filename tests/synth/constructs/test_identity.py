@@ -31,7 +31,7 @@ def built() -> tuple[Identity, dict[str, Any]]:
 def test_inventory(built: tuple[Identity, dict[str, Any]]) -> None:
     token_creator = {"role": "roles/iam.serviceAccountTokenCreator",
                      "service_account_id": f"${{{SA}.name}}",
-                     "lifecycle": {"replace_triggered_by": [SA]}}
+                     "lifecycle": {"replace_triggered_by": [f"{SA}.unique_id"]}}
     assert_inventory(built[1], counts={
         "google_service_account": 1,
         # One member per principal: a second principal never replaces the first.

@@ -59,6 +59,11 @@ def test_inventory(doc: dict[str, Any]) -> None:
                                    "max_delivery_attempts": 5},
             "retry_policy": {"minimum_backoff": "10s", "maximum_backoff": "600s"},
             "expiration_policy": {"ttl": ""},
+            # It never pushes before its identity may invoke the target and be minted tokens.
+            "depends_on": [
+                "google_cloud_run_v2_service_iam_member.svc__invoker_edge_push_identity",
+                "google_service_account_iam_member.edge__push_identity_token_creator_agent",
+            ],
         },
         PUSH_SA: {"account_id": "nba-push-sub", "project": PROJECT},
         DLQ: {"name": "nba-sub-dlq"},
@@ -66,26 +71,26 @@ def test_inventory(doc: dict[str, Any]) -> None:
                   "expiration_policy": {"ttl": ""}},
         "google_pubsub_topic_iam_member.edge__dead_letter_topic_publisher_agent": {
             "role": "roles/pubsub.publisher", "member": agent_member,
-            "topic": f"${{{DLQ}.name}}", "lifecycle": {"replace_triggered_by": [DLQ]},
+            "topic": f"${{{DLQ}.name}}", "lifecycle": {"replace_triggered_by": [f"{DLQ}.id"]},
         },
         "google_pubsub_subscription_iam_member.edge__subscriber_agent": {
             "role": "roles/pubsub.subscriber", "member": agent_member,
-            "subscription": f"${{{SUB}.name}}", "lifecycle": {"replace_triggered_by": [SUB]},
+            "subscription": f"${{{SUB}.name}}", "lifecycle": {"replace_triggered_by": [f"{SUB}.id"]},
         },
         "google_service_account_iam_member.edge__push_identity_token_creator_agent": {
             "role": "roles/iam.serviceAccountTokenCreator", "member": agent_member,
             "service_account_id": f"${{{PUSH_SA}.name}}",
-            "lifecycle": {"replace_triggered_by": [PUSH_SA]},
+            "lifecycle": {"replace_triggered_by": [f"{PUSH_SA}.unique_id"]},
         },
         "google_cloud_run_v2_service_iam_member.svc__invoker_edge_push_identity": {
             "role": "roles/run.invoker", "member": f"serviceAccount:${{{PUSH_SA}.email}}",
-            "name": f"${{{TARGET}.name}}", "lifecycle": {"replace_triggered_by": [TARGET]},
+            "name": f"${{{TARGET}.name}}", "lifecycle": {"replace_triggered_by": [f"{TARGET}.uid"]},
         },
         "google_pubsub_subscription_iam_member.edge__dead_letter_reader_canary_identity": {
             "role": "roles/pubsub.subscriber",
             "member": "serviceAccount:${google_service_account.canary__identity.email}",
             "subscription": f"${{{DLQ_SUB}.name}}",
-            "lifecycle": {"replace_triggered_by": [DLQ_SUB]},
+            "lifecycle": {"replace_triggered_by": [f"{DLQ_SUB}.id"]},
         },
     })
 

@@ -41,8 +41,10 @@ def test_inventory(doc: dict[str, Any]) -> None:
     }, values={
         "google_cloud_scheduler_job.same_day__job": {
             "name": "nba-same-day", "region": REGION, "schedule": "30 10 * * *",
-            "time_zone": "America/New_York", "attempt_deadline": "320s",
-            "retry_config": {"retry_count": 1},
+            "time_zone": "America/New_York",
+            # The target's 540 s timeout + 30 s; a retry waits 60 s after a failed attempt.
+            "attempt_deadline": "570s",
+            "retry_config": {"retry_count": 1, "min_backoff_duration": "60s"},
             "http_target": {
                 "uri": f"${{{TARGET}.uri}}/process-date-range", "http_method": "POST",
                 "headers": {"Content-Type": "application/json"},
@@ -54,7 +56,7 @@ def test_inventory(doc: dict[str, Any]) -> None:
         JOB_SA: {"account_id": "nba-job-same-day"},
         "google_cloud_run_v2_service_iam_member.svc__invoker_same_day_identity": {
             "role": "roles/run.invoker", "member": f"serviceAccount:${{{JOB_SA}.email}}",
-            "name": f"${{{TARGET}.name}}", "lifecycle": {"replace_triggered_by": [TARGET]},
+            "name": f"${{{TARGET}.name}}", "lifecycle": {"replace_triggered_by": [f"{TARGET}.uid"]},
         },
     })
 

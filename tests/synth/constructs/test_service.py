@@ -15,7 +15,8 @@ SA = "google_service_account.phase3__identity"
 
 
 def build(stack: TerraformStack) -> None:
-    svc = service(stack, "phase3", env=(("SPORT", "nba"),), min_instances=1, timeout="300s")
+    svc = service(stack, "phase3", env=(("SPORT", "nba"),), min_instances=1,
+                  timeout_seconds=300)
     svc.grant_invoke(identity(stack, "nba-push-p3", "push"))
 
 
@@ -31,6 +32,9 @@ def test_inventory(doc: dict[str, Any]) -> None:
         SVC: {
             "name": "nba-phase3", "project": PROJECT, "location": REGION,
             "ingress": "INGRESS_TRAFFIC_INTERNAL_ONLY", "deletion_protection": False,
+            # The release path owns the deployed image and the client fields it sets.
+            "lifecycle": {"ignore_changes": ["template[0].containers[0].image", "client",
+                                             "client_version"]},
             "template": {
                 "service_account": f"${{{SA}.email}}", "timeout": "300s",
                 "scaling": {"min_instance_count": 1, "max_instance_count": 10},
@@ -42,9 +46,14 @@ def test_inventory(doc: dict[str, Any]) -> None:
         "google_cloud_run_v2_service_iam_member.phase3__invoker_push_identity": {
             "role": "roles/run.invoker", "name": f"${{{SVC}.name}}", "location": REGION,
             "member": "serviceAccount:${google_service_account.push__identity.email}",
-            "lifecycle": {"replace_triggered_by": [SVC]},
+            "lifecycle": {"replace_triggered_by": [f"{SVC}.uid"]},
         },
     })
+
+
+def test_a_timeout_outside_cloud_runs_range_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"timeout_seconds 3601 outside Cloud Run's 1..3600"):
+        service(new_stack("service-bad-timeout"), timeout_seconds=3601)
 
 
 def test_an_unknown_ingress_is_refused() -> None:

@@ -37,7 +37,7 @@ def test_inventory(doc: dict[str, Any]) -> None:
         "google_pubsub_topic_iam_member.phase2__topic_publisher_raw_identity": {
             "role": "roles/pubsub.publisher", "topic": f"${{{TOPIC}.name}}",
             "member": "serviceAccount:${google_service_account.raw__identity.email}",
-            "lifecycle": {"replace_triggered_by": [TOPIC]},
+            "lifecycle": {"replace_triggered_by": [f"{TOPIC}.id"]},
         },
     })
 

@@ -1,0 +1,52 @@
+"""``iam.rules.ordering``: each rule failing, with its id and address, on a minimal mutation."""
+
+from __future__ import annotations
+
+from tests.iam.rules.support import (
+    INV3_ADDR,
+    ORCH,
+    ORCH_ADDR,
+    SUB3,
+    Case,
+    Stack,
+    mutation_tests,
+    res,
+    sub3,
+)
+
+TOKEN3 = ("google_service_account_iam_member."
+          "phase3_analytics_sub__push_identity_token_creator_pubsub_agent")
+TRIGGER_TOKEN = ("google_service_account_iam_member."
+                 "phase3_to_phase4_orchestrator__trigger_identity_token_creator_pubsub_agent")
+BUILD_LOGS = "google_project_iam_member.function_builder__identity_logging_logWriter"
+
+
+def _undepend(body: dict, address: str) -> None:
+    body["depends_on"] = [d for d in body["depends_on"] if d != address]
+
+
+def subscription_before_invoker(s: Stack) -> None:
+    _undepend(sub3(s), INV3_ADDR)
+
+
+def subscription_before_token_creator(s: Stack) -> None:
+    _undepend(sub3(s), TOKEN3)
+
+
+def trigger_before_token_creator(s: Stack) -> None:
+    _undepend(res(s, "google_cloudfunctions2_function", ORCH), TRIGGER_TOKEN)
+
+
+def build_before_its_grants(s: Stack) -> None:
+    _undepend(res(s, "google_cloudfunctions2_function", ORCH), BUILD_LOGS)
+
+
+CASES: list[Case] = [
+    ("ORDER-001", SUB3, subscription_before_invoker),
+    ("ORDER-001", SUB3, subscription_before_token_creator),
+    ("ORDER-001", ORCH_ADDR, trigger_before_token_creator),
+    ("ORDER-002", ORCH_ADDR, build_before_its_grants),
+]
+
+
+test_mutation_is_caught = mutation_tests(CASES)
