@@ -92,12 +92,14 @@ def _finding(x: Live, like: Sequence[Declared], shared: set[str], project: str) 
     if x.asset_type == POLICY:
         why = (f"display name {x.display_name!r} names {', '.join(sorted(shared))} like {them}: "
                "adopting the declared policy beside it alerts twice on every ERROR")
-        fix = (f"once the declared policy is live: {delete}; or give the declared policy the "
-               f"live display name {x.display_name!r} and rerun make adopt to import it")
+        fix = (f"once the declared policy is live: {delete}; or set "
+               f"display_name={x.display_name!r} on the AlertPolicy of {them} in "
+               "infra/model/pipeline.py and rerun make adopt to import it")
     else:
         why = (f"display name {x.display_name!r} is the pipeline's like {them}: the old "
                "policies alert through it and the declared ones through the declared "
                "channel, so every incident reaches Slack twice")
-        fix = (f"once the old policies are deleted: {delete}; or give the declared channel "
-               f"the live display name {x.display_name!r} and rerun make adopt to import it")
+        fix = (f"once the old policies are deleted: {delete}; or set "
+               f"alert_channel_display_name={x.display_name!r} in the env config "
+               "(infra/model/envs.py) and rerun make adopt to import it")
     return Finding("duplicate", x.asset_type, x.relative_name, x.location, why, fix)

@@ -144,8 +144,9 @@ def render(a: Adoption, inventory: str, triggers: str | None) -> str:
                 "A live resource doing a declared one's job under another name: both would "
                 "fire. Delete the live one, or set its live name on the manifest entry "
                 "(`cloud_name`) to adopt it instead; for an alert policy or channel, delete "
-                "the old one once the declared one is live, or give the declared one its live "
-                "display name so it is imported.", ""]
+                "the old one once the declared one is live, or set its live display name on the "
+                "manifest's AlertPolicy (`display_name`) or the env's "
+                "`alert_channel_display_name` so it is imported.", ""]
         out += _table(a.duplicates)
         out += [a.monitoring_note, ""] if a.monitoring_note else []
     if a.undeclared:

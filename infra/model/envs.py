@@ -58,6 +58,9 @@ class EnvConfig:
     """Bucket key of the manifest → its cloud name (global, so per environment)."""
     alert_token_version: int = 1
     """Version of the write-only alert token; bump it after rotating the secret."""
+    alert_channel_display_name: str | None = None
+    """The notification channel's display name; default ``Pipeline alerts <slack channel>``.
+    Set it to a live channel's display name to adopt that channel instead of adding one."""
 
     def scaling_for(self, service_key: str) -> Scaling:
         return self.scaling.get(service_key, Scaling())

@@ -218,6 +218,9 @@ class AlertPolicy:
 
     component: str
     auto_close_seconds: int = 3600
+    display_name: str | None = None
+    """The policy's display name; default ``ERROR logs: <cloud name>``. Set it to a live
+    policy's display name to adopt that policy instead of creating a second one."""
 
 
 @dataclass(frozen=True)
@@ -400,6 +403,9 @@ class Manifest:
             if a.component not in service_keys | function_keys:
                 raise _fail(f"alerts[{i}].component", a.component,
                             f"a declared service or function: {sorted(service_keys | function_keys)}")
+            if a.display_name is not None and not a.display_name.strip():
+                raise _fail(f"alerts[{i}].display_name", a.display_name,
+                            "a non-empty name, or None for the default")
         if self.completion_ttl_days < 1:
             raise _fail("completion_ttl_days", self.completion_ttl_days, "at least 1")
         return self

@@ -195,8 +195,10 @@ def test_live_alert_policies_and_channels_under_other_names_are_duplicates(
     fix = like["Phase 3 Orchestrator High Error Rate"].fix
     assert fix.startswith("once the declared policy is live: gcloud alpha monitoring policies "
                           "delete projects/nba-props-platform/alertPolicies/9367779177730658196")
-    assert "give the declared policy the live display name 'Phase 3 Orchestrator High Error " \
-           "Rate'" in fix
+    assert "set display_name='Phase 3 Orchestrator High Error Rate' on the AlertPolicy of " \
+           "google_monitoring_alert_policy.alerts__errors_phase3_to_phase4_orchestrator" in fix
+    channel_fix = like["Slack (#NBA Platform Alerts)"].fix
+    assert "alert_channel_display_name='Slack (#NBA Platform Alerts)'" in channel_fix
     assert a.monitoring_note and "compared by display name only" in a.monitoring_note
     report = render(a, "alerts.inventory.json", None)
     duplicates_section = report.split("## Duplicates", 1)[1].split("\n## ", 1)[0]
@@ -267,3 +269,36 @@ def test_a_bucket_in_another_location_blocks(prod: StackJson, tmp_path: Path) ->
     [b] = a.blocked
     assert (b.attribute, b.declared_value, b.live_value) == ("location", "us-west2", "US")
     assert "resource_storage_bucket.go" in b.source
+
+
+def test_the_fix_for_a_duplicate_alert_policy_adopts_it(tmp_path: Path) -> None:
+    """Following the report's fix (the live display name in the manifest) imports the policy."""
+    from dataclasses import replace
+
+    from infra.model.manifest import AlertPolicy
+    from infra.synth.app import synthesize
+
+    shown = "Phase 3 Orchestrator High Error Rate"
+    manifest = load()
+    manifest = replace(manifest, alerts=tuple(
+        AlertPolicy(a.component, a.auto_close_seconds, display_name=shown)
+        if a.component == "phase3-to-phase4-orchestrator" else a for a in manifest.alerts))
+    paths = synthesize(manifest, ("prod",), outdir=tmp_path / "out",
+                       bundle_dir=tmp_path / "bundles")
+    stack = StackJson.load(paths["pipeline-prod"])
+    a = plan_adoption(stack, manifest, PROD,
+                      load_inventory(REC / "seeds.inventory.json", PROD.project_id), [])
+    address = "google_monitoring_alert_policy.alerts__errors_phase3_to_phase4_orchestrator"
+    assert address in {i.address for i in a.imports}
+    assert not [f for f in a.duplicates if shown in f.why]
+
+
+def test_an_empty_alert_display_name_is_refused() -> None:
+    from dataclasses import replace
+
+    from infra.model.manifest import AlertPolicy, ManifestError
+
+    manifest = load()
+    bad = replace(manifest, alerts=(AlertPolicy("pipeline-canary", display_name=" "),))
+    with pytest.raises(ManifestError, match=r"alerts\[0\]\.display_name: invalid value ' '"):
+        bad.validate()

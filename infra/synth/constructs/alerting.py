@@ -46,6 +46,8 @@ class AlertChannelProps:
     token_secret: str
     component: str = "alerts"
     token_version: int = 1
+    display_name: str | None = None
+    """Default: ``Pipeline alerts <slack_channel>``."""
 
 
 def error_log_filter(cloud_name: str) -> str:
@@ -67,7 +69,7 @@ class AlertChannel(Construct):
         token.override_logical_id(f"{props.component}__slack_token")
         self.channel = MonitoringNotificationChannel(
             self, "channel", project=props.project, type="slack",
-            display_name=f"Pipeline alerts {props.slack_channel}",
+            display_name=props.display_name or f"Pipeline alerts {props.slack_channel}",
             labels={"channel_name": props.slack_channel},
             sensitive_labels=MonitoringNotificationChannelSensitiveLabels(
                 auth_token_wo=token.secret_data,
@@ -76,11 +78,15 @@ class AlertChannel(Construct):
         )
         pin_address(self.channel, props.component, "slack_channel")
 
-    def alert_on_errors(self, component: str, cloud_name: str, auto_close_seconds: int) -> None:
-        """An ERROR log of ``cloud_name`` opens an incident; it auto-closes when quiet."""
+    def alert_on_errors(self, component: str, cloud_name: str, auto_close_seconds: int,
+                        display_name: str | None = None) -> None:
+        """An ERROR log of ``cloud_name`` opens an incident; it auto-closes when quiet.
+
+        ``display_name``: default ``ERROR logs: <cloud_name>``.
+        """
         policy = MonitoringAlertPolicy(
             self, f"errors-{component}", project=self.props.project,
-            display_name=f"ERROR logs: {cloud_name}", combiner="OR",
+            display_name=display_name or f"ERROR logs: {cloud_name}", combiner="OR",
             conditions=[MonitoringAlertPolicyConditions(
                 display_name=f"{cloud_name} logged an ERROR",
                 condition_matched_log=MonitoringAlertPolicyConditionsConditionMatchedLog(

@@ -209,13 +209,15 @@ class PipelineStack(TerraformStack):
         channel = AlertChannel(self, "alerts", AlertChannelProps(
             project=project, slack_channel=env.alert_slack_channel,
             token_secret=env.alert_channel_secret, token_version=env.alert_token_version,
+            display_name=env.alert_channel_display_name,
         ))
         for alert in manifest.alerts:
             if alert.component in self.services:
                 cloud_name = names.service(manifest.service(alert.component))
             else:
                 cloud_name = names.function(manifest.function(alert.component))
-            channel.alert_on_errors(alert.component, cloud_name, alert.auto_close_seconds)
+            channel.alert_on_errors(alert.component, cloud_name, alert.auto_close_seconds,
+                                    alert.display_name)
 
         for key, topic in self.topics.items():
             out = TerraformOutput(self, f"output-topic-{key}", value=topic.id)
