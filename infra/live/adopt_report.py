@@ -31,6 +31,18 @@ EXIT_FINDINGS = 2
 EXIT_BLOCKED = 3
 
 
+# A table's schema and partitioning are not among the inventory's stable fields, yet the
+# provider replaces a table whose `time_partitioning.field` differs (ForceNew) or whose schema
+# changes other than by adding columns (resourceBigQueryTableSchemaCustomizeDiff,
+# google/services/bigquery/resource_bigquery_table.go): `prevent_destroy` then refuses the plan.
+TABLE_SCHEMA_NOTE = (
+    "{count} BigQuery tables are imported: their schema and partition field are not in the "
+    "inventory, and the provider replaces a table whose partition field differs or whose schema "
+    "changes other than by added columns (prevent_destroy then refuses the plan). Compare each "
+    "with its file in infra/model/schemas/ before `make plan`, e.g. "
+    "`bq show --schema --format=prettyjson {example}`, and declare the live schema.")
+
+
 @dataclass(frozen=True)
 class Adoption:
     env: EnvConfig
@@ -80,6 +92,11 @@ def plan_adoption(stack: StackJson, manifest: Manifest, env: EnvConfig,
     dup_names = {(f.kind, f.name) for f in dups}
     skip = {x.name for x in candidates if (x.asset_type, x.short) in dup_names}
     loose = undeclared(manifest, names, candidates, skip)
+    tables = [i for i in m.imports if i.type == "google_bigquery_table"]
+    if tables:
+        _, project, _, dataset, _, table = tables[0].import_id.split("/")
+        notes.append(TABLE_SCHEMA_NOTE.format(count=len(tables),
+                                              example=f"{project}:{dataset}.{table}"))
     if foreign:
         notes.append(f"{len(foreign)} live resources of other projects than {env.project_id} "
                      f"ignored (never adopted, reported or deleted here): {', '.join(foreign)}")

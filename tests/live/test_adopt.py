@@ -302,3 +302,12 @@ def test_an_empty_alert_display_name_is_refused() -> None:
     bad = replace(manifest, alerts=(AlertPolicy("pipeline-canary", display_name=" "),))
     with pytest.raises(ManifestError, match=r"alerts\[0\]\.display_name: invalid value ' '"):
         bad.validate()
+
+
+def test_imported_tables_come_with_the_schema_check_the_inventory_cannot_make(
+        prod: StackJson) -> None:
+    a = plan_adoption(prod, load(), PROD,
+                      load_inventory(REC / "seeds.inventory.json", PROD.project_id), [])
+    [note] = [n for n in a.notes if "BigQuery tables are imported" in n]
+    assert "bq show --schema --format=prettyjson nba-props-platform:nba_orchestration." in note
+    assert "partition field" in note
