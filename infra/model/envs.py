@@ -15,6 +15,9 @@ from infra.model.manifest import Manifest, ManifestError
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 SPORT_RE = re.compile(r"^[a-z]{2,5}$")
+ENV_VAR_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+STACK_ENV = ("GCP_PROJECT", "SPORT")
+"""Variables the stack gives every service itself (and ``TOPIC_<KEY>`` per published topic)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,11 @@ class EnvConfig:
     """Bucket key of the manifest → its cloud name (global, so per environment)."""
     alert_token_version: int = 1
     """Version of the write-only alert token; bump it after rotating the secret."""
+    service_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per service key: plain (never secret) environment variables the service's code reads
+    beyond the stack's own (``GCP_PROJECT``, ``SPORT``, ``TOPIC_*``). The stack owns a service's
+    whole env list, so a variable the live service needs is declared here or the next apply
+    removes it. Default: none."""
     alert_channel_display_name: str | None = None
     """The notification channel's display name; default ``Pipeline alerts <slack channel>``.
     Set it to a live channel's display name to adopt that channel instead of adding one."""
@@ -89,6 +97,14 @@ class EnvConfig:
         if self.alert_token_version < 1:
             raise ManifestError(f"{where}.alert_token_version: invalid value "
                                 f"{self.alert_token_version!r}; at least 1")
+        for key, extra in self.service_env.items():
+            if key not in self.images:
+                raise ManifestError(f"{where}.service_env: unknown service key {key!r}")
+            for var in extra:
+                if not ENV_VAR_RE.match(var) or var in STACK_ENV or var.startswith("TOPIC_"):
+                    raise ManifestError(
+                        f"{where}.service_env[{key}]: invalid name {var!r}; UPPER_SNAKE_CASE, "
+                        f"and not one the stack sets ({', '.join(STACK_ENV)}, TOPIC_*)")
         for key, sc in self.scaling.items():
             if key not in self.images:
                 raise ManifestError(f"{where}.scaling: unknown service key {key!r}")

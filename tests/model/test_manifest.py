@@ -230,6 +230,13 @@ def test_env_config_must_cover_every_service() -> None:
     ({"sport": "basketball"}, "envs[dev].sport: invalid value 'basketball'"),
     ({"scaling": {"phase1-scrapers": Scaling(3, 1)}}, "invalid bounds 3..1"),
     ({"scaling": {"ghost": Scaling()}}, "scaling: unknown service key 'ghost'"),
+    ({"service_env": {"ghost": {"A": "1"}}}, "service_env: unknown service key 'ghost'"),
+    ({"service_env": {"phase1-scrapers": {"lower": "1"}}},
+     "service_env[phase1-scrapers]: invalid name 'lower'"),
+    ({"service_env": {"phase1-scrapers": {"SPORT": "mlb"}}},
+     "service_env[phase1-scrapers]: invalid name 'SPORT'"),
+    ({"service_env": {"phase1-scrapers": {"TOPIC_X": "t"}}},
+     "service_env[phase1-scrapers]: invalid name 'TOPIC_X'"),
 ])
 def test_bad_env_config_is_rejected(changes: dict[str, Any], expected: str) -> None:
     with pytest.raises(ManifestError) as err:

@@ -271,3 +271,19 @@ def test_stale_readme_is_detected(tmp_path: Path) -> None:
     text = Path("README.md").read_text().replace("nba-phase3-analytics-sub", "nba-old-sub", 1)
     readme.write_text(text)
     assert docs_main([str(readme)]) == 1
+
+
+def test_a_services_declared_env_is_rendered_beside_the_stacks_own(tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    from dataclasses import replace
+
+    from infra.model.envs import get_env
+    from infra.synth import app
+
+    extra = replace(get_env("prod"), service_env={"phase1-scrapers": {"BDL_ENABLED": "false"}})
+    monkeypatch.setattr(app, "get_env", lambda name: extra)
+    paths = app.synthesize(load(), ("prod",), outdir=tmp_path, bundle_dir=tmp_path / "bundles")
+    stack = json.loads(paths["pipeline-prod"].read_text())
+    svc = stack["resource"]["google_cloud_run_v2_service"]["phase1_scrapers__service"]
+    env = {e["name"]: e["value"] for e in svc["template"]["containers"][0]["env"]}
+    assert env["BDL_ENABLED"] == "false" and env["SPORT"] == "nba"

@@ -104,6 +104,7 @@ class PipelineStack(TerraformStack):
             env_vars = [("GCP_PROJECT", project), ("SPORT", env.sport)]
             env_vars += [(f"TOPIC_{t.upper().replace('-', '_')}", names.topic(t))
                          for t in svc.publishes]
+            env_vars += sorted(env.service_env.get(svc.key, {}).items())
             self.services[svc.key] = CloudRunService(self, f"service-{svc.key}", ServiceProps(
                 name=names.service(svc), component=svc.key, project=project,
                 region=env.region, image=env.images[svc.key],
