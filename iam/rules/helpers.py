@@ -11,7 +11,7 @@ from typing import Any
 
 from iam.grants import INVOKER, short_member
 from iam.rules.engine import Finding
-from infra.stackjson.graph import Endpoint, Principal, ResolvedTarget, StackGraph
+from infra.stackjson.graph import Endpoint, IamEntry, Principal, ResolvedTarget, StackGraph
 from infra.stackjson.stack import Resource, first
 
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
@@ -48,6 +48,14 @@ def target_text(t: ResolvedTarget | None) -> str:
 def missing(rtype: str, name: str) -> str:
     """Address-like name for a resource the stack should have but does not."""
     return f'{rtype}["{name}"]'
+
+
+def granted(g: StackGraph, kind: str) -> Iterator[tuple[IamEntry, Principal]]:
+    """Every IAM entry with each of its principals of ``kind`` (``default``, ``public``…)."""
+    for e in g.iam:
+        for p in e.principals:
+            if p.kind == kind:
+                yield e, p
 
 
 def push_subscriptions(g: StackGraph) -> Iterator[tuple[Resource, Mapping[str, Any]]]:

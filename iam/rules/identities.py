@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from iam.grants import SHAREABLE_SLOTS, short_member
 from iam.rules.engine import Context, Finding, rule
-from iam.rules.helpers import PRIMITIVE_ROLES
+from iam.rules.helpers import PRIMITIVE_ROLES, granted
 from infra.stackjson.graph import Acting
 from infra.stackjson.stack import REF_RE
 
@@ -28,13 +28,10 @@ def default_accounts(ctx: Context) -> Iterator[Finding]:
     identity (a service or function without service_account runs as it) and by default holds
     Editor on the project; each component gets its own user-managed account instead."""
     g = ctx.graph
-    for e in g.iam:
-        for p in e.principals:
-            if p.kind == "default":
-                yield Finding(e.address, f"grants {e.role} to {p.raw}, {p.problem}, which "
-                              "every default workload shares (seed 000 used "
-                              "756957797294-compute@ as the push identity); grant the "
-                              "component's own identity")
+    for e, p in granted(g, "default"):
+        yield Finding(e.address, f"grants {e.role} to {p.raw}, {p.problem}, which every "
+                      "default workload shares (seed 000 used 756957797294-compute@ as the "
+                      "push identity); grant the component's own identity")
     for a in g.acting():
         if a.principal is None and a.slot.kind in _OMITTED:
             yield Finding(a.address, f"{a.field} is not set, so {_OMITTED[a.slot.kind]} (by "
@@ -54,12 +51,11 @@ def declared_identities(ctx: Context) -> Iterator[Finding]:
     the stack (a typo, another project, a literal project number) grants nothing useful and
     cannot be checked, so identities are referenced, not typed."""
     g = ctx.graph
+    for e, p in granted(g, "unresolved"):
+        yield Finding(e.address, f"member {p.raw!r}: {p.problem}; grant a "
+                      "google_service_account of this stack by reference "
+                      "(serviceAccount:${google_service_account.<x>.email})")
     for e in g.iam:
-        for p in e.principals:
-            if p.kind == "unresolved":
-                yield Finding(e.address, f"member {p.raw!r}: {p.problem}; grant a "
-                              "google_service_account of this stack by reference "
-                              "(serviceAccount:${google_service_account.<x>.email})")
         for p in e.principals:
             ref = REF_RE.fullmatch(p.raw.strip())
             if p.declared and not p.raw.strip().startswith("serviceAccount:") and not (

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from iam.rules.engine import PROVIDER_DOCS, Context, Finding, rule
-from iam.rules.helpers import blocks
+from iam.rules.helpers import blocks, granted
 
 # Legacy ACLs: grants IAM members do not show, basic roles, and authoritative lists.
 ACL_TYPES: Mapping[str, str] = {
@@ -67,12 +67,9 @@ def public_members(ctx: Context) -> Iterator[Finding]:
     prevention or per-object ACLs) they reach pipeline services and data. Every caller here is a
     pipeline identity."""
     g = ctx.graph
-    for e in g.iam:
-        for p in e.principals:
-            if p.kind == "public":
-                yield Finding(e.address, f"grants {e.role} to {p.raw}: anyone on the internet "
-                              "(or with any Google account) gets it; grant a pipeline identity "
-                              "instead")
+    for e, p in granted(g, "public"):
+        yield Finding(e.address, f"grants {e.role} to {p.raw}: anyone on the internet (or "
+                      "with any Google account) gets it; grant a pipeline identity instead")
     for svc in g.resources("google_cloud_run_v2_service"):
         if svc.body.get("invoker_iam_disabled") is True:
             yield Finding(svc.address, "invoker_iam_disabled = true lets anyone call the "
