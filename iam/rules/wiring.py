@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import TypeVar
 
+from iam.grants import IamData
 from iam.rules.engine import Context, Finding, rule
 from iam.rules.helpers import decoded, push_subscriptions
-from infra.stackjson.stack import first
+from infra.stackjson.graph import StackGraph
+from infra.stackjson.stack import Resource, first
+
+S = TypeVar("S")
 
 
 @rule("WIRE-001", "Subscriptions, triggers and jobs are wired as the manifest declares",
@@ -27,8 +32,7 @@ def wiring(ctx: Context) -> Iterator[Finding]:
                           f"the manifest (declared: {sorted(specs)}); declare it in "
                           "infra/model/pipeline.py or remove it")
             continue
-        topic = g.topic(sub.body.get("topic"))
-        topic_name = g.cloud_name(g.stack.resources[topic]) if topic else sub.body.get("topic")
+        topic_name = _topic_name(g, sub.body.get("topic"))
         if topic_name != spec.topic:
             yield Finding(sub.address, f"subscribes to {topic_name!r} but the manifest says "
                           f"{spec.topic!r}")
@@ -47,18 +51,28 @@ def wiring(ctx: Context) -> Iterator[Finding]:
             yield Finding(sub.address, f"{spec.subscription!r} has no push_config, so nothing "
                           f"delivers its messages to {spec.target}{spec.path}; the manifest "
                           "declares a push edge")
-    yield from _trigger_wiring(ctx)
-    yield from _job_wiring(ctx)
+    yield from _trigger_wiring(g, data)
+    yield from _job_wiring(g, data)
 
 
-def _trigger_wiring(ctx: Context) -> Iterator[Finding]:
-    g, data = ctx.graph, ctx.data
-    assert data is not None
+def _topic_name(g: StackGraph, ref: object) -> object:
+    """The cloud name of the topic ``ref`` names, or ``ref`` itself when it names none."""
+    topic = g.topic(ref)
+    return g.cloud_name(g.stack.resources[topic]) if topic else ref
+
+
+def _by_name(g: StackGraph, rtype: str,
+             specs: Mapping[str, S]) -> Iterator[tuple[Resource, str, S | None]]:
+    """Every ``rtype`` resource, its cloud name and the spec declared under that name."""
+    for res in g.resources(rtype):
+        name = g.cloud_name(res)
+        yield res, name, specs.get(name)
+
+
+def _trigger_wiring(g: StackGraph, data: IamData) -> Iterator[Finding]:
     triggers = {t.function: t for t in data.triggers}
-    for fn in g.resources("google_cloudfunctions2_function"):
-        name = g.cloud_name(fn)
+    for fn, name, spec in _by_name(g, "google_cloudfunctions2_function", triggers):
         trig = first(fn.body.get("event_trigger"))
-        spec = triggers.get(name)
         if spec is None:
             if trig:
                 yield Finding(fn.address, f"function {name!r} has an event trigger but the "
@@ -68,21 +82,15 @@ def _trigger_wiring(ctx: Context) -> Iterator[Finding]:
             yield Finding(fn.address, f"function {name!r} has no event_trigger; the manifest "
                           f"triggers it from {spec.topic!r}")
             continue
-        topic = g.topic(trig.get("pubsub_topic"))
-        topic_name = g.cloud_name(g.stack.resources[topic]) if topic else trig.get(
-            "pubsub_topic")
+        topic_name = _topic_name(g, trig.get("pubsub_topic"))
         if topic_name != spec.topic:
             yield Finding(fn.address, f"event_trigger.pubsub_topic is {topic_name!r} but the "
                           f"manifest triggers it from {spec.topic!r}")
 
 
-def _job_wiring(ctx: Context) -> Iterator[Finding]:
-    g, data = ctx.graph, ctx.data
-    assert data is not None
+def _job_wiring(g: StackGraph, data: IamData) -> Iterator[Finding]:
     jobs = {j.job: j for j in data.jobs_wiring}
-    for job in g.resources("google_cloud_scheduler_job"):
-        name = g.cloud_name(job)
-        jspec = jobs.get(name)
+    for job, name, jspec in _by_name(g, "google_cloud_scheduler_job", jobs):
         http = first(job.body.get("http_target"))
         if jspec is None:
             yield Finding(job.address, f"scheduler job {name!r} is not declared in the "
