@@ -46,74 +46,81 @@ def _sa_email(a: Attrs) -> str:
     return f"{a['account_id']}@{a['project']}.iam.gserviceaccount.com"
 
 
+def _same(asset_types: tuple[str, ...], path: Callable[[Attrs], str], doc: str,
+          location_attr: str | None = None) -> Kind:
+    """A row whose import id is its path."""
+    return Kind(asset_types, path, path, DOC.format(doc), location_attr=location_attr)
+
+
+def _in_project(asset_types: tuple[str, ...], collection: str, key: str, doc: str,
+                location_attr: str | None = None) -> Kind:
+    """A row imported as its path ``projects/<project>/<collection>/<key>``."""
+    return _same(asset_types, lambda a: f"projects/{a['project']}/{collection}/{a[key]}", doc,
+                 location_attr)
+
+
+def _located(asset_types: tuple[str, ...], collection: str, doc: str,
+             location_attr: str) -> Kind:
+    """A row whose import id adds the ``locations/<l>/`` segment its path leaves out."""
+    return Kind(
+        asset_types, lambda a: f"projects/{a['project']}/{collection}/{a['name']}",
+        lambda a: (f"projects/{a['project']}/locations/{a[location_attr]}/{collection}/"
+                   f"{a['name']}"),
+        DOC.format(doc), location_attr=location_attr)
+
+
+def _display_named(asset_type: str, doc: str) -> Kind:
+    """A row matched by display name: Google assigns the id, the import id is the live name."""
+    return Kind((asset_type,), lambda a: str(a["display_name"]), None, DOC.format(doc),
+                match="display_name")
+
+
 # One row per covered type. The import id is the first format the doc's Import section lists.
 KINDS: Mapping[str, Kind] = {
     # * `projects/{{project}}/topics/{{name}}`
-    "google_pubsub_topic": Kind(
-        ("pubsub.googleapis.com/Topic",),
-        lambda a: f"projects/{a['project']}/topics/{a['name']}",
-        lambda a: f"projects/{a['project']}/topics/{a['name']}",
-        DOC.format("pubsub_topic")),
+    "google_pubsub_topic": _in_project(
+        ("pubsub.googleapis.com/Topic",), "topics", "name", "pubsub_topic"),
     # * `projects/{{project}}/subscriptions/{{name}}`
-    "google_pubsub_subscription": Kind(
-        ("pubsub.googleapis.com/Subscription",),
-        lambda a: f"projects/{a['project']}/subscriptions/{a['name']}",
-        lambda a: f"projects/{a['project']}/subscriptions/{a['name']}",
-        DOC.format("pubsub_subscription")),
+    "google_pubsub_subscription": _in_project(
+        ("pubsub.googleapis.com/Subscription",), "subscriptions", "name", "pubsub_subscription"),
     # * `projects/{{project}}/locations/{{location}}/services/{{name}}`
-    "google_cloud_run_v2_service": Kind(
-        ("run.googleapis.com/Service",),
-        lambda a: f"projects/{a['project']}/services/{a['name']}",
-        lambda a: f"projects/{a['project']}/locations/{a['location']}/services/{a['name']}",
-        DOC.format("cloud_run_v2_service"), location_attr="location"),
+    "google_cloud_run_v2_service": _located(
+        ("run.googleapis.com/Service",), "services", "cloud_run_v2_service", "location"),
     # * `projects/{{project}}/locations/{{location}}/functions/{{name}}`
-    "google_cloudfunctions2_function": Kind(
+    "google_cloudfunctions2_function": _located(
         ("cloudfunctions.googleapis.com/Function", "cloudfunctions.googleapis.com/CloudFunction"),
-        lambda a: f"projects/{a['project']}/functions/{a['name']}",
-        lambda a: f"projects/{a['project']}/locations/{a['location']}/functions/{a['name']}",
-        DOC.format("cloudfunctions2_function"), location_attr="location"),
+        "functions", "cloudfunctions2_function", "location"),
     # * `projects/{{project}}/locations/{{region}}/jobs/{{name}}`
-    "google_cloud_scheduler_job": Kind(
-        ("cloudscheduler.googleapis.com/Job",),
-        lambda a: f"projects/{a['project']}/jobs/{a['name']}",
-        lambda a: f"projects/{a['project']}/locations/{a['region']}/jobs/{a['name']}",
-        DOC.format("cloud_scheduler_job"), location_attr="region"),
+    "google_cloud_scheduler_job": _located(
+        ("cloudscheduler.googleapis.com/Job",), "jobs", "cloud_scheduler_job", "region"),
     # * `projects/{{project}}/datasets/{{dataset_id}}`
-    "google_bigquery_dataset": Kind(
-        ("bigquery.googleapis.com/Dataset",),
-        lambda a: f"projects/{a['project']}/datasets/{a['dataset_id']}",
-        lambda a: f"projects/{a['project']}/datasets/{a['dataset_id']}",
-        DOC.format("bigquery_dataset"), location_attr="location"),
+    "google_bigquery_dataset": _in_project(
+        ("bigquery.googleapis.com/Dataset",), "datasets", "dataset_id", "bigquery_dataset",
+        "location"),
     # * `projects/{{project}}/datasets/{{dataset_id}}/tables/{{table_id}}`
     # A table has no location attribute: it is its dataset's (``location`` is filled in).
-    "google_bigquery_table": Kind(
+    "google_bigquery_table": _same(
         ("bigquery.googleapis.com/Table",),
         lambda a: f"projects/{a['project']}/datasets/{a['dataset_id']}/tables/{a['table_id']}",
-        lambda a: f"projects/{a['project']}/datasets/{a['dataset_id']}/tables/{a['table_id']}",
-        DOC.format("bigquery_table"), location_attr="location"),
+        "bigquery_table", "location"),
     # * `projects/{{project}}/databases/{{name}}`
-    "google_firestore_database": Kind(
-        ("firestore.googleapis.com/Database",),
-        lambda a: f"projects/{a['project']}/databases/{a['name']}",
-        lambda a: f"projects/{a['project']}/databases/{a['name']}",
-        DOC.format("firestore_database"), location_attr="location_id"),
+    "google_firestore_database": _in_project(
+        ("firestore.googleapis.com/Database",), "databases", "name", "firestore_database",
+        "location_id"),
     # * `{{name}}`, where name is
     #   `projects/{{project}}/databases/{{database}}/collectionGroups/{{collection}}/fields/{{field}}`.
     # Cloud Asset Inventory lists no fields; every field of a live database exists (implicitly,
     # with default settings), so a field is imported whenever its database is.
-    "google_firestore_field": Kind(
+    "google_firestore_field": _same(
         (),
         lambda a: (f"projects/{a['project']}/databases/{a['database']}/collectionGroups/"
                    f"{a['collection']}/fields/{a['field']}"),
-        lambda a: (f"projects/{a['project']}/databases/{a['database']}/collectionGroups/"
-                   f"{a['collection']}/fields/{a['field']}"),
-        DOC.format("firestore_field")),
+        "firestore_field"),
     # * `projects/{{project_id}}/serviceAccounts/{{email}}`
-    "google_service_account": Kind(
+    "google_service_account": _same(
         ("iam.googleapis.com/ServiceAccount",),
         lambda a: f"projects/{a['project']}/serviceAccounts/{_sa_email(a)}",
-        lambda a: f"projects/{a['project']}/serviceAccounts/{_sa_email(a)}",
-        DOC.format("google_service_account")),
+        "google_service_account"),
     # * `{{project_id}}/{{bucket}}`
     "google_storage_bucket": Kind(
         ("storage.googleapis.com/Bucket",),
@@ -127,44 +134,42 @@ KINDS: Mapping[str, Kind] = {
         lambda a: f"{a['project']}/{a['service']}",
         DOC.format("google_project_service")),
     # * `{{name}}` (the live `projects/P/notificationChannels/ID`); Google assigns the id.
-    "google_monitoring_notification_channel": Kind(
-        ("monitoring.googleapis.com/NotificationChannel",),
-        lambda a: str(a["display_name"]), None,
-        DOC.format("monitoring_notification_channel"), match="display_name"),
+    "google_monitoring_notification_channel": _display_named(
+        "monitoring.googleapis.com/NotificationChannel", "monitoring_notification_channel"),
     # * `projects/{{project}}/alertPolicies/{{name}}`: the live name; Google assigns the id.
-    "google_monitoring_alert_policy": Kind(
-        ("monitoring.googleapis.com/AlertPolicy",),
-        lambda a: str(a["display_name"]), None,
-        DOC.format("monitoring_alert_policy"), match="display_name"),
+    "google_monitoring_alert_policy": _display_named(
+        "monitoring.googleapis.com/AlertPolicy", "monitoring_alert_policy"),
 }
+
+
+def _force_new(attribute: str, env_field: str, source: str, note: str = "") -> tuple[str, str, str]:
+    """A ``FORCE_NEW`` row: the attribute, the ``envs`` field declaring it, the source line."""
+    return attribute, f"{env_field} on envs[{{env}}] in infra/model/envs.py{note}", SRC.format(source)
+
 
 # Declared attribute → replaced when it changes; "the fix is always to declare the live value".
 FORCE_NEW: Mapping[str, tuple[str, str, str]] = {
     # type: (attribute, where it is declared, provider source: schema field with ForceNew)
-    "google_bigquery_dataset": (
-        "location", "bigquery_location on envs[{env}] in infra/model/envs.py",
-        SRC.format("bigquery/resource_bigquery_dataset.go#L369-L372")),
+    "google_bigquery_dataset": _force_new(
+        "location", "bigquery_location", "bigquery/resource_bigquery_dataset.go#L369-L372"),
     # The table lives where its dataset does; fixed by the dataset's location.
-    "google_bigquery_table": (
-        "location", "bigquery_location on envs[{env}] in infra/model/envs.py",
-        SRC.format("bigquery/resource_bigquery_dataset.go#L369-L372")),
-    "google_firestore_database": (
-        "location_id", "firestore_location on envs[{env}] in infra/model/envs.py",
-        SRC.format("firestore/resource_firestore_database.go#L140-L143")),
-    "google_cloudfunctions2_function": (
-        "location", "region on envs[{env}] in infra/model/envs.py",
-        SRC.format("cloudfunctions2/resource_cloudfunctions2_function.go#L160-L163")),
-    "google_cloud_run_v2_service": (
-        "location", "region on envs[{env}] in infra/model/envs.py",
-        SRC.format("cloudrunv2/resource_cloud_run_v2_service.go#L146-L149")),
+    "google_bigquery_table": _force_new(
+        "location", "bigquery_location", "bigquery/resource_bigquery_dataset.go#L369-L372"),
+    "google_firestore_database": _force_new(
+        "location_id", "firestore_location",
+        "firestore/resource_firestore_database.go#L140-L143"),
+    "google_cloudfunctions2_function": _force_new(
+        "location", "region",
+        "cloudfunctions2/resource_cloudfunctions2_function.go#L160-L163"),
+    "google_cloud_run_v2_service": _force_new(
+        "location", "region", "cloudrunv2/resource_cloud_run_v2_service.go#L146-L149"),
     # The provider upper-cases a bucket's location (StateFunc); compared case-insensitively.
-    "google_storage_bucket": (
-        "location", "region on envs[{env}] in infra/model/envs.py (the source bucket's location)",
-        SRC.format("storage/resource_storage_bucket.go#L193-L196")),
+    "google_storage_bucket": _force_new(
+        "location", "region", "storage/resource_storage_bucket.go#L193-L196",
+        " (the source bucket's location)"),
     # A job's name forces replacement too (L236-L239): jobs declare their live cloud_name.
-    "google_cloud_scheduler_job": (
-        "region", "region on envs[{env}] in infra/model/envs.py",
-        SRC.format("cloudscheduler/resource_cloud_scheduler_job.go#L472-L476")),
+    "google_cloud_scheduler_job": _force_new(
+        "region", "region", "cloudscheduler/resource_cloud_scheduler_job.go#L472-L476"),
 }
 
 # Live resources Google creates and owns for something else: (asset type, name pattern, why).
