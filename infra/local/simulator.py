@@ -23,7 +23,6 @@ service would log and drop them, and redelivering cannot make them valid.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
@@ -39,7 +38,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from infra.local.errors import LocalError
-from infra.local.front import CALLER_HEADER
+from infra.local.front import CALLER_HEADER, Envelope
 from infra.local.httpd import http_server
 from infra.local.pubsub_rest import PubSubRest
 from infra.local.records import JsonlLog, now_iso
@@ -186,19 +185,12 @@ class Request:
 
 
 def decode_request(body: bytes) -> Request:
-    try:
-        outer = json.loads(body) if body else {}
-    except ValueError:
-        return Request(None, None, None, {})
-    if isinstance(outer, dict) and isinstance(outer.get("message"), dict):
-        msg = outer["message"]
-        try:
-            payload = json.loads(base64.b64decode(msg.get("data") or ""))
-        except ValueError:
-            payload = None
-        return Request(payload, outer.get("subscription"), msg.get("messageId"),
-                       dict(msg.get("attributes") or {}))
-    return Request(outer, None, None, {})
+    env = Envelope.parse(body)
+    if env.message is None:
+        # An empty body is a direct call without arguments.
+        return Request(env.payload if body else {}, None, None, {})
+    return Request(env.payload, env.subscription, env.message.get("messageId"),
+                   dict(env.message.get("attributes") or {}))
 
 
 class Simulator:
