@@ -16,6 +16,7 @@ Every failure is an ``EmulatorError`` whose message is one line naming the fix.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import socket
@@ -23,7 +24,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,30 +232,29 @@ def spawn_firestore(
     return _spawn("firestore", argv, chosen, log_dir, dict(os.environ))
 
 
-def start_pubsub(
+SPAWNERS: Mapping[str, Callable[..., EmulatorProcess]] = {
+    "pubsub": spawn_pubsub, "firestore": spawn_firestore,
+}
+"""Each emulator's launcher (``spawn_<name>(log_dir, port, *, heap_mb)``)."""
+
+
+def start(
+    name: str,
     log_dir: Path,
     port: int | None = None,
     *,
     heap_mb: int = DEFAULT_HEAP_MB,
     ready_timeout: float = DEFAULT_READY_TIMEOUT_S,
 ) -> EmulatorProcess:
-    """Start the Pub/Sub emulator on ``port`` (a free one when omitted) and wait until ready."""
-    emulator = spawn_pubsub(log_dir, port, heap_mb=heap_mb)
+    """Start emulator ``name`` (a key of ``SPAWNERS``) on ``port`` (a free one when omitted)
+    and wait until it is ready."""
+    emulator = SPAWNERS[name](log_dir, port, heap_mb=heap_mb)
     wait_ready(emulator, ready_timeout)
     return emulator
 
 
-def start_firestore(
-    log_dir: Path,
-    port: int | None = None,
-    *,
-    heap_mb: int = DEFAULT_HEAP_MB,
-    ready_timeout: float = DEFAULT_READY_TIMEOUT_S,
-) -> EmulatorProcess:
-    """Start the Firestore emulator on ``port`` (a free one when omitted) and wait until ready."""
-    emulator = spawn_firestore(log_dir, port, heap_mb=heap_mb)
-    wait_ready(emulator, ready_timeout)
-    return emulator
+start_pubsub = functools.partial(start, "pubsub")
+start_firestore = functools.partial(start, "firestore")
 
 
 def stop(pid: int, timeout: float = DEFAULT_STOP_TIMEOUT_S) -> None:

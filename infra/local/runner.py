@@ -61,7 +61,6 @@ __all__ = ["DEFAULT_WORKDIR", "UpOptions", "down", "read_state", "status", "up"]
 
 STATE_FILE = "state.json"
 READY_TIMEOUT_S = 60.0
-EMULATOR_SPAWNERS = {"pubsub": emulators.spawn_pubsub, "firestore": emulators.spawn_firestore}
 
 Say = Callable[[str], None]
 
@@ -269,7 +268,7 @@ class _Up:
         else:
             try:
                 for launch in plan.emulators:
-                    proc = EMULATOR_SPAWNERS[launch.name](logs, launch.port,
+                    proc = emulators.SPAWNERS[launch.name](logs, launch.port,
                                                           heap_mb=launch.heap_mb)
                     spawned.append(proc)
                     self.started(f"{launch.name}-emulator", proc.pid, f"--port={proc.port}")
