@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from cdktn_provider_google.project_iam_member import ProjectIamMember
 from cdktn_provider_google.service_account import ServiceAccount
@@ -28,8 +29,34 @@ class IdentityProps:
     project: str
 
 
+class OwnsIdentity(Protocol):
+    """Props of a component that runs as (or calls with) an identity of its own."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def component(self) -> str: ...
+
+    @property
+    def project(self) -> str: ...
+
+    @property
+    def identity_account_id(self) -> str: ...
+
+
 class Identity(Construct):
     """A ``google_service_account`` with grant helpers that only ever add members."""
+
+    @classmethod
+    def own(cls, scope: Construct, props: OwnsIdentity, what: str,
+            part: str = "identity") -> Identity:
+        """The identity ``scope`` creates for itself (construct id ``identity``), shown in the
+        console as ``<what> of <name>``."""
+        return cls(scope, "identity", IdentityProps(
+            account_id=props.identity_account_id, component=props.component, part=part,
+            display_name=f"{what} of {props.name}", project=props.project,
+        ))
 
     def __init__(self, scope: Construct, id: str, props: IdentityProps) -> None:
         super().__init__(scope, id)

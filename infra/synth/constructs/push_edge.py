@@ -37,7 +37,7 @@ from infra.synth.constructs.base import (
     replaced_with,
     wait_for,
 )
-from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
+from infra.synth.constructs.identity import GoogleAgent, Identity
 from infra.synth.constructs.topic import Topic, TopicProps
 
 
@@ -77,10 +77,7 @@ class PushEdge(Construct):
                              f"{props.max_delivery_attempts} outside Pub/Sub's 5..100")
         self.props = props
         agent = props.pubsub_agent
-        self.identity = Identity(self, "identity", IdentityProps(
-            account_id=props.identity_account_id, component=props.component, part="push_identity",
-            display_name=f"Push identity of {props.name}", project=props.project,
-        ))
+        self.identity = Identity.own(self, props, "Push identity", part="push_identity")
         self.dead_letter_topic = Topic(self, "dlq", TopicProps(
             name=props.dead_letter_topic, component=props.component, project=props.project,
             part="dead_letter_topic",

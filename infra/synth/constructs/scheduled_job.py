@@ -24,7 +24,7 @@ from constructs import Construct
 
 from infra.model.wiring import Grant
 from infra.synth.constructs.base import Invokable, pin_address
-from infra.synth.constructs.identity import Identity, IdentityProps
+from infra.synth.constructs.identity import Identity
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,7 @@ class ScheduledJob(Construct):
             raise ValueError(f"job {props.name}: a body needs http_method POST, "
                              f"got {props.http_method}")
         self.props = props
-        self.identity = Identity(self, "identity", IdentityProps(
-            account_id=props.identity_account_id, component=props.component, part="identity",
-            display_name=f"Scheduler identity of {props.name}", project=props.project,
-        ))
+        self.identity = Identity.own(self, props, "Scheduler identity")
         self.job = CloudSchedulerJob(
             self, "job", name=props.name, project=props.project, region=props.region,
             schedule=props.schedule, time_zone=props.time_zone, description=props.description,

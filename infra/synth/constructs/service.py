@@ -40,7 +40,7 @@ from constructs import Construct
 from infra.model.lifecycle_facts import DEPLOYED_FIELDS
 from infra.model.wiring import INVOKER, Grant, Target
 from infra.synth.constructs.base import Principal, pin_address, replaced_with
-from infra.synth.constructs.identity import Identity, IdentityProps
+from infra.synth.constructs.identity import Identity
 
 INTERNAL_INGRESS = frozenset({"INGRESS_TRAFFIC_INTERNAL_ONLY",
                               "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"})
@@ -87,10 +87,7 @@ class CloudRunService(Construct):
             raise ValueError(f"service {props.name}: timeout_seconds {props.timeout_seconds} "
                              f"outside Cloud Run's 1..{MAX_TIMEOUT_SECONDS}")
         self.props = props
-        self.identity = Identity(self, "identity", IdentityProps(
-            account_id=props.identity_account_id, component=props.component, part="identity",
-            display_name=f"Runtime identity of {props.name}", project=props.project,
-        ))
+        self.identity = Identity.own(self, props, "Runtime identity")
         self.service = CloudRunV2Service(
             self, "service", name=props.name, project=props.project, location=props.region,
             ingress=props.ingress, deletion_protection=False,
