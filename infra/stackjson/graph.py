@@ -432,18 +432,16 @@ class StackGraph:
         for res in self.resources("google_cloudfunctions_function"):
             add("function.runtime", res, "service_account_email",
                 res.body.get("service_account_email"))
-        for res in self.resources("google_pubsub_subscription"):
-            push = first(res.body.get("push_config"))
-            if push:
-                oidc = first(push.get("oidc_token"))
-                add("subscription.push", res, "push_config.oidc_token.service_account_email",
-                    oidc.get("service_account_email"))
-        for res in self.resources("google_cloud_scheduler_job"):
-            http = first(res.body.get("http_target"))
-            if http:
-                oidc = first(http.get("oidc_token"))
-                add("job.oidc", res, "http_target.oidc_token.service_account_email",
-                    oidc.get("service_account_email"))
+        # A push subscription and an HTTP scheduler job both call as their OIDC token's account.
+        calls: tuple[tuple[SlotKind, str, str], ...] = (
+            ("subscription.push", "google_pubsub_subscription", "push_config"),
+            ("job.oidc", "google_cloud_scheduler_job", "http_target"))
+        for kind, rtype, block in calls:
+            for res in self.resources(rtype):
+                call = first(res.body.get(block))
+                if call:
+                    add(kind, res, f"{block}.oidc_token.service_account_email",
+                        first(call.get("oidc_token")).get("service_account_email"))
         return out
 
 
