@@ -8,7 +8,8 @@ from typing import Any
 from cdktn import TerraformStack
 
 from infra.synth.constructs.alerting import AlertChannel, AlertChannelProps, error_log_filter
-from tests.synth.constructs.support import PROJECT, assert_expected_inventory, synthesized
+from tests.synth.constructs.support import INVENTORIES, PROJECT, synthesized
+from tests.synth.tfassert import assert_inventory_file
 
 
 def build(stack: TerraformStack) -> None:
@@ -21,7 +22,7 @@ doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:
-    assert_expected_inventory(doc, "alerting")
+    assert_inventory_file(doc, INVENTORIES / "alerting.yaml")
 
 
 def test_error_filter_covers_services_and_functions() -> None:

@@ -11,13 +11,8 @@ from cdktn import TerraformStack
 
 from infra.synth.constructs import bigquery
 from infra.synth.constructs.bigquery import BigQueryDataset, DatasetProps, TableSpec
-from tests.synth.constructs.support import (
-    PROJECT,
-    assert_expected_inventory,
-    identity,
-    new_stack,
-    synthesized,
-)
+from tests.synth.constructs.support import INVENTORIES, PROJECT, identity, new_stack, synthesized
+from tests.synth.tfassert import assert_inventory_file
 
 
 def props(*tables: TableSpec) -> DatasetProps:
@@ -37,7 +32,7 @@ doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:
-    assert_expected_inventory(doc, "bigquery", {
+    assert_inventory_file(doc, INVENTORIES / "bigquery.yaml", {
         "google_bigquery_table.orchestration__table_phase_completions": {
             "schema": json.dumps(bigquery.load_schema("orchestration", "phase_completions"))},
     })

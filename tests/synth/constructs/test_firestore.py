@@ -7,7 +7,8 @@ from typing import Any
 from cdktn import TerraformStack
 
 from infra.synth.constructs.firestore import Firestore, FirestoreProps
-from tests.synth.constructs.support import PROJECT, assert_expected_inventory, identity, synthesized
+from tests.synth.constructs.support import INVENTORIES, PROJECT, identity, synthesized
+from tests.synth.tfassert import assert_inventory_file
 
 
 def build(stack: TerraformStack) -> None:
@@ -21,4 +22,4 @@ doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:
-    assert_expected_inventory(doc, "firestore")
+    assert_inventory_file(doc, INVENTORIES / "firestore.yaml")

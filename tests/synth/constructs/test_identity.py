@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
-from tests.synth.constructs.support import AGENT, PROJECT, assert_expected_inventory, new_stack
-from tests.synth.tfassert import synth
+from tests.synth.constructs.support import AGENT, INVENTORIES, PROJECT, new_stack
+from tests.synth.tfassert import assert_inventory_file, synth
 
 SA = "google_service_account.edge__push_identity"
 OTHER = GoogleAgent("serviceAccount:other@p.iam.gserviceaccount.com", "other_agent")
@@ -29,7 +29,7 @@ def built() -> tuple[Identity, dict[str, Any]]:
 
 
 def test_inventory(built: tuple[Identity, dict[str, Any]]) -> None:
-    assert_expected_inventory(built[1], "identity")
+    assert_inventory_file(built[1], INVENTORIES / "identity.yaml")
 
 
 def test_email_and_address_are_literal(built: tuple[Identity, dict[str, Any]]) -> None:

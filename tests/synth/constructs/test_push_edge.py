@@ -10,14 +10,15 @@ from cdktn import TerraformStack
 from infra.synth.constructs.push_edge import PushEdge, PushEdgeProps
 from tests.synth.constructs.support import (
     AGENT,
+    INVENTORIES,
     PROJECT,
-    assert_expected_inventory,
     identity,
     new_stack,
     service,
     synthesized,
     topic,
 )
+from tests.synth.tfassert import assert_inventory_file
 
 
 def edge_props(stack: TerraformStack, **changes: object) -> PushEdgeProps:
@@ -37,7 +38,7 @@ doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:
-    assert_expected_inventory(doc, "push_edge")
+    assert_inventory_file(doc, INVENTORIES / "push_edge.yaml")
 
 
 @pytest.mark.parametrize("changes,error", [

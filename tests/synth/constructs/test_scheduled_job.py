@@ -9,15 +9,8 @@ import pytest
 from cdktn import TerraformStack
 
 from infra.synth.constructs.scheduled_job import ScheduledJob, ScheduledJobProps
-from tests.synth.constructs.support import (
-    PROJECT,
-    REGION,
-    assert_expected_inventory,
-    new_stack,
-    service,
-    synthesized,
-)
-from tests.synth.tfassert import synth
+from tests.synth.constructs.support import INVENTORIES, PROJECT, REGION, new_stack, service, synthesized
+from tests.synth.tfassert import assert_inventory_file, synth
 
 BODY = '{"start_date": "TODAY"}'
 
@@ -38,7 +31,7 @@ doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:
-    assert_expected_inventory(doc, "scheduled_job", {
+    assert_inventory_file(doc, INVENTORIES / "scheduled_job.yaml", {
         "google_cloud_scheduler_job.same_day__job": {
             "http_target": {"body": base64.b64encode(BODY.encode()).decode()}},
     })

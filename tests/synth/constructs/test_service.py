@@ -7,14 +7,8 @@ from typing import Any
 import pytest
 from cdktn import TerraformStack
 
-from tests.synth.constructs.support import (
-    PROJECT,
-    assert_expected_inventory,
-    identity,
-    new_stack,
-    service,
-    synthesized,
-)
+from tests.synth.constructs.support import INVENTORIES, PROJECT, identity, new_stack, service, synthesized
+from tests.synth.tfassert import assert_inventory_file
 
 
 def build(stack: TerraformStack) -> None:
@@ -27,7 +21,7 @@ doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:
-    assert_expected_inventory(doc, "service")
+    assert_inventory_file(doc, INVENTORIES / "service.yaml")
 
 
 def test_a_timeout_outside_cloud_runs_range_is_refused() -> None:

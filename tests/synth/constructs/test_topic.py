@@ -7,7 +7,8 @@ from typing import Any
 from cdktn import TerraformStack
 
 from infra.synth.constructs.topic import Topic, TopicProps
-from tests.synth.constructs.support import PROJECT, assert_expected_inventory, identity, synthesized
+from tests.synth.constructs.support import INVENTORIES, PROJECT, identity, synthesized
+from tests.synth.tfassert import assert_inventory_file
 
 
 def build(stack: TerraformStack) -> None:
@@ -22,7 +23,7 @@ doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:
-    assert_expected_inventory(doc, "topic")
+    assert_inventory_file(doc, INVENTORIES / "topic.yaml")
 
 
 def test_no_labels_means_no_labels_attribute(doc: dict[str, Any]) -> None:
