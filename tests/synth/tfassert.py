@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import yaml
 from cdktn import TerraformStack, Testing
 
+from infra.paths import REPO_ROOT
 from infra.stackjson.stack import StackJson
 
 
@@ -112,3 +115,27 @@ def assert_inventory(doc: Mapping[str, Any], counts: Mapping[str, int],
         f"{t}: expected {want}, got {got}" for t, (want, got) in sorted(wrong.items()))
     for address, expected in values.items():
         assert_subset(body_at(doc, address), expected, address)
+
+
+def merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in, objects recursively (``extra`` wins elsewhere)."""
+    out = dict(base)
+    for key, value in extra.items():
+        both = isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
+        out[key] = merged(out[key], value) if both else value
+    return out
+
+
+def assert_inventory_file(doc: Mapping[str, Any], path: Path,
+                          computed: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    """``assert_inventory`` against the YAML file ``path`` (its ``counts`` and ``values``; other
+    top-level keys are anchors those merge in). ``computed`` adds, per address, the attributes
+    only code can produce. A failure names the file, the path and both values.
+    """
+    expected = yaml.safe_load(path.read_text())
+    values = merged(expected["values"], computed or {})
+    try:
+        assert_inventory(doc, counts=expected["counts"], values=values)
+    except AssertionError as err:
+        shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+        raise AssertionError(f"{shown}: {err}") from None

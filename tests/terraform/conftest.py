@@ -1,7 +1,7 @@
 """Shared fixtures for the plan JSON lifecycle tools (drift review, plan summary).
 
-Helpers are fixtures rather than importable functions so these tests do not depend on
-how pytest puts test directories on sys.path.
+Helpers that need pytest's machinery (tmp paths, capture) are fixtures here; plain values
+the tests share (fixture addresses, the CLI run tuple) are in ``tests/terraform/support.py``.
 """
 
 import copy

@@ -5,31 +5,20 @@ import subprocess
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
 from infra.terraform import drift, drift_classify, drift_ignore
 from infra.terraform.plan_json import parse_path
+from tests.terraform.support import FUNCTION, OLD_INVOKER, SVC, TABLE, Run
 
 TODAY = "2026-11-22"
 
-SVC = "google_cloud_run_v2_service.phase3_analytics__service"
 SUB = "google_pubsub_subscription.phase3_analytics_sub__subscription"
 INVOKER = "google_cloud_run_v2_service_iam_member.phase3_analytics_sub__invoker"
 SCHED_INVOKER = "google_cloud_run_v2_service_iam_member.same_day_phase3__invoker"
-FUNCTION = "google_cloudfunctions2_function.phase3_to_phase4_orchestrator__function"
 FN_INVOKER = "google_cloud_run_v2_service_iam_member.phase3_to_phase4_orchestrator__trigger_invoker"
-OLD_INVOKER = (
-    "google_cloud_run_v2_service_iam_member.phase2_to_phase3_orchestrator__trigger_invoker"
-)
-TABLE = "google_bigquery_table.orchestration__phase_completions"
-
-
-class Run(NamedTuple):
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture

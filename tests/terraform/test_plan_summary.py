@@ -4,24 +4,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
 from infra.terraform import plan_summary
-
-SVC = "google_cloud_run_v2_service.phase3_analytics__service"
-FUNCTION = "google_cloudfunctions2_function.phase3_to_phase4_orchestrator__function"
-OLD_INVOKER = (
-    "google_cloud_run_v2_service_iam_member.phase2_to_phase3_orchestrator__trigger_invoker"
-)
-TABLE = "google_bigquery_table.orchestration__phase_completions"
-
-
-class Run(NamedTuple):
-    code: int
-    out: str
-    err: str
+from tests.terraform.support import FUNCTION, OLD_INVOKER, SVC, TABLE, Run
 
 
 @pytest.fixture

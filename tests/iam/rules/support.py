@@ -1,18 +1,22 @@
 """Mutations of the synthesized prod stack shared by the rule tests, and their helpers.
 
-Each mutation is a minimal break of one class of mistake; ``caught`` asserts that the
-engine reports it with the expected rule id at the expected address.
+Each mutation is a minimal break of one class of mistake, registered with
+``@case(rule, address)`` in the area that declares the rule; ``caught`` asserts that the
+engine reports it with that rule id at that address.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from iam.rules import RULES
+
 Stack = dict[str, Any]
-Case = tuple[str, str, Callable[[Stack], None]]
+Mutation = Callable[[Stack], None]
+Case = tuple[str, str, Mutation]
 """(rule id, the address its violation must name, the mutation that breaks it)"""
 
 SUB3 = "google_pubsub_subscription.phase3_analytics_sub__subscription"
@@ -81,8 +85,42 @@ def caught(check: Callable[..., list[Any]], stack: Stack, rule: str, address: st
     assert all(v.message and v.stack == "pipeline-prod" for v in violations)
 
 
-def mutation_tests(cases: Sequence[Case]) -> Callable[..., None]:
-    """The test that every case is caught, one parametrized run per case."""
+AREA_OF = {r.id: r.check.__module__ for r in RULES}
+"""Rule id → the ``iam.rules`` module (area) that declares it."""
+
+CASES: dict[str, list[Case]] = {}
+"""Area → its registered cases, in registration order (``case`` fills it)."""
+
+
+def case(rule: str, address: str) -> Callable[[Mutation], Mutation]:
+    """Register the decorated mutation as breaking ``rule`` at ``address``, in the rule's area."""
+
+    def register(mutate: Mutation) -> Mutation:
+        area = AREA_OF[rule]
+        # A test module registers only its own area's cases: the area's module runs them, so
+        # one registered elsewhere would run only when that other module happens to be imported.
+        if mutate.__module__ != __name__ and area_cases_key(mutate.__module__) != area:
+            raise ValueError(f"case {rule} ({mutate.__name__}) is in {mutate.__module__}, "
+                             f"not in the tests of {area}")
+        CASES.setdefault(area, []).append((rule, address, mutate))
+        return mutate
+
+    return register
+
+
+def area_cases_key(test_module: str) -> str:
+    """The area ``tests.iam.rules.test_<area>`` tests: ``iam.rules.<area>``."""
+    return "iam.rules." + test_module.rsplit(".", 1)[-1].removeprefix("test_")
+
+
+def area_cases(test_module: str) -> list[Case]:
+    """The cases of the area ``test_module`` tests, in registration order."""
+    return CASES.get(area_cases_key(test_module), [])
+
+
+def mutation_tests(test_module: str) -> Callable[..., None]:
+    """The test that every case of the module's area is caught, one parametrized run per case."""
+    cases = area_cases(test_module)
 
     @pytest.mark.parametrize(("rule", "address", "mutate"), cases,
                              ids=[f"{r}-{m.__name__}" for r, _, m in cases])
@@ -92,30 +130,43 @@ def mutation_tests(cases: Sequence[Case]) -> Callable[..., None]:
     return test_mutation_is_caught
 
 
-# ----- mutations used by the tests of more than one area -----
+# ----- mutations that break rules of more than one area -----
 
+@case("GRANT-001", INV3_ADDR)
+@case("INVOKE-003", INV3_ADDR)
 def widened_to_admin(s: Stack) -> None:
     inv3(s)["role"] = "roles/run.admin"
 
 
+@case("GRANT-003", CANARY_ADDR)
+@case("SA-003", CANARY_ADDR)
 def canary_runs_as_orchestrator(s: Stack) -> None:
     res(s, "google_cloudfunctions2_function", CANARY)["service_config"][
         "service_account_email"] = (
         "${google_service_account.phase3_to_phase4_orchestrator__runtime_identity.email}")
 
 
+@case("GRANT-003", SUB3)
+@case("SA-003", SUB3)
+@case("PUSH-003", SUB3)
 def swapped_push_identity(s: Stack) -> None:
     sub3(s)["push_config"]["oidc_token"]["service_account_email"] = PUSH2_SA
 
 
+@case("DLQ-001", SUB3)
+@case("TOPIC-001", "google_pubsub_topic.phase3_analytics_sub__dead_letter_topic")
 def dead_letter_subscription_removed(s: Stack) -> None:
     drop(s, "google_pubsub_subscription", "phase3_analytics_sub__dead_letter_subscription")
 
 
+@case("GRANT-001", "google_project_iam_member.push_invoker")
+@case("ROLE-002", "google_project_iam_member.push_invoker")
 def project_invoker(s: Stack) -> None:
     add(s, "google_project_iam_member", "push_invoker", project_member(
         "roles/run.invoker", f"serviceAccount:{PUSH3_SA}"))
 
 
+@case("DRIFT-002", ORCH_ADDR)
+@case("DRIFT-001", ORCH_ADDR)
 def trigger_topic_env_removed_topic(s: Stack) -> None:
     orch_env(s)["TRIGGER_TOPIC"] = "nba-phase3-trigger"

@@ -8,22 +8,23 @@ from tests.iam.rules.support import (
     CANARY_ADDR,
     ORCH,
     ORCH_ADDR,
-    Case,
     Stack,
     canary_env,
+    case,
     mutation_tests,
     orch_env,
     res,
-    trigger_topic_env_removed_topic,
 )
 
 
+@case("DRIFT-001", ORCH_ADDR)
 def expects_disabled_processor(s: Stack) -> None:
     env = orch_env(s)
     env["EXPECTED_PROCESSORS"] = json.dumps(
         [*json.loads(env["EXPECTED_PROCESSORS"]), "p2_bdl_box_scores"])
 
 
+@case("DRIFT-001", CANARY_ADDR)
 def canary_expects_fewer(s: Stack) -> None:
     env = canary_env(s)
     gated = json.loads(env["GATED_TRANSITIONS"])
@@ -31,14 +32,7 @@ def canary_expects_fewer(s: Stack) -> None:
     env["GATED_TRANSITIONS"] = json.dumps(gated)
 
 
-CASES: list[Case] = [
-    ("DRIFT-001", ORCH_ADDR, expects_disabled_processor),
-    ("DRIFT-001", CANARY_ADDR, canary_expects_fewer),
-    ("DRIFT-001", ORCH_ADDR, trigger_topic_env_removed_topic),
-]
-
-
-test_mutation_is_caught = mutation_tests(CASES)
+test_mutation_is_caught = mutation_tests(__name__)
 
 
 def test_drift_message_names_the_disabled_processor(prod, check):

@@ -12,6 +12,7 @@ from iam.rules.engine import run_rules
 from infra.model.pipeline import load
 from infra.stackjson.graph import StackGraph
 from infra.stackjson.stack import StackJson
+from tests.iam.rules.support import CASES, area_cases, case
 
 # What a rationale must not lean on: the team's own history instead of public documentation.
 INTERNAL_HISTORY = re.compile(r"\bseeds? \d|\b[Ff]ailure \d|\bSTYLE\b|\bsessions?\b")
@@ -34,7 +35,21 @@ def test_each_area_has_a_mutation_per_rule(area):
     tests = import_module(f"tests.iam.rules.test_{short}")
     declared = {r.id for r in RULES if r.check.__module__ == area.__name__}
     assert declared, f"{area.__name__} declares no rule"
-    assert {r for r, _, _ in tests.CASES} == declared
+    assert {r for r, _, _ in area_cases(tests.__name__)} == declared
+    # The area's module runs them: its parametrized test is built from these cases.
+    assert tests.test_mutation_is_caught.pytestmark[0].args[1] == area_cases(tests.__name__)
+
+
+def test_a_case_for_an_unknown_rule_is_refused():
+    with pytest.raises(KeyError, match="X-999"):
+        case("X-999", "a.x")(_check)
+
+
+def test_a_case_outside_its_areas_tests_is_refused():
+    with pytest.raises(ValueError, match=r"case PUSH-001 \(_check\) is in tests.iam.rules."
+                       r"test_engine, not in the tests of iam.rules.push"):
+        case("PUSH-001", "a.x")(_check)
+    assert all(m is not _check for cases in CASES.values() for _, _, m in cases)
 
 
 def test_every_rule_is_in_an_area():

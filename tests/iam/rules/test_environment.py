@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from tests.iam.rules.support import (
-    Case,
-    Stack,
-    mutation_tests,
-    res,
-)
+from tests.iam.rules.support import Stack, case, mutation_tests, res
 
 
+@case("ENV-001", "google_pubsub_topic.phase4_trigger__topic")
 def topic_in_dev_project(s: Stack) -> None:
     res(s, "google_pubsub_topic", "phase4_trigger__topic")["project"] = "nba-props-platform-dev"
 
 
+@case("ENV-001", "provider.google")
 def provider_of_dev(s: Stack) -> None:
     s["provider"]["google"][0]["project"] = "nba-props-platform-dev"
 
 
-CASES: list[Case] = [
-    ("ENV-001", "google_pubsub_topic.phase4_trigger__topic", topic_in_dev_project),
-    ("ENV-001", "provider.google", provider_of_dev),
-]
-
-
-test_mutation_is_caught = mutation_tests(CASES)
+test_mutation_is_caught = mutation_tests(__name__)

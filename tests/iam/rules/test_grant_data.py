@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from tests.iam.rules.support import (
-    CANARY_ADDR,
-    INV3_ADDR,
-    PUSH2_SA,
-    SUB3,
-    Case,
-    Stack,
-    canary_runs_as_orchestrator,
-    drop,
-    inv3,
-    mutation_tests,
-    project_invoker,
-    swapped_push_identity,
-    widened_to_admin,
-)
+from tests.iam.rules.support import INV3_ADDR, PUSH2_SA, Stack, case, drop, inv3, mutation_tests
 
 
+@case("GRANT-002", "google_pubsub_topic.phase4_trigger__topic")
 def publisher_removed(s: Stack) -> None:
     drop(s, "google_pubsub_topic_iam_member",
          "phase4_trigger__topic_publisher_phase3_to_phase4_orchestrator_runtime_identity")
 
 
-CASES: list[Case] = [
-    ("GRANT-001", "google_project_iam_member.push_invoker", project_invoker),
-    ("GRANT-001", INV3_ADDR, widened_to_admin),
-    ("GRANT-002", "google_pubsub_topic.phase4_trigger__topic", publisher_removed),
-    ("GRANT-003", CANARY_ADDR, canary_runs_as_orchestrator),
-    ("GRANT-003", SUB3, swapped_push_identity),
-]
-
-
-test_mutation_is_caught = mutation_tests(CASES)
+test_mutation_is_caught = mutation_tests(__name__)
 
 
 def test_swapped_identity_grant_names_the_right_target(prod, check):

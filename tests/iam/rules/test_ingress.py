@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 from infra.stackjson.ingress import vpc_egress
-from tests.iam.rules.support import (
-    SVC3,
-    SVC3_ADDR,
-    Case,
-    Stack,
-    drop,
-    mutation_tests,
-    res,
-)
+from tests.iam.rules.support import SVC3, SVC3_ADDR, Stack, case, drop, mutation_tests, res
 
 WORKER = "prediction_worker__service"
 WORKER_ADDR = f"google_cloud_run_v2_service.{WORKER}"
@@ -19,27 +11,23 @@ WORKER_INVOKER = "prediction_worker__invoker_prediction_coordinator_identity"
 COORDINATOR = "prediction_coordinator__service"
 
 
+@case("INGRESS-001", SVC3_ADDR)
 def public_ingress(s: Stack) -> None:
     res(s, "google_cloud_run_v2_service", SVC3)["ingress"] = "INGRESS_TRAFFIC_ALL"
 
 
+@case("INGRESS-001", WORKER_ADDR)
 def worker_open_without_service_caller(s: Stack) -> None:
     """The coordinator no longer calls the worker: all traffic is no longer needed."""
     drop(s, "google_cloud_run_v2_service_iam_member", WORKER_INVOKER)
 
 
+@case("INGRESS-002", WORKER_ADDR)
 def worker_internal_only(s: Stack) -> None:
     res(s, "google_cloud_run_v2_service", WORKER)["ingress"] = "INGRESS_TRAFFIC_INTERNAL_ONLY"
 
 
-CASES: list[Case] = [
-    ("INGRESS-001", SVC3_ADDR, public_ingress),
-    ("INGRESS-001", WORKER_ADDR, worker_open_without_service_caller),
-    ("INGRESS-002", WORKER_ADDR, worker_internal_only),
-]
-
-
-test_mutation_is_caught = mutation_tests(CASES)
+test_mutation_is_caught = mutation_tests(__name__)
 
 
 def test_the_worker_takes_all_traffic_for_its_one_service_caller(prod):

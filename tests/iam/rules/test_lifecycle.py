@@ -2,43 +2,30 @@
 
 from __future__ import annotations
 
-from tests.iam.rules.support import (
-    INV3_ADDR,
-    SVC3,
-    SVC3_ADDR,
-    Case,
-    Stack,
-    inv3,
-    mutation_tests,
-    res,
-)
+from tests.iam.rules.support import INV3_ADDR, SVC3, SVC3_ADDR, Stack, case, inv3, mutation_tests, res
 
 
+@case("LIFE-002", INV3_ADDR)
 def whole_service_trigger(s: Stack) -> None:
     inv3(s)["lifecycle"]["replace_triggered_by"] = [SVC3_ADDR]
 
 
+@case("LIFE-002", INV3_ADDR)
 def trigger_on_an_updated_attribute(s: Stack) -> None:
     inv3(s)["lifecycle"]["replace_triggered_by"] = [f"{SVC3_ADDR}.generation"]
 
 
+@case("DEPLOY-001", SVC3_ADDR)
 def image_managed(s: Stack) -> None:
     res(s, "google_cloud_run_v2_service", SVC3)["lifecycle"]["ignore_changes"] = ["client"]
 
 
+@case("DEPLOY-001", SVC3_ADDR)
 def everything_ignored(s: Stack) -> None:
     res(s, "google_cloud_run_v2_service", SVC3)["lifecycle"]["ignore_changes"] = "all"
 
 
-CASES: list[Case] = [
-    ("LIFE-002", INV3_ADDR, whole_service_trigger),
-    ("LIFE-002", INV3_ADDR, trigger_on_an_updated_attribute),
-    ("DEPLOY-001", SVC3_ADDR, image_managed),
-    ("DEPLOY-001", SVC3_ADDR, everything_ignored),
-]
-
-
-test_mutation_is_caught = mutation_tests(CASES)
+test_mutation_is_caught = mutation_tests(__name__)
 
 
 def test_a_whole_function_trigger_on_its_invoker_is_refused(prod, check):

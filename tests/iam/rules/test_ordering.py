@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from tests.iam.rules.support import (
-    INV3_ADDR,
-    ORCH,
-    ORCH_ADDR,
-    SUB3,
-    Case,
-    Stack,
-    mutation_tests,
-    res,
-    sub3,
-)
+from tests.iam.rules.support import INV3_ADDR, ORCH, ORCH_ADDR, SUB3, Stack, case, mutation_tests, res, sub3
 
 TOKEN3 = ("google_service_account_iam_member."
           "phase3_analytics_sub__push_identity_token_creator_pubsub_agent")
@@ -25,28 +15,24 @@ def _undepend(body: dict, address: str) -> None:
     body["depends_on"] = [d for d in body["depends_on"] if d != address]
 
 
+@case("ORDER-001", SUB3)
 def subscription_before_invoker(s: Stack) -> None:
     _undepend(sub3(s), INV3_ADDR)
 
 
+@case("ORDER-001", SUB3)
 def subscription_before_token_creator(s: Stack) -> None:
     _undepend(sub3(s), TOKEN3)
 
 
+@case("ORDER-001", ORCH_ADDR)
 def trigger_before_token_creator(s: Stack) -> None:
     _undepend(res(s, "google_cloudfunctions2_function", ORCH), TRIGGER_TOKEN)
 
 
+@case("ORDER-002", ORCH_ADDR)
 def build_before_its_grants(s: Stack) -> None:
     _undepend(res(s, "google_cloudfunctions2_function", ORCH), BUILD_LOGS)
 
 
-CASES: list[Case] = [
-    ("ORDER-001", SUB3, subscription_before_invoker),
-    ("ORDER-001", SUB3, subscription_before_token_creator),
-    ("ORDER-001", ORCH_ADDR, trigger_before_token_creator),
-    ("ORDER-002", ORCH_ADDR, build_before_its_grants),
-]
-
-
-test_mutation_is_caught = mutation_tests(CASES)
+test_mutation_is_caught = mutation_tests(__name__)

@@ -2,58 +2,43 @@
 
 from __future__ import annotations
 
-from tests.iam.rules.support import (
-    INV3,
-    SUB3,
-    Case,
-    Stack,
-    drop,
-    inv3,
-    mutation_tests,
-    sub3,
-    swapped_push_identity,
-)
+from tests.iam.rules.support import INV3, SUB3, Stack, case, drop, inv3, mutation_tests, sub3
 
 
+@case("PUSH-001", SUB3)
 def no_oidc(s: Stack) -> None:
     del sub3(s)["push_config"]["oidc_token"]
 
 
+@case("PUSH-001", SUB3)
 def no_audience(s: Stack) -> None:
     del sub3(s)["push_config"]["oidc_token"]["audience"]
 
 
+@case("PUSH-001", SUB3)
 def wrong_audience(s: Stack) -> None:
     sub3(s)["push_config"]["oidc_token"]["audience"] = (
         "${google_cloud_run_v2_service.phase4_precompute_processors__service.uri}")
 
 
+@case("PUSH-002", SUB3)
 def literal_endpoint(s: Stack) -> None:
     sub3(s)["push_config"]["push_endpoint"] = (
         "https://nba-phase3-analytics-processors-756957797294.us-west2.run.app/process")
 
 
+@case("PUSH-003", SUB3)
 def invoker_removed(s: Stack) -> None:
     drop(s, "google_cloud_run_v2_service_iam_member", INV3)
 
 
+@case("PUSH-004", SUB3)
 def token_creator_removed(s: Stack) -> None:
     drop(s, "google_service_account_iam_member",
          "phase3_analytics_sub__push_identity_token_creator_pubsub_agent")
 
 
-CASES: list[Case] = [
-    ("PUSH-001", SUB3, no_oidc),
-    ("PUSH-001", SUB3, no_audience),
-    ("PUSH-001", SUB3, wrong_audience),
-    ("PUSH-002", SUB3, literal_endpoint),
-    ("PUSH-003", SUB3, invoker_removed),
-    ("PUSH-003", SUB3, swapped_push_identity),
-    ("PUSH-004", SUB3, token_creator_removed),
-]
-
-
-test_mutation_is_caught = mutation_tests(CASES)
+test_mutation_is_caught = mutation_tests(__name__)
 
 
 def test_removed_invoker_is_caught_without_env(prod, check):

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from tests.iam.rules.support import (
-    SUB3,
-    Case,
-    Stack,
-    drop,
-    mutation_tests,
-)
+from tests.iam.rules.support import SUB3, Stack, case, drop, mutation_tests
 
 
+@case("REF-001", SUB3)
 def push_account_removed(s: Stack) -> None:
     drop(s, "google_service_account", "phase3_analytics_sub__push_identity")
 
 
-CASES: list[Case] = [
-    ("REF-001", SUB3, push_account_removed),
-]
-
-
-test_mutation_is_caught = mutation_tests(CASES)
+test_mutation_is_caught = mutation_tests(__name__)

@@ -8,29 +8,33 @@ from tests.iam.rules.support import (
     ORCH_ADDR,
     SVC3,
     SVC3_ADDR,
-    Case,
     Stack,
     add,
+    case,
     mutation_tests,
     orch_env,
     res,
 )
 
 
+@case("SECRET-001", "google_monitoring_notification_channel.alerts__slack_channel")
 def slack_token_literal(s: Stack) -> None:
     res(s, "google_monitoring_notification_channel", "alerts__slack_channel")[
         "sensitive_labels"]["auth_token"] = "xoxb-2222222222-AbCdEfGhIjKlMnOp"
 
 
+@case("SECRET-001", SVC3_ADDR)
 def webhook_env(s: Stack) -> None:
     res(s, "google_cloud_run_v2_service", SVC3)["template"]["containers"][0]["env"].append(
         {"name": "ALERT_WEBHOOK", "value": "https://hooks.slack.com/services/T0/B0/abcdef"})
 
 
+@case("SECRET-001", ORCH_ADDR)
 def api_token_env(s: Stack) -> None:
     orch_env(s)["API_TOKEN"] = "c2VjcmV0LXZhbHVlLXRoYXQtc2hvdWxkLW5vdC1iZS1oZXJl"
 
 
+@case("SECRET-001", "google_service_account_key.push_key")
 def service_account_key(s: Stack) -> None:
     add(s, "google_service_account_key", "push_key", {
         "service_account_id": "${google_service_account.phase3_analytics_sub__push_identity.name}"})
@@ -39,6 +43,8 @@ def service_account_key(s: Stack) -> None:
 CHANNEL = "google_monitoring_notification_channel.alerts__slack_channel"
 
 
+@case("SECRET-001", CHANNEL)
+@case("SECRET-002", "data.google_secret_manager_secret_version.slack")
 def token_through_a_data_source(s: Stack) -> None:
     s.setdefault("data", {})["google_secret_manager_secret_version"] = {
         "slack": {"secret": "pipeline-alerts-slack-token"}}
@@ -47,19 +53,7 @@ def token_through_a_data_source(s: Stack) -> None:
     labels["auth_token_wo"] = "${data.google_secret_manager_secret_version.slack.secret_data}"
 
 
-CASES: list[Case] = [
-    ("SECRET-001", CHANNEL, token_through_a_data_source),
-    ("SECRET-002", "data.google_secret_manager_secret_version.slack",
-     token_through_a_data_source),
-    ("SECRET-001", "google_monitoring_notification_channel.alerts__slack_channel",
-     slack_token_literal),
-    ("SECRET-001", SVC3_ADDR, webhook_env),
-    ("SECRET-001", ORCH_ADDR, api_token_env),
-    ("SECRET-001", "google_service_account_key.push_key", service_account_key),
-]
-
-
-test_mutation_is_caught = mutation_tests(CASES)
+test_mutation_is_caught = mutation_tests(__name__)
 
 
 def test_secret_manager_reference_is_accepted(prod, check):

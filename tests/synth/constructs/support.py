@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from infra.synth.constructs.service import CloudRunService, ServiceProps
 from infra.synth.constructs.topic import Topic, TopicProps
 from tests.synth.tfassert import synth
 
+INVENTORIES = Path(__file__).with_name("inventories")
+"""``<construct>.yaml``: what each construct test's ``build`` synthesizes (``assert_inventory_file``)."""
 PROJECT = "proj-123456"
 REGION = "us-west2"
 AGENT = GoogleAgent("serviceAccount:service-1@gcp-sa-pubsub.iam.gserviceaccount.com", "agent")
@@ -49,3 +52,4 @@ def synthesized(build: Callable[[TerraformStack], object]) -> Any:
         return synth(stack)
 
     return doc
+

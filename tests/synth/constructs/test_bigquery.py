@@ -11,11 +11,8 @@ from cdktn import TerraformStack
 
 from infra.synth.constructs import bigquery
 from infra.synth.constructs.bigquery import BigQueryDataset, DatasetProps, TableSpec
-from tests.synth.constructs.support import PROJECT, identity, new_stack, synthesized
-from tests.synth.tfassert import assert_inventory
-
-DATASET = "google_bigquery_dataset.orchestration__dataset"
-KEEP = {"prevent_destroy": True}
+from tests.synth.constructs.support import INVENTORIES, PROJECT, identity, new_stack, synthesized
+from tests.synth.tfassert import assert_inventory_file
 
 
 def props(*tables: TableSpec) -> DatasetProps:
@@ -35,28 +32,9 @@ doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:
-    table = {"dataset_id": f"${{{DATASET}.dataset_id}}", "deletion_protection": True,
-             "lifecycle": KEEP}
-    assert_inventory(doc, counts={
-        "google_bigquery_dataset": 1,
-        "google_bigquery_table": 2,
-        "google_bigquery_dataset_iam_member": 1,
-        "google_service_account": 1,
-    }, values={
-        DATASET: {"dataset_id": "nba_orchestration", "location": "US",
-                  "delete_contents_on_destroy": False, "lifecycle": KEEP},
+    assert_inventory_file(doc, INVENTORIES / "bigquery.yaml", {
         "google_bigquery_table.orchestration__table_phase_completions": {
-            **table, "table_id": "phase_completions",
-            "time_partitioning": {"type": "DAY", "field": "game_date"},
-            "schema": json.dumps(bigquery.load_schema("orchestration", "phase_completions")),
-        },
-        "google_bigquery_table.orchestration__table_phase_execution_log": {
-            **table, "table_id": "phase_execution_log"},
-        "google_bigquery_dataset_iam_member.orchestration__editor_orch_identity": {
-            "role": "roles/bigquery.dataEditor", "dataset_id": f"${{{DATASET}.dataset_id}}",
-            "member": "serviceAccount:${google_service_account.orch__identity.email}",
-            "lifecycle": {"replace_triggered_by": [f"{DATASET}.creation_time"]},
-        },
+            "schema": json.dumps(bigquery.load_schema("orchestration", "phase_completions"))},
     })
 
 

@@ -7,11 +7,8 @@ from typing import Any
 import pytest
 from cdktn import TerraformStack
 
-from tests.synth.constructs.support import PROJECT, REGION, identity, new_stack, service, synthesized
-from tests.synth.tfassert import assert_inventory
-
-SVC = "google_cloud_run_v2_service.phase3__service"
-SA = "google_service_account.phase3__identity"
+from tests.synth.constructs.support import INVENTORIES, PROJECT, identity, new_stack, service, synthesized
+from tests.synth.tfassert import assert_inventory_file
 
 
 def build(stack: TerraformStack) -> None:
@@ -24,31 +21,7 @@ doc = synthesized(build)
 
 
 def test_inventory(doc: dict[str, Any]) -> None:
-    assert_inventory(doc, counts={
-        "google_cloud_run_v2_service": 1,
-        "google_cloud_run_v2_service_iam_member": 1,
-        "google_service_account": 2,
-    }, values={
-        SVC: {
-            "name": "nba-phase3", "project": PROJECT, "location": REGION,
-            "ingress": "INGRESS_TRAFFIC_INTERNAL_ONLY", "deletion_protection": False,
-            # The release path owns the deployed image and the client fields it sets.
-            "lifecycle": {"ignore_changes": ["template[0].containers[0].image", "client",
-                                             "client_version"]},
-            "template": {
-                "service_account": f"${{{SA}.email}}", "timeout": "300s",
-                "scaling": {"min_instance_count": 1, "max_instance_count": 10},
-                "containers": [{"image": "img", "ports": {"container_port": 8080},
-                                "env": [{"name": "SPORT", "value": "nba"}]}],
-            },
-        },
-        SA: {"account_id": "nba-run-phase3"},
-        "google_cloud_run_v2_service_iam_member.phase3__invoker_push_identity": {
-            "role": "roles/run.invoker", "name": f"${{{SVC}.name}}", "location": REGION,
-            "member": "serviceAccount:${google_service_account.push__identity.email}",
-            "lifecycle": {"replace_triggered_by": [f"{SVC}.uid"]},
-        },
-    })
+    assert_inventory_file(doc, INVENTORIES / "service.yaml")
 
 
 def test_a_timeout_outside_cloud_runs_range_is_refused() -> None:
