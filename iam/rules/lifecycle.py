@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from iam.rules.engine import LIFECYCLE_DOC, PROVIDER_DOCS, Context, Finding, rule
-from infra.model.lifecycle_facts import DEPLOYED_FIELDS, REPLACED_ONLY
+from infra.model.provider.lifecycle import DEPLOYED_FIELDS, REPLACED_ONLY
 from infra.stackjson.graph import lifecycle_triggers
 
 
 @rule("LIFE-002", "replace_triggered_by names an attribute that changes only on replacement",
       see=LIFECYCLE_DOC + "#replace_triggered_by",
-      fix="name the target's attribute from infra/model/lifecycle_facts.py (replaced_with())")
+      fix="name the target's attribute from infra/model/provider/lifecycle.py (replaced_with())")
 def whole_resource_triggers(ctx: Context) -> Iterator[Finding]:
     """A replace_triggered_by entry naming a whole resource fires on every plan that updates
     that resource in place, not only on its replacement: each code change of a function, each
@@ -34,7 +34,7 @@ def whole_resource_triggers(ctx: Context) -> Iterator[Finding]:
                 known = fact.attribute if fact else "none is recorded"
                 yield Finding(res.address, f"replace_triggered_by names {entry}, which is not "
                               f"known to change only on replacement of {target} (recorded: "
-                              f"{known}); use infra/model/lifecycle_facts.py")
+                              f"{known}); use infra/model/provider/lifecycle.py")
 
 
 @rule("DEPLOY-001", "Services leave the deployed image to their release path",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from iam.rules.engine import LIFECYCLE_DOC, PROVIDER_DOCS, Context, Finding, rule
-from infra.model.lifecycle_facts import REPLACED_ONLY
+from infra.model.provider.lifecycle import REPLACED_ONLY
 from infra.stackjson.stack import first
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from infra.live.adopt_facts import delete_command
 from infra.live.adopt_findings import Finding
 from infra.live.adopt_inputs import Live, mentions
 from infra.live.adopt_match import Declared
 from infra.model.manifest import Manifest
 from infra.model.naming import Names
+from infra.model.provider.resources import delete_command
 
 POLICY = "monitoring.googleapis.com/AlertPolicy"
 CHANNEL = "monitoring.googleapis.com/NotificationChannel"

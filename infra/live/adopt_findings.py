@@ -19,17 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from infra.live.adopt_facts import (
+from infra.live.adopt_inputs import BuildTrigger, Live, mentions
+from infra.live.adopt_match import Declared, Owned
+from infra.model.manifest import Manifest
+from infra.model.naming import Names
+from infra.model.provider.resources import (
     DATA_STORES,
     DELETE_ORDER,
     delete_command,
     resolve_command,
     trigger_delete_command,
 )
-from infra.live.adopt_inputs import BuildTrigger, Live, mentions
-from infra.live.adopt_match import Declared, Owned
-from infra.model.manifest import Manifest
-from infra.model.naming import Names
 from infra.stackjson.stack import StackJson
 
 

@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from infra.live.adopt_facts import (
+from infra.live.adopt_inputs import Live
+from infra.live.adopt_record import Import
+from infra.model.provider.resources import (
     EVENTARC_SUBSCRIPTION,
     FORCE_NEW,
     KINDS,
@@ -21,8 +23,6 @@ from infra.live.adopt_facts import (
     Kind,
     managed_reason,
 )
-from infra.live.adopt_inputs import Live
-from infra.live.adopt_record import Import
 from infra.stackjson.stack import StackJson
 
 FUNCTION_TYPES = ("cloudfunctions.googleapis.com/Function",
@@ -196,7 +196,7 @@ class Owned:
 
 
 def owned(lives: Sequence[Live], declared: Iterable[Declared]) -> dict[str, Owned]:
-    """Live full name → why it belongs to something else (see ``adopt_facts`` for patterns)."""
+    """Live full name → why it belongs to something else (patterns: infra.model.provider)."""
     declared_list = list(declared)
     functions = {x.short for x in lives if x.asset_type in FUNCTION_TYPES}
     functions |= {str(d.attrs.get("name")) for d in declared_list

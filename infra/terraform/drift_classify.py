@@ -11,6 +11,7 @@ from datetime import date
 from fnmatch import fnmatchcase
 from typing import Literal
 
+from infra.model.provider.computed import COMPUTED_ATTRIBUTES
 from infra.terraform.drift_ignore import IgnoreEntry
 from infra.terraform.plan_json import (
     AttrChange,
@@ -119,29 +120,6 @@ RELEASE_CLIENT_PATHS: dict[str, frozenset[tuple[str, ...]]] = {
 IMAGE_LIMIT = 400
 
 
-# Attributes the provider computes; they change without anyone touching the resource.
-COMPUTED_ATTRIBUTES = (
-    "etag",
-    "update_time",
-    "create_time",
-    "delete_time",
-    "expire_time",
-    "uid",
-    "generation",
-    "observed_generation",
-    "reconciling",
-    "state",
-    "conditions",
-    "terminal_condition",
-    "latest_*_revision",
-    "last_modified_time",
-    "last_modifier",
-    "traffic_statuses",
-    "creation_time",
-    "num_bytes",
-    "num_long_term_bytes",
-    "num_rows",
-)
 
 # The resource types these stacks declare; anything else is reported with a note.
 KNOWN_TYPES = frozenset(

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from infra.live import inventory
-from infra.live.adopt_facts import KINDS
 from infra.live.adopt_inputs import load_inventory
 from infra.live.adopt_match import declared_resources, match
 from infra.live.adopt_record import Import, RecordError, load_imports, render_record
 from infra.model.envs import get_env
 from infra.model.manifest import ManifestError
 from infra.model.pipeline import load
+from infra.model.provider.resources import KINDS
 from infra.stackjson.stack import StackJson
 from infra.terraform.plan_json import parse_plan
 from infra.terraform.plan_summary import importing, render

@@ -8,9 +8,9 @@ import pytest
 from cdktn import App, TerraformStack
 
 from infra.model.envs import get_env
-from infra.model.lifecycle_facts import DEPLOYED_FIELDS, replacement_trigger
 from infra.model.naming import Names
 from infra.model.pipeline import load
+from infra.model.provider.lifecycle import DEPLOYED_FIELDS, replacement_trigger
 from infra.stackjson.stack import StackJson, first
 from infra.synth.constructs.scheduled_job import attempt_deadline
 from tests.synth.tfassert import assert_at, at, iam_members_on, resource

@@ -142,7 +142,7 @@ def test_canary_runs_every_15_minutes_with_invoker(prod: StackJson) -> None:
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_iam_is_additive_and_replaced_with_its_target(stacks: dict[str, StackJson], env: str) -> None:
     """Every member is re-created when its target is replaced, and only then."""
-    from infra.model.lifecycle_facts import REPLACED_ONLY
+    from infra.model.provider.lifecycle import REPLACED_ONLY
 
     stack = stacks[env]
     authoritative = [r.address for r in stack.resources.values()

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from cdktn import TerraformResource, TerraformResourceLifecycle, TerraformStack
 
-from infra.model.lifecycle_facts import replacement_trigger
+from infra.model.provider.lifecycle import replacement_trigger
 from infra.model.wiring import Grant
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -77,7 +77,7 @@ def replaced_with(target_address: str) -> TerraformResourceLifecycle:
 
     ``target_address`` is the target's literal address (a token in ``replace_triggered_by``
     breaks synthesis, and a literal is what reviewers and the policy gate read); the trigger
-    names the target's replacement-only attribute (``infra.model.lifecycle_facts``), never the
+    names the target's replacement-only attribute (``infra.model.provider.lifecycle``), never the
     whole target, which would re-create the grant on every in-place update of it.
     Raises ``ValueError`` for a non-literal address or a type with no known attribute.
     """

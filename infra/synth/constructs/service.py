@@ -37,7 +37,7 @@ from cdktn_provider_google.cloud_run_v2_service import (
 from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
 from constructs import Construct
 
-from infra.model.lifecycle_facts import DEPLOYED_FIELDS
+from infra.model.provider.lifecycle import DEPLOYED_FIELDS
 from infra.model.wiring import INVOKER, Grant, Target
 from infra.synth.constructs.base import Principal, pin_address, replaced_with
 from infra.synth.constructs.identity import Identity

@@ -74,7 +74,7 @@ def replacement_trigger(address: str) -> str:
     if fact is None:
         raise ValueError(f"replace_triggered_by on {address}: no attribute of {rtype} is known "
                          "to change only on replacement; add one to "
-                         "infra/model/lifecycle_facts.py with its provider source")
+                         "infra/model/provider/lifecycle.py with its provider source")
     return f"{address}.{fact.attribute}"
 
 
