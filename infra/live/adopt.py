@@ -14,11 +14,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from infra.cli import Parser, UsageError, fail
+from infra.cli import Parser, UsageError, add_env_argument, fail
 from infra.live.adopt_inputs import InputError, load_inventory, load_triggers
 from infra.live.adopt_record import ADOPTION_DIR, record_path, render_record
 from infra.live.adopt_report import EXIT_BLOCKED, plan_adoption, render
-from infra.model.envs import ENVS, get_env
+from infra.model.envs import get_env
 from infra.paths import stack_file
 from infra.stackjson.stack import StackJson
 
@@ -32,7 +32,7 @@ def build_parser() -> Parser:
                                 "record and print the adoption report.",
                     epilog="Exit: 0 adoptable, 2 findings to act on, 3 blocked, 1 unreadable "
                            "input.")
-    parser.add_argument("--env", required=True, choices=sorted(ENVS))
+    add_env_argument(parser, required=True)
     parser.add_argument("--inventory", required=True, type=Path,
                         help="gcloud asset search-all-resources --format=json output")
     parser.add_argument("--triggers", type=Path,

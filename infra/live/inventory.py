@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.cli import Parser, UsageError, fail, one_line
+from infra.cli import Parser, UsageError, add_env_argument, fail, one_line
 from infra.live.adopt_record import ADOPTION_DIR, inventory_path, triggers_path
-from infra.model.envs import ENVS, EnvConfig, get_env
+from infra.model.envs import EnvConfig, get_env
 
 EXIT_CANNOT_READ = 2
 TOOL = "inventory"
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None,
     """Record ``--env``'s project; ``search`` and ``triggers`` default to the official clients."""
     parser = Parser(prog="python -m infra.live.inventory", description=__doc__.split("\n")[0],
                     epilog="Exit: 0 written, 2 could not read the project.")
-    parser.add_argument("--env", required=True, choices=sorted(ENVS))
+    add_env_argument(parser, required=True)
     try:
         args = parser.parse_args(argv)
     except UsageError as err:

@@ -38,12 +38,12 @@ from typing import Any, TextIO
 
 from google.auth.exceptions import DefaultCredentialsError, RefreshError
 
-from infra.cli import Parser, UsageError, one_line
+from infra.cli import Parser, UsageError, add_env_argument, one_line
 from infra.live.adopt_findings import Finding
 from infra.live.inventory import CannotRead, InventoryReader
 from infra.live.old_system import read_old_system
 from infra.live.reader import JSON, CloudReader, GoogleCloudReader, ReadError
-from infra.model.envs import ENVS, EnvConfig, get_env
+from infra.model.envs import EnvConfig, get_env
 from infra.model.manifest import Manifest
 from infra.model.wiring import (
     DATA_EDITOR,
@@ -542,7 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
                      description="Check the deployed pipeline's IAM and wiring against the "
                                  "manifest.",
                      epilog="Exit: 0 all OK, 1 a check failed, 2 could not verify.")
-    parser.add_argument("--env", required=True, choices=sorted(ENVS))
+    add_env_argument(parser, required=True)
     return parser
 
 

@@ -311,3 +311,17 @@ def test_imported_tables_come_with_the_schema_check_the_inventory_cannot_make(
     [note] = [n for n in a.notes if "BigQuery tables are imported" in n]
     assert "bq show --schema --format=prettyjson nba-props-platform:nba_orchestration." in note
     assert "partition field" in note
+
+
+@pytest.mark.parametrize(("module", "code"), [("infra.live.adopt", 1),
+                                               ("infra.live.inventory", 2)])
+def test_an_unknown_env_is_one_line_before_anything_is_read(module: str, code: int, capsys,
+                                                            tmp_path: Path) -> None:
+    import importlib
+
+    cli = importlib.import_module(module)
+    assert cli.main(["--env", "staging", "--inventory", str(tmp_path / "none.json")]
+                    if module.endswith("adopt") else ["--env", "staging"]) == code
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.endswith("argument --env: unknown environment 'staging'; known: dev, prod")
+    assert not list(tmp_path.iterdir()), "nothing written"

@@ -657,4 +657,5 @@ def test_main_with_the_real_clients_and_no_credentials(monkeypatch, tmp_path, ca
 def test_main_usage_error_exit_2(capsys):
     assert verify.main(["--env", "staging"]) == 2
     [line] = capsys.readouterr().err.splitlines()
-    assert line.startswith("verify: usage: argument --env: invalid choice: 'staging'")
+    assert line == ("verify: usage: argument --env: unknown environment 'staging'; known: "
+                    "dev, prod")
