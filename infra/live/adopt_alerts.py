@@ -24,7 +24,8 @@ POLICY = "monitoring.googleapis.com/AlertPolicy"
 CHANNEL = "monitoring.googleapis.com/NotificationChannel"
 # Words any alert's name may use that say nothing about what it watches.
 GENERIC = frozenset({"a", "an", "and", "the", "to", "of", "on", "in", "for", "high", "error",
-                     "rate", "log", "logged", "alert", "pipeline", "platform", "slack"})
+                     "rate", "log", "logs", "logged", "alert", "pipeline", "platform",
+                     "slack"})
 PHASE = re.compile(r"^phase\d$")
 
 
@@ -64,8 +65,10 @@ def monitoring_duplicates(manifest: Manifest, names: Names, declared: Sequence[D
         shown = str(d.attrs.get("display_name", ""))
         for a in manifest.alerts:
             cloud = clouds.get(a.component, a.component)
-            if mentions(shown, [cloud]):
-                watched[d.address] = words(f"{a.component} {cloud}", sport)
+            # The declared policy of this alert: its display name (the live one it adopts,
+            # when set) or the default, which names the component's cloud name.
+            if shown == a.display_name or (a.display_name is None and mentions(shown, [cloud])):
+                watched[d.address] = words(f"{a.component} {cloud} {shown}", sport)
     channels = {d.address: words(str(d.attrs.get("display_name", "")), sport) for d in declared
                 if d.type == "google_monitoring_notification_channel"}
     by_address = {d.address: d for d in declared}

@@ -178,8 +178,12 @@ PIPELINE = Manifest(
         Table("reference", "processor_run_history", partition_field="data_date"),
     ),
     alerts=(
-        AlertPolicy("phase3-to-phase4-orchestrator"),
-        AlertPolicy("phase3-analytics-processors"),
+        # The live policies' display names (seed 004, "Active Alert Policies"), so adoption
+        # imports them instead of creating a second policy beside each.
+        AlertPolicy("phase3-to-phase4-orchestrator",
+                    display_name="Phase 3 Orchestrator High Error Rate"),
+        AlertPolicy("phase3-analytics-processors",
+                    display_name="Phase 3 Analytics Processors High Error Rate"),
         AlertPolicy("pipeline-canary"),
     ),
     trigger_map={

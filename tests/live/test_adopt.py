@@ -169,9 +169,28 @@ def test_an_undeclared_data_store_is_kept_never_deleted(prod: StackJson) -> None
         "gcloud pubsub topics delete nba-phase5-ready --project=nba-props-platform"
 
 
+LEGACY = {"Phase 3 Orchestrator High Error Rate": "Phase 3 Orchestrator Errors (legacy)",
+          "Phase 3 Analytics Processors High Error Rate":
+              "Phase 3 Analytics Processors Errors (legacy)"}
+
+
+def test_the_live_alert_policies_the_seeds_name_are_imported(prod: StackJson) -> None:
+    a = plan_adoption(prod, load(), PROD,
+                      load_inventory(REC / "seeds.inventory.json", PROD.project_id), [])
+    imported = {i.address: i.import_id for i in a.imports if i.type.endswith("alert_policy")}
+    assert imported == {
+        "google_monitoring_alert_policy.alerts__errors_phase3_to_phase4_orchestrator":
+            "projects/nba-props-platform/alertPolicies/9367779177730658196",
+        "google_monitoring_alert_policy.alerts__errors_phase3_analytics_processors":
+            "projects/nba-props-platform/alertPolicies/14219064500346879834",
+    }
+
+
 def test_live_alert_policies_and_channels_under_other_names_are_duplicates(
         prod: StackJson, tmp_path: Path) -> None:
     entries = json.loads((REC / "seeds.inventory.json").read_text())
+    for e in entries:
+        e["displayName"] = LEGACY.get(e.get("displayName"), e.get("displayName"))
     policy = next(e for e in entries if e["assetType"] == "monitoring.googleapis.com/AlertPolicy")
     for i, shown in enumerate(["pipeline-canary failures", "Billing budget 80%"]):
         entries.append({**policy, "name": policy["name"].rsplit("/", 1)[0] + f"/{i}",
@@ -180,22 +199,22 @@ def test_live_alert_policies_and_channels_under_other_names_are_duplicates(
     path.write_text(json.dumps(entries))
     a = plan_adoption(prod, load(), PROD, load_inventory(path, PROD.project_id), [])
     like = {f.why.split("'")[1]: f for f in a.duplicates if "monitoring" in f.kind}
-    assert sorted(like) == ["Phase 3 Analytics Processors High Error Rate",
-                            "Phase 3 Orchestrator High Error Rate",
+    assert sorted(like) == ["Phase 3 Analytics Processors Errors (legacy)",
+                            "Phase 3 Orchestrator Errors (legacy)",
                             "Slack (#NBA Platform Alerts)", "pipeline-canary failures"]
     policy_of = {shown: f.why.split(" like ")[1].split(" ")[0] for shown, f in like.items()}
-    assert policy_of["Phase 3 Orchestrator High Error Rate"] == \
+    assert policy_of["Phase 3 Orchestrator Errors (legacy)"] == \
         "google_monitoring_alert_policy.alerts__errors_phase3_to_phase4_orchestrator"
-    assert policy_of["Phase 3 Analytics Processors High Error Rate"] == \
+    assert policy_of["Phase 3 Analytics Processors Errors (legacy)"] == \
         "google_monitoring_alert_policy.alerts__errors_phase3_analytics_processors"
     assert policy_of["pipeline-canary failures"] == \
         "google_monitoring_alert_policy.alerts__errors_pipeline_canary"
     assert policy_of["Slack (#NBA Platform Alerts)"] == \
         "google_monitoring_notification_channel.alerts__slack_channel"
-    fix = like["Phase 3 Orchestrator High Error Rate"].fix
+    fix = like["Phase 3 Orchestrator Errors (legacy)"].fix
     assert fix.startswith("once the declared policy is live: gcloud alpha monitoring policies "
                           "delete projects/nba-props-platform/alertPolicies/9367779177730658196")
-    assert "set display_name='Phase 3 Orchestrator High Error Rate' on the AlertPolicy of " \
+    assert "set display_name='Phase 3 Orchestrator Errors (legacy)' on the AlertPolicy of " \
            "google_monitoring_alert_policy.alerts__errors_phase3_to_phase4_orchestrator" in fix
     channel_fix = like["Slack (#NBA Platform Alerts)"].fix
     assert "alert_channel_display_name='Slack (#NBA Platform Alerts)'" in channel_fix
