@@ -64,28 +64,39 @@ class BuildTrigger:
     body: Mapping[str, Any]
 
     def texts(self) -> list[tuple[str, str]]:
-        """(where, text) for every place a trigger can name what it deploys."""
+        """(where, text) for every place a trigger can name what it deploys; a field of an
+        unexpected type (a hand-edited file) is skipped, never split into characters."""
         b = self.body
         out: list[tuple[str, str]] = [("name", self.name)]
         for key in ("description", "filename"):
-            if isinstance(b.get(key), str):
-                out.append((key, b[key]))
-        out += [("includedFiles", str(v)) for v in b.get("includedFiles") or []]
-        subs = b.get("substitutions") or {}
+            out += [(key, v) for v in _strings(b.get(key))]
+        out += [("includedFiles", v) for v in _strings(b.get("includedFiles"))]
+        subs = b.get("substitutions")
         if isinstance(subs, Mapping):
             out += [(f"substitutions.{k}", str(v)) for k, v in sorted(subs.items())]
-        git_source = b.get("gitFileSource") or {}
-        if isinstance(git_source, Mapping) and isinstance(git_source.get("path"), str):
-            out.append(("gitFileSource.path", git_source["path"]))
-        build = b.get("build") or {}
+        git_source = b.get("gitFileSource")
+        if isinstance(git_source, Mapping):
+            out += [("gitFileSource.path", v) for v in _strings(git_source.get("path"))]
+        build = b.get("build")
         steps = build.get("steps") if isinstance(build, Mapping) else None
-        for i, step in enumerate(steps or []):
+        for i, step in enumerate(steps if isinstance(steps, list) else []):
             if not isinstance(step, Mapping):
                 continue
-            parts = [str(step.get("entrypoint") or ""), *map(str, step.get("args") or []),
-                     str(step.get("script") or "")]
+            # ``env`` too: an inline step may name the function only there
+            # (``FUNCTION=phase3-to-phase4-orchestrator`` read by ``gcloud ... $$FUNCTION``).
+            parts = [*_strings(step.get("entrypoint")), *_strings(step.get("args")),
+                     *_strings(step.get("script")), *_strings(step.get("env"))]
             out.append((f"build.steps[{i}]", " ".join(p for p in parts if p)))
         return out
+
+
+def _strings(value: Any) -> list[str]:
+    """A string field as ``[value]``, a list field as its strings, anything else ``[]``."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
 
 
 def _read_json(path: Path, what: str) -> Any:

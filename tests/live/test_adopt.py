@@ -156,6 +156,21 @@ def test_a_trigger_entry_without_a_name_is_rejected(tmp_path: Path) -> None:
         load_triggers(path)
 
 
+@pytest.mark.parametrize(("field", "texts"), [
+    ({"includedFiles": "functions/phase3_to_phase4/**"},
+     [("includedFiles", "functions/phase3_to_phase4/**")]),
+    ({"build": {"steps": [{"args": [5, "deploy"], "env": {"FN": "x"}}]}},
+     [("build.steps[0]", "deploy")]),
+    ({"build": {"steps": True}}, []),
+    ({"gitFileSource": "phase3_to_phase4", "substitutions": ["x"]}, []),
+])
+def test_a_trigger_field_of_the_wrong_type_is_skipped_not_split(field: dict, texts) -> None:
+    from infra.live.adopt_inputs import parse_triggers
+
+    (trigger,) = parse_triggers([{"name": "t", **field}], Path("t.json"))
+    assert trigger.texts() == [("name", "t"), *texts]
+
+
 def test_an_undeclared_data_store_is_kept_never_deleted(prod: StackJson) -> None:
     a = adoption(prod, "undeclared-stores", triggers=None)
     fixes = {f.name: f.fix for f in a.undeclared}
@@ -240,8 +255,10 @@ def test_an_alert_policy_named_unlike_the_pipeline_is_not_a_duplicate(
 def test_other_inventories_regional_inline_and_renamed_folder_triggers(prod: StackJson) -> None:
     a = adoption(prod, "other", triggers="other")
     paths = {f.name: f for f in a.second_deploy}
-    assert sorted(paths) == ["canary-from-hyphen-folder", "inline-orchestrator-deploy",
-                             "orchestrator-legacy-folder"]
+    assert sorted(paths) == ["canary-from-hyphen-folder", "inline-deploy-by-env",
+                             "inline-orchestrator-deploy", "orchestrator-legacy-folder"]
+    assert "build.steps[0] names phase3-to-phase4-orchestrator" in \
+        paths["inline-deploy-by-env"].why
     assert "build.steps[0] names phase3-to-phase4-orchestrator" in \
         paths["inline-orchestrator-deploy"].why
     assert "handle_phase3_completion" in paths["orchestrator-legacy-folder"].why
