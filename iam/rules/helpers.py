@@ -14,7 +14,6 @@ from iam.rules.engine import Finding
 from infra.stackjson.graph import Endpoint, IamEntry, Principal, ResolvedTarget, StackGraph
 from infra.stackjson.stack import Resource, first
 
-PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 INVOKER_IAM_TYPES = frozenset({"google_cloud_run_v2_service_iam_member",
                                "google_cloud_run_service_iam_member"})
 
