@@ -11,10 +11,10 @@ from typing import Any
 
 from iam.grants import INVOKER, short_member
 from iam.rules.engine import Finding
+from infra.model.provider.lifecycle import replacement_trigger
 from infra.stackjson.graph import Endpoint, IamEntry, Principal, ResolvedTarget, StackGraph
 from infra.stackjson.stack import Resource, first
 
-PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 INVOKER_IAM_TYPES = frozenset({"google_cloud_run_v2_service_iam_member",
                                "google_cloud_run_service_iam_member"})
 
@@ -32,6 +32,15 @@ KIND_TYPES: Mapping[str, str] = {
     "secret": "google_secret_manager_secret",
     "project": "project",
 }
+
+
+def trigger_for(address: str) -> str:
+    """The ``replace_triggered_by`` entry a member on ``address`` names: its
+    replacement-only attribute (``infra.model.provider.lifecycle``), or a placeholder."""
+    try:
+        return replacement_trigger(address)
+    except ValueError:
+        return f"{address}.<an attribute that changes only on replacement>"
 
 
 def who(p: Principal) -> str:

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 from iam.grants import SHAREABLE_SLOTS, short_member
 from iam.rules.engine import Context, Finding, rule
-from iam.rules.helpers import PRIMITIVE_ROLES, granted
+from iam.rules.helpers import granted
+from infra.model.wiring import PRIMITIVE_ROLES
 from infra.stackjson.graph import Acting
 from infra.stackjson.stack import REF_RE
 

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 from iam.rules.engine import Context, Finding, rule
 from iam.rules.helpers import (
-    PRIMITIVE_ROLES,
     check_audience,
     holds_invoker,
     http_jobs,
@@ -15,6 +14,7 @@ from iam.rules.helpers import (
     target_text,
     who,
 )
+from infra.model.wiring import PRIMITIVE_ROLES
 from infra.stackjson.stack import first
 
 

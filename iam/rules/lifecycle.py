@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from iam.rules.engine import LIFECYCLE_DOC, PROVIDER_DOCS, Context, Finding, rule
+from iam.rules.helpers import trigger_for
 from infra.model.provider.lifecycle import DEPLOYED_FIELDS, REPLACED_ONLY
 from infra.stackjson.graph import lifecycle_triggers
 
@@ -26,10 +27,9 @@ def whole_resource_triggers(ctx: Context) -> Iterator[Finding]:
             rtype, target = parts[0], ".".join(parts[:2])
             fact = REPLACED_ONLY.get(rtype)
             if len(parts) == 2:
-                want = f"{target}.{fact.attribute}" if fact else f"{target}.<attribute>"
                 yield Finding(res.address, f"replace_triggered_by names the whole resource "
                               f"{target}: every in-place update of it re-creates this resource; "
-                              f"name {want} instead")
+                              f"name {trigger_for(target)} instead")
             elif fact is None or parts[2] != fact.attribute:
                 known = fact.attribute if fact else "none is recorded"
                 yield Finding(res.address, f"replace_triggered_by names {entry}, which is not "

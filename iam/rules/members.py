@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from iam.rules.engine import LIFECYCLE_DOC, PROVIDER_DOCS, Context, Finding, rule
-from infra.model.provider.lifecycle import REPLACED_ONLY
+from iam.rules.helpers import trigger_for
 from infra.stackjson.stack import first
 
 
@@ -40,13 +40,6 @@ def replace_triggered_by(ctx: Context) -> Iterator[Finding]:
                       "replaced the new resource starts with an empty IAM policy and this "
                       f"grant is not re-applied; set replace_triggered_by = "
                       f"[\"{trigger_for(want)}\"]")
-
-
-def trigger_for(address: str) -> str:
-    """The trigger a member on ``address`` names: its replacement-only attribute if known."""
-    fact = REPLACED_ONLY.get(address.split(".", 1)[0])
-    return f"{address}.{fact.attribute}" if fact else f"{address}.<an attribute that changes " \
-        "only on replacement>"
 
 
 def _names_function_service(ctx: Context, member: str, target: str) -> bool:

@@ -17,7 +17,14 @@ PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 SPORT_RE = re.compile(r"^[a-z]{2,5}$")
 ENV_VAR_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 STACK_ENV = ("GCP_PROJECT", "SPORT")
-"""Variables the stack gives every service itself (and ``TOPIC_<KEY>`` per published topic)."""
+"""Variables the stack gives every service itself (and ``TOPIC_<KEY>`` per published topic;
+``EnvConfig.service_vars``)."""
+TOPIC_VAR_PREFIX = "TOPIC_"
+
+
+def topic_var(topic_key: str) -> str:
+    """``phase2-raw-complete`` → ``TOPIC_PHASE2_RAW_COMPLETE``: a published topic's variable."""
+    return TOPIC_VAR_PREFIX + topic_key.upper().replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -49,14 +56,6 @@ class EnvConfig:
     replaces a dataset whose location changes, so it must be the live one."""
     firestore_location: str | None = None
     """``location_id`` of the Firestore database; default: ``region``. Forces replacement too."""
-
-    @property
-    def dataset_location(self) -> str:
-        return self.bigquery_location or self.region
-
-    @property
-    def database_location(self) -> str:
-        return self.firestore_location or self.region
     buckets: Mapping[str, str] = field(default_factory=dict)
     """Bucket key of the manifest → its cloud name (global, so per environment)."""
     alert_token_version: int = 1
@@ -70,8 +69,25 @@ class EnvConfig:
     """The notification channel's display name; default ``Pipeline alerts <slack channel>``.
     Set it to a live channel's display name to adopt that channel instead of adding one."""
 
+    @property
+    def dataset_location(self) -> str:
+        return self.bigquery_location or self.region
+
+    @property
+    def database_location(self) -> str:
+        return self.firestore_location or self.region
+
     def scaling_for(self, service_key: str) -> Scaling:
         return self.scaling.get(service_key, Scaling())
+
+    def service_vars(self, service_key: str,
+                     topics: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        """The complete environment of service ``service_key``: ``STACK_ENV``, then
+        ``TOPIC_<KEY>`` per topic it publishes (``topics``: key → cloud name), then its
+        ``service_env``."""
+        return (("GCP_PROJECT", self.project_id), ("SPORT", self.sport),
+                *((topic_var(k), cloud) for k, cloud in topics.items()),
+                *sorted(self.service_env.get(service_key, {}).items()))
 
     def validate(self, manifest: Manifest) -> EnvConfig:
         """Raise ``ManifestError`` naming the field when this config cannot serve ``manifest``."""
@@ -101,10 +117,10 @@ class EnvConfig:
             if key not in self.images:
                 raise ManifestError(f"{where}.service_env: unknown service key {key!r}")
             for var in extra:
-                if not ENV_VAR_RE.match(var) or var in STACK_ENV or var.startswith("TOPIC_"):
+                if not ENV_VAR_RE.match(var) or var in STACK_ENV or var.startswith(TOPIC_VAR_PREFIX):
                     raise ManifestError(
                         f"{where}.service_env[{key}]: invalid name {var!r}; UPPER_SNAKE_CASE, "
-                        f"and not one the stack sets ({', '.join(STACK_ENV)}, TOPIC_*)")
+                        f"and not one the stack sets ({', '.join(STACK_ENV)}, {TOPIC_VAR_PREFIX}*)")
         for key, sc in self.scaling.items():
             if key not in self.images:
                 raise ManifestError(f"{where}.scaling: unknown service key {key!r}")

@@ -53,6 +53,11 @@ OBJECT_USER = "roles/storage.objectUser"
 (an overwrite needs ``storage.objects.delete``); objectUser is the smallest predefined role
 that can (https://cloud.google.com/storage/docs/access-control/iam-roles)."""
 
+PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
+"""Never granted: each spans every service of the project."""
+PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+"""Never granted: anyone on the internet, or anyone with a Google account."""
+
 BUILDER_PROJECT_ROLES = (LOG_WRITER, REGISTRY_WRITER, OBJECT_VIEWER)
 """A custom function-build identity's roles, instead of the broad
 ``roles/cloudbuild.builds.builder``: write build logs, push the image, read the source copy
@@ -312,10 +317,11 @@ class _Builder:
     def dataset(self, key: str) -> Target:
         return Target("bigquery.dataset", self.names.dataset(key))
 
-    # The order below is the order the stack makes its grant calls in.
-
     def bucket(self, key: str) -> Target:
         return Target("storage.bucket", self.names.bucket(key))
+
+    # The grants are kept in the order ``derive`` calls the methods below: the order the
+    # stack makes its grant calls in.
 
     def services(self) -> None:
         """Each service's grants, from what the manifest says its code does."""

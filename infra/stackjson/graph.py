@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from iam.grants import PUBSUB_AGENT, Slot, SlotKind, Target, TargetKind
+from infra.model.wiring import PUBLIC_MEMBERS
 from infra.stackjson.stack import REF_RE, Resource, StackJson, first
 
 PrincipalKind = Literal["account", "pubsub_agent", "public", "default", "unresolved"]
 IamMode = Literal["member", "binding", "policy"]
 
-PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 DEFAULT_SA_RE = re.compile(
     r"^(\d+-compute@developer\.gserviceaccount\.com"
     r"|[a-z0-9-]+@appspot\.gserviceaccount\.com"

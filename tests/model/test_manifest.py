@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.model.envs import Scaling, get_env
+from infra.model.envs import STACK_ENV, Scaling, get_env
 from infra.model.manifest import Manifest, ManifestError, Processor, Topic
 from infra.model.pipeline import PIPELINE, load
 
@@ -254,3 +254,11 @@ def test_an_undeclared_component_is_a_clear_key_error(lookup: str) -> None:
     manifest = load()
     with pytest.raises(KeyError, match=rf"{lookup} 'nba-phase3-analytcs' is not declared"):
         getattr(manifest, lookup)("nba-phase3-analytcs")
+
+
+def test_a_services_env_is_the_stacks_own_then_its_topics_then_its_declared_extras():
+    env = replace(get_env("prod"), service_env={"phase1-scrapers": {"B": "2", "A": "1"}})
+    got = env.service_vars("phase1-scrapers", {"phase1-complete": "nba-phase1-complete"})
+    assert got == (("GCP_PROJECT", "nba-props-platform"), ("SPORT", "nba"),
+                   ("TOPIC_PHASE1_COMPLETE", "nba-phase1-complete"), ("A", "1"), ("B", "2"))
+    assert tuple(k for k, _ in got[:len(STACK_ENV)]) == STACK_ENV

@@ -80,6 +80,7 @@ def replacement_trigger(address: str) -> str:
 
 DEPLOYED_FIELDS = ("template[0].containers[0].image", "client", "client_version")
 """What a Cloud Run service's own release path (``gcloud run deploy``) sets on every deploy and
-an apply must not reset: ``lifecycle.ignore_changes`` paths of provider doc
-website/docs/r/cloud_run_v2_service.html.markdown (``template.containers.image``, ``client``,
-``client_version``)."""
+an apply must not reset, as ``lifecycle.ignore_changes`` paths (list elements indexed, as the
+JSON syntax parses each string as a traversal). Each is an argument of provider doc
+website/docs/r/cloud_run_v2_service.html.markdown: ``template.containers.image``, ``client``,
+``client_version``."""

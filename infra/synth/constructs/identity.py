@@ -11,11 +11,10 @@ from cdktn_provider_google.service_account import ServiceAccount
 from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
 from constructs import Construct
 
-from infra.model.wiring import PUBSUB_AGENT, TOKEN_CREATOR, Grant, Target
+from infra.model.wiring import PRIMITIVE_ROLES, PUBSUB_AGENT, TOKEN_CREATOR, Grant, Target
 from infra.synth.constructs.base import Principal, logical_id, pin_address, replaced_with
 
 ACCOUNT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from infra.synth.constructs.topic import Topic, TopicProps
 @dataclass(frozen=True)
 class PushEdgeProps:
     """``name``: the subscription's cloud name; ``dead_letter_topic`` and
-    ``dead_letter_subscription`` name the dead-letter pair (see ``infra.naming``).
+    ``dead_letter_subscription`` name the dead-letter pair (see ``infra.model.naming``).
 
     ``ack_deadline_seconds`` default 600 (long Phase 3 runs); ``max_delivery_attempts``
     default 5 before dead-lettering; backoff 10 s .. 600 s between attempts.

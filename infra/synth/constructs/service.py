@@ -38,14 +38,13 @@ from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2Serv
 from constructs import Construct
 
 from infra.model.provider.lifecycle import DEPLOYED_FIELDS
-from infra.model.wiring import INVOKER, Grant, Target
+from infra.model.wiring import INVOKER, PUBLIC_MEMBERS, Grant, Target
 from infra.synth.constructs.base import Principal, pin_address, replaced_with
 from infra.synth.constructs.identity import Identity
 
 INTERNAL_INGRESS = frozenset({"INGRESS_TRAFFIC_INTERNAL_ONLY",
                               "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"})
 INGRESS_VALUES = INTERNAL_INGRESS | {"INGRESS_TRAFFIC_ALL"}
-PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 
 
 @dataclass(frozen=True)

@@ -101,16 +101,13 @@ class PipelineStack(TerraformStack):
         self.services: dict[str, CloudRunService] = {}
         for svc in manifest.services:
             scaling = env.scaling_for(svc.key)
-            env_vars = [("GCP_PROJECT", project), ("SPORT", env.sport)]
-            env_vars += [(f"TOPIC_{t.upper().replace('-', '_')}", names.topic(t))
-                         for t in svc.publishes]
-            env_vars += sorted(env.service_env.get(svc.key, {}).items())
             self.services[svc.key] = CloudRunService(self, f"service-{svc.key}", ServiceProps(
                 name=names.service(svc), component=svc.key, project=project,
                 region=env.region, image=env.images[svc.key],
                 identity_account_id=names.service_account(svc),
                 min_instances=scaling.min_instances, max_instances=scaling.max_instances,
-                env=tuple(env_vars), timeout_seconds=svc.timeout_seconds,
+                env=env.service_vars(svc.key, {t: names.topic(t) for t in svc.publishes}),
+                timeout_seconds=svc.timeout_seconds,
                 ingress=("INGRESS_TRAFFIC_ALL" if svc.key in called
                          else "INGRESS_TRAFFIC_INTERNAL_ONLY"),
             ))

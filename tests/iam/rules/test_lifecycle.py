@@ -37,3 +37,10 @@ def test_a_whole_function_trigger_on_its_invoker_is_refused(prod, check):
     hits = [v for v in check(prod) if v.rule == "LIFE-002"]
     assert [v.address for v in hits] == [f"google_cloud_run_v2_service_iam_member.{inv}"]
     assert f"names the whole resource {fn}" in hits[0].message
+
+
+def test_a_whole_service_trigger_is_told_the_attribute_to_name(prod, check):
+    inv3(prod)["lifecycle"]["replace_triggered_by"] = [SVC3_ADDR]
+    hits = [v for v in check(prod) if v.rule == "LIFE-002"]
+    assert [v.address for v in hits] == [INV3_ADDR]
+    assert f"name {SVC3_ADDR}.uid instead" in hits[0].message
