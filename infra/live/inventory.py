@@ -4,15 +4,17 @@ Writes ``infra/adoption/<env>.inventory.json``, the resources of the env's proje
 Asset Inventory's ``searchAllResources`` returns them (the JSON of ``gcloud asset
 search-all-resources --scope=projects/<project> --format=json``), and
 ``infra/adoption/<env>.triggers.json``, its Cloud Build triggers (``gcloud builds triggers list
---format=json``, global and the env's region). Only documented stable fields are kept:
-``additionalAttributes`` is documented as unstable and dropped; ``versionedResources`` (each
-resource in its API version's schema) is requested so adoption can compare schedules, targets
-and push endpoints. Exit: 0 written, 2 could not read (credentials, API), nothing written.
+--format=json``, global, the env's region and every other region the project uses). Only
+documented stable fields are kept: ``additionalAttributes`` is documented as unstable and
+dropped; ``versionedResources`` (each resource in its API version's schema) is requested so
+adoption can compare schedules, targets and push endpoints. Exit: 0 written, 2 could not read
+(credentials, API), nothing written.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,17 +59,37 @@ def search_resources(project: str) -> list[JSON]:
     return [clean(asset_v1.ResourceSearchResult.to_dict(r, **AS_GCLOUD)) for r in pager]
 
 
+REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+
+
+def trigger_locations(env: EnvConfig, resources: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """Where to list build triggers: ``global``, the env's region, then every other region the
+    project has resources in (a regional trigger lives where its builds run, and the API lists
+    one location at a time, so a trigger in a region nothing else uses can still be missed)."""
+    seen = {str(r.get("location", "")) for r in resources}
+    others = sorted(loc for loc in seen if REGION_RE.match(loc) and loc != env.region)
+    return ("global", env.region, *others)
+
+
 def list_triggers(project: str, locations: Sequence[str]) -> list[JSON]:
-    """Cloud Build triggers of ``project`` in each of ``locations`` (``global`` included)."""
+    """Cloud Build triggers of ``project`` in each of ``locations``: the first two (``global``
+    and the env's region) must be readable; a further region Cloud Build does not serve
+    (InvalidArgument, NotFound) is skipped, one line on stderr."""
+    from google.api_core.exceptions import InvalidArgument, NotFound
     from google.cloud.devtools import cloudbuild_v1
 
     client = cloudbuild_v1.CloudBuildClient()
     out: list[JSON] = []
-    for loc in locations:
-        pager = client.list_build_triggers(request={
-            "project_id": project, "parent": f"projects/{project}/locations/{loc}",
-        })
-        out += [clean(cloudbuild_v1.BuildTrigger.to_dict(t, **AS_GCLOUD)) for t in pager]
+    for i, loc in enumerate(locations):
+        try:
+            pager = client.list_build_triggers(request={
+                "project_id": project, "parent": f"projects/{project}/locations/{loc}",
+            })
+            out += [clean(cloudbuild_v1.BuildTrigger.to_dict(t, **AS_GCLOUD)) for t in pager]
+        except (InvalidArgument, NotFound) as err:
+            if i < 2:
+                raise
+            print(f"{TOOL}: no build triggers read in {loc} ({one_line(err)})", file=sys.stderr)
     return out
 
 
@@ -83,12 +105,12 @@ class InventoryReader:
     """The project's build triggers per location; default Cloud Build ``list_build_triggers``."""
 
     def read(self, env: EnvConfig) -> tuple[list[JSON], list[JSON]]:
-        """(resources, build triggers of ``global`` and the env's region) of ``env``."""
+        """(resources, build triggers) of ``env`` (triggers: see ``trigger_locations``)."""
         from google.api_core.exceptions import GoogleAPIError
 
         try:
-            return self.search(env.project_id), self.triggers(env.project_id,
-                                                              ("global", env.region))
+            resources = self.search(env.project_id)
+            return resources, self.triggers(env.project_id, trigger_locations(env, resources))
         except GoogleAPIError as err:
             raise CannotRead(f"reading the inventory of project {env.project_id}: "
                              f"{one_line(err)}; the reading identity needs "

@@ -30,3 +30,32 @@ def test_a_client_build_trigger_is_written_as_gcloud_prints_it():
     [t] = parse_triggers([entry], Path("client"))
     assert t.location == "us-west2"
     assert ("includedFiles", "orchestration/cloud_functions/phase3_to_phase4/**") in t.texts()
+
+
+def test_triggers_are_read_in_every_region_the_project_uses():
+    from infra.live.inventory import InventoryReader, trigger_locations
+    from infra.model.envs import get_env
+    from tests.live.inventories import recorded_inventory
+
+    env = get_env("prod")
+    other = recorded_inventory("other")
+    asked: list[tuple[str, ...]] = []
+
+    def triggers(project, locations):
+        asked.append(tuple(locations))
+        return other.triggers(project, locations)
+
+    resources, found = InventoryReader(other.search, triggers).read(env)
+    assert asked == [trigger_locations(env, resources)]
+    assert asked[0][:2] == ("global", "us-west2") and "us-central1" in asked[0]
+    assert any("/locations/us-central1/" in t.get("resourceName", "") for t in found)
+
+
+def test_trigger_locations_ignore_multi_regions_and_zones():
+    from infra.live.inventory import trigger_locations
+    from infra.model.envs import get_env
+
+    env = get_env("prod")
+    live = [{"location": loc} for loc in ("global", "us", "US", "eu", "us-west2",
+                                         "us-central1-a", "europe-west1", "")]
+    assert trigger_locations(env, live) == ("global", "us-west2", "europe-west1")
