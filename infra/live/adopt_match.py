@@ -18,6 +18,7 @@ from infra.live.adopt_record import Import
 from infra.model.provider.resources import (
     EVENTARC_SUBSCRIPTION,
     FORCE_NEW,
+    FORCE_NEW_UNSET,
     KINDS,
     PARTS,
     Kind,
@@ -174,6 +175,25 @@ def _find(d: Declared, by_path: Mapping[tuple[str, str], list[Live]],
 
 
 def _blocked(d: Declared, live: Live, env: str) -> Blocked | None:
+    return _location_blocked(d, live, env) or _unset_blocked(d, live)
+
+
+def _unset_blocked(d: Declared, live: Live) -> Blocked | None:
+    """A ForceNew attribute the stack leaves unset but the live resource has (its versioned
+    representation says so; without one nothing can be compared)."""
+    for attribute, api_field, empty, source in FORCE_NEW_UNSET.get(d.type, ()):
+        declared_value = d.attrs.get(attribute, empty)
+        live_value = live.resource.get(api_field, empty)
+        if live_value not in (empty, None) and live_value != declared_value:
+            fix = (f"declare the live value: the stack must set {attribute} = {live_value!r} on "
+                   f"{d.address} before it adopts it (the provider replaces a subscription "
+                   "whose value changes)")
+            return Blocked(d, live, attribute, repr(declared_value), repr(live_value), fix,
+                           source)
+    return None
+
+
+def _location_blocked(d: Declared, live: Live, env: str) -> Blocked | None:
     fact = FORCE_NEW.get(d.type)
     declared_value = d.location
     if fact is None or declared_value is None or not live.location:

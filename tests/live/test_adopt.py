@@ -361,3 +361,28 @@ def test_an_unknown_env_is_one_line_before_anything_is_read(module: str, code: i
     [line] = capsys.readouterr().err.splitlines()
     assert line.endswith("argument --env: unknown environment 'staging'; known: dev, prod")
     assert not list(tmp_path.iterdir()), "nothing written"
+
+
+@pytest.mark.parametrize(("field", "value", "attribute"), [
+    ("enableMessageOrdering", True, "enable_message_ordering"),
+    ("filter", 'attributes.phase = "phase_2_raw"', "filter"),
+])
+def test_a_live_subscription_with_an_attribute_that_forces_replacement_blocks(
+        prod: StackJson, tmp_path: Path, field: str, value: object, attribute: str) -> None:
+    entries = json.loads((REC / "seeds.inventory.json").read_text())
+    sub = next(e for e in entries if e["name"].endswith("/subscriptions/nba-phase3-analytics-sub"))
+    sub["versionedResources"][0]["resource"][field] = value
+    path = tmp_path / "ordered.inventory.json"
+    path.write_text(json.dumps(entries))
+    a = plan_adoption(prod, load(), PROD, load_inventory(path, PROD.project_id), [])
+    [b] = a.blocked
+    assert (b.declared.address, b.attribute, b.live_value) == (
+        "google_pubsub_subscription.phase3_analytics_sub__subscription", attribute, repr(value))
+    assert "resource_pubsub_subscription.go" in b.source
+    assert a.exit_code == 3
+
+
+def test_a_subscription_without_a_versioned_resource_is_not_blocked(prod: StackJson) -> None:
+    a = plan_adoption(prod, load(), PROD,
+                      load_inventory(REC / "seeds.inventory.json", PROD.project_id), [])
+    assert a.blocked == ()

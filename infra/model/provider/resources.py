@@ -148,6 +148,17 @@ def _force_new(attribute: str, env_field: str, source: str, note: str = "") -> t
 
 
 # Declared attribute → replaced when it changes; "the fix is always to declare the live value".
+# Further ForceNew attributes the stacks leave unset, compared with the live resource's
+# versioned representation (its API field): a live value other than the provider's empty one
+# replaces the resource on import. type: ((attribute, API field, empty value, source), ...)
+FORCE_NEW_UNSET: Mapping[str, tuple[tuple[str, str, object, str], ...]] = {
+    "google_pubsub_subscription": (
+        ("enable_message_ordering", "enableMessageOrdering", False,
+         SRC.format("pubsub/resource_pubsub_subscription.go#L426-L429")),
+        ("filter", "filter", "", SRC.format("pubsub/resource_pubsub_subscription.go#L461-L464")),
+    ),
+}
+
 FORCE_NEW: Mapping[str, tuple[str, str, str]] = {
     # type: (attribute, where it is declared, provider source: schema field with ForceNew)
     "google_bigquery_dataset": _force_new(
