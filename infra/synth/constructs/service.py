@@ -39,11 +39,11 @@ from constructs import Construct
 
 from infra.model.provider.lifecycle import DEPLOYED_FIELDS
 from infra.model.wiring import INVOKER, PUBLIC_MEMBERS, Grant, Target
+from infra.stackjson.ingress import RUN_INTERNAL
 from infra.synth.constructs.base import Principal, pin_address, replaced_with
 from infra.synth.constructs.identity import Identity
 
-INTERNAL_INGRESS = frozenset({"INGRESS_TRAFFIC_INTERNAL_ONLY",
-                              "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"})
+INTERNAL_INGRESS = frozenset(RUN_INTERNAL)
 INGRESS_VALUES = INTERNAL_INGRESS | {"INGRESS_TRAFFIC_ALL"}
 
 
