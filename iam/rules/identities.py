@@ -4,12 +4,13 @@ the resource they need."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from iam.grants import SHAREABLE_SLOTS, short_member
 from iam.rules.engine import Context, Finding, rule
 from iam.rules.helpers import granted
-from infra.model.wiring import PRIMITIVE_ROLES
+from infra.model.wiring import BUILD_SOURCE_CONDITION, OBJECT_USER, PRIMITIVE_ROLES
 from infra.stackjson.graph import Acting
 from infra.stackjson.stack import REF_RE
 
@@ -135,11 +136,17 @@ def primitive_roles(ctx: Context) -> Iterator[Finding]:
                               "the connection needs")
 
 
-BUILD_SOURCE_ROLE = "roles/storage.objectViewer"
+BUILD_SOURCE_ROLE = OBJECT_USER
 PROJECT_IAM_TYPES = ("google_project_iam_", "google_folder_iam_", "google_organization_iam_")
 RESOURCE_ROLE_PREFIXES = ("roles/run.", "roles/pubsub.", "roles/bigquery.data",
                           "roles/storage.", "roles/iam.serviceAccount", "roles/cloudfunctions.",
                           "roles/secretmanager.", "roles/cloudscheduler.")
+
+
+def _conditioned_on_sources(body: Mapping[str, Any]) -> bool:
+    cond = body.get("condition")
+    cond = cond[0] if isinstance(cond, list) and cond else cond
+    return isinstance(cond, Mapping) and cond.get("expression") == BUILD_SOURCE_CONDITION[1]
 
 
 @rule("ROLE-002", "Resource roles are granted on the resource, not the project",
@@ -151,12 +158,14 @@ def project_scoped_roles(ctx: Context) -> Iterator[Finding]:
     topic, dataset or account; grant each on the one resource (Firestore's and Cloud Build's
     roles have no resource level). One exception: a function build reads its source copy in
     Google's gcf-v2-sources-<number>-<region> bucket, which the first deploy creates, so a
-    build identity reads objects project-wide."""
+    build identity holds objectUser project-wide, and only under the condition that limits
+    it to Google's gcf-v2 source buckets (infra.model.wiring.BUILD_SOURCE_CONDITION)."""
     builders = {a.principal.member for a in ctx.graph.acting()
                 if a.slot.kind == "function.build" and a.principal is not None}
     for e in ctx.graph.iam:
         if (e.role == BUILD_SOURCE_ROLE and e.principals
-                and {p.member for p in e.principals} <= builders):
+                and {p.member for p in e.principals} <= builders
+                and _conditioned_on_sources(ctx.graph.body(e.address))):
             continue
         if e.rtype.startswith(PROJECT_IAM_TYPES) and e.role.startswith(RESOURCE_ROLE_PREFIXES):
             scope = e.rtype.split("_iam_")[0].removeprefix("google_")

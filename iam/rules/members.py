@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from iam.rules.engine import LIFECYCLE_DOC, PROVIDER_DOCS, Context, Finding, rule
@@ -50,16 +51,33 @@ def _names_function_service(ctx: Context, member: str, target: str) -> bool:
     return body.get("name") == f"${{{target}.service_config[0].service}}"
 
 
+STATIC_ATTRIBUTES = re.compile(r"\bresource\.(name|type|service)\b")
+OTHER_ATTRIBUTES = re.compile(r"\b(request|api|destination|resource)\.[a-z_]+")
+
+
+def _static_resource_condition(expression: str) -> bool:
+    """Whether ``expression`` reads only the resource's name, type or service (no time, no
+    request, no tags): https://cloud.google.com/iam/docs/conditions-attribute-reference."""
+    used = OTHER_ATTRIBUTES.findall(expression)
+    return bool(STATIC_ATTRIBUTES.search(expression)) and all(
+        m == "resource" for m in used) and not re.search(
+        r"\bresource\.(?!name\b|type\b|service\b)[a-z_]+", expression)
+
+
 @rule("COND-001", "No conditional grants",
       see="https://cloud.google.com/iam/docs/conditions-overview", fix="drop the condition block")
 def conditional_grants(ctx: Context) -> Iterator[Finding]:
     """An IAM condition (an expiry, a time window, a request attribute) makes a grant stop
     applying without any change to the stack; a pipeline identity's access must not depend on
-    the clock."""
+    the clock. A condition on the resource's own name, type or service only
+    (``resource.name.startsWith(...)``) is static: it narrows where a grant applies, never
+    when, and is allowed (the build identity's source buckets)."""
     seen: set[str] = set()
     for e in ctx.graph.iam:
         res = ctx.graph.stack.resources.get(e.address)
         if res is None or e.address in seen or not first(res.body.get("condition")):
+            continue
+        if _static_resource_condition(str(first(res.body.get("condition")).get("expression", ""))):
             continue
         seen.add(e.address)
         cond = first(res.body.get("condition"))

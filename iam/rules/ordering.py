@@ -95,3 +95,44 @@ def build_waits_for_grants(ctx: Context) -> Iterator[Finding]:
                 yield Finding(fn.address, f"does not depend on {address}, a grant of its build "
                               "identity: the build can start before the grant exists and fail; "
                               "add it to depends_on")
+
+
+PROPAGATION_DOC = "https://cloud.google.com/iam/docs/access-change-propagation"
+
+
+def _references(g: StackGraph, grant: str, address: str) -> bool:
+    body = g.body(grant)
+    return any(address in g.stack.refs(v) for v in body.values() if isinstance(v, str))
+
+
+@rule("ORDER-003", "Nothing acts as an identity before its grants have propagated",
+      see=PROPAGATION_DOC,
+      fix="let the stack add the identity's PropagationWait (Identity.acts_for)")
+def identity_switch_waits_for_propagation(ctx: Context) -> Iterator[Finding]:
+    """``depends_on`` a grant waits for the API call, not for the binding to take effect
+    (typically 2 minutes, up to 7 or more). A service, function, trigger, push subscription or
+    job that switches to an identity in the apply that grants it works with missing access in
+    that window: pushes dead-letter, builds fail, queries are refused. Each must depend on a
+    ``time_sleep`` that depends on every grant made to (or, for token creators, on) the
+    identity, except a grant on the acting resource itself, which cannot precede it."""
+    g = ctx.graph
+    sleeps = {r.address: _depends_on(r) for r in g.resources("time_sleep")}
+    for a in g.acting():
+        account = a.principal.address if a.principal is not None else None
+        if account is None:
+            continue
+        grants = {e.address for e in g.iam
+                  if any(p.address == account for p in e.principals)
+                  or (e.target is not None and e.target.address == account)}
+        grants = {x for x in grants if not _references(g, x, a.address)}
+        if not grants:
+            continue
+        res = g.stack.resources[a.address]
+        waited: set[str] = set()
+        for dep in _depends_on(res):
+            waited |= sleeps.get(dep, set())
+        missing = sorted(grants - waited)
+        if missing:
+            yield Finding(a.address, f"acts as {a.principal.member if a.principal else account} "
+                          f"({a.field}) without waiting for {', '.join(missing)} to propagate; "
+                          "depend on a time_sleep after them")

@@ -58,11 +58,22 @@ PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 """Never granted: anyone on the internet, or anyone with a Google account."""
 
-BUILDER_PROJECT_ROLES = (LOG_WRITER, REGISTRY_WRITER, OBJECT_VIEWER)
+BUILDER_PROJECT_ROLES = (LOG_WRITER, REGISTRY_WRITER, OBJECT_USER)
 """A custom function-build identity's roles, instead of the broad
-``roles/cloudbuild.builds.builder``: write build logs, push the image, read the source copy
-in Google's ``gcf-v2-sources-<number>-<region>`` bucket (see
-``infra.synth.constructs.builder``)."""
+``roles/cloudbuild.builds.builder``: write build logs, push the image, and read and write
+the source copy in Google's ``gcf-v2-sources-<number>-<region>`` bucket, conditioned on those
+buckets (``BUILD_SOURCE_CONDITION``; see ``infra.synth.constructs.builder``)."""
+
+BUILD_SOURCE_CONDITION = (
+    "gcf-v2 function sources only",
+    'resource.name.startsWith("projects/_/buckets/gcf-v2-sources-") || '
+    'resource.name.startsWith("projects/_/buckets/gcf-v2-uploads-")',
+)
+"""(title, CEL expression) of the build identity's ``objectAdmin``: Cloud Storage names
+resources ``projects/_/buckets/<bucket>[/objects/<object>]`` in IAM conditions
+(https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name), so the grant
+reaches Google's function source and upload buckets, never the raw files or any other
+bucket of the project."""
 
 TargetKind = Literal[
     "run.service",       # a Cloud Run service this stack deploys
@@ -357,7 +368,8 @@ class _Builder:
         builder = self.account(self.names.builder_account(),
                                "Cloud Build identity of the function deploys")
         whys = ("writes function build logs", "pushes function images to Artifact Registry",
-                "reads the function source copy in gcf-v2-sources-<number>-<region>")
+                "reads and writes the function source copy in gcf-v2-sources-<number>-<region> "
+                "(conditioned on those buckets)")
         for role, why in zip(BUILDER_PROJECT_ROLES, whys, strict=True):
             self.add(builder, role, self.project(), why, "function_builder")
         return builder

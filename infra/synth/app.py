@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cdktn import App
 
-from infra.live.adopt_record import ADOPTION_DIR, load_imports
+from infra.live.adopt_record import ADOPTION_DIR, Record, load_record
 from infra.model.envs import ENVS, get_env
 from infra.model.manifest import Manifest
 from infra.paths import BUNDLE_DIR, DEFAULT_OUTDIR, FUNCTIONS_DIR, stack_file
@@ -34,8 +34,8 @@ def synthesize(manifest: Manifest, env_names: Sequence[str] = tuple(ENVS),
               context={"targetVersions": {"terraform": TERRAFORM_TARGET}})
     envs = [get_env(n) for n in env_names]
     for env in envs:
-        imports = load_imports(env.name, env.project_id, adoption_dir) if adoption_dir else {}
-        PipelineStack(app, manifest, env, bundle_dir, functions_dir, imports=imports)
+        record = load_record(env.name, env.project_id, adoption_dir) if adoption_dir else Record()
+        PipelineStack(app, manifest, env, bundle_dir, functions_dir, record=record)
     app.synth()
     return {stack_name(env): stack_file(env.name, outdir) for env in envs}
 

@@ -92,6 +92,9 @@ def test_without_env_only_manifest_rules_run(prod, write_stack):
         "member": "serviceAccount:${google_service_account.phase3_analytics_processors__identity"
                   ".email}",
         "lifecycle": {"replace_triggered_by": ["google_pubsub_topic.phase4_trigger__topic.id"]}}
+    # ...and, like every grant, waited for before the service acts as the identity (ORDER-003).
+    prod["resource"]["time_sleep"]["phase3_analytics_processors__identity_grants_propagated"][
+        "depends_on"].append("google_pubsub_topic_iam_member.x")
     folder = write_stack(prod, "mutated")
     proc = policy(folder)
     assert proc.returncode == 0, proc.stdout

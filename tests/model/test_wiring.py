@@ -50,7 +50,7 @@ def test_prod_grants_by_role(prod):
         INVOKER: 9, PUBLISHER: 9, SUBSCRIBER: 8, TOKEN_CREATOR: 5, DATA_EDITOR: 6,
         DATA_VIEWER: 4, JOB_USER: 5, DATASTORE_USER: 1, DATASTORE_VIEWER: 1,
         "roles/logging.logWriter": 1, "roles/artifactregistry.writer": 1,
-        "roles/storage.objectViewer": 2, "roles/storage.objectUser": 1,
+        "roles/storage.objectViewer": 1, "roles/storage.objectUser": 2,
     }
 
 

@@ -11,6 +11,7 @@ from infra.model.envs import get_env
 from infra.model.naming import Names
 from infra.model.pipeline import load
 from infra.model.provider.lifecycle import replacement_trigger
+from infra.model.wiring import BUILD_SOURCE_CONDITION
 from infra.stackjson.stack import StackJson, first
 from infra.synth.constructs.scheduled_job import attempt_deadline
 from tests.synth.tfassert import assert_at, at, iam_members_on, resource
@@ -75,7 +76,11 @@ def test_functions_wait_for_their_build_identitys_grants(
                     if stack.refs(r.body["member"]) == [builder])
     assert [r.body["role"] for r in stack.of_type("google_project_iam_member")
             if r.address in grants] == ["roles/artifactregistry.writer",
-                                        "roles/logging.logWriter", "roles/storage.objectViewer"]
+                                        "roles/logging.logWriter", "roles/storage.objectUser"]
+    # Object read/write only in Google's function source buckets, never the raw files.
+    (objects,) = [r for r in stack.of_type("google_project_iam_member")
+                  if r.address in grants and r.body["role"] == "roles/storage.objectUser"]
+    assert objects.body["condition"]["expression"] == BUILD_SOURCE_CONDITION[1]
     for fn in stack.of_type("google_cloudfunctions2_function"):
         assert_at(fn.body, "build_config.service_account", f"${{{builder}.id}}")
         assert set(grants) <= set(fn.body["depends_on"]), f"{fn.address}.depends_on"

@@ -71,6 +71,22 @@ def import_existing(stack: TerraformStack, imports: Mapping[str, str]) -> None:
         resources[address].import_from(import_id)
 
 
+def keep_live(stack: TerraformStack, kept: Mapping[str, Mapping[str, object]]) -> None:
+    """Set each kept live value (``infra/adoption/<env>.json``, ``kept``) on its resource.
+
+    ``kept`` maps address → attribute path (dots; list items by index,
+    ``template.containers.0.resources``) → the live value in Terraform's form. Raises
+    ``ValueError`` naming the address when the stack declares no such resource.
+    """
+    resources: dict[str, TerraformResource] = getattr(stack, "_pinned_resources", {})
+    for address, values in sorted(kept.items()):
+        if address not in resources:
+            raise ValueError(f"adoption record: kept values of {address}, which stack "
+                             f"{stack.node.id} does not declare; re-run `make adopt`")
+        for path, value in sorted(values.items()):
+            resources[address].add_override(path, value)
+
+
 def replaced_with(target_address: str) -> TerraformResourceLifecycle:
     """Lifecycle for an IAM member on a replaceable target: re-created when, and only when,
     the target is replaced.

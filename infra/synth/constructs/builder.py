@@ -7,11 +7,19 @@ Builder") grants ``roles/logging.logWriter``, ``roles/artifactregistry.writer`` 
 ``roles/storage.objectAdmin`` on the project and makes the function wait for them ("builder
 permissions need to stabilize before it can pull the source zip").
 
-Storage is read-only here: the build reads the source copy Cloud Functions makes in Google's
-``gcf-v2-sources-<number>-<region>`` bucket (created on the project's first function deploy,
-so it cannot be granted on beforehand, hence the project level); images go to Artifact
-Registry and logs to Logging, so nothing needs ``objectAdmin``'s write and delete on every
-object of the project (the raw files included).
+Storage: the provider's example grants ``roles/storage.objectAdmin`` (website/docs/r/
+cloudfunctions2_function.html.markdown#L475): the build reads, and may write, objects in the
+source copy Cloud Functions makes in Google's ``gcf-v2-sources-<number>-<region>`` bucket,
+which the project's first function deploy creates, so it cannot be granted on the bucket
+beforehand. Granted here: ``roles/storage.objectUser``, every object read and write
+permission of objectAdmin without its object IAM permissions
+(https://cloud.google.com/storage/docs/access-control/iam-roles), on the project but under
+an IAM condition on the resource name that limits it to Google's ``gcf-v2-sources-`` and
+``gcf-v2-uploads-`` buckets (``BUILD_SOURCE_CONDITION``): never the raw files. The earlier
+``objectViewer`` was less than the documented example (no write) and left builds to fail.
+
+The functions built as this identity also wait for its grants to propagate
+(``infra.synth.constructs.propagation``), as the example's ``time_sleep`` does.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from infra.model.wiring import BUILDER_PROJECT_ROLES, Grant
+from infra.model.wiring import BUILD_SOURCE_CONDITION, BUILDER_PROJECT_ROLES, OBJECT_USER, Grant
 from infra.synth.constructs.identity import Identity, IdentityProps
 
 
@@ -42,5 +50,7 @@ class FunctionBuilder(Construct):
             display_name="Cloud Build identity for function deploys", project=props.project,
         ))
         self.grants: tuple[Grant, ...] = tuple(
-            self.identity.grant_project_role(role) for role in BUILDER_PROJECT_ROLES)
+            self.identity.grant_project_role(
+                role, BUILD_SOURCE_CONDITION if role == OBJECT_USER else None)
+            for role in BUILDER_PROJECT_ROLES)
         """What the build needs, granted before any function is built (see the module)."""

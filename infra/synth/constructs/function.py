@@ -7,15 +7,30 @@ function also gets a trigger identity, granted ``roles/run.invoker`` on the func
 Run service (``service_config.service``) by this construct, so a redeploy can never leave
 the trigger without the right to deliver.
 
-Order. The function waits for its build identity's grants (a build without them fails) and
-for the Pub/Sub agent's token creator on the trigger identity (the trigger's push cannot sign
-without it). The trigger's invoker cannot precede the function: it is granted on the
-function's Cloud Run service, whose name is only known once the function exists. So after a
-*create or replace* of the function, its first deliveries may meet a missing invoker (403)
-until the member is created and propagated (minutes); the trigger retries them
-(``RETRY_POLICY_RETRY``), so they are delayed, not lost. Updates never open that window: the
-invoker member names ``service_config[0].service``, which changes only when the function is
-replaced, and carries no ``replace_triggered_by``.
+Order. The function waits for its build identity's grants (a build without them fails), for
+the Pub/Sub agent's token creator on the trigger identity (the trigger's push cannot sign
+without it), and, through the stack, for each identity's grants to propagate
+(``infra.synth.constructs.propagation``). The trigger's invoker is granted on the function's
+Cloud Run service. For a function that already exists (adopted: ``live_service`` is the
+service's live name) the invoker names that service literally, so it is created, and has
+propagated, *before* the function switches its trigger identity. A new function's service
+only exists once the function does, so there the invoker names ``service_config[0].service``
+and follows the function; its first deliveries may meet a missing invoker (403) for minutes,
+which the trigger retries (``RETRY_POLICY_RETRY``): delayed, not lost, and there is no
+traffic on a function that did not exist. The function is never replaced by an apply
+(``deletion_policy = "PREVENT"``), so a literal service name cannot go stale.
+
+Provider facts (hashicorp/google, cloudfunctions2_function):
+* ``build_config.source.storage_source.generation`` is Optional+Computed: the API returns the
+  generation of its own copy in ``gcf-v2-sources-…``, and an update that leaves it unset sends
+  that stale generation with the new object (the provider's own test sets it from the bundle
+  object: mmv1/third_party/terraform/services/cloudfunctions2/
+  resource_cloudfunctions2_function_test.go). It is set from the bundle object's
+  ``generation``.
+* ``deletion_policy`` (a virtual field, default ``DELETE``): ``PREVENT`` makes any plan that
+  would delete or replace the function fail.
+* ``description`` is Optional and not computed: left out, an update clears the live one, so
+  the manifest's description is declared.
 """
 
 from __future__ import annotations
@@ -70,6 +85,10 @@ class FunctionProps:
     trigger_topic: Topic | None = None
     trigger_account_id: str | None = None
     pubsub_agent: GoogleAgent | None = None
+    description: str = ""
+    live_service: str | None = None
+    """The live Cloud Run service of an adopted function (its trigger invoker is named by it,
+    so it precedes the function's update); ``None`` for a function the apply creates."""
 
 
 class CloudFunction(Construct):
@@ -114,12 +133,14 @@ class CloudFunction(Construct):
 
         self.function = Cloudfunctions2Function(
             self, "function", name=props.name, project=props.project, location=props.region,
+            description=props.description or None, deletion_policy="PREVENT",
             build_config=Cloudfunctions2FunctionBuildConfig(
                 runtime=props.runtime, entry_point=props.entry_point,
                 service_account=props.build_identity.identity.account.id,
                 source=Cloudfunctions2FunctionBuildConfigSource(
                     storage_source=Cloudfunctions2FunctionBuildConfigSourceStorageSource(
                         bucket=props.bucket_name, object=self.object.name,
+                        generation=self.object.generation,
                     ),
                 ),
             ),
@@ -140,8 +161,15 @@ class CloudFunction(Construct):
 
         self.grants: tuple[Grant, ...] = trigger_grants
         """What connecting the trigger granted (token creator for the agent, invoker)."""
+        self.identity.acts_for(self.function)
+        props.build_identity.identity.acts_for(self.function)
         if self.trigger_identity is not None:
-            self.grants += (self.grant_invoke(self.trigger_identity),)
+            invoker = self.grant_invoke(self.trigger_identity)
+            self.grants += (invoker,)
+            # A new function's invoker follows it (it names the computed service): the
+            # function cannot wait for it. An adopted one's precedes it.
+            self.trigger_identity.acts_for(
+                self.function, () if props.live_service else (invoker.address or "",))
 
     @property
     def audience(self) -> str:
@@ -158,13 +186,16 @@ class CloudFunction(Construct):
         """``roles/run.invoker`` on the function's Cloud Run service (gen2 checks it there).
 
         No ``replace_triggered_by``: the member's ``name`` is the function's
-        ``service_config[0].service``, a new value only when the function is replaced, and a
-        change of ``name`` forces a new member. A trigger on the function itself would
-        re-create the grant on every code change (a new bundle updates the function in place).
+        ``service_config[0].service`` (a new value only when the function is replaced, and a
+        change of ``name`` forces a new member) or, for an adopted function, its live service,
+        and the function is never replaced (``deletion_policy = "PREVENT"``). A trigger on the
+        function itself would re-create the grant on every code change (a new bundle updates
+        the function in place).
         """
         m = CloudRunV2ServiceIamMember(
             self, f"invoker-{principal.component}", project=self.props.project,
-            location=self.props.region, name=self.function.service_config.service,
+            location=self.props.region,
+            name=self.props.live_service or self.function.service_config.service,
             role=INVOKER, member=principal.member,
         )
         address = pin_address(m, self.props.component, f"invoker_{principal.component}")

@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from cdktn_provider_google.project_iam_member import ProjectIamMember
+from cdktn import TerraformResource
+from cdktn_provider_google.project_iam_member import ProjectIamMember, ProjectIamMemberCondition
 from cdktn_provider_google.service_account import ServiceAccount
 from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
 from constructs import Construct
@@ -74,6 +75,15 @@ class Identity(Construct):
         )
         self.address = pin_address(self.account, props.component, props.part)
         self.email = f"{props.account_id}@{props.project}.iam.gserviceaccount.com"
+        self.users: list[tuple[TerraformResource, frozenset[str]]] = []
+        """Resources that act as this identity, each with the grant addresses it cannot wait
+        for (a grant on the resource itself); the stack makes each wait for the identity's
+        other grants to propagate (``infra.synth.constructs.propagation``)."""
+
+    def acts_for(self, resource: TerraformResource, except_grants: tuple[str, ...] = ()) -> None:
+        """Record that ``resource`` acts as this identity (an OIDC token, a runtime or build
+        account): it must not switch to it before the identity's grants have propagated."""
+        self.users.append((resource, frozenset(except_grants)))
 
     @property
     def member(self) -> str:
@@ -99,15 +109,19 @@ class Identity(Construct):
         return Grant(principal.literal_member, TOKEN_CREATOR,
                      Target("iam.serviceAccount", self.email), address=address)
 
-    def grant_project_role(self, role: str) -> Grant:
-        """Project-wide role for services whose IAM is project-level only (Firestore)."""
+    def grant_project_role(self, role: str, condition: tuple[str, str] | None = None) -> Grant:
+        """Project-wide role for services whose IAM is project-level only (Firestore);
+        ``condition``: (title, CEL expression) narrowing it to some resources."""
         if role in PRIMITIVE_ROLES:
             raise ValueError(f"identity {self.component}: primitive role {role} is forbidden; "
                              "use a predefined role")
         # Terraform names allow no dots: roles/datastore.user → datastore_user.
         role_key = role.split("/")[-1].replace(".", "_")
-        m = ProjectIamMember(self, f"project-{role_key}", project=self.props.project,
-                             role=role, member=self.member)
+        m = ProjectIamMember(
+            self, f"project-{role_key}", project=self.props.project, role=role,
+            member=self.member,
+            condition=ProjectIamMemberCondition(title=condition[0], expression=condition[1])
+            if condition else None)
         address = pin_address(m, self.props.component, f"{self.props.part}_{role_key}")
         return Grant(self.literal_member, role, Target("project", self.props.project), address=address)
 

@@ -114,6 +114,7 @@ class PushEdge(Construct):
         )
         self.address = pin_address(self.subscription, props.component, "subscription")
         wait_for(self.subscription, (token_creator, invoker))
+        self.identity.acts_for(self.subscription)
 
         agent_sub = PubsubSubscriptionIamMember(
             self, "agent-subscriber", project=props.project,

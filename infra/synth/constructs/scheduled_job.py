@@ -95,5 +95,6 @@ class ScheduledJob(Construct):
             ),
         )
         self.address = pin_address(self.job, props.component, "job")
+        self.identity.acts_for(self.job)
         self.grants: tuple[Grant, ...] = (props.target.grant_invoke(self.identity),)
         """What connecting the job to its target granted."""

@@ -89,7 +89,9 @@ class CloudRunService(Construct):
         self.identity = Identity.own(self, props, "Runtime identity")
         self.service = CloudRunV2Service(
             self, "service", name=props.name, project=props.project, location=props.region,
-            ingress=props.ingress, deletion_protection=False,
+            # The provider's default, and what an import sets: an apply never deletes a live
+            # service (website/docs/r/cloud_run_v2_service.html.markdown, deletion_protection).
+            ingress=props.ingress, deletion_protection=True,
             lifecycle=TerraformResourceLifecycle(ignore_changes=list(DEPLOYED_FIELDS)),
             template=CloudRunV2ServiceTemplate(
                 service_account=self.identity.account.email,
@@ -107,6 +109,7 @@ class CloudRunService(Construct):
             ),
         )
         self.address = pin_address(self.service, props.component, "service")
+        self.identity.acts_for(self.service)
 
     @property
     def audience(self) -> str:

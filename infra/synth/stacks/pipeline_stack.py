@@ -10,7 +10,7 @@ differ from the wiring's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cdktn import GcsBackend, TerraformOutput, TerraformStack
@@ -19,6 +19,7 @@ from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
 from functions._shared.completion import EXPIRES_AT, TTL_SUBCOLLECTIONS
+from infra.live.adopt_record import Record
 from infra.model.envs import EnvConfig
 from infra.model.function_config import function_env
 from infra.model.manifest import Manifest
@@ -43,17 +44,35 @@ from infra.paths import stack_name as _stack_name
 from infra.synth.bundle import build_bundle
 from infra.synth.constructs.alerting import AlertChannel, AlertChannelProps
 from infra.synth.constructs.apis import ProjectApis
-from infra.synth.constructs.base import Invokable, Principal, import_existing
+from infra.synth.constructs.base import (
+    Invokable,
+    Principal,
+    import_existing,
+    keep_live,
+    logical_id,
+)
 from infra.synth.constructs.bigquery import BigQueryDataset, DatasetProps, TableSpec
 from infra.synth.constructs.bucket import Bucket, BucketProps
 from infra.synth.constructs.builder import FunctionBuilder, FunctionBuilderProps
 from infra.synth.constructs.firestore import Firestore, FirestoreProps
 from infra.synth.constructs.function import CloudFunction, FunctionProps
 from infra.synth.constructs.identity import GoogleAgent, Identity
+from infra.synth.constructs.propagation import PropagationWait
 from infra.synth.constructs.push_edge import PushEdge, PushEdgeProps
 from infra.synth.constructs.scheduled_job import ScheduledJob, ScheduledJobProps
 from infra.synth.constructs.service import CloudRunService, ServiceProps
 from infra.synth.constructs.topic import Topic, TopicProps
+
+REQUIRED_TERRAFORM = ">= 1.11"
+"""The alert token is an ephemeral resource (Terraform 1.10) fed to a write-only attribute
+(1.11); older releases fail on it."""
+
+
+def seconds(duration: str) -> int:
+    """``"540s"`` → 540 (Cloud Run and Pub/Sub durations); ``ValueError`` naming the value."""
+    if not duration.endswith("s") or not duration[:-1].isdigit():
+        raise ValueError(f"duration {duration!r} is not whole seconds like '540s'")
+    return int(duration[:-1])
 
 
 def stack_name(env: EnvConfig) -> str:
@@ -63,10 +82,15 @@ def stack_name(env: EnvConfig) -> str:
 class PipelineStack(TerraformStack):
     def __init__(self, scope: Construct, manifest: Manifest, env: EnvConfig,
                  bundle_dir: Path, functions_dir: Path = FUNCTIONS_DIR,
-                 imports: Mapping[str, str] | None = None) -> None:
-        """``imports``: address → import id of declared resources that already exist
-        (``infra/adoption/<env>.json``); default none, so everything is created."""
+                 imports: Mapping[str, str] | None = None, record: Record | None = None) -> None:
+        """``record``: the adoption record (``infra/adoption/<env>.json``): imports of
+        declared resources that already exist, the live values kept, the live services of
+        adopted functions; ``imports`` alone is a record of imports only. Default none, so
+        everything is created."""
         super().__init__(scope, stack_name(env))
+        record = record or Record(imports=imports or {})
+        # Write-only attributes (the alert token) need Terraform 1.11.
+        self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         env.validate(manifest)
         self.manifest = manifest
         self.env = env
@@ -101,13 +125,17 @@ class PipelineStack(TerraformStack):
         self.services: dict[str, CloudRunService] = {}
         for svc in manifest.services:
             scaling = env.scaling_for(svc.key)
+            # A kept live timeout is the service's timeout: its callers' deadlines follow it.
+            live_timeout = record.kept.get(f"google_cloud_run_v2_service.{logical_id(svc.key, 'service')}",
+                                           {}).get("template.timeout")
             self.services[svc.key] = CloudRunService(self, f"service-{svc.key}", ServiceProps(
                 name=names.service(svc), component=svc.key, project=project,
                 region=env.region, image=env.images[svc.key],
                 identity_account_id=names.service_account(svc),
                 min_instances=scaling.min_instances, max_instances=scaling.max_instances,
                 env=env.service_vars(svc.key, {t: names.topic(t) for t in svc.publishes}),
-                timeout_seconds=svc.timeout_seconds,
+                timeout_seconds=(seconds(live_timeout) if isinstance(live_timeout, str)
+                                 else svc.timeout_seconds),
                 ingress=("INGRESS_TRAFFIC_ALL" if svc.key in called
                          else "INGRESS_TRAFFIC_INTERNAL_ONLY"),
             ))
@@ -123,18 +151,23 @@ class PipelineStack(TerraformStack):
         self.functions: dict[str, CloudFunction] = {}
         for fn in manifest.functions:
             trigger = self.topics[fn.trigger_topic] if fn.trigger_topic else None
+            fn_address = f"google_cloudfunctions2_function.{logical_id(fn.key, 'function')}"
+            live_fn_timeout = record.kept.get(fn_address, {}).get("service_config.timeout_seconds")
             self.functions[fn.key] = CloudFunction(self, f"function-{fn.key}", FunctionProps(
                 name=names.function(fn), component=fn.key, project=project, region=env.region,
                 bundle=build_bundle(fn.source, bundle_dir, functions_dir / fn.source),
                 bucket_name=bucket.name,
                 entry_point=fn.entry_point, runtime_account_id=names.function_account(fn),
                 build_identity=builder, runtime=fn.runtime,
-                timeout_seconds=fn.timeout_seconds, memory_mb=fn.memory_mb,
+                timeout_seconds=(live_fn_timeout if isinstance(live_fn_timeout, int)
+                                 else fn.timeout_seconds), memory_mb=fn.memory_mb,
                 max_instances=fn.max_instances,
                 env=tuple(sorted(function_env(manifest, env, fn).items())),
                 trigger_topic=trigger,
                 trigger_account_id=names.trigger_account(fn) if trigger else None,
                 pubsub_agent=pubsub_agent if trigger else None,
+                description=fn.description,
+                live_service=record.services.get(fn_address),
             ))
 
         # Push edges: direct transitions push the source topic to the target; gated ones push
@@ -202,6 +235,7 @@ class PipelineStack(TerraformStack):
         granted += [g for job in jobs for g in job.grants]
         granted += [self._grant(g) for g in self.wiring.grants_by("stack")]
         check_grants(self.wiring, granted)
+        self._wait_for_propagation(granted)
 
         # Alerting
         channel = AlertChannel(self, "alerts", AlertChannelProps(
@@ -222,7 +256,32 @@ class PipelineStack(TerraformStack):
             out.override_logical_id(f"topic_{key.replace('-', '_')}")
 
         apis.order_before(self)
-        import_existing(self, imports or {})
+        import_existing(self, record.imports)
+        keep_live(self, record.kept)
+
+    def _identities(self) -> list[Identity]:
+        return sorted({id(n): n for n in self.node.find_all() if isinstance(n, Identity)}.values(),
+                      key=lambda i: i.address)
+
+    def _wait_for_propagation(self, granted: Sequence[Grant]) -> None:
+        """Every resource acting as an identity waits for the identity's grants (made to it,
+        or on it: the agent's token creator) to propagate; see
+        ``infra.synth.constructs.propagation``."""
+        for identity in self._identities():
+            mine = {g.address for g in granted if g.address and (
+                g.member == identity.literal_member
+                or (g.target.kind == "iam.serviceAccount" and g.target.name == identity.email))}
+            waits: dict[tuple[str, ...], str] = {}
+            for resource, excluded in identity.users:
+                wanted = tuple(sorted(mine - excluded))
+                if not wanted:
+                    continue
+                if wanted not in waits:
+                    part = f"{identity.props.part}_grants_propagated"
+                    waits[wanted] = PropagationWait(
+                        identity, f"propagated-{len(waits)}", identity.props.component,
+                        part + (f"_{len(waits) + 1}" if waits else ""), wanted).address
+                resource.depends_on = sorted(set(resource.depends_on or []) | {waits[wanted]})
 
     def _principal(self, member: str) -> Principal:
         principals: list[Principal] = [self.builder.identity]

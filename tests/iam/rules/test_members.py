@@ -22,6 +22,27 @@ def conditional(s: Stack) -> None:
                             'request.time < timestamp("2026-03-01T00:00:00Z")'}
 
 
+@case("COND-001", INV3_ADDR)
+def resource_name_condition_with_a_clock(s: Stack) -> None:
+    inv3(s)["condition"] = {"title": "narrow", "expression":
+                            'resource.name.startsWith("projects/_/buckets/x") && '
+                            'request.time < timestamp("2026-03-01T00:00:00Z")'}
+
+
+@case("COND-001", INV3_ADDR)
+def resource_tag_condition(s: Stack) -> None:
+    inv3(s)["condition"] = {"title": "tagged", "expression":
+                            'resource.matchTag("123/env", "prod")'}
+
+
+def test_a_condition_on_the_resource_name_only_is_static() -> None:
+    from iam.rules.members import _static_resource_condition
+
+    assert _static_resource_condition('resource.name.startsWith("projects/_/buckets/gcf-v2-")')
+    assert not _static_resource_condition('request.time < timestamp("2026-01-01T00:00:00Z")')
+    assert not _static_resource_condition("")
+
+
 @case("AUTH-001", "google_cloud_run_v2_service_iam_binding.phase3_invokers")
 def made_authoritative(s: Stack) -> None:
     body = s["resource"]["google_cloud_run_v2_service_iam_member"].pop(INV3)

@@ -42,7 +42,8 @@ def function(stack: TerraformStack, bundle: Bundle, component: str,
 def doc(bundle: Bundle) -> dict[str, Any]:
     stack = new_stack("function")
     function(stack, bundle, "orch", trigger_topic=topic(stack), trigger_account_id="nba-trg-orch",
-             pubsub_agent=AGENT, env=(("SPORT", "nba"),), timeout_seconds=540, memory_mb=512)
+             pubsub_agent=AGENT, env=(("SPORT", "nba"),), timeout_seconds=540, memory_mb=512,
+             description="Gates phase 4")
     function(stack, bundle, "canary")
     return synth(stack)
 
@@ -62,13 +63,16 @@ def test_inventory(doc: dict[str, Any], bundle: Bundle) -> None:
         "google_storage_bucket_object.orch__bundle": {
             "name": bundle.object_name, "bucket": "nba-sources"},
         FN: {
-            "name": "nba-orch", "location": REGION,
+            "name": "nba-orch", "location": REGION, "deletion_policy": "PREVENT",
+            "description": "Gates phase 4",
             "build_config": {
                 "runtime": "python312", "entry_point": "handler",
                 "service_account": "${google_service_account.orch_build__identity.id}",
                 "source": {"storage_source": {
                     "bucket": "nba-sources",
-                    "object": "${google_storage_bucket_object.orch__bundle.name}"}},
+                    "object": "${google_storage_bucket_object.orch__bundle.name}",
+                    # Optional+Computed: unset, an update sends the API's stale copy's.
+                    "generation": "${google_storage_bucket_object.orch__bundle.generation}"}},
             },
             "service_config": {
                 "service_account_email": f"${{{RUNTIME_SA}.email}}",
@@ -85,7 +89,7 @@ def test_inventory(doc: dict[str, Any], bundle: Bundle) -> None:
             "depends_on": [
                 "google_project_iam_member.orch_build__identity_artifactregistry_writer",
                 "google_project_iam_member.orch_build__identity_logging_logWriter",
-                "google_project_iam_member.orch_build__identity_storage_objectViewer",
+                "google_project_iam_member.orch_build__identity_storage_objectUser",
                 "google_service_account_iam_member.orch__trigger_identity_token_creator_agent",
             ],
         },
@@ -125,3 +129,27 @@ def test_pubsub_function_needs_a_trigger_identity(bundle: Bundle) -> None:
 def test_bundle_errors_name_the_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"function 'fn': .*main.py not found"):
         build_bundle("fn", tmp_path / "out", tmp_path)
+
+
+def test_an_adopted_functions_invoker_names_its_live_service_and_precedes_it(
+        bundle: Bundle) -> None:
+    """Adopted (``live_service``): the invoker is named literally, so the function (whose
+    trigger identity switches in the first apply) waits for it to exist and propagate; a new
+    function's invoker names the computed service and cannot precede it."""
+    stack = new_stack("function-adopted")
+    fn = function(stack, bundle, "orch", trigger_topic=topic(stack),
+                  trigger_account_id="nba-trg-orch", pubsub_agent=AGENT,
+                  live_service="nba-orch")
+    new = function(stack, bundle, "fresh", trigger_topic=topic(stack, "t2"),
+                   trigger_account_id="nba-trg-fresh", pubsub_agent=AGENT)
+    doc = synth(stack)
+    members = doc["resource"]["google_cloud_run_v2_service_iam_member"]
+    assert members["orch__invoker_orch_trigger_identity"]["name"] == "nba-orch"
+    assert members["fresh__invoker_fresh_trigger_identity"]["name"] == (
+        "${google_cloudfunctions2_function.fresh__function.service_config[0].service}")
+    assert fn.trigger_identity is not None and new.trigger_identity is not None
+    (_, adopted_excluded), = fn.trigger_identity.users
+    (_, new_excluded), = new.trigger_identity.users
+    assert adopted_excluded == frozenset()
+    assert new_excluded == {"google_cloud_run_v2_service_iam_member."
+                            "fresh__invoker_fresh_trigger_identity"}
