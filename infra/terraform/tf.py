@@ -309,6 +309,11 @@ def plan_fingerprint(plan: Any) -> tuple[str, int]:
     return f"sha256:{hashlib.sha256(blob.encode()).hexdigest()}", len(changes)
 
 
+EXIT_UNANNOUNCED = 2
+"""``infra.plan_summary``'s code for a first plan changing imported resources in ways the
+adoption record did not announce: the summary is saved, the plan is not."""
+
+
 def do_plan(runner: Runner) -> int:
     ws = runner.ws
     digest = stack_digest(ws)
@@ -323,7 +328,13 @@ def do_plan(runner: Runner) -> int:
         ws.file("plan.fingerprint").write_text(f"{fingerprint}\n")
         runner.say(f"{count} change{'' if count == 1 else 's'}, fingerprint "
                    f"{fingerprint[:19]}… in {ws.shown('plan.fingerprint')}")
-        runner.python_tool("infra.plan_summary", "plan.json", "plan.md")
+        summary = runner.python_tool("infra.plan_summary", "plan.json", "plan.md",
+                                     ok_codes=(0, EXIT_UNANNOUNCED))
+        if summary == EXIT_UNANNOUNCED:
+            raise StepFailed(
+                f"the plan changes imported resources in ways the adoption record "
+                f"(infra/adoption/{ws.env}.json) did not announce (⚠ in {ws.shown('plan.md')}); "
+                "declare the live values or re-run `make adopt`, then plan again")
     except StepFailed:
         # A plan nobody could review must not be applied.
         ws.file("plan.tfplan").unlink(missing_ok=True)

@@ -176,6 +176,20 @@ def test_plan_that_cannot_be_summarized_is_not_left_to_apply(fake, capsys):
     assert not (fake.stack / "plan.meta.json").exists()
 
 
+def test_a_first_plan_with_unannounced_changes_is_summarized_but_not_saved(fake, capsys):
+    """The summary flags changes to imported resources the adoption record did not announce:
+    plan.md is written for the review, plan.tfplan is deleted so `make apply` refuses."""
+    fixture = Path(__file__).parent / "fixtures" / "first-plan-unannounced.json"
+    fake.answer("show-plan.tfplan.json", fixture.read_text())
+    assert fake.run("plan") == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("tf: error: the plan changes imported resources in ways the "
+                              "adoption record (infra/adoption/prod.json) did not announce")
+    assert "not announced" in (fake.stack / "plan.md").read_text()
+    assert not (fake.stack / "plan.tfplan").exists()
+    assert not (fake.stack / "plan.meta.json").exists()
+
+
 def test_plan_failure_is_one_line_and_stops(fake, capsys):
     fake.answer("plan.rc", "1")
     fake.answer("plan.stderr", "\nError: Invalid resource name\n\n  on cdk.tf.json line 1126, in "
