@@ -26,10 +26,13 @@ information -- a Cloud Run service whose only change is its container image
   (`DEPLOYED_IMAGE_PATHS`): services are released by their own repos and the stack keeps the
   deployed image; the row names the old and the new image, and the exit code ignores it. An
   image changed together with anything else is drift (or critical) as above.
-noise -- muted but counted: provider-computed attributes (`COMPUTED_ATTRIBUTES`), etag-only
-  changes on IAM members, output-only changes, and attributes listed in the ignore file
-  (infra/terraform/drift-ignore.json). The ignore file never mutes a critical change; an entry past
-  its `expires` day stops muting and is itself reported as drift.
+noise -- muted but counted: provider-computed attributes, by resource type and path
+  (`COMPUTED_PATHS`, infra/model/provider/computed.py: a change is muted only at or under an
+  output-only path of its own type, so an alert policy's `conditions` or a function's source
+  `generation` edited in the console is drift; a top-level `etag` is muted on any known or
+  IAM type), etag-only changes on IAM members, output-only changes, and attributes listed in
+  the ignore file (infra/terraform/drift-ignore.json). The ignore file never mutes a critical
+  change; an entry past its `expires` day stops muting and is itself reported as drift.
 
 Planned changes in a normal plan are not drift; only the critical rules look at them.
 

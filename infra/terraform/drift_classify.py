@@ -5,13 +5,13 @@ See `infra.terraform.drift` for the classes and the exit codes they map to.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from fnmatch import fnmatchcase
 from typing import Literal
 
-from infra.model.provider.computed import COMPUTED_ATTRIBUTES
+from infra.model.provider.computed import ANY_TYPE, COMPUTED_PATHS
 from infra.terraform.drift_ignore import IgnoreEntry
 from infra.terraform.plan_json import (
     AttrChange,
@@ -150,6 +150,7 @@ KNOWN_TYPES = frozenset(
         "google_service_account_iam_member",
         "google_storage_bucket_iam_member",
         "google_storage_bucket_object",
+        "time_sleep",
     }
 )
 
@@ -236,16 +237,52 @@ def grant_text(rc: ResourceChange) -> str:
     return f"`{critical_role(rc) or rc.value('role')}` grant for `{members}`"
 
 
-def computed_prefix(path: AttrPath) -> AttrPath | None:
-    """The path up to its first provider-computed attribute name, or None if it has none.
+# A computed path as steps: a name, or None where the path writes `[]` (any list index).
+ComputedPath = tuple[str | None, ...]
+_COMPUTED_STEP = re.compile(r"([a-z_][a-z0-9_]*)((?:\[\])*)")
 
+
+def parse_computed_path(text: str) -> ComputedPath:
+    """`conditions[].name` -> ("conditions", None, "name"); ValueError on anything else."""
+    steps: list[str | None] = []
+    for part in text.split("."):
+        match = _COMPUTED_STEP.fullmatch(part)
+        if match is None:
+            raise ValueError(f"cannot parse computed path {text!r} at {part!r}")
+        steps.append(match.group(1))
+        steps.extend([None] * (len(match.group(2)) // 2))
+    return tuple(steps)
+
+
+_COMPUTED: dict[str, tuple[ComputedPath, ...]] = {
+    rtype: tuple(parse_computed_path(p) for p in paths) for rtype, paths in COMPUTED_PATHS.items()
+}
+# ANY_TYPE names are top-level only: one step each, never matched deeper.
+_ANY_TYPE: tuple[ComputedPath, ...] = tuple((name,) for name in ANY_TYPE)
+
+
+def _lies_under(path: AttrPath, computed: ComputedPath) -> bool:
+    """`path` equals `computed` or lies under it; a list index matches `[]` (None)."""
+    return len(path) >= len(computed) and all(
+        isinstance(step, int) if want is None else step == want
+        for step, want in zip(path, computed, strict=False)
+    )
+
+
+def computed_prefix(resource_type: str, path: AttrPath) -> AttrPath | None:
+    """The part of `path` that is a provider-computed attribute of `resource_type`, or None.
+
+    Computed means: equal to, or under, one of the type's `COMPUTED_PATHS`, or a top-level
+    `ANY_TYPE` name (`etag`). The prefix is the computed attribute itself:
     `terminal_condition[0].last_transition_time` -> `terminal_condition`, so one computed
     block that changed counts once, not once per leaf.
     """
-    for position, step in enumerate(path):
-        if isinstance(step, str) and any(fnmatchcase(step, p) for p in COMPUTED_ATTRIBUTES):
-            return path[: position + 1]
-    return None
+    depths = [
+        len(computed)
+        for computed in (*_ANY_TYPE, *_COMPUTED.get(resource_type, ()))
+        if _lies_under(path, computed)
+    ]
+    return path[: min(depths)] if depths else None
 
 
 def delivery_critical(rc: ResourceChange, path: AttrPath) -> str | None:
@@ -282,7 +319,7 @@ def classify_drift(
     trust_computed = known or is_iam(rc)
     reported: list[AttrChange] = []
     for change in changes:
-        prefix = computed_prefix(change.path) if trust_computed else None
+        prefix = computed_prefix(rc.resource_type, change.path) if trust_computed else None
         if prefix is not None:
             muted.append(Muted(rc.address, format_path(prefix), computed_reason))
             continue
