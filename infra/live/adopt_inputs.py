@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.live.rest_config import MIRRORED_VERSION
+
 NAME_RE = re.compile(r"^//(?P<host>[a-z0-9.-]+\.googleapis\.com)/(?P<path>.+)$")
 LOCATION_RE = re.compile(r"/locations/(?P<location>[^/]+)(?=/)")
 PROJECT_NUMBER_RE = re.compile(r"^projects/(?P<number>\d+)$")
@@ -43,10 +45,13 @@ class Live:
     description: str = ""
     state: str = ""
     resource: Mapping[str, Any] = field(default_factory=dict)
-    """The newest ``versionedResources[].resource`` (``{}`` when the inventory has none)."""
+    """The ``versionedResources[].resource`` in the version the type's Terraform resource
+    mirrors (``MIRRORED_VERSION``), else the newest (``{}`` when the inventory has none)."""
     foreign: bool = False
     """It belongs to another project than the env's (an inventory searched wider): never
     adopted, never reported, never deleted from the env's project."""
+    resource_version: str = ""
+    """The version of ``resource`` (``""`` when there is none)."""
 
     @property
     def relative_name(self) -> str:
@@ -114,15 +119,22 @@ def _read_json(path: Path, what: str) -> Any:
                          f"{exc.msg})") from exc
 
 
-def _newest_resource(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+def _newest_resource(entry: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """(version, resource) of the representation adoption reads: the one in the API version
+    the type's Terraform resource mirrors (``MIRRORED_VERSION``, recorded by ``make
+    inventory``), else the newest version; ``("", {})`` when there is none."""
     versioned = entry.get("versionedResources")
     if not isinstance(versioned, list):
-        return {}
+        return "", {}
     resources = [v for v in versioned if isinstance(v, Mapping)
                  and isinstance(v.get("resource"), Mapping)]
     if not resources:
-        return {}
-    return sorted(resources, key=lambda v: str(v.get("version", "")))[-1]["resource"]
+        return "", {}
+    mirrored = MIRRORED_VERSION.get(str(entry.get("assetType")))
+    preferred = [v for v in resources if mirrored is not None and v.get("version") == mirrored]
+    picked = preferred[-1] if preferred else sorted(
+        resources, key=lambda v: str(v.get("version", "")))[-1]
+    return str(picked.get("version", "")), picked["resource"]
 
 
 def parse_inventory(data: Any, path: Path, project: str) -> list[Live]:
@@ -150,6 +162,7 @@ def parse_inventory(data: Any, path: Path, project: str) -> list[Live]:
         for number in numbers:
             norm = re.sub(rf"^projects/{number}(?=/|$)", f"projects/{project}", norm)
         location = str(entry.get("location") or (loc.group("location") if loc else "global"))
+        version, resource = _newest_resource(entry)
         owner = re.match(r"^projects/([^/]+)", norm)
         number = PROJECT_NUMBER_RE.match(str(entry.get("project", "")))
         foreign = (owner is not None and owner.group(1) != project) or (
@@ -159,7 +172,7 @@ def parse_inventory(data: Any, path: Path, project: str) -> list[Live]:
             short=raw.rsplit("/", 1)[-1], location=location,
             display_name=str(entry.get("displayName") or ""),
             description=str(entry.get("description") or ""),
-            state=str(entry.get("state") or ""), resource=_newest_resource(entry),
+            state=str(entry.get("state") or ""), resource=resource, resource_version=version,
         ))
     return out
 
