@@ -106,6 +106,9 @@ def match(declared: Sequence[Declared], lives: Sequence[Live], env: str) -> Matc
     by_display: dict[tuple[str, str], list[Live]] = {}
     accounts = [x for x in lives if x.asset_type == "iam.googleapis.com/ServiceAccount"]
     for live in lives:
+        if live.asset_type == "serviceusage.googleapis.com/Service" and live.state == "DISABLED":
+            # Recorded so preflight can name it; not live: the apply enables it (a create).
+            continue
         by_path.setdefault((live.asset_type, live.path), []).append(live)
         if live.display_name:
             by_display.setdefault((live.asset_type, live.display_name), []).append(live)

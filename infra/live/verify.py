@@ -447,11 +447,15 @@ class Verifier:
         for binding in policy.get("bindings") or []:
             if binding.get("role") != grant.role or member not in (binding.get("members") or []):
                 continue
-            if binding.get("condition"):
+            expression = (binding.get("condition") or {}).get("expression", "")
+            if expression != grant.condition:
                 conditional = True
                 continue
             return Check(True, kind, subject, f"{grant.role} granted ({grant.why})")
-        where = " only under an IAM condition" if conditional else " missing"
+        where = " missing"
+        if conditional:
+            where = (f" not under its condition ({grant.condition})" if grant.condition
+                     else " only under an IAM condition")
         return Check(False, kind, subject,
                      f"{grant.role} for {member}{where} on {what}; needed: {grant.why}",
                      f"{self._apply_fix()}{self._emergency(grant, member)}")

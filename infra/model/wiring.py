@@ -129,9 +129,13 @@ class Grant:
     address: str = field(default="", compare=False)
     """The Terraform address of the IAM member that made it, once a construct has (what a
     resource that must wait for the grant depends on); empty in the wiring itself."""
+    condition: str = ""
+    """The CEL expression of a grant made under a static resource condition (the build
+    identity's ``BUILD_SOURCE_CONDITION``); empty for every unconditional grant."""
 
     def __str__(self) -> str:
-        return f"{short_member(self.member)} {self.role} on {self.target}"
+        cond = f" if {self.condition}" if self.condition else ""
+        return f"{short_member(self.member)} {self.role} on {self.target}{cond}"
 
 
 @dataclass(frozen=True, order=True)
@@ -311,8 +315,9 @@ class _Builder:
         return Target("function.service", self.names.function(self.manifest.function(key)))
 
     def add(self, member: str, role: str, target: Target, why: str,
-            by: GrantedBy = "stack") -> None:
-        self.grants.setdefault(Grant(member, role, target), Grant(member, role, target, why, by))
+            by: GrantedBy = "stack", condition: str = "") -> None:
+        self.grants.setdefault(Grant(member, role, target, condition=condition),
+                               Grant(member, role, target, why, by, condition=condition))
 
     def account(self, account_id: str, what: str) -> str:
         member = sa(self.names, account_id)
@@ -371,7 +376,8 @@ class _Builder:
                 "reads and writes the function source copy in gcf-v2-sources-<number>-<region> "
                 "(conditioned on those buckets)")
         for role, why in zip(BUILDER_PROJECT_ROLES, whys, strict=True):
-            self.add(builder, role, self.project(), why, "function_builder")
+            self.add(builder, role, self.project(), why, "function_builder",
+                     BUILD_SOURCE_CONDITION[1] if role == OBJECT_USER else "")
         return builder
 
     def functions(self, builder: str) -> list[Trigger]:

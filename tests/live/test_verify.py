@@ -201,8 +201,9 @@ def test_healthy_lines_name_each_edge(capsys):
         "granted (prediction-worker writes nba_predictions)",
         "OK   datastore    nba-fn-orch-p3p4 → nba-props-platform: roles/datastore.user granted "
         "(phase3-to-phase4-orchestrator tracks completions in Firestore)",
-        "OK   iam          nba-fn-builder → nba-props-platform: roles/storage.objectViewer "
-        "granted (reads the function source copy in gcf-v2-sources-<number>-<region>)",
+        "OK   iam          nba-fn-builder → nba-props-platform: roles/storage.objectUser "
+        "granted (reads and writes the function source copy in gcf-v2-sources-<number>-<region> "
+        "(conditioned on those buckets))",
         "OK   iam          nba-run-p3-analytics → nba-props-platform: roles/bigquery.jobUser "
         "granted (nba-phase3-analytics-processors runs BigQuery jobs)",
         "OK   iam          nba-run-p3-analytics → nba_raw: roles/bigquery.dataViewer granted "
@@ -396,6 +397,26 @@ def test_invoker_only_under_a_condition_fails(broken_copy, capsys):
     _, lines = run_verifier(RecordedReader(root), capsys)
     [line] = fails(lines)
     assert "only under an IAM condition on Cloud Run service prediction-worker" in line
+
+
+@pytest.mark.parametrize("condition", [None, {"title": "any", "expression": "true"}])
+def test_the_builders_object_grant_outside_its_condition_fails(broken_copy, capsys, condition):
+    """Held project-wide without the source-bucket condition (or under another one): the
+    build identity could write the raw files; verify names the condition it needs."""
+    root = broken_copy()
+
+    def widen(policy):
+        for b in policy["bindings"]:
+            if b["role"] == "roles/storage.objectUser":
+                b.pop("condition")
+                if condition:
+                    b["condition"] = condition
+
+    edit(root / "project_iam" / "nba-props-platform.json", widen)
+    _, lines = run_verifier(RecordedReader(root), capsys)
+    [line] = fails(lines)
+    assert "roles/storage.objectUser for serviceAccount:nba-fn-builder@" in line
+    assert "not under its condition (resource.name.startsWith(" in line
 
 
 @pytest.mark.parametrize(("folder", "file", "drop", "failed"), [

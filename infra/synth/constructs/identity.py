@@ -123,7 +123,8 @@ class Identity(Construct):
             condition=ProjectIamMemberCondition(title=condition[0], expression=condition[1])
             if condition else None)
         address = pin_address(m, self.props.component, f"{self.props.part}_{role_key}")
-        return Grant(self.literal_member, role, Target("project", self.props.project), address=address)
+        return Grant(self.literal_member, role, Target("project", self.props.project),
+                     address=address, condition=condition[1] if condition else "")
 
 
 @dataclass(frozen=True)
