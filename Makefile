@@ -19,7 +19,7 @@ STACK := cdktf.out/stacks/pipeline-$(ENV)
 # One check of ENV, before any recipe runs, by the code every `python -m` command uses
 # (infra.model.envs.unknown_env): an unknown env is one line, make exits 2, nothing runs.
 # The interpreter may be the system one: the check needs only the standard library.
-ENV_GOALS := synth plan apply drift inventory adopt verify local-up reconcile
+ENV_GOALS := synth plan apply drift inventory adopt verify local-up reconcile preflight
 ifneq ($(filter command line,$(origin ENV))$(filter $(ENV_GOALS),$(MAKECMDGOALS)),)
 ENV_ERROR := $(shell PYTHONPATH='$(CURDIR)' $(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m infra.cli check-env '$(ENV)' 2>&1 >/dev/null)
 ifneq ($(ENV_ERROR),)
@@ -43,7 +43,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/infra/terraform/terraformrc
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help all setup synth synth-all test unit lint format policy check-functions plan apply drift \
-	inventory adopt verify local-up local-down local-demo local-status reconcile bench docs clean \
+	inventory adopt preflight verify local-up local-down local-demo local-status reconcile bench docs clean \
 	test-functions
 
 help: ## Show this help
@@ -99,8 +99,13 @@ policy: synth-all $(CHECKOV_STAMP) ## Policy gate over every stack (+ cdktf.out/
 check-functions: $(STAMP) ## Prove each function bundle installs, imports and listens on PORT
 	@$(PY) -m infra.synth.check_functions $(NAMES)
 
-plan: $(STAMP) ## terraform plan for ENV: refuses first, then synthesizes ENV and plans
+plan: $(STAMP) ## terraform plan for ENV: preflight (APIs, secret), refusals, synth, plan
+	@mkdir -p $(STACK) && echo 1 > $(STACK)/plan.exitcode
+	@$(PY) -m infra.live.preflight --env $(ENV) --live
 	@$(PY) -m infra.tf plan --env $(ENV) --synth
+
+preflight: $(STAMP) ## What the first plan needs (APIs, the secret), from the recorded inventory of ENV
+	$(call recorded,$(PY) -m infra.live.preflight --env $(ENV),$(STACK)/preflight.exitcode)
 
 apply: $(STAMP) ## Apply exactly the plan saved by `make plan` for ENV
 	@$(PY) -m infra.tf apply --env $(ENV)

@@ -39,3 +39,34 @@ def data_protection(ctx: Context) -> Iterator[Finding]:
                 if res.body.get(field) == value:
                     yield Finding(res.address, f"{field} = {json.dumps(value)} lets a destroy "
                                   "delete the data with the resource; remove it")
+
+
+# Runtime resources that run live and that no apply may delete: (type, field, required value,
+# the provider default when omitted). Cloud Run's deletion_protection defaults to true and an
+# import sets it true (website/docs/r/cloud_run_v2_service.html.markdown); a function's
+# deletion_policy defaults to DELETE (resource_cloudfunctions2_function.go, the generic
+# deletion_policy virtual field).
+RUNTIME_GUARDS: tuple[tuple[str, str, object, object], ...] = (
+    ("google_cloud_run_v2_service", "deletion_protection", True, True),
+    ("google_cloudfunctions2_function", "deletion_policy", "PREVENT", "DELETE"),
+)
+
+
+@rule("PROTECT-001", "Live services and functions cannot be deleted or replaced by an apply",
+      see="https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/"
+          "cloud_run_v2_service#deletion_protection",
+      fix="deletion_protection = true on services, deletion_policy = PREVENT on functions "
+          "(the constructs set both)")
+def runtime_protection(ctx: Context) -> Iterator[Finding]:
+    """The platform is live: a renamed construct, a ForceNew change or a removed manifest
+    entry would plan a service's or function's destroy, taking its traffic and its IAM policy
+    with it. The provider's own guards make such a plan fail; turning one off (as the first
+    plan after an import would, for a service declared with deletion_protection = false) is
+    refused."""
+    for rtype, field, value, default in RUNTIME_GUARDS:
+        for res in ctx.graph.resources(rtype):
+            got = res.body.get(field, default)
+            if got != value:
+                yield Finding(res.address, f"{field} is {json.dumps(got)}: a plan may delete "
+                              f"or replace the live {rtype.removeprefix('google_')}; set "
+                              f"{field} = {json.dumps(value)}")

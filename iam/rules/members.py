@@ -18,7 +18,9 @@ def replace_triggered_by(ctx: Context) -> Iterator[Finding]:
     empty IAM policy while Terraform's state still holds the member; replace_triggered_by with
     the target's literal address re-creates the member whenever the target is replaced. A gen2
     function's invoker needs none: it names the function's service_config[0].service, which is
-    new when the function is replaced, and a new name forces a new member."""
+    new when the function is replaced, and a new name forces a new member; or, for an adopted
+    function, its live service by name, and the function has deletion_policy PREVENT, so no
+    plan can replace it."""
     seen: set[str] = set()
     for e in ctx.graph.iam:
         if e.address in seen or e.target is None or e.target.address is None:
@@ -48,7 +50,11 @@ def _names_function_service(ctx: Context, member: str, target: str) -> bool:
     if not target.startswith("google_cloudfunctions2_function."):
         return False
     body = ctx.graph.stack.resources[member].body
-    return body.get("name") == f"${{{target}.service_config[0].service}}"
+    if body.get("name") == f"${{{target}.service_config[0].service}}":
+        return True
+    fn = ctx.graph.stack.resources.get(target)
+    return (isinstance(body.get("name"), str) and "${" not in body["name"] and fn is not None
+            and fn.body.get("deletion_policy") == "PREVENT")
 
 
 STATIC_ATTRIBUTES = re.compile(r"\bresource\.(name|type|service)\b")

@@ -76,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     out = record_path(env.name, args.adoption_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_record(env.name, env.project_id, adoption.imports))
+    out.write_text(render_record(env.name, env.project_id, adoption.imports, adoption.kept,
+                                 adoption.changes, dict(adoption.services)))
     print(f"adopt: wrote {out} ({len(adoption.imports)} imports); run `make synth` then "
           f"`make plan ENV={env.name}`", file=sys.stderr)
     return code

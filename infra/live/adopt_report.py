@@ -7,10 +7,12 @@ into the PR; ``Adoption.exit_code`` is the command's exit code.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from infra.live.adopt_alerts import CHANNEL, POLICY, cannot_match_note, monitoring_duplicates
+from infra.live.adopt_config import compare, configured
 from infra.live.adopt_findings import (
     Finding,
     deploy_paths,
@@ -20,7 +22,7 @@ from infra.live.adopt_findings import (
 )
 from infra.live.adopt_inputs import BuildTrigger, Live
 from infra.live.adopt_match import Blocked, Declared, declared_resources, match, owned
-from infra.live.adopt_record import Import
+from infra.live.adopt_record import Change, Import, Kept
 from infra.model.envs import EnvConfig
 from infra.model.manifest import Manifest
 from infra.model.naming import Names
@@ -58,6 +60,16 @@ class Adoption:
     owned_count: int
     monitoring_note: str | None = None
     """What stable fields cannot match of live alert policies and channels (when any)."""
+    kept: tuple[Kept, ...] = ()
+    """Live values nobody decided: the record carries them, the next synth declares them."""
+    changes: tuple[Change, ...] = ()
+    """What the first apply changes on purpose (attributes the manifest owns)."""
+    services: tuple[tuple[str, str], ...] = ()
+    """(function address, live Cloud Run service) of imported functions."""
+    unconfigured: tuple[str, ...] = ()
+    """Imported addresses whose live configuration the inventory does not hold."""
+    prerequisites: tuple[str, ...] = ()
+    """What must exist before the first plan and does not (``infra.live.preflight``)."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -67,7 +79,7 @@ class Adoption:
     def exit_code(self) -> int:
         if self.blocked:
             return EXIT_BLOCKED
-        return EXIT_FINDINGS if self.findings else EXIT_ADOPTABLE
+        return EXIT_FINDINGS if self.findings or self.prerequisites else EXIT_ADOPTABLE
 
 
 def plan_adoption(stack: StackJson, manifest: Manifest, env: EnvConfig,
@@ -92,7 +104,35 @@ def plan_adoption(stack: StackJson, manifest: Manifest, env: EnvConfig,
     dup_names = {(f.kind, f.name) for f in dups}
     skip = {x.name for x in candidates if (x.asset_type, x.short) in dup_names}
     loose = undeclared(manifest, names, candidates, skip)
-    tables = [i for i in m.imports if i.type == "google_bigquery_table"]
+    by_name = {x.name: x for x in lives}
+    kept: list[Kept] = []
+    changes: list[Change] = []
+    blocked = list(m.blocked)
+    services: list[tuple[str, str]] = []
+    unconfigured: list[str] = []
+    imports: list[Import] = []
+    for imp in m.imports:
+        live = by_name.get(imp.live_name)
+        d = m.matched.get(imp.live_name)
+        if live is None or d is None or not configured(d.type, live):
+            if d is not None and d.type != "google_firestore_field" and imp.type != \
+                    "google_project_service":
+                unconfigured.append(imp.address)
+            imports.append(imp)
+            continue
+        diff = compare(d, live, stack, env.name)
+        blocked += diff.blocked
+        if diff.blocked:
+            continue
+        imports.append(imp)
+        kept += diff.kept
+        changes += diff.changes
+        service = live.resource.get("serviceConfig", {}).get("service") \
+            if imp.type == "google_cloudfunctions2_function" else None
+        if isinstance(service, str) and service:
+            services.append((imp.address, service.rsplit("/", 1)[-1]))
+    tables = [i for i in imports if i.type == "google_bigquery_table"
+              and i.address in unconfigured]
     if tables:
         _, project, _, dataset, _, table = tables[0].import_id.split("/")
         notes.append(TABLE_SCHEMA_NOTE.format(count=len(tables),
@@ -100,10 +140,32 @@ def plan_adoption(stack: StackJson, manifest: Manifest, env: EnvConfig,
     if foreign:
         notes.append(f"{len(foreign)} live resources of other projects than {env.project_id} "
                      f"ignored (never adopted, reported or deleted here): {', '.join(foreign)}")
-    return Adoption(env, m.imports, m.blocked, m.created, tuple(removed), tuple(second),
-                    tuple(dups), tuple(loose), tuple(release), tuple(notes),
+    if unconfigured:
+        notes.append(f"{len(unconfigured)} imported resources have no live configuration in "
+                     "the inventory (no versionedResources), so only their names and locations "
+                     "were compared: re-record with `make inventory` to compare every "
+                     f"attribute ({', '.join(sorted(unconfigured))})")
+    return Adoption(env, tuple(imports), tuple(blocked), m.created, tuple(removed),
+                    tuple(second), tuple(dups), tuple(loose), tuple(release), tuple(notes),
                     sum(1 for x in rest if x.name in own),
-                    cannot_match_note(env.project_id) if monitoring else None)
+                    cannot_match_note(env.project_id) if monitoring else None,
+                    tuple(kept), tuple(changes), tuple(services), tuple(unconfigured),
+                    _prerequisites(env, lives))
+
+
+def _prerequisites(env: EnvConfig, lives: Sequence[Live]) -> tuple[str, ...]:
+    """Preflight on the inventory, when it recorded API states (``make inventory`` does)."""
+    from infra.live.preflight import API_TYPE, from_inventory, problems
+
+    if not any(x.asset_type == API_TYPE and x.state for x in lives):
+        return ()
+    return tuple(problems(env, from_inventory(lives, env.alert_channel_secret)))
+
+
+def _value(value: object, limit: int = 120) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = text if len(text) <= limit else text[:limit - 1] + "…"
+    return f"`{_cell(text)}`"
 
 
 def _cell(text: str) -> str:
@@ -131,6 +193,7 @@ def render(a: Adoption, inventory: str, triggers: str | None) -> str:
            f"Inventory `{inventory}`; triggers `{triggers or 'none given'}`.", "",
            f"**{len(a.imports)} to import**, {len(a.created)} declared but not live (created "
            f"by the next apply), {len(a.blocked)} blocked, {len(a.findings)} findings; "
+           f"{len(a.changes)} intended changes, {len(a.kept)} live settings kept; "
            f"{a.owned_count} live resources belong to something else and are left alone. "
            f"Verdict: {verdict}.", ""]
     if a.blocked:
@@ -143,6 +206,11 @@ def render(a: Adoption, inventory: str, triggers: str | None) -> str:
             out.append(f"| `{b.declared.address}` | `{b.live.name}` | `{b.attribute}` | "
                        f"`{b.declared_value}` | `{b.live_value}` | {_cell(b.fix)} | "
                        f"[ForceNew]({b.source}) |")
+        out.append("")
+    if a.prerequisites:
+        out += ["## Before the first plan", "", "The plan reads through these; it cannot "
+                "create them (`make preflight ENV=" + env.name + "` checks them again).", ""]
+        out += [f"- {p}" for p in a.prerequisites]
         out.append("")
     if a.removed:
         out += ["## Removed but live", "",
@@ -171,6 +239,22 @@ def render(a: Adoption, inventory: str, triggers: str | None) -> str:
                 "(bucket, dataset, table, Firestore database) is never deleted: declare it "
                 "and adopt it, or leave it.", ""]
         out += _table(a.undeclared)
+    if a.changes:
+        out += ["## What the first apply changes", "",
+                "Attributes the manifest decides (identities, endpoints, OIDC, schedules, "
+                "generated configuration): the plan must show exactly these on imported "
+                "resources (`python -m infra.plan_summary` flags any other).", "",
+                "| resource | attribute | live | stack |", "|---|---|---|---|"]
+        out += [f"| `{c.address}` | `{c.attribute}` | {_value(c.live)} | {_value(c.stack)} |"
+                for c in a.changes]
+        out.append("")
+    if a.kept:
+        out += ["## Kept from live", "",
+                "Live settings nothing in the manifest decides: the record carries them and "
+                "the next `make synth` declares them, so the first apply does not reset them.",
+                "", "| resource | attribute | live value kept |", "|---|---|---|"]
+        out += [f"| `{k.address}` | `{k.attribute}` | {_value(k.value)} |" for k in a.kept]
+        out.append("")
     if a.imports:
         out += ["## Imports", "", f"Written to `infra/adoption/{env.name}.json`; the next "
                 "`make synth` gives each an `import` block.", "",

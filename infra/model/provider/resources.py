@@ -163,9 +163,9 @@ FORCE_NEW: Mapping[str, tuple[str, str, str]] = {
     # type: (attribute, where it is declared, provider source: schema field with ForceNew)
     "google_bigquery_dataset": _force_new(
         "location", "bigquery_location", "bigquery/resource_bigquery_dataset.go#L369-L372"),
-    # The table lives where its dataset does; fixed by the dataset's location.
-    "google_bigquery_table": _force_new(
-        "location", "bigquery_location", "bigquery/resource_bigquery_dataset.go#L369-L372"),
+    # No row for google_bigquery_table: its ``location`` is output-only (the dataset's), and
+    # what replaces a table is ``time_partitioning.field`` and the schema rules, compared with
+    # the live table by infra.live.adopt_config from infra.model.provider.attributes.
     "google_firestore_database": _force_new(
         "location_id", "firestore_location",
         "firestore/resource_firestore_database.go#L140-L143"),

@@ -20,4 +20,16 @@ def table_unprotected(s: Stack) -> None:
     res(s, "google_bigquery_table", TABLE)["deletion_protection"] = False
 
 
+@case("PROTECT-001", "google_cloud_run_v2_service.phase3_analytics_processors__service")
+def service_unprotected(s: Stack) -> None:
+    res(s, "google_cloud_run_v2_service",
+        "phase3_analytics_processors__service")["deletion_protection"] = False
+
+
+@case("PROTECT-001", "google_cloudfunctions2_function.phase3_to_phase4_orchestrator__function")
+def function_deletable_by_default(s: Stack) -> None:
+    del res(s, "google_cloudfunctions2_function",
+            "phase3_to_phase4_orchestrator__function")["deletion_policy"]
+
+
 test_mutation_is_caught = mutation_tests(__name__)

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from tests.iam.rules.support import INV3, INV3_ADDR, Stack, add, case, inv3, mutation_tests
+from tests.iam.rules.support import (
+    INV3,
+    INV3_ADDR,
+    ORCH,
+    Stack,
+    add,
+    case,
+    inv3,
+    mutation_tests,
+    res,
+)
+
+ORCH_INVOKER = ("phase3_to_phase4_orchestrator__invoker_"
+                "phase3_to_phase4_orchestrator_trigger_identity")
 
 
 @case("LIFE-001", INV3_ADDR)
@@ -14,6 +27,15 @@ def no_replace_triggered_by(s: Stack) -> None:
 def replace_triggered_by_other(s: Stack) -> None:
     inv3(s)["lifecycle"]["replace_triggered_by"] = [
         "google_cloud_run_v2_service.phase4_precompute_processors__service"]
+
+
+@case("LIFE-001", f"google_cloud_run_v2_service_iam_member.{ORCH_INVOKER}")
+def function_invoker_by_live_name_on_a_replaceable_function(s: Stack) -> None:
+    """An adopted function's invoker names the live service; without PREVENT a replacement
+    would leave it on a service that no longer exists."""
+    res(s, "google_cloud_run_v2_service_iam_member", ORCH_INVOKER)["name"] = (
+        "phase3-to-phase4-orchestrator")
+    res(s, "google_cloudfunctions2_function", ORCH)["deletion_policy"] = "DELETE"
 
 
 @case("COND-001", INV3_ADDR)
