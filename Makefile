@@ -100,9 +100,7 @@ check-functions: $(STAMP) ## Prove each function bundle installs, imports and li
 	@$(PY) -m infra.synth.check_functions $(NAMES)
 
 plan: $(STAMP) ## terraform plan for ENV: preflight (APIs, secret), refusals, synth, plan
-	@mkdir -p $(STACK) && echo 1 > $(STACK)/plan.exitcode
-	@$(PY) -m infra.live.preflight --env $(ENV) --live
-	@$(PY) -m infra.tf plan --env $(ENV) --synth
+	@$(PY) -m infra.tf plan --env $(ENV) --preflight --synth
 
 preflight: $(STAMP) ## What the first plan needs (APIs, the secret), from the recorded inventory of ENV
 	$(call recorded,$(PY) -m infra.live.preflight --env $(ENV),$(STACK)/preflight.exitcode)

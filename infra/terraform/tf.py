@@ -440,6 +440,24 @@ def synthesize(runner: Runner, outdir: Path) -> None:
 
 
 
+def preflight(runner: Runner) -> None:
+    """``python -m infra.live.preflight --env ENV --live``: the APIs the plan reads through and
+    the Slack token's secret exist (``StepFailed`` with its first line otherwise)."""
+    label = "python -m infra.live.preflight --live"
+    started = runner._start(label)
+    proc = subprocess.run([sys.executable, "-m", "infra.live.preflight", "--env", runner.ws.env,
+                           "--live"], cwd=REPO_ROOT, text=True, capture_output=True,
+                          check=False)
+    if proc.returncode != 0:
+        print(" failed", file=runner.out, flush=True)
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        for line in lines[1:]:
+            print(line, file=sys.stderr)
+        raise StepFailed(f"{label} failed (exit {proc.returncode}): "
+                         f"{lines[0] if lines else 'no output'}")
+    runner._end(started)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m infra.tf",
                      description="Plan, apply the saved plan, or review drift of one stack.")
@@ -450,6 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="synth output folder (default: cdktf.out or $CDKTF_OUTDIR)")
     parser.add_argument("--synth", action="store_true",
                         help="synthesize the stack once terraform and credentials are found")
+    parser.add_argument("--preflight", action="store_true",
+                        help="plan: check the APIs and the secret the plan reads (live) first")
     return parser
 
 
@@ -463,14 +483,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REFUSED
     ws = Workspace(args.env, stack_dir(args.env, args.outdir))
     start_results(ws, args.command)
-    code = run(args.command, ws, args.outdir if args.synth else None, environ)
+    code = run(args.command, ws, args.outdir if args.synth else None, environ,
+               args.preflight and args.command == "plan")
     record_result(ws, args.command, code)
     return code
 
 
 def run(command: str, ws: Workspace, synth_outdir: Path | None,
-        environ: Mapping[str, str]) -> int:
-    """Refuse first (terraform, credentials), then synthesize when asked, then run."""
+        environ: Mapping[str, str], check_first: bool = False) -> int:
+    """Refuse first (terraform, credentials), then the preflight when asked, then synthesize
+    when asked, then run."""
     try:
         terraform = find_terraform(environ)
         source = credentials_source(environ, Path.home())
@@ -479,6 +501,8 @@ def run(command: str, ws: Workspace, synth_outdir: Path | None,
         return EXIT_REFUSED
     runner = Runner(ws, terraform, sys.stdout)
     try:
+        if check_first:
+            preflight(runner)
         if synth_outdir is not None:
             synthesize(runner, synth_outdir)
         check_stack(ws)

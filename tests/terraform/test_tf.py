@@ -537,3 +537,23 @@ def test_reason_from_recorded_colored_output_counts_the_other_errors():
 def test_reason_without_an_error_block():
     assert terraform_reason("something odd\nlast words\n") == "last words"
     assert terraform_reason("") == "no error output"
+
+
+def test_plan_with_preflight_stops_before_synthesis_when_the_project_lacks_an_api(
+        fake, capsys, monkeypatch):
+    """`make plan` passes --preflight: after the refusals, before synthesis and init, the live
+    preflight; a missing API is its line, exit 1, terraform never runs."""
+    def fake_run(argv, **kwargs):
+        assert argv[1:] == ["-m", "infra.live.preflight", "--env", "prod", "--live"]
+        return subprocess.CompletedProcess(argv, 2, "", (
+            "preflight: cloudresourcemanager.googleapis.com is DISABLED in nba-props-platform: "
+            "run `gcloud services enable cloudresourcemanager.googleapis.com "
+            "--project=nba-props-platform` before `make plan ENV=prod` (the plan reads "
+            "through it)\n"))
+
+    monkeypatch.setattr(tf.subprocess, "run", fake_run)
+    assert fake.run("plan", "--preflight") == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("tf: error: python -m infra.live.preflight --live failed (exit 2): "
+                              "preflight: cloudresourcemanager.googleapis.com is DISABLED")
+    assert fake.argvs() == []
