@@ -13,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,9 +192,47 @@ def results_for(report: Any, stacks: Mapping[str, tuple[Path, StackJson]],
     return out
 
 
+# Settings of the ``terraform`` block that checkov 3's terraform_json parser cannot read
+# (``required_version`` is a string where it expects blocks: "this method receives only
+# dicts"); they hold no resource, so the copy checkov reads leaves them out.
+UNPARSED_TERRAFORM_SETTINGS = ("required_version",)
+
+
+def checkov_input(path: Path, folder: Path) -> Path:
+    """A copy of the stack ``path`` checkov can parse, in ``folder`` (same file name under a
+    folder named after the stack, so results map back by stack)."""
+    data = json.loads(path.read_text())
+    settings = data.get("terraform")
+    if isinstance(settings, dict):
+        data["terraform"] = {k: v for k, v in settings.items()
+                             if k not in UNPARSED_TERRAFORM_SETTINGS}
+    out = folder / path.parent.name / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data))
+    return out
+
+
+def parsing_errors(report: Any) -> list[str]:
+    """The files checkov could not parse (it reports them and checks nothing in them)."""
+    errors: list[str] = []
+    for r in _reports(report):
+        results = r.get("results")
+        if isinstance(results, Mapping):
+            errors += [str(e) for e in results.get("parsing_errors") or []]
+    return errors
+
+
 def scan(stacks: Mapping[str, tuple[Path, StackJson]], checkov: Path = DEFAULT_CHECKOV,
          skips_file: Path = DEFAULT_SKIPS) -> list[CheckovResult]:
-    """Run checkov once over every stack and return one result per stack."""
+    """Run checkov once over every stack and return one result per stack; ``CheckovError``
+    when it could not parse one (a stack it cannot read would otherwise pass with 0 checks)."""
     skips = load_skips(skips_file)
-    report = run_checkov([p for p, _ in stacks.values()], checkov)
-    return results_for(report, stacks, skips)
+    with tempfile.TemporaryDirectory(prefix="checkov-") as tmp:
+        copies = {name: (checkov_input(path, Path(tmp)), stack)
+                  for name, (path, stack) in stacks.items()}
+        report = run_checkov([p for p, _ in copies.values()], checkov)
+        errors = parsing_errors(report)
+        if errors:
+            raise CheckovError(f"checkov could not parse {', '.join(errors)}; it checked "
+                               "nothing there")
+        return results_for(report, copies, skips)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -10,14 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from iam import checkov as checkov_module
 from iam.checkov import (
     DEFAULT_CHECKOV,
     DEFAULT_SKIPS,
     CheckovError,
     Skip,
     address_of,
+    checkov_input,
     load_skips,
+    parsing_errors,
     results_for,
+    scan,
 )
 from infra.stackjson.stack import StackJson
 
@@ -97,3 +102,30 @@ def test_report_runs_checkov_and_rules_on_both_stacks(stack_dirs):
     assert "| `pipeline-prod` | " in md and "| ✅ 0 |" in md
     assert "Skipped checks and why" in md
     assert "matched nothing" not in proc.stderr, proc.stderr
+
+
+def test_checkov_reads_a_copy_without_the_settings_its_parser_cannot_read(tmp_path, prod):
+    """checkov 3 fails to parse a terraform block with required_version ("this method receives
+    only dicts") and then checks nothing: the copy it reads leaves the setting out, and keeps
+    every resource."""
+    src = tmp_path / "stacks" / "pipeline-prod" / "cdk.tf.json"
+    src.parent.mkdir(parents=True)
+    src.write_text(json.dumps(prod))
+    assert prod["terraform"]["required_version"] == ">= 1.11"
+    copy = json.loads(checkov_input(src, tmp_path / "out").read_text())
+    assert "required_version" not in copy["terraform"]
+    assert copy["resource"] == prod["resource"]
+    assert copy["terraform"]["required_providers"] == prod["terraform"]["required_providers"]
+
+
+def test_a_stack_checkov_could_not_parse_fails_the_gate(tmp_path, monkeypatch, prod):
+    report = {"check_type": "terraform_json", "results": {
+        "passed_checks": [], "failed_checks": [], "skipped_checks": [],
+        "parsing_errors": ["/tmp/x/pipeline-prod/cdk.tf.json"]}}
+    assert parsing_errors(report) == ["/tmp/x/pipeline-prod/cdk.tf.json"]
+    monkeypatch.setattr(checkov_module, "run_checkov", lambda files, checkov: report)
+    stack = tmp_path / "pipeline-prod" / "cdk.tf.json"
+    stack.parent.mkdir()
+    stack.write_text(json.dumps(prod))
+    with pytest.raises(CheckovError, match=r"checkov could not parse .*; it checked nothing"):
+        scan({"pipeline-prod": (stack, StackJson(prod))})
