@@ -370,18 +370,21 @@ LEGACY_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "STRU
 
 def _field(f: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: f[k] for k in ("name", "type", "mode", "description") if f.get(k)}
-    if f.get("fields"):
-        out["fields"] = [_field(x) for x in f["fields"]]
+    if isinstance(f.get("fields"), list):
+        out["fields"] = [_field(x) for x in f["fields"] if isinstance(x, Mapping)]
     return out
 
 
 def merged_schema(declared: Sequence[Mapping[str, Any]],
                   live: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     """(live fields as they are + declared columns live lacks, as NULLABLE; added names)."""
+    live = [f for f in live if isinstance(f, Mapping)]
     have = {str(f.get("name", "")).lower() for f in live}
     out = [_field(f) for f in live]
     added = []
     for f in declared:
+        if not isinstance(f, Mapping):
+            continue
         if str(f.get("name", "")).lower() in have:
             continue
         col = _field(f)
@@ -401,7 +404,7 @@ def _table_schema(d: Declared, live: Live, body: Mapping[str, Any], out: ConfigD
     except json.JSONDecodeError:
         return
     merged, added = merged_schema(declared, fields)
-    if [_field(f) for f in declared] == merged:
+    if [_field(f) for f in declared if isinstance(f, Mapping)] == merged:
         return
     out.kept.append(Kept(d.address, "schema", json.dumps(merged)))
     if added:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -336,3 +337,30 @@ def test_the_report_names_what_the_first_plan_needs_first(prod: StackJson) -> No
         {"name": f"//secretmanager.googleapis.com/projects/{P}/secrets/"
                  f"{PROD.alert_channel_secret}", "assetType": "secretmanager.googleapis.com/Secret"}]
     assert adopt(prod, ready).prerequisites == ()
+
+
+JUNK: tuple[Any, ...] = ("x", 7, [], None, {"a": 1}, [1, "y"], True)
+
+
+def test_a_configuration_of_unexpected_shape_is_compared_without_crashing(
+        prod: StackJson) -> None:
+    """A hand-edited or future-API inventory: any top-level field of any recorded
+    configuration replaced by a value of another type; adoption still answers (it may block
+    or keep, it never raises)."""
+    from infra.live.adopt_config import compare
+    from infra.live.adopt_match import declared_resources
+
+    declared = {d.path: d for d in declared_resources(prod)}
+    lives = [x for x in parse_inventory(CONFIGURED, REC / "configured.inventory.json", P)
+             if x.resource]
+    tried = 0
+    for live in lives:
+        d = next((d for d in declared.values() if d.kind.asset_types
+                  and live.asset_type in d.kind.asset_types and d.path == live.path), None)
+        if d is None:
+            continue
+        for key in list(live.resource):
+            for junk in JUNK:
+                compare(d, replace(live, resource={**live.resource, key: junk}), prod, "prod")
+                tried += 1
+    assert tried > 200
