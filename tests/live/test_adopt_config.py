@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import replace
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
