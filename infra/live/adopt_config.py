@@ -316,6 +316,10 @@ def _compare_one(d: Declared, live: Live, fact: AttributeFact, tf_path: str, api
         out.changes.append(Change(d.address, tf_path, live_value, planned))
     elif not _zero(live_value):
         out.kept.append(Kept(d.address, tf_path, live_value))
+    elif fact.computed:
+        # Live runs on the server's default (the API omits it) and nothing decided otherwise:
+        # declare nothing (null), so the computed attribute keeps what runs.
+        out.kept.append(Kept(d.address, tf_path, None))
     else:
         # Live has nothing where the stack sets a value nobody owns: the stack's value is new.
         out.changes.append(Change(d.address, tf_path, live_value, planned))

@@ -293,6 +293,8 @@ def _variants() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         entry(inv, "/databases/(default)").update(
             pointInTimeRecoveryEnablement="POINT_IN_TIME_RECOVERY_DISABLED"),
         entry(inv, "-nba-raw").update(storageClass="ARCHIVE", lifecycle={"rule": []})))
+    yield "a service on the server's default scaling", _mutate(lambda inv: entry(
+        inv, "/services/nba-phase3-analytics-processors")["template"].pop("scaling"))
     yield "a job retrying differently", _mutate(lambda inv: entry(inv, "/jobs/same-day-phase3")[
         "retryConfig"].update(retryCount=0, minBackoffDuration="30s"))
 
@@ -310,6 +312,18 @@ def test_other_live_values_round_trip_through_the_record(
         _set(data["resource"][rtype][name_], k.attribute, k.value)
     again = adopt(StackJson(data), inventory)
     assert again.kept == ()
+
+
+def test_a_computed_setting_live_leaves_to_the_server_is_not_overridden_by_a_guess(
+        prod: StackJson) -> None:
+    """The API omits max instances when a service runs on Cloud Run's default (100): the
+    stack's 20 is a default of its own, not a decision, so the record declares nothing (null)
+    and the computed attribute keeps what runs."""
+    inv = _mutate(lambda inv: entry(inv, "/services/nba-phase3-analytics-processors")[
+        "template"].pop("scaling"))
+    k = kept(adopt(prod, inv))
+    assert k[(SVC3, "template.scaling.max_instance_count")] is None
+    assert (SVC3, "template.scaling.max_instance_count") not in changes(adopt(prod, inv))
 
 
 def _set(body: dict[str, Any], path: str, value: Any) -> None:
