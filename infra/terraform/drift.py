@@ -16,6 +16,13 @@ critical -- things that stop the pipeline or lose data:
   * a push subscription's endpoint, OIDC service account or audience, a scheduler job's URI
     or OIDC identity, a function's trigger identity or topic, or the identity a function or
     service runs as, changed out of band (`DELIVERY_CRITICAL_PATHS`);
+  * a gate's configuration changed out of band: in any function's environment
+    (`service_config[0].environment_variables`), one of `GATE_VARIABLES` -- what the gate
+    expects (`EXPECTED_PROCESSORS`), the phase and transition it gates, where it publishes
+    the trigger (`TRIGGER_TOPIC`), the canary's view of the gates -- changed, set or unset,
+    so that the function reads it differently (a disabled processor added back, one
+    removed); the same set in another order or JSON spelling is drift. Where a gate listens
+    (`event_trigger[0].pubsub_topic`) is a delivery path above;
   * a function or service deleted out of band, or replaced by the plan while an IAM member
     that targets it is not replaced or created with it (the new one starts without the
     grant, and Terraform will not notice until the next refresh);
