@@ -19,7 +19,7 @@ STACK := cdktf.out/stacks/pipeline-$(ENV)
 # One check of ENV, before any recipe runs, by the code every `python -m` command uses
 # (infra.model.envs.unknown_env): an unknown env is one line, make exits 2, nothing runs.
 # The interpreter may be the system one: the check needs only the standard library.
-ENV_GOALS := synth plan apply drift inventory adopt verify local-up reconcile preflight
+ENV_GOALS := synth plan apply drift inventory adopt verify local-up reconcile preflight drill
 ifneq ($(filter command line,$(origin ENV))$(filter $(ENV_GOALS),$(MAKECMDGOALS)),)
 ENV_ERROR := $(shell PYTHONPATH='$(CURDIR)' $(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m infra.cli check-env '$(ENV)' 2>&1 >/dev/null)
 ifneq ($(ENV_ERROR),)
@@ -44,7 +44,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help all setup synth synth-all test unit lint format policy check-functions plan apply drift \
 	inventory adopt preflight verify local-up local-down local-demo local-status reconcile bench docs clean \
-	test-functions
+	test-functions drill
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -90,7 +90,7 @@ format: $(STAMP) ## ruff check --fix (safe autofixes)
 unit: $(STAMP) ## Unit tests only (synthesized JSON, manifest, policy, lifecycle)
 	@$(VENV)/bin/pytest -q -m "not integration and not emulator"
 
-test: $(STAMP) lint synth-all policy check-functions ## Lint, synth, policy, startup proof, every test
+test: $(STAMP) lint synth-all policy check-functions ## Lint, synth, policy, startup proof, every test (the drills too)
 	@$(VENV)/bin/pytest -q
 
 policy: synth-all $(CHECKOV_STAMP) ## Policy gate over every stack (+ cdktf.out/policy.md, policy.exitcode)
@@ -133,6 +133,10 @@ local-demo: $(STAMP) ## Drive one game day through the local pipeline and print 
 
 local-status: $(STAMP) ## What the local pipeline runs, and whether each front listens
 	@$(PY) -m infra.local status
+
+DRILLS ?=
+drill: $(STAMP) ## Re-enact each outage class on its own emulators (DRILLS="a b" for some); table, .local/drills.json
+	@$(PY) -m infra.local drill --env $(ENV) $(DRILLS)
 
 reconcile: $(STAMP) ## Report (FIX=1: repair) completion summaries START..END (dates) for ENV
 	@test -n "$(START)" -a -n "$(END)" || { echo "reconcile: set START=YYYY-MM-DD END=YYYY-MM-DD"; exit 2; }

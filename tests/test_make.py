@@ -19,7 +19,7 @@ from infra.synth.docs import main as docs_main
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS_WITH_ENV = ("synth", "plan", "apply", "drift", "inventory", "adopt", "preflight",
-                    "verify", "local-up", "reconcile", "policy", "local-demo", "docs")
+                    "verify", "local-up", "reconcile", "policy", "local-demo", "docs", "drill")
 CREDENTIAL_VARIABLES = ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CREDENTIALS",
                         "GOOGLE_OAUTH_ACCESS_TOKEN", "CLOUDSDK_AUTH_ACCESS_TOKEN",
                         "CLOUDSDK_CONFIG")

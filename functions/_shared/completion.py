@@ -33,6 +33,16 @@ transition's ``COMPLETION_COLLECTION``.
     ``attempts`` (``previous_claimant`` after a takeover), ``_expires_at``. A published
     claim is never published again.
 
+``canary_announcements/{transition}_{game_date}`` (``ANNOUNCEMENTS``) — written only by the
+    canary, from its own pull subscription of the transition's source topic, never from the
+    orchestrator's documents: what the upstream phase *announced*. ``_transition``,
+    ``_game_date``, ``_updated_at``, ``_expires_at``, and one map per processor announced
+    (merged by ``functions.pipeline_canary.announcements``): ``first_announced_at`` (the
+    earliest publish time of any of its announcements), ``first_success_at`` (of a
+    ``success`` one), ``first_triggering_at`` (of a ``success`` one without
+    ``skip_downstream_trigger``), ``announcements`` (how many deliveries, duplicates
+    included), ``phase``, ``last_status``, ``message_id`` (of the first).
+
 Every document created carries ``_expires_at`` (its creation time plus
 ``COMPLETION_TTL_DAYS``).
 """
@@ -56,6 +66,8 @@ TRIGGER_CLAIM = "trigger"
 # Every document carries this timestamp; the stack's TTL policies delete on it.
 EXPIRES_AT = "_expires_at"
 TTL_SUBCOLLECTIONS = (COMPLETIONS, CLAIMS)
+# The canary's record of announcements (a top-level collection; its documents expire too).
+ANNOUNCEMENTS = "canary_announcements"
 
 # Processor names (the record ids) are snake_case.
 PROCESSOR_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -105,6 +117,19 @@ def claim_ref(summary: DocumentReference) -> DocumentReference:
 def read_records(summary: DocumentReference) -> dict[str, dict[str, Any]]:
     """Every completion record under ``summary``, by processor."""
     return {snap.id: snap.to_dict() or {} for snap in summary.collection(COMPLETIONS).stream()}
+
+
+def announcements_ref(db: FirestoreClient, transition: str, game_date: str) -> DocumentReference:
+    """``canary_announcements/{transition}_{game_date}``."""
+    return db.collection(ANNOUNCEMENTS).document(f"{transition}_{game_date}")
+
+
+# Announcement fields (one map per processor in an announcements document).
+FIRST_ANNOUNCED_AT = "first_announced_at"
+FIRST_SUCCESS_AT = "first_success_at"
+FIRST_TRIGGERING_AT = "first_triggering_at"
+ANNOUNCEMENT_COUNT = "announcements"
+UPDATED_AT = "_updated_at"
 
 
 # --------------------------------------------------------------------------- derivation

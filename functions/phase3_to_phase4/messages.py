@@ -1,129 +1,39 @@
-"""Completion messages: the Pub/Sub CloudEvent's data decoded, validated and normalised.
+"""Completion messages as the orchestrator receives them: a Pub/Sub CloudEvent's data.
 
-Malformed messages raise ``MalformedMessage`` saying what is wrong; the handler logs them at
-WARNING with their content and acknowledges them.
+Validation and normalisation live in ``functions._shared.messages`` (the canary reads the
+same messages); this module decodes the CloudEvent around them. Malformed messages raise
+``MalformedMessage`` saying what is wrong; the handler logs them at WARNING with their
+content and acknowledges them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from functions._shared.completion import PROCESSOR_RE, SUCCESS
+from functions._shared.messages import (
+    _DATE_RE,
+    LOGGED_CONTENT_CHARS,
+    Completion,
+    MalformedMessage,
+    content_for_log,
+    decode_json,
+    normalise_processor,
+    parse_completion,
+)
 
-LOGGED_CONTENT_CHARS = 2000
-
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CLASS_RE = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-
-
-class MalformedMessage(ValueError):
-    """The delivery cannot be a completion message; ``reason`` says why."""
-
-    def __init__(self, reason: str, content: Any) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.content = content
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One processor's completion message, validated and normalised."""
-
-    processor: str
-    processor_name: str
-    game_date: str
-    phase: str | None
-    status: str
-    execution_id: str | None
-    correlation_id: str | None
-    output_table: str | None
-    output_dataset: str | None
-    record_count: int | None
-    timestamp: str | None
-    skip_downstream_trigger: bool
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == SUCCESS
-
-
-def normalise_processor(name: str) -> str:
-    """``PlayerGameSummaryProcessor`` → ``player_game_summary``; snake_case passes through."""
-    if PROCESSOR_RE.match(name):
-        return name
-    if not _CLASS_RE.match(name):
-        raise ValueError(f"processor_name {name!r} is neither snake_case nor a class name")
-    base = name.removesuffix("Processor") or name
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", base).lower()
-    if not PROCESSOR_RE.match(snake):
-        raise ValueError(f"processor_name {name!r} does not normalise to snake_case")
-    return snake
-
-
-def _optional(payload: Mapping[str, Any], key: str, kind: type) -> Any:
-    value = payload.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise MalformedMessage(
-            f"field {key!r} must be {kind.__name__}, got {type(value).__name__}", payload
-        )
-    return value
-
-
-def parse_completion(payload: Any, known_phases: Sequence[str]) -> Completion:
-    """Validate a decoded completion message; raise ``MalformedMessage`` saying what is wrong."""
-    if not isinstance(payload, dict):
-        raise MalformedMessage(
-            f"message is a JSON {type(payload).__name__}, not an object", payload
-        )
-    raw_name = payload.get("processor_name")
-    if not isinstance(raw_name, str) or not raw_name.strip():
-        raise MalformedMessage("processor_name is missing or not a non-empty string", payload)
-    try:
-        processor = normalise_processor(raw_name.strip())
-    except ValueError as exc:
-        raise MalformedMessage(str(exc), payload) from exc
-    game_date = payload.get("game_date")
-    if not isinstance(game_date, str) or not _DATE_RE.match(game_date):
-        raise MalformedMessage("game_date is missing or not YYYY-MM-DD", payload)
-    try:
-        dt.date.fromisoformat(game_date)
-    except ValueError as exc:
-        raise MalformedMessage(f"game_date {game_date!r} is not a calendar date", payload) from exc
-    phase = _optional(payload, "phase", str)
-    if phase is not None and phase not in known_phases:
-        raise MalformedMessage(f"phase {phase!r} is not one of {list(known_phases)}", payload)
-    status = _optional(payload, "status", str)
-    record_count = _optional(payload, "record_count", int)
-    if record_count is not None and record_count < 0:
-        raise MalformedMessage(f"record_count {record_count} is negative", payload)
-    skip = payload.get("skip_downstream_trigger", False)
-    if skip is None:
-        skip = False
-    if not isinstance(skip, bool):
-        raise MalformedMessage("skip_downstream_trigger must be a boolean", payload)
-    return Completion(
-        processor=processor,
-        processor_name=raw_name.strip(),
-        game_date=game_date,
-        phase=phase,
-        status=(status or SUCCESS).strip().lower() or SUCCESS,
-        execution_id=_optional(payload, "execution_id", str),
-        correlation_id=_optional(payload, "correlation_id", str),
-        output_table=_optional(payload, "output_table", str),
-        output_dataset=_optional(payload, "output_dataset", str),
-        record_count=record_count,
-        timestamp=_optional(payload, "timestamp", str),
-        skip_downstream_trigger=skip,
-    )
+__all__ = [
+    "LOGGED_CONTENT_CHARS",
+    "_DATE_RE",
+    "Completion",
+    "MalformedMessage",
+    "content_for_log",
+    "decode_pubsub_data",
+    "normalise_processor",
+    "parse_completion",
+]
 
 
 def decode_pubsub_data(data: Any) -> tuple[Any, dict[str, str]]:
@@ -146,19 +56,4 @@ def decode_pubsub_data(data: Any) -> tuple[Any, dict[str, str]]:
         raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise MalformedMessage("Pub/Sub message data is not base64", encoded) from exc
-    try:
-        payload = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedMessage("Pub/Sub message data is not UTF-8 JSON", raw) from exc
-    return payload, {str(k): str(v) for k, v in attributes.items()}
-
-
-def content_for_log(content: Any) -> str:
-    """``content`` as text for a log line, cut to ``LOGGED_CONTENT_CHARS``."""
-    if isinstance(content, bytes):
-        text = content.decode("utf-8", errors="replace")
-    elif isinstance(content, str):
-        text = content
-    else:
-        text = json.dumps(content, default=str)
-    return text[:LOGGED_CONTENT_CHARS]
+    return decode_json(raw), {str(k): str(v) for k, v in attributes.items()}

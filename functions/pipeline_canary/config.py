@@ -1,12 +1,15 @@
 """The canary's configuration, read from the environment the stack generates.
 
 ``GATED_TRANSITIONS`` lists each gated transition (its completion collection, expected
-processors and stall limit); ``DEAD_LETTER_SUBSCRIPTIONS`` the dead-letter subscription of
-each push edge; ``CANARY_TIMEZONE`` decides what "today" is.
+processors, stall limit, and the canary's own subscription of its source topic with how
+long an announcement may stay unrecorded); ``DEAD_LETTER_SUBSCRIPTIONS`` the dead-letter
+subscription of each push edge; ``CANARY_TIMEZONE`` decides what "today" is;
+``COMPLETION_TTL_DAYS`` how long the canary's announcement records live.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +27,10 @@ __all__ = [
     "load_transitions",
     "require_env",
 ]
+
+
+# A subscription id (``projects/P/subscriptions/`` is added by the code).
+_SUBSCRIPTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
 
 
 def _json_array(raw: str, name: str) -> list[Any]:
@@ -53,11 +60,20 @@ class Transition:
     expected: tuple[str, ...]
     stall_minutes: int
     trigger_topic: str
+    announcements: str = ""
+    """The id of the canary's own pull subscription on the transition's source topic."""
+    silent_minutes: int = 30
+    """How long a ``success`` announcement may stay unrecorded by the orchestrator before
+    the canary reports it silent (the stall limit less one canary interval)."""
+
+    def announcements_path(self, project: str) -> str:
+        return f"projects/{project}/subscriptions/{self.announcements}"
 
     @classmethod
     def from_json(cls, item: Any, where: str) -> Transition:
         """One entry of the array; ``ConfigError`` naming ``where`` and the bad field."""
-        item = _object(item, where, ("name", "source_phase", "collection", "trigger_topic"))
+        item = _object(item, where, ("name", "source_phase", "collection", "trigger_topic",
+                                     "announcements"))
         expected = item.get("expected")
         if not is_name_list(expected, PROCESSOR_RE):
             raise ConfigError(
@@ -67,6 +83,14 @@ class Transition:
         stall = item.get("stall_minutes", 30)
         if not isinstance(stall, int) or isinstance(stall, bool) or stall < 1:
             raise ConfigError(f"{where}.stall_minutes must be a positive integer, got {stall!r}")
+        if not _SUBSCRIPTION_RE.match(item["announcements"]):
+            raise ConfigError(f"{where}.announcements must be a subscription id (not its path), "
+                              f"got {item['announcements']!r}")
+        silent = item.get("silent_minutes", stall)
+        if (not isinstance(silent, int) or isinstance(silent, bool)
+                or not 1 <= silent <= stall):
+            raise ConfigError(f"{where}.silent_minutes must be an integer from 1 to "
+                              f"stall_minutes ({stall}), got {silent!r}")
         return cls(
             name=item["name"],
             source_phase=item["source_phase"],
@@ -74,6 +98,8 @@ class Transition:
             expected=tuple(sorted(expected)),
             stall_minutes=stall,
             trigger_topic=item["trigger_topic"],
+            announcements=item["announcements"],
+            silent_minutes=silent,
         )
 
 
@@ -122,6 +148,8 @@ class CanaryConfig:
     timezone: str
     transitions: tuple[Transition, ...]
     dead_letters: tuple[DeadLetterQueue, ...] = ()
+    ttl_days: int = 7
+    """``COMPLETION_TTL_DAYS``: the canary's announcement records expire after this."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> CanaryConfig:
@@ -131,5 +159,8 @@ class CanaryConfig:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"CANARY_TIMEZONE {tz!r} is not an IANA time zone") from exc
+        ttl = require_env(environ, "COMPLETION_TTL_DAYS", "a positive number of days")
+        if not ttl.isdigit() or int(ttl) < 1:
+            raise ConfigError(f"COMPLETION_TTL_DAYS must be a positive integer, got {ttl!r}")
         return cls(project=project, timezone=tz, transitions=load_transitions(environ),
-                   dead_letters=load_dead_letter_queues(environ))
+                   dead_letters=load_dead_letter_queues(environ), ttl_days=int(ttl))

@@ -1,5 +1,9 @@
 """The health check: today and yesterday of every gated transition, and the dead letters.
 
+Each run first collects what each gate's source phase announced since the last run (the
+canary's own subscription, ``announcements``), then compares, per date, what was announced
+with what the orchestrator recorded, and the orchestrator's records with themselves.
+
 Each finding is one structured ERROR log line (the alert policy fires on those). Dates
 completed only by backfill messages (``skip_downstream_trigger``) are not stalled: they are
 listed under ``notes``. Nothing is healed here.
@@ -7,8 +11,9 @@ listed under ``notes``. Nothing is healed here.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -22,10 +27,19 @@ from functions._shared.completion import (
     tally,
 )
 from functions._shared.logs import emit as log
+from functions.pipeline_canary.announcements import (
+    HISTORY_DAYS,
+    Feed,
+    check_silent,
+    check_unreported,
+    collect,
+    read_announced,
+)
 from functions.pipeline_canary.config import CanaryConfig, Transition
 from functions.pipeline_canary.dead_letters import check_dead_letters
 from functions.pipeline_canary.findings import (
     CONFIGURATION_DRIFT,
+    ORCHESTRATOR_SILENT,
     STALE_TRACKING,
     TRIGGER_STALLED,
     Finding,
@@ -143,6 +157,8 @@ class Report:
     checked: list[dict[str, str]]
     findings: list[Finding]
     notes: list[str]
+    announcements: list[dict[str, Any]] = field(default_factory=list)
+    """Per transition, what this run pulled from its announcement subscription."""
 
     @property
     def healthy(self) -> bool:
@@ -155,6 +171,7 @@ class Report:
             "checked": self.checked,
             "findings": [f.to_dict() for f in self.findings],
             "notes": self.notes,
+            "announcements": self.announcements,
         }
 
 
@@ -164,18 +181,69 @@ def dates_to_check(now: dt.datetime, timezone: str) -> tuple[str, str]:
     return today.isoformat(), (today - dt.timedelta(days=1)).isoformat()
 
 
+def _collect(db: FirestoreClient, feed: Feed, config: CanaryConfig, transition: Transition,
+             now: dt.datetime) -> tuple[dict[str, Any] | None, Finding | None]:
+    """Collect one transition's announcements; a subscription the canary cannot read (or
+    announcements it cannot record) is a finding: a blind canary is not healthy."""
+    path = transition.announcements_path(config.project)
+    try:
+        return collect(db, feed, config, transition, now).to_dict(), None
+    except Exception as exc:  # any client error leaves the orchestrator unwatched
+        return None, Finding(
+            ORCHESTRATOR_SILENT, transition.name, "",
+            f"cannot collect the announcements of {transition.name} from {path}: {exc}; "
+            "a silent orchestrator would go unreported",
+            {"subscription": path, "error": str(exc)},
+        )
+
+
+def _with_unreported(found: list[Finding], unreported: Finding) -> list[Finding]:
+    """``found`` with today's unreported processor added to the date's drift finding, or
+    appended as its own when there is none."""
+    for i, f in enumerate(found):
+        if f.finding == CONFIGURATION_DRIFT:
+            details = {**f.details, **{k: v for k, v in unreported.details.items()
+                                       if k not in f.details or k == "never_seen"}}
+            message = f"{f.message}; {unreported.message.split(': ', 1)[1]}"
+            found[i] = dataclasses.replace(f, message=message, details=details)
+            return found
+    return [*found, unreported]
+
+
 def check_health(db: FirestoreClient, config: CanaryConfig, now: dt.datetime,
-                 peek: Any = None) -> Report:
+                 peek: Any = None, feed: Feed | None = None) -> Report:
     """Check today and yesterday of every gated transition, and the dead-letter
-    subscriptions when ``peek`` is given; log each finding at ERROR."""
+    subscriptions when ``peek`` is given; log each finding at ERROR.
+
+    ``feed``: where announcements are pulled from (``PubSubFeed``); without it the run
+    compares only what earlier runs recorded. ``now`` is the canary's clock: every age is
+    measured against it (drills advance it).
+    """
     today, yesterday = dates_to_check(now, config.timezone)
     checked: list[dict[str, str]] = []
     findings: list[Finding] = []
     notes: list[str] = []
+    collected: list[dict[str, Any]] = []
+    day0 = dt.date.fromisoformat(today)
+    history = [(day0 - dt.timedelta(days=n)).isoformat() for n in range(HISTORY_DAYS + 1)]
     for transition in config.transitions:
+        if feed is not None:
+            pulled, blind = _collect(db, feed, config, transition, now)
+            collected += [pulled] if pulled else []
+            findings += [blind] if blind else []
+        announced = read_announced(db, transition, history)
         for game_date, past_day in ((today, False), (yesterday, True)):
             state = read_state(db, transition, game_date)
             found, noted = check_date(state, transition, now, past_day)
+            silent = check_silent(announced[game_date], state, transition, now)
+            if silent is not None:
+                found.insert(0, silent)
+            if not past_day:
+                unreported = check_unreported(announced[game_date], state,
+                                              [announced[d] for d in history[1:]],
+                                              transition, now)
+                if unreported is not None:
+                    found = _with_unreported(found, unreported)
             checked.append({"transition": transition.name, "game_date": game_date})
             findings.extend(found)
             notes.extend(noted)
@@ -195,5 +263,7 @@ def check_health(db: FirestoreClient, config: CanaryConfig, now: dt.datetime,
         healthy=not findings,
         findings=len(findings),
         checked=checked,
+        announcements=collected,
     )
-    return Report(checked_at=now, checked=checked, findings=findings, notes=notes)
+    return Report(checked_at=now, checked=checked, findings=findings, notes=notes,
+                  announcements=collected)

@@ -29,7 +29,8 @@ from iam.rules.engine import (
 AREAS: tuple[ModuleType, ...] = tuple(import_module(f"iam.rules.{name}") for name in (
     "environment", "push", "wiring", "invoke", "members", "public", "identities",
     "dead_letters", "subscriptions", "config_drift", "components", "grant_data", "data_stores",
-    "secrets", "ingress", "references", "lifecycle", "ordering", "access", "schedules"))
+    "secrets", "ingress", "references", "lifecycle", "ordering", "access", "schedules",
+    "monitoring"))
 
 RULES: tuple[Rule, ...] = tuple(REGISTRY)
 RULES_BY_ID = {r.id: r for r in RULES}

@@ -7,7 +7,10 @@
 * ``supervisor``— the detached process running the fronts, simulators and scheduler;
 * ``front``     — per-target reverse proxy enforcing ``roles/run.invoker`` from the stack;
 * ``simulator`` — contract simulators for the Cloud Run services this repo does not own;
-* ``demo``      — one game day, printed as a Markdown timeline.
+* ``demo``      — one game day, printed as a Markdown timeline;
+* ``drills``    — each outage class re-enacted on its own broken copy of the stack
+  (``drill_stacks``), the canary run on a simulated clock, and the classes only alert
+  policies see (``coverage``): ``python -m infra.local drill``.
 """
 
 from infra.local.errors import LocalError

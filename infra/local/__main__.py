@@ -1,10 +1,12 @@
-"""``python -m infra.local up|down|status|demo|run-job`` — the local pipeline CLI.
+"""``python -m infra.local up|down|status|demo|run-job|drill`` — the local pipeline CLI.
 
     up       start the emulators and serve the synthesized stack (--env, --stack)
     down     stop everything ``up`` started (by PID and process group)
     status   what runs, and whether each front listens
     demo     drive one game day and print its timeline
     run-job  fire a scheduler job now, through its target's front under its identity
+    drill    re-enact each outage class on its own emulators and print what detected it
+             (exit 0 when every drill is detected within its limit, no false alarm; else 1)
     serve    (internal) the supervisor ``up`` starts in the background
 
 Errors are one line naming the fix, ``local: error: ...``: exit 1, or 2 for a bad command
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 
 from infra.cli import OneLineParser, add_env_argument
+from infra.local.drills import ALL_DRILLS
 from infra.local.errors import LocalError
 from infra.local.runner import DEFAULT_WORKDIR, UpOptions, down, read_state, status, up
 
@@ -56,6 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     p_job = sub.add_parser("run-job", help="fire a scheduler job now", tool="local: error")
     common(p_job)
     p_job.add_argument("job", help="job name, with or without the sport prefix")
+    p_drill = sub.add_parser("drill", help="re-enact each outage class and print what "
+                             "detected it", tool="local: error")
+    common(p_drill)
+    p_drill.add_argument("names", nargs="*", metavar="NAME",
+                         help="drills to run (default: all): " + ", ".join(ALL_DRILLS))
+    p_drill.add_argument("--stack", type=Path, default=None,
+                         help="synthesized stack "
+                              "(default: cdktf.out/stacks/pipeline-<env>/cdk.tf.json)")
+    p_drill.add_argument("--heap-mb", type=int, default=256,
+                         help="emulator JVM heap (default 256)")
     p_serve = sub.add_parser("serve", help=argparse.SUPPRESS, tool="local: error")
     p_serve.add_argument("--workdir", type=Path, required=True)
     return parser
@@ -76,6 +90,48 @@ def _run_job(workdir: Path, name: str) -> int:
               f"HTTP {code}")
     print(attempts[-1][1])
     return 0 if 200 <= attempts[-1][0] < 300 else 1
+
+
+_SAY_LOCK = threading.Lock()
+
+
+def _say(line: str) -> None:
+    """One progress line, whole, whichever thread says it (topologies start side by side)."""
+    with _SAY_LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def _drill(workdir: Path, env: str, stack: Path | None, names: list[str], heap_mb: int) -> int:
+    """Start the emulators, run the drills on them, stop them; print the table."""
+    from infra.local import emulators
+    from infra.local.drills import DrillOptions, run_drills, select, table
+    from infra.local.runner import default_stack
+
+    try:
+        select(names)  # an unknown name is a bad command line: refused before anything starts
+    except LocalError as exc:
+        print(f"local: error: {exc}", file=sys.stderr)
+        return 2
+    workdir = workdir.resolve()
+    logs = workdir / "drills" / "emulators"
+    logs.mkdir(parents=True, exist_ok=True)
+    print(f"drill: starting the Pub/Sub and Firestore emulators (logs {logs})", flush=True)
+    try:
+        with emulators.emulators(logs, heap_mb=heap_mb) as running:
+            hosts = {"pubsub": running.pubsub.address, "firestore": running.firestore.address}
+            rows = run_drills(DrillOptions(stack=stack or default_stack(env), workdir=workdir,
+                                           emulator_hosts=hosts, env=env, names=tuple(names)),
+                              say=_say)
+    except emulators.EmulatorError as exc:
+        raise LocalError(str(exc)) from exc
+    print("")
+    print(table(rows))
+    failed = [r.drill for r in rows if not r.ok]
+    print("")
+    print(f"drill: {len(rows) - len(failed)}/{len(rows)} ok"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             from infra.local.demo import run_demo
 
             return run_demo(args.workdir, args.date, args.timeout)
+        if args.command == "drill":
+            return _drill(args.workdir, args.env, args.stack, args.names, args.heap_mb)
         return _run_job(args.workdir, args.job)
     except LocalError as exc:
         print(f"local: error: {exc}", file=sys.stderr)

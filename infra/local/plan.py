@@ -44,6 +44,12 @@ class UpOptions:
     be the manifest the stack was synthesized from. ``project``: emulator project id
     (default: the stack's). ``emulator_hosts``: reuse running emulators (``pubsub``,
     ``firestore`` → ``host:port``) instead of starting them; ``down`` then leaves them.
+
+    For drills, which deploy broken stacks on purpose: ``allow_config_drift`` starts a stack
+    whose functions' environment differs from what the manifest generates (a note is printed
+    instead of the refusal); ``crashing_functions`` names functions whose process must exit
+    before it listens (code that fails at start): ``up`` waits for that exit instead of the
+    port, and fails if one of them listens after all.
     """
 
     env: str = "dev"
@@ -56,6 +62,8 @@ class UpOptions:
     emulator_hosts: Mapping[str, str] | None = None
     scheduler: bool = True
     heap_mb: int = 256
+    allow_config_drift: bool = False
+    crashing_functions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -115,8 +115,28 @@ def _wait_port(port: int, pid: int | None, what: str, log: Path, timeout: float)
                      f"see {_rel(log)}: {emulators.log_tail(log, 5)}")
 
 
-def check_consistency(topology: Topology, manifest: Manifest, env: EnvConfig) -> None:
-    """Raise ``LocalError`` when the stack was not synthesized from ``manifest`` for ``env``."""
+def _wait_exit(port: int, pid: int, what: str, log: Path, timeout: float) -> int:
+    """Wait for ``pid`` to exit without ever listening on ``port``; return its exit code.
+    ``LocalError`` when it listens (the crash it was deployed to have did not happen)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = procs.exit_code(pid)
+        if code is not None:
+            return code
+        if emulators.port_in_use(port):
+            raise LocalError(f"{what} listens on 127.0.0.1:{port} but was deployed to crash at "
+                             f"start; see {_rel(log)}")
+        time.sleep(0.05)
+    raise LocalError(f"{what} neither listened nor exited within {timeout:.0f}s; see {_rel(log)}")
+
+
+def check_consistency(topology: Topology, manifest: Manifest, env: EnvConfig,
+                      drift: list[str] | None = None) -> None:
+    """Raise ``LocalError`` when the stack was not synthesized from ``manifest`` for ``env``.
+
+    With ``drift`` given, a function variable that differs from the manifest's is appended
+    to it (one line each) instead of raising: a drill deploys such a stack on purpose.
+    """
     if topology.stack_project != env.project_id:
         raise LocalError(
             f"{_rel(topology.stack_path)} is for project {topology.stack_project}, env "
@@ -130,6 +150,10 @@ def check_consistency(topology: Topology, manifest: Manifest, env: EnvConfig) ->
                              f"{names.function(fn)}; it is stale: run `make synth`")
         for key, value in sorted(function_env(manifest, env, fn).items()):
             if spec.environment.get(key) != value:
+                if drift is not None:
+                    drift.append(f"function {spec.name} has {key}="
+                                 f"{spec.environment.get(key)!r}, the manifest gives {value!r}")
+                    continue
                 raise LocalError(
                     f"{_rel(topology.stack_path)} is stale: function {spec.name} has {key}="
                     f"{spec.environment.get(key)!r}, the manifest gives {value!r}; run `make synth`"
@@ -230,7 +254,14 @@ class _Up:
             manifest = load()
         else:
             manifest = opts.manifest
-        check_consistency(topology, manifest, env)
+        drift: list[str] | None = [] if opts.allow_config_drift else None
+        check_consistency(topology, manifest, env, drift)
+        for line in drift or []:
+            say(f"local: note: deployed as drifted on purpose: {line}")
+        unknown = sorted(set(opts.crashing_functions) - {f.name for f in topology.functions})
+        if unknown:
+            raise LocalError(f"crashing_functions {unknown} are not functions of "
+                             f"{_rel(stack_path)}: {[f.name for f in topology.functions]}")
         say(f"local: stack {_rel(stack_path)}: {len(topology.topics)} topics, "
             f"{len(topology.subscriptions)} subscriptions, {len(topology.targets)} Cloud Run "
             f"targets, {topology.invoker_grant_count()} invoker grants, "
@@ -339,8 +370,16 @@ class _Up:
 
         for fn in plan.functions:
             pid = int(self.state["pids"][f"function:{fn.name}"])
-            _wait_port(function_ports[fn.name], pid, f"function {fn.name}",
-                       logs / f"function-{fn.name}.log", READY_TIMEOUT_S)
+            log = logs / f"function-{fn.name}.log"
+            if fn.name in self.opts.crashing_functions:
+                code = _wait_exit(function_ports[fn.name], pid, f"function {fn.name}", log,
+                                  READY_TIMEOUT_S)
+                say(f"local: function {fn.name} exited with code {code} before listening, as "
+                    f"deployed (its front answers 503); see {_rel(log)}: "
+                    f"{emulators.log_tail(log, 1)}")
+                continue
+            _wait_port(function_ports[fn.name], pid, f"function {fn.name}", log,
+                       READY_TIMEOUT_S)
         self._wait_supervisor(sup, serve_log)
         for f in front_specs(plan, got):
             say(f"local: front {f.target} ({f.kind}) on 127.0.0.1:{f.port} → backend "

@@ -8,11 +8,18 @@ and ``make check-functions`` use the very same values.
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import json
+from zoneinfo import ZoneInfo
 
 from infra.model.envs import EnvConfig
 from infra.model.manifest import Function, Manifest, Transition
 from infra.model.naming import Names
+
+MIN_SILENT_MINUTES = 5
+"""The shortest silence the canary calls a silent orchestrator: it records a delivery within
+seconds, and Eventarc's first retries of a failed one (10 s, 20 s, 40 s, ...) fit in it."""
 
 
 def orchestrated_transition(manifest: Manifest, fn: Function) -> Transition:
@@ -29,6 +36,32 @@ def completion_table(manifest: Manifest, env: EnvConfig) -> str:
         if t.name == "phase_completions":
             return f"{names.dataset(t.dataset)}.{t.name}"
     return ""
+
+
+def check_interval_minutes(manifest: Manifest, fn: Function) -> int:
+    """The longest gap, in minutes, between two runs of the scheduler jobs calling ``fn``
+    (0 when no job calls it), over one week of their cron schedules."""
+    from croniter import croniter
+
+    start = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)  # a Monday: a week covers every weekday
+    fires: list[dt.datetime] = []
+    for job in manifest.jobs:
+        if job.target != fn.key:
+            continue
+        it = croniter(job.schedule, start.astimezone(ZoneInfo(job.time_zone)))
+        while (nxt := it.get_next(dt.datetime)) <= start + dt.timedelta(days=8):
+            fires.append(nxt.astimezone(dt.UTC))
+    fires.sort()
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fires)]
+    return int(max(gaps, default=0) // 60)
+
+
+def silent_minutes(stall_minutes: int, interval_minutes: int) -> int:
+    """How long an announcement may stay unrecorded before the canary reports a silent
+    orchestrator: the stall limit less one canary interval, so the run that sees it comes
+    within the stall limit of the announcement (at least ``MIN_SILENT_MINUTES``, at most
+    the stall limit)."""
+    return min(stall_minutes, max(MIN_SILENT_MINUTES, stall_minutes - interval_minutes))
 
 
 def function_env(manifest: Manifest, env: EnvConfig, fn: Function) -> dict[str, str]:
@@ -48,8 +81,10 @@ def function_env(manifest: Manifest, env: EnvConfig, fn: Function) -> dict[str, 
             "COMPLETION_TTL_DAYS": str(manifest.completion_ttl_days),
             "BQ_COMPLETIONS_TABLE": completion_table(manifest, env),
         }
+    interval = check_interval_minutes(manifest, fn)
     return base | {
         "CANARY_TIMEZONE": env.time_zone,
+        "COMPLETION_TTL_DAYS": str(manifest.completion_ttl_days),
         "GATED_TRANSITIONS": json.dumps([
             {
                 "name": t.key,
@@ -58,6 +93,8 @@ def function_env(manifest: Manifest, env: EnvConfig, fn: Function) -> dict[str, 
                 "expected": list(manifest.enabled_processors(t.source)),
                 "stall_minutes": t.stall_minutes,
                 "trigger_topic": names.topic(t.trigger_topic or ""),
+                "announcements": names.canary_subscription(t.key),
+                "silent_minutes": silent_minutes(t.stall_minutes, interval),
             }
             for t in manifest.gated()
         ]),

@@ -212,12 +212,19 @@ class Bucket:
     description: str = ""
 
 
+DEFAULT_AUTO_CLOSE_SECONDS = 3600
+"""How long an incident stays open once its condition stops being met (or its data stops):
+every alert policy of the stack closes its incidents after this, the ERROR-log policies of
+``AlertPolicy`` (unless one sets its own) and the derived monitoring policies
+(``infra.synth.constructs.monitoring``)."""
+
+
 @dataclass(frozen=True)
 class AlertPolicy:
     """ERROR logs of ``component`` (a service or function key) notify the alert channel."""
 
     component: str
-    auto_close_seconds: int = 3600
+    auto_close_seconds: int = DEFAULT_AUTO_CLOSE_SECONDS
     display_name: str | None = None
     """The policy's display name; default ``ERROR logs: <cloud name>``. Set it to a live
     policy's display name to adopt that policy instead of creating a second one."""

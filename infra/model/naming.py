@@ -45,6 +45,10 @@ class Names:
     def dead_letter_subscription(self, key: str) -> str:
         return f"{self.subscription(key)}-dlq-sub"
 
+    def canary_subscription(self, transition_key: str) -> str:
+        """The canary's own pull subscription on a gated transition's source topic."""
+        return prefixed(self.sport, f"{transition_key}-canary-sub")
+
     def service(self, svc: Service) -> str:
         return svc.cloud_name or f"{self.sport}-{svc.key}"
 
@@ -104,6 +108,8 @@ def cloud_names(manifest: Manifest, env: EnvConfig) -> dict[str, list[tuple[str,
     subs += [(f"transitions[{i}] dead-letter subscription",
               n.dead_letter_subscription(t.subscription))
              for i, t in enumerate(manifest.transitions)]
+    subs += [(f"transitions[{i}] canary subscription", n.canary_subscription(t.key))
+             for i, t in enumerate(manifest.transitions) if t.kind == "gated"]
     return {
         "Cloud Run service (services and gen2 functions)": run,
         "Cloud Scheduler job": [(f"jobs[{i}]", n.job(j)) for i, j in enumerate(manifest.jobs)],

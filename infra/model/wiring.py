@@ -158,13 +158,19 @@ class FunctionAccess:
     """``dataEditor`` on the dataset of ``phase_completions`` (the dual write)."""
     reads_dead_letters: bool
     """``subscriber`` on every push edge's dead-letter subscription (to report them)."""
+    watches_announcements: bool = False
+    """``subscriber`` on its own pull subscription of each gated transition's source topic
+    (what the upstream phase announced, read independently of the orchestrator)."""
 
 
 ROLE_ACCESS: Mapping[FunctionRole, FunctionAccess] = MappingProxyType({
     "orchestrator": FunctionAccess(DATASTORE_USER, writes_completions=True,
                                    reads_dead_letters=False),
-    "canary": FunctionAccess(DATASTORE_VIEWER, writes_completions=False,
-                             reads_dead_letters=True),
+    # The canary keeps what it pulled from its announcement subscriptions in its own
+    # collection (canary_announcements): Firestore IAM is project-wide, so that write is
+    # roles/datastore.user; it never writes the orchestrator's documents.
+    "canary": FunctionAccess(DATASTORE_USER, writes_completions=False,
+                             reads_dead_letters=True, watches_announcements=True),
 })
 """The one decision of which function role may touch which state; keyed by ``Function.role``."""
 
@@ -190,6 +196,23 @@ class PushEdge:
     dead_letter_subscription: str
     ack_deadline_seconds: int
     max_delivery_attempts: int
+
+
+@dataclass(frozen=True)
+class Announcements:
+    """The canary's own pull subscription on a gated transition's source topic (cloud names):
+    what the upstream phase announced, read without the orchestrator."""
+
+    key: str
+    """The gated transition's key (``phase3-to-phase4``)."""
+    component: str
+    """The construct's address prefix (``<transition>-canary``)."""
+    subscription: str
+    topic: str
+    topic_key: str
+    ack_deadline_seconds: int = 60
+    retention: str = "604800s"
+    """Unacknowledged announcements are kept 7 days (Pub/Sub's maximum default)."""
 
 
 @dataclass(frozen=True)
@@ -256,6 +279,8 @@ class Wiring(MemberLookup):
     datasets: tuple[str, ...]
     buckets: tuple[str, ...] = ()
     """The manifest's data buckets (cloud names); the function-source bucket is not one."""
+    announcements: tuple[Announcements, ...] = ()
+    """One per gated transition when a function's role watches announcements."""
 
     def grants_by(self, by: GrantedBy) -> tuple[Grant, ...]:
         return tuple(g for g in self.grants if g.by == by)
@@ -457,8 +482,19 @@ class _Builder:
                      "scheduled_job")
         return jobs
 
-    def state(self, edges: list[PushEdge]) -> None:
-        """Firestore, the completion dataset and dead letters, by ``ROLE_ACCESS``."""
+    def announcements(self) -> list[Announcements]:
+        """The canary's pull subscription of each gated transition's source topic, when a
+        function's role watches announcements."""
+        if not any(ROLE_ACCESS[fn.role].watches_announcements for fn in self.manifest.functions):
+            return []
+        return [Announcements(key=t.key, component=f"{t.key}-canary",
+                              subscription=self.names.canary_subscription(t.key),
+                              topic=self.names.topic(t.topic), topic_key=t.topic)
+                for t in self.manifest.gated()]
+
+    def state(self, edges: list[PushEdge], announcements: list[Announcements]) -> None:
+        """Firestore, the completion dataset, dead letters and announcements, by
+        ``ROLE_ACCESS``."""
         orchestration = completion_dataset(self.manifest)
         for fn in self.manifest.functions:
             cloud = self.names.function(fn)
@@ -466,6 +502,8 @@ class _Builder:
             access = ROLE_ACCESS[fn.role]
             self.add(runtime, access.firestore_role, self.project(),
                      f"{cloud} tracks completions in Firestore" if access.writes_completions
+                     else f"{cloud} reads completion tracking and records announcements"
+                     if access.watches_announcements
                      else f"{cloud} reads completion tracking")
             if access.writes_completions and orchestration is not None:
                 self.add(runtime, DATA_EDITOR, self.dataset(orchestration),
@@ -476,6 +514,11 @@ class _Builder:
                              Target("pubsub.subscription", e.dead_letter_subscription),
                              f"{cloud} peeks at {e.dead_letter_subscription} to report "
                              "failing pushes")
+            if access.watches_announcements:
+                for a in announcements:
+                    self.add(runtime, SUBSCRIBER, Target("pubsub.subscription", a.subscription),
+                             f"{cloud} pulls what {a.topic} announced to report a silent "
+                             f"{a.key} gate")
         self.service_data()
 
 
@@ -488,7 +531,8 @@ def derive(manifest: Manifest, env: EnvConfig) -> Wiring:
     triggers = b.functions(builder)
     edges = b.edges()
     jobs = b.jobs()
-    b.state(edges)
+    announcements = b.announcements()
+    b.state(edges, announcements)
     return Wiring(
         env=env,
         identities=MappingProxyType(b.identities),
@@ -503,4 +547,5 @@ def derive(manifest: Manifest, env: EnvConfig) -> Wiring:
         + tuple(e.dead_letter_topic for e in edges),
         datasets=tuple(names.dataset(d.key) for d in manifest.datasets),
         buckets=tuple(names.bucket(b.key) for b in manifest.buckets),
+        announcements=tuple(announcements),
     )

@@ -15,7 +15,8 @@ def _short(value: object) -> str:
 
 
 def edges(stack: StackJson) -> list[tuple[str, str, str, str]]:
-    """``(kind, source, target, identity)`` for push subscriptions, triggers and jobs."""
+    """``(kind, source, target, identity)`` for push subscriptions, pull subscriptions (other
+    than dead-letter ones: their readers), triggers and jobs."""
     rows: list[tuple[str, str, str, str]] = []
     for sub in stack.of_type("google_pubsub_subscription"):
         push = first(sub.body.get("push_config"))
@@ -30,6 +31,16 @@ def edges(stack: StackJson) -> list[tuple[str, str, str, str]]:
         path = str(push.get("push_endpoint", "")).rsplit("}", 1)[-1]
         rows.append(("push", f"{source} ({sub.body.get('name')})", f"{target_name}{path}",
                      _short(stack.resolve_attr(oidc.get("service_account_email")))))
+    for sub in stack.of_type("google_pubsub_subscription"):
+        if first(sub.body.get("push_config")) or _is_dead_letter_subscription(stack, sub.address):
+            continue
+        topic_res = stack.resources.get(stack.ref_address(sub.body.get("topic")) or "")
+        source = topic_res.body.get("name") if topic_res else sub.body.get("topic")
+        readers = sorted(_short(stack.interpolate(m.body.get("member")))
+                         for m in stack.of_type("google_pubsub_subscription_iam_member")
+                         if stack.ref_address(m.body.get("subscription")) == sub.address)
+        rows.append(("pull", f"{source} ({sub.body.get('name')})", "(pulled)",
+                     ", ".join(readers) or "nobody"))
     for fn in stack.of_type("google_cloudfunctions2_function"):
         trig = first(fn.body.get("event_trigger"))
         if trig:
@@ -47,6 +58,13 @@ def edges(stack: StackJson) -> list[tuple[str, str, str, str]]:
                      f"{target_name}{path}",
                      _short(stack.resolve_attr(oidc.get("service_account_email")))))
     return rows
+
+
+def _is_dead_letter_subscription(stack: StackJson, address: str) -> bool:
+    """Whether the subscription at ``address`` reads a topic some subscription dead-letters to."""
+    topic = stack.ref_address(stack.resources[address].body.get("topic"))
+    return any(stack.ref_address(first(s.body.get("dead_letter_policy")).get("dead_letter_topic"))
+               == topic for s in stack.of_type("google_pubsub_subscription") if topic)
 
 
 def _target_name(stack: StackJson, address: str) -> str:

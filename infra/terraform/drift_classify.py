@@ -176,6 +176,7 @@ KNOWN_TYPES = frozenset(
         "google_firestore_index",
         "google_logging_metric",
         "google_monitoring_alert_policy",
+        "google_monitoring_dashboard",
         "google_monitoring_notification_channel",
         "google_project_iam_member",
         "google_project_service",

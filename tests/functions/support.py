@@ -73,7 +73,11 @@ def orchestrator_environ(
 
 
 def canary_environ(
-    collection: str, topic: str = "nba-phase4-trigger", expected: list[str] | None = None
+    collection: str,
+    topic: str = "nba-phase4-trigger",
+    expected: list[str] | None = None,
+    announcements: str = "nba-phase3-to-phase4-canary-sub",
+    silent_minutes: int = 15,
 ) -> dict[str, str]:
     transition = {
         "name": "phase3_to_phase4",
@@ -82,10 +86,13 @@ def canary_environ(
         "expected": PHASE3 if expected is None else expected,
         "stall_minutes": 30,
         "trigger_topic": topic,
+        "announcements": announcements,
+        "silent_minutes": silent_minutes,
     }
     return {
         "GCP_PROJECT": PROJECT,
         "CANARY_TIMEZONE": "America/New_York",
+        "COMPLETION_TTL_DAYS": "7",
         "GATED_TRANSITIONS": json.dumps([transition]),
     }
 

@@ -173,7 +173,14 @@ def test_http_entry_point_returns_200_with_the_report(world):
     seed(world, today.isoformat(), PHASE3[:1], dt.datetime.now(dt.UTC))
     ref = world.admin.db.collection(world.collection).document(today.isoformat())
     ref.update({"_completed_count": 4})
-    os.environ.update(canary_environ(world.collection, world.topic))
+    source = f"projects/{PROJECT}/topics/{world.topic}-source"
+    world.admin.publisher.create_topic(name=source)
+    world.admin.subscriber.create_subscription(
+        name=f"projects/{PROJECT}/subscriptions/{world.topic}-canary", topic=source)
+    world.admin.publisher.publish(
+        source, json.dumps(completion_payload(PHASE3[0], today.isoformat())).encode()).result()
+    os.environ.update(canary_environ(world.collection, world.topic,
+                                     announcements=f"{world.topic}-canary"))
     with flask.Flask(__name__).test_request_context("/", method="POST"):
         body, status, headers = canary.check_pipeline_health(flask.request)
     report = json.loads(body)
@@ -182,6 +189,10 @@ def test_http_entry_point_returns_200_with_the_report(world):
     assert report["healthy"] is False
     assert [f["finding"] for f in report["findings"]] == [STALE_TRACKING]
     assert report["findings"][0]["game_date"] == today.isoformat()
+    # The entry point pulls the announcements of its own subscription.
+    assert report["announcements"] == [{
+        "transition": "phase3_to_phase4", "pulled": 1, "recorded": 1, "ignored": 0,
+        "malformed": 0, "game_dates": [today.isoformat()]}]
 
 
 def test_dates_to_check_follow_the_time_zone():
@@ -208,6 +219,7 @@ def test_dates_to_check_follow_the_time_zone():
                             "source_phase": "p",
                             "collection": "c",
                             "trigger_topic": "tt",
+                            "announcements": "nba-t-canary-sub",
                             "expected": ["a_b"],
                             "stall_minutes": 0,
                         }
@@ -225,6 +237,7 @@ def test_dates_to_check_follow_the_time_zone():
                             "source_phase": "p",
                             "collection": "c",
                             "trigger_topic": "tt",
+                            "announcements": "nba-t-canary-sub",
                             "expected": ["PlayerGameSummary"],
                         }
                     ]
@@ -251,7 +264,11 @@ def test_canary_config_values():
         expected=("a_x", "b_x"),
         stall_minutes=30,
         trigger_topic="nba-phase4-trigger",
+        announcements="nba-phase3-to-phase4-canary-sub",
+        silent_minutes=15,
     )
+    assert config.ttl_days == 7
+    assert transition.announcements_path("p") == "projects/p/subscriptions/nba-phase3-to-phase4-canary-sub"
 
 
 # --------------------------------------------------------------------------- dead letters

@@ -16,6 +16,7 @@ from functions.pipeline_canary.config import CanaryConfig
 from infra.model.envs import get_env
 from infra.model.function_config import function_env
 from infra.model.pipeline import load
+from infra.model.wiring import derive
 
 
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
@@ -38,3 +39,12 @@ def test_generated_environment_is_accepted_by_each_function(env_name):
     assert transition.expected == config.expected_processors
     assert transition.source_phase == config.source_phase
     assert transition.name == config.transition
+
+    # The canary reads its own subscription of the orchestrator's trigger topic, the one the
+    # wiring declares (and grants it), with the same TTL as the completion documents.
+    wiring = derive(manifest, env)
+    (feed,) = [a for a in wiring.announcements if a.key == config.transition]
+    assert transition.announcements == feed.subscription
+    assert feed.topic_key == roles["orchestrator"].trigger_topic
+    assert 1 <= transition.silent_minutes < transition.stall_minutes
+    assert canary_config.ttl_days == config.ttl_days

@@ -68,10 +68,11 @@ def test_pubsub_agent_grants_per_push_edge(data):
     assert agent == {PUBLISHER: edges, SUBSCRIBER: edges, TOKEN_CREATOR: edges + 1}
 
 
-def test_canary_reads_only_dead_letter_subscriptions(data):
+def test_canary_reads_only_dead_letters_and_its_announcement_subscriptions(data):
     canary = sa("nba-fn-canary")
     subs = {g.target.name for g in data.grants_of(canary) if g.role == SUBSCRIBER}
-    assert subs == {f"{e.subscription}-dlq-sub" for e in data.edges}
+    assert subs == {f"{e.subscription}-dlq-sub" for e in data.edges} | {
+        "nba-phase3-to-phase4-canary-sub"}
 
 
 def test_no_primitive_or_admin_roles(data):
@@ -102,7 +103,7 @@ def test_grants_cli_prints_the_table():
     proc = subprocess.run([sys.executable, "-m", "iam.grants", "--env", "prod"],
                           cwd=Path(__file__).resolve().parents[2], capture_output=True,
                           text=True, check=True)
-    assert proc.stdout.startswith("Grants of `prod` (nba-props-platform): 53\n")
+    assert proc.stdout.startswith("Grants of `prod` (nba-props-platform): 54\n")
     assert ("| `nba-push-phase2-to-phase3@nba-props-platform` | `roles/run.invoker` | "
             "run.service nba-phase3-analytics-processors | nba-phase3-analytics-sub pushes to "
             "nba-phase3-analytics-processors/process |") in proc.stdout

@@ -14,6 +14,9 @@ Everything is started and stopped here. One pair of official emulators (the repo
                  topology, so the session brings up no third one);
 * ``disabled`` — the dev stack re-synthesized with one Phase 3 processor disabled.
 
+``test_drills`` brings up the drills' own topologies (one per broken stack, in projects
+``drill-<name>``) on the same emulators, from the ``base`` stack.
+
 The slow parts overlap: synthesis (~15 s of jsii start-up) runs in a subprocess started by
 the first integration test; the broken day, whose pushes take ~10 s to dead-letter, is
 published as soon as the base topologies are up and checked by ``test_stripped_invoker``,

@@ -35,7 +35,7 @@ AGENT = "serviceAccount:service-733310264829@gcp-sa-pubsub.iam.gserviceaccount.c
 # 6 services + 2 functions + 1 trigger + 4 subscriptions + every grant of the wiring:
 # the wiring's grants (invoker, publisher, subscriber, token creator, BigQuery, project, bucket);
 # the old system: nothing removed live, no second deploy path, one release path
-HEALTHY_CHECKS = 6 + 2 + 1 + 4 + 53 + 3
+HEALTHY_CHECKS = 6 + 2 + 1 + 4 + 54 + 3
 
 
 class RecordedReader:
@@ -224,7 +224,7 @@ def test_each_resource_is_read_once(capsys):
     # every service's IAM policy (6 services + 2 function services), every subscription,
     # and the policy of everything the wiring grants on
     assert folders == {"services": 8, "service_iam": 8, "functions": 2, "subscriptions": 4,
-                       "topic_iam": 9, "subscription_iam": 8, "service_account_iam": 5,
+                       "topic_iam": 9, "subscription_iam": 9, "service_account_iam": 5,
                        "datasets": 5, "projects": 1, "project_iam": 1, "bucket_iam": 1}
 
 
@@ -647,7 +647,7 @@ def test_main_healthy_exit_zero(capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("verify prod: project nba-props-platform, region "
                                           "us-west2: 6 services, 2 functions, 4 push "
-                                          "subscriptions, 53 grants")
+                                          "subscriptions, 54 grants")
 
 
 def test_main_missing_credentials_one_line_exit_2(capsys):

@@ -5,10 +5,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
-from infra.model.function_config import main
+from infra.model.envs import get_env
+from infra.model.function_config import (
+    MIN_SILENT_MINUTES,
+    check_interval_minutes,
+    function_env,
+    main,
+    silent_minutes,
+)
+from infra.model.manifest import ScheduledJob
+from infra.model.pipeline import load
 
 
 def test_prints_the_generated_environment(capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,3 +43,37 @@ def test_runs_a_command_with_the_environment() -> None:
         capture_output=True, text=True, check=True, timeout=60,
     )
     assert proc.stdout.strip() == "America/New_York"
+
+
+def test_the_canary_reads_its_own_subscription_and_reports_within_the_stall_limit() -> None:
+    manifest = load()
+    canary = manifest.function("pipeline-canary")
+    env = function_env(manifest, get_env("prod"), canary)
+    (gate,) = json.loads(env["GATED_TRANSITIONS"])
+    assert gate["announcements"] == "nba-phase3-to-phase4-canary-sub"
+    # Every 15 minutes: an announcement unrecorded for 15 is reported by the run after it,
+    # at most 30 (the stall limit) after the announcement.
+    assert check_interval_minutes(manifest, canary) == 15
+    assert gate["silent_minutes"] == 15 == gate["stall_minutes"] - 15
+    assert env["COMPLETION_TTL_DAYS"] == str(manifest.completion_ttl_days)
+
+
+@pytest.mark.parametrize(("schedule", "interval"), [
+    ("*/15 * * * *", 15), ("*/5 * * * *", 5), ("0 * * * *", 60), ("0,10 * * * *", 50),
+    ("0 9-17 * * 1-5", 64 * 60),  # Friday 17:00 to Monday 09:00
+])
+def test_check_interval_is_the_longest_gap_between_runs(schedule: str, interval: int) -> None:
+    manifest = load()
+    jobs = tuple(ScheduledJob("pipeline-canary", schedule, "pipeline-canary", short="canary-job",
+                              http_method="GET") if j.target == "pipeline-canary" else j
+                 for j in manifest.jobs)
+    changed = replace(manifest, jobs=jobs).validate()
+    assert check_interval_minutes(changed, changed.function("pipeline-canary")) == interval
+
+
+@pytest.mark.parametrize(("stall", "interval", "silent"), [
+    (30, 15, 15), (30, 0, 30), (30, 28, MIN_SILENT_MINUTES), (10, 60, MIN_SILENT_MINUTES),
+    (5, 15, 5)])
+def test_silent_minutes_leave_one_canary_interval_inside_the_stall_limit(
+        stall: int, interval: int, silent: int) -> None:
+    assert silent_minutes(stall, interval) == silent

@@ -17,7 +17,6 @@ from infra.model.wiring import (
     DATA_EDITOR,
     DATA_VIEWER,
     DATASTORE_USER,
-    DATASTORE_VIEWER,
     INVOKER,
     JOB_USER,
     OBJECT_USER,
@@ -45,10 +44,10 @@ def prod():
 
 
 def test_prod_grants_by_role(prod):
-    assert len(prod.grants) == len(set(prod.grants)) == 53
+    assert len(prod.grants) == len(set(prod.grants)) == 54
     assert Counter(g.role for g in prod.grants) == {
-        INVOKER: 9, PUBLISHER: 9, SUBSCRIBER: 8, TOKEN_CREATOR: 5, DATA_EDITOR: 6,
-        DATA_VIEWER: 4, JOB_USER: 5, DATASTORE_USER: 1, DATASTORE_VIEWER: 1,
+        INVOKER: 9, PUBLISHER: 9, SUBSCRIBER: 9, TOKEN_CREATOR: 5, DATA_EDITOR: 6,
+        DATA_VIEWER: 4, JOB_USER: 5, DATASTORE_USER: 2,
         "roles/logging.logWriter": 1, "roles/artifactregistry.writer": 1,
         "roles/storage.objectViewer": 1, "roles/storage.objectUser": 2,
     }
@@ -58,7 +57,7 @@ def test_who_makes_each_grant(prod):
     by = Counter(g.by for g in prod.grants)
     # per edge: agent publisher on the DLQ, subscriber, token creator, and the invoker
     assert by == {"push_edge": 16, "function": 2, "function_builder": 3, "scheduled_job": 3,
-                  "stack": 29}
+                  "stack": 30}
     assert {g.role for g in prod.grants_by("function")} == {INVOKER, TOKEN_CREATOR}
     assert {(g.role, g.target) for g in prod.grants_by("function_builder")} == {
         (r, Target("project", "nba-props-platform")) for r in wiring.BUILDER_PROJECT_ROLES}
@@ -117,7 +116,31 @@ def test_dead_letters_are_read_by_the_role_that_reports_them(prod):
     readers = {g.member for g in prod.grants
                if g.role == SUBSCRIBER and g.target.name.endswith("-dlq-sub")}
     assert readers == {sa("nba-fn-canary")}
-    assert len([g for g in prod.grants_of(sa("nba-fn-canary")) if g.role == SUBSCRIBER]) == 4
+    assert len([g for g in prod.grants_of(sa("nba-fn-canary")) if g.role == SUBSCRIBER]) == 5
+
+
+def test_the_canary_pulls_its_own_subscription_of_each_gates_source_topic(prod):
+    (feed,) = prod.announcements
+    assert (feed.key, feed.subscription, feed.topic) == (
+        "phase3-to-phase4", "nba-phase3-to-phase4-canary-sub", "nba-phase3-analytics-complete")
+    assert feed.subscription == Names(PROD).canary_subscription("phase3-to-phase4")
+    (trigger,) = prod.triggers
+    assert feed.topic == trigger.topic  # what the orchestrator's trigger delivers, read apart
+    readers = {g.member for g in prod.grants
+               if g.target == Target("pubsub.subscription", feed.subscription)}
+    assert readers == {sa("nba-fn-canary")}
+    # It records what it pulled in its own collection: Firestore IAM is project-wide.
+    assert (DATASTORE_USER, Target("project", "nba-props-platform")) in {
+        (g.role, g.target) for g in prod.grants_of(sa("nba-fn-canary"))}
+
+
+def test_no_canary_role_means_no_announcement_subscription(monkeypatch):
+    changed = {**ROLE_ACCESS, "canary": replace(ROLE_ACCESS["canary"],
+                                                watches_announcements=False)}
+    monkeypatch.setattr(wiring, "ROLE_ACCESS", changed)
+    without = derive(load(), PROD)
+    assert without.announcements == ()
+    assert not [g for g in without.grants if g.target.name.endswith("-canary-sub")]
 
 
 def test_access_follows_the_role_not_the_function(monkeypatch):

@@ -215,10 +215,13 @@ EXPECTED_COUNTS = {
     "google_bigquery_table": 4, "google_cloud_run_v2_service": 6,
     "google_cloud_run_v2_service_iam_member": 9, "google_cloud_scheduler_job": 3,
     "google_cloudfunctions2_function": 2, "google_firestore_database": 1,
-    "google_firestore_field": 3, "google_monitoring_alert_policy": 3,
+    "google_firestore_field": 4, "google_logging_metric": 1,
+    # 3 ERROR-log policies; per push edge a backlog and a dead-letter policy (4 x 2); the
+    # orchestrator trigger's backlog; per scheduler job a failure policy (3); the heartbeat.
+    "google_monitoring_alert_policy": 16, "google_monitoring_dashboard": 1,
     "google_monitoring_notification_channel": 1, "google_project_iam_member": 10,
-    "google_project_service": 15, "google_pubsub_subscription": 8,
-    "google_pubsub_subscription_iam_member": 8, "google_pubsub_topic": 9,
+    "google_project_service": 15, "google_pubsub_subscription": 9,
+    "google_pubsub_subscription_iam_member": 9, "google_pubsub_topic": 9,
     "google_pubsub_topic_iam_member": 9, "google_service_account": 17,
     "google_service_account_iam_member": 5, "google_storage_bucket": 2,
     "google_storage_bucket_iam_member": 2, "google_storage_bucket_object": 2,
@@ -259,9 +262,12 @@ def test_alert_token_comes_from_secret_manager(prod: StackJson) -> None:
     assert token.startswith("${ephemeral.google_secret_manager_secret_version.")
     assert "auth_token" not in channel.body["sensitive_labels"]
     policies = list(prod.of_type("google_monitoring_alert_policy"))
-    filters = " ".join(at(p.body, "conditions[0].condition_matched_log.filter") for p in policies)
+    errors = [p for p in policies if p.name.startswith("alerts__errors_")]
+    filters = " ".join(at(p.body, "conditions[0].condition_matched_log.filter") for p in errors)
     assert "phase3-to-phase4-orchestrator" in filters and "nba-phase3-analytics-processors" in filters
     assert {at(p.body, "alert_strategy.auto_close") for p in policies} == {"3600s"}
+    channel_ref = f"${{{channel.address}.name}}"
+    assert all(p.body["notification_channels"] == [channel_ref] for p in policies)
 
 
 def test_readme_tables_and_diagram_match_the_manifest() -> None:

@@ -178,6 +178,11 @@ COMPUTED_PATHS: Mapping[str, tuple[str, ...]] = MappingProxyType({
         "creation_record",  # L136
         "conditions[].name",  # L361
     ),
+    # Handwritten (no mmv1 product yaml): MM mmv1/third_party/terraform/services/monitoring/
+    # resource_monitoring_dashboard.go#L82-L104: dashboard_json Required, project
+    # Optional+Computed, deletion_policy Optional+Computed; no attribute is Computed without
+    # Optional. What the API adds to the JSON (name, etag) is diff-suppressed (L46-L58).
+    "google_monitoring_dashboard": (),
     # MM mmv1/products/monitoring/NotificationChannel.yaml
     "google_monitoring_notification_channel": (
         "name",  # L148

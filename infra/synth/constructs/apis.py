@@ -51,6 +51,7 @@ APIS_BY_TYPE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("google_firestore_", ("firestore",)),
     ("google_bigquery_", ("bigquery",)),
     ("google_monitoring_", ("monitoring",)),
+    ("google_logging_", ("logging",)),
     ("google_service_account", ("iam",)),
     ("google_storage_", ("storage",)),
     ("google_secret_manager_", ("secretmanager",)),

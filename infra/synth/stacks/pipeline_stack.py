@@ -18,7 +18,7 @@ from cdktn_provider_google.data_google_project import DataGoogleProject
 from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
-from functions._shared.completion import EXPIRES_AT, TTL_SUBCOLLECTIONS
+from functions._shared.completion import ANNOUNCEMENTS, EXPIRES_AT, TTL_SUBCOLLECTIONS
 from infra.live.adopt_record import Record
 from infra.model.envs import EnvConfig
 from infra.model.function_config import function_env
@@ -54,10 +54,17 @@ from infra.synth.constructs.base import (
 from infra.synth.constructs.bigquery import BigQueryDataset, DatasetProps, TableSpec
 from infra.synth.constructs.bucket import Bucket, BucketProps
 from infra.synth.constructs.builder import FunctionBuilder, FunctionBuilderProps
+from infra.synth.constructs.dashboard import (
+    DashboardProps,
+    PipelineDashboard,
+    pipeline_dashboard,
+)
 from infra.synth.constructs.firestore import Firestore, FirestoreProps
 from infra.synth.constructs.function import CloudFunction, FunctionProps
 from infra.synth.constructs.identity import GoogleAgent, Identity
+from infra.synth.constructs.monitoring import MonitoringProps, PipelineMonitoring
 from infra.synth.constructs.propagation import PropagationWait
+from infra.synth.constructs.pull_subscription import PullSubscription, PullSubscriptionProps
 from infra.synth.constructs.push_edge import PushEdge, PushEdgeProps
 from infra.synth.constructs.scheduled_job import ScheduledJob, ScheduledJobProps
 from infra.synth.constructs.service import CloudRunService, ServiceProps
@@ -184,6 +191,17 @@ class PipelineStack(TerraformStack):
                 max_delivery_attempts=e.max_delivery_attempts,
             ))
 
+        # The canary's own pull subscription on each gated transition's source topic: what the
+        # upstream phase announced, read without the orchestrator (which may never run).
+        self.announcements: dict[str, PullSubscription] = {
+            a.key: PullSubscription(self, f"announcements-{a.key}", PullSubscriptionProps(
+                name=a.subscription, component=a.component, project=project,
+                topic=self.topics[a.topic_key], ack_deadline_seconds=a.ack_deadline_seconds,
+                retention=a.retention,
+            ))
+            for a in self.wiring.announcements
+        }
+
         # Scheduled jobs
         jobs: list[ScheduledJob] = []
         for job in manifest.jobs:
@@ -202,6 +220,7 @@ class PipelineStack(TerraformStack):
             ttl_collections=tuple(sorted(
                 {t.completion_collection for t in manifest.gated() if t.completion_collection}
                 | set(TTL_SUBCOLLECTIONS)  # completion documents' subcollections expire too
+                | ({ANNOUNCEMENTS} if self.wiring.announcements else set())
             )),
             ttl_field=EXPIRES_AT,
         ))
@@ -250,6 +269,34 @@ class PipelineStack(TerraformStack):
                 cloud_name = names.function(manifest.function(alert.component))
             channel.alert_on_errors(alert.component, cloud_name, alert.auto_close_seconds,
                                     alert.display_name)
+        # Silences, watched from outside the component that broke, every threshold derived
+        # from the stack's own constructs (infra.synth.constructs.monitoring): each push
+        # edge's backlog age and dead letters, each Pub/Sub trigger's backlog age, each
+        # scheduler job's failed runs, the canary's heartbeat; the dashboard from the wiring.
+        monitoring = PipelineMonitoring(self, "monitoring", MonitoringProps(
+            project=project, channel=channel))
+        built = list(self.node.find_all())
+        for edge in (n for n in built if isinstance(n, PushEdge)):
+            monitoring.alert_on_backlog(edge)
+            monitoring.alert_on_dead_letters(edge)
+        for fn_construct in (n for n in built if isinstance(n, CloudFunction)):
+            if fn_construct.props.trigger_topic is not None:
+                monitoring.alert_on_trigger_backlog(fn_construct)
+        scheduled = [n for n in built if isinstance(n, ScheduledJob)]
+        for job_construct in scheduled:
+            monitoring.alert_on_job_failures(job_construct)
+        for fn in manifest.functions:
+            if fn.role != "canary":
+                continue
+            canary = self.functions[fn.key]
+            runs = [j for j in scheduled if j.props.target is canary]
+            if len(runs) != 1:
+                raise ValueError(f"function {canary.props.name}: the canary's heartbeat needs "
+                                 "exactly one scheduler job calling it, found "
+                                 f"{[j.props.name for j in runs]}")
+            monitoring.alert_on_missing_heartbeat(canary, runs[0])
+        PipelineDashboard(self, "dashboard", DashboardProps(
+            project=project, layout=pipeline_dashboard(manifest, self.wiring)))
 
         for key, topic in self.topics.items():
             out = TerraformOutput(self, f"output-topic-{key}", value=topic.id)
@@ -312,8 +359,9 @@ class PipelineStack(TerraformStack):
             ("storage.bucket", OBJECT_USER): {b.props.name: b.grant_write
                                               for b in self.buckets.values()},
             ("pubsub.subscription", SUBSCRIBER): {
-                e.props.dead_letter_subscription: e.grant_dead_letter_read
-                for e in self.edges.values()},
+                **{e.props.dead_letter_subscription: e.grant_dead_letter_read
+                   for e in self.edges.values()},
+                **{a.name: a.grant_subscribe for a in self.announcements.values()}},
         }.get((kind, role), {})
         if name in by_name:
             return by_name[name](principal)

@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from cdktn import App, TerraformStack
 
+from infra.synth.bundle import Bundle
+from infra.synth.constructs.builder import FunctionBuilder, FunctionBuilderProps
+from infra.synth.constructs.function import CloudFunction, FunctionProps
 from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
 from infra.synth.constructs.service import CloudRunService, ServiceProps
 from infra.synth.constructs.topic import Topic, TopicProps
@@ -53,3 +56,14 @@ def synthesized(build: Callable[[TerraformStack], object]) -> Any:
 
     return doc
 
+
+def function(stack: TerraformStack, bundle: Bundle, component: str,
+             **changes: object) -> CloudFunction:
+    """A ``CloudFunction`` with its own build identity; ``changes`` override its props."""
+    props = dict(name=f"nba-{component}", component=component, project=PROJECT, region=REGION,
+                 bundle=bundle, bucket_name="nba-sources", entry_point="handler",
+                 runtime_account_id=f"nba-fn-{component}",
+                 build_identity=FunctionBuilder(stack, f"{component}-builder", FunctionBuilderProps(
+                     f"nba-build-{component}", PROJECT, component=f"{component}-build")),
+                 ) | changes
+    return CloudFunction(stack, component, FunctionProps(**props))  # type: ignore[arg-type]

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cdktn import TerraformStack
 
 from infra.synth.bundle import Bundle, build_bundle
-from infra.synth.constructs.builder import FunctionBuilder, FunctionBuilderProps
-from infra.synth.constructs.function import PUBSUB_EVENT, CloudFunction, FunctionProps
-from tests.synth.constructs.support import AGENT, PROJECT, REGION, new_stack, topic
+from infra.synth.constructs.function import PUBSUB_EVENT
+from tests.synth.constructs.support import AGENT, REGION, function, new_stack, topic
 from tests.synth.tfassert import assert_inventory, synth
 
 FN = "google_cloudfunctions2_function.orch__function"
@@ -20,22 +18,6 @@ RUNTIME_SA = "google_service_account.orch__runtime_identity"
 TRIGGER_SA = "google_service_account.orch__trigger_identity"
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
-    src = tmp_path_factory.mktemp("fn")
-    (src / "main.py").write_text("def handler(event):\n    return None\n")
-    return build_bundle("fn", tmp_path_factory.mktemp("out"), src)
-
-
-def function(stack: TerraformStack, bundle: Bundle, component: str,
-             **changes: object) -> CloudFunction:
-    props = dict(name=f"nba-{component}", component=component, project=PROJECT, region=REGION,
-                 bundle=bundle, bucket_name="nba-sources", entry_point="handler",
-                 runtime_account_id=f"nba-fn-{component}",
-                 build_identity=FunctionBuilder(stack, f"{component}-builder", FunctionBuilderProps(
-                     f"nba-build-{component}", PROJECT, component=f"{component}-build")),
-                 ) | changes
-    return CloudFunction(stack, component, FunctionProps(**props))  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
