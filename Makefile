@@ -90,11 +90,18 @@ format: $(STAMP) ## ruff check --fix (safe autofixes)
 unit: $(STAMP) ## Unit tests only (synthesized JSON, manifest, policy, lifecycle)
 	@$(VENV)/bin/pytest -q -m "not integration and not emulator"
 
-test: $(STAMP) lint synth-all policy check-functions ## Lint, synth, policy, startup proof, every test (the drills too)
+# The independent steps of `test` run two at a time (synthesis is CPU, the startup proof and
+# checkov's install mostly wait on pip), then the policy gate over the stacks just
+# synthesized, then every test.
+POLICY = $(call recorded,$(PY) -m iam.report $(STACKS) --markdown-out cdktf.out/policy.md,cdktf.out/policy.exitcode)
+
+test: $(STAMP) ## Lint, synth, policy, startup proof, every test (the drills too)
+	@$(MAKE) --no-print-directory -j2 lint synth-all check-functions $(CHECKOV_STAMP)
+	$(POLICY)
 	@$(VENV)/bin/pytest -q
 
 policy: synth-all $(CHECKOV_STAMP) ## Policy gate over every stack (+ cdktf.out/policy.md, policy.exitcode)
-	$(call recorded,$(PY) -m iam.report $(STACKS) --markdown-out cdktf.out/policy.md,cdktf.out/policy.exitcode)
+	$(POLICY)
 
 check-functions: $(STAMP) ## Prove each function bundle installs, imports and listens on PORT
 	@$(PY) -m infra.synth.check_functions $(NAMES)
@@ -135,7 +142,7 @@ local-status: $(STAMP) ## What the local pipeline runs, and whether each front l
 	@$(PY) -m infra.local status
 
 DRILLS ?=
-drill: $(STAMP) ## Re-enact each outage class on its own emulators (DRILLS="a b" for some); table, .local/drills.json
+drill: synth ## Synthesize, then re-enact each outage class on its own emulators (DRILLS="a b" for some); table, .local/drills.json
 	@$(PY) -m infra.local drill --env $(ENV) $(DRILLS)
 
 reconcile: $(STAMP) ## Report (FIX=1: repair) completion summaries START..END (dates) for ENV
