@@ -12,7 +12,13 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # without it synthesizes every environment, every other target defaults to dev.
 ENV_GIVEN := $(filter command line environment,$(origin ENV))
 ENV ?= dev
-ENVS := dev prod
+# Every environment, from infra/model/envs.py, the one list synth, the policy gate and CI read.
+# Standard library only, so the system interpreter serves before .venv exists; a model that
+# cannot load is one line and make stops (FAILED is never an env name: those are lowercase).
+override ENVS := $(shell PYTHONPATH='$(CURDIR)' PYTHONDONTWRITEBYTECODE=1 $(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m infra.cli envs 2>&1 || echo FAILED)
+ifneq ($(filter FAILED,$(ENVS)),)
+$(error $(or $(filter-out FAILED,$(ENVS)),python -m infra.cli envs failed))
+endif
 STACKS := $(foreach e,$(ENVS),cdktf.out/stacks/pipeline-$(e))
 STACK := cdktf.out/stacks/pipeline-$(ENV)
 
@@ -48,6 +54,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		sed -e 's|$$(STACK)|$(dir $(STACK))pipeline-ENV|g' -e 's|$$(\([A-Za-z_]*\))|\1|g' | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
 all: test ## What CI runs (same as test)
@@ -124,8 +131,13 @@ inventory: $(STAMP) ## Record ENV's live resources and build triggers into infra
 
 INVENTORY ?= infra/adoption/$(ENV).inventory.json
 TRIGGERS ?= infra/adoption/$(ENV).triggers.json
-adopt: synth ## Match INVENTORY (+TRIGGERS) to ENV's stack; write infra/adoption/ENV.json (exit 2 findings, 3 blocked)
-	@$(PY) -m infra.adopt --env $(ENV) --inventory $(INVENTORY) $(if $(wildcard $(TRIGGERS)),--triggers $(TRIGGERS),)
+ADOPTION_DIR ?= infra/adoption
+# adopt.exitcode says `1` from before the synthesis, so a failed synth never leaves an earlier
+# code behind; then 0 adoptable, 2 findings, 3 blocked, 1 unreadable input.
+adopt: $(STAMP) ## Synth, match INVENTORY (+TRIGGERS) to ENV's stack, write infra/adoption/ENV.json; exit 2 findings, 3 blocked (in $(STACK)/adopt.exitcode)
+	@mkdir -p $(STACK) && echo 1 > $(STACK)/adopt.exitcode
+	@$(MAKE) --no-print-directory synth
+	$(call recorded,$(PY) -m infra.adopt --env $(ENV) --inventory $(INVENTORY) $(if $(wildcard $(TRIGGERS)),--triggers $(TRIGGERS)) --adoption-dir $(ADOPTION_DIR),$(STACK)/adopt.exitcode)
 
 verify: $(STAMP) ## Check the live project's edges and IAM against the manifest (ENV)
 	$(call recorded,$(PY) -m infra.verify --env $(ENV),$(STACK)/verify.exitcode)

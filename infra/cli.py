@@ -13,25 +13,30 @@ documented exit code; this module holds what they all need for that, once:
 * ``quiet_jsii``: silence jsii's Node end-of-life banner before jsii is imported.
 
 ``python -m infra.cli check-env NAME`` is the same environment check for the Makefile: exit 0
-for a known environment, else the one line on stderr and exit 2.
+for a known environment, else the one line on stderr and exit 2. ``python -m infra.cli envs``
+prints the environments of ``infra/model/envs.py`` (``ENVS``, in order) on one line, for the
+Makefile's ``ENVS``; ``--json`` prints the CI matrix instead (``ci_matrix``), which the
+workflows read at run time. A model that cannot load is one line on stderr and exit 1. Both
+need the standard library only, so make can run them before ``.venv`` exists.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn, TextIO
 
 # Defined once, where the functions' own commands (which ship without ``infra``) can use them.
 from functions._shared.cli import Parser, UsageError
-from infra.model.envs import unknown_env
 
 __all__ = ["EXIT_OK", "EXIT_USAGE", "OneLineParser", "Parser", "UsageError", "add_env_argument",
            "env_name", "fail", "one_line", "quiet_jsii"]
 
 EXIT_OK = 0
+EXIT_ERROR = 1
 EXIT_USAGE = 2
 """A bad command line (an unknown environment included), for commands whose 2 means that."""
 
@@ -74,6 +79,8 @@ def one_line(err: BaseException) -> str:
 
 def env_name(value: str) -> str:
     """``argparse`` ``type=`` for ``--env``: the name when known, else a one-line error."""
+    from infra.model.envs import unknown_env  # imported when used: see ``main``
+
     message = unknown_env(value)
     if message is not None:
         raise argparse.ArgumentTypeError(message)
@@ -98,16 +105,35 @@ def quiet_jsii() -> None:
         os.environ[JSII_NODE_VARIABLE] = "20"
 
 
+def ci_matrix(envs: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """The CI matrix of ``envs`` (name → ``EnvConfig``): one entry per environment, in order,
+    with the repository variable naming its planner (``EnvConfig.ci_planner_variable``)."""
+    return {"include": [{"env": name, "planner_variable": env.ci_planner_variable}
+                        for name, env in envs.items()]}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m infra.cli check-env NAME``: exit 0 when known, else one line and exit 2."""
+    """``python -m infra.cli check-env NAME``: exit 0 when known, else one line and exit 2.
+    ``python -m infra.cli envs [--json]``: the environments on one line (or the CI matrix)."""
     parser = Parser(prog="python -m infra.cli", description=main.__doc__)
-    parser.add_argument("command", choices=["check-env"])
-    parser.add_argument("name")
+    parser.add_argument("command", choices=["check-env", "envs"])
+    parser.add_argument("name", nargs="?")
+    parser.add_argument("--json", action="store_true", help="envs: the CI matrix, as JSON")
     try:
         args = parser.parse_args(argv)
+        if (args.name is None) == (args.command == "check-env"):
+            raise UsageError("check-env takes one NAME, envs none")
     except UsageError as err:
         return fail("cli", str(err), EXIT_USAGE)
-    message = unknown_env(args.name)
+    # Imported here, so a model that cannot load is one line (make stops on it), not a traceback.
+    try:
+        from infra.model import envs
+    except Exception as err:  # any failure of the model: reported in one line
+        return fail("env", f"infra/model/envs.py cannot load: {one_line(err)}", EXIT_ERROR)
+    if args.command == "envs":
+        print(json.dumps(ci_matrix(envs.ENVS)) if args.json else " ".join(envs.ENVS))
+        return EXIT_OK
+    message = envs.unknown_env(args.name)
     return EXIT_OK if message is None else fail("env", message, EXIT_USAGE)
 
 

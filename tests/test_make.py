@@ -11,10 +11,13 @@ import importlib.util
 import os
 import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from infra.model.envs import ENVS
+from infra.model.manifest import ManifestError
 from infra.synth.docs import main as docs_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,8 +69,19 @@ def test_every_target_that_reads_env_checks_it_first():
     assert recipes_reading_env() <= set(TARGETS_WITH_ENV)
 
 
+# Names infra.model.envs refuses by construction (ENV_NAME_RE), so no environment added later
+# can turn a test of "unknown" into `make local-up` of a real stack.
+NEVER_ENVS = ("Not-An-Env", "Prod", "dev prod")
+
+
+@pytest.mark.parametrize("env", NEVER_ENVS)
+def test_the_unknown_envs_can_never_be_environments(env):
+    with pytest.raises(ManifestError, match=r"\.name: invalid name"):
+        replace(ENVS["dev"], name=env)
+
+
 @pytest.mark.parametrize("target", TARGETS_WITH_ENV)
-@pytest.mark.parametrize("env", ["staging", "Prod", "dev prod"])
+@pytest.mark.parametrize("env", NEVER_ENVS)
 def test_an_unknown_env_is_one_line_exit_2_and_nothing_runs(dirs, target, env):
     outdir, home = dirs
     proc = make(target, f"ENV={env}", "START=2026-01-01", "END=2026-01-02", outdir=outdir,
@@ -75,8 +89,35 @@ def test_an_unknown_env_is_one_line_exit_2_and_nothing_runs(dirs, target, env):
     assert proc.returncode == 2
     assert proc.stdout == ""
     [line] = proc.stderr.splitlines()
-    assert f"env: unknown environment {env!r}; known: dev, prod" in line
+    assert f"env: unknown environment {env!r}; known: {', '.join(sorted(ENVS))}" in line
     assert not outdir.exists(), "nothing may be synthesized"
+
+
+def make_value(name: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """What the Makefile in ``cwd`` sets ``name`` to (parsing it runs nothing but $(shell))."""
+    env = {k: v for k, v in os.environ.items() if k != "ENV" and not k.startswith("MAKE")}
+    return subprocess.run(["make", "--no-print-directory", "--eval",
+                           f"print-value: ; @echo '$({name})'", *args, "print-value"],
+                          cwd=cwd, env=env, capture_output=True, text=True, check=False,
+                          timeout=60)
+
+
+def test_the_makefile_environments_are_the_models():
+    proc = make_value("ENVS")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == list(ENVS)
+    # No literal list to fall out of step, and the command line cannot narrow the gate.
+    assert not re.search(r"(?m)^(override )?ENVS :?= *[a-z]", (ROOT / "Makefile").read_text())
+    assert make_value("ENVS", "ENVS=dev").stdout.split() == list(ENVS)
+
+
+def test_the_policy_gate_checks_every_environments_stack():
+    proc = subprocess.run(["make", "--no-print-directory", "-n", "policy"], cwd=ROOT,
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    [gate] = [line for line in proc.stdout.splitlines() if "-m iam.report" in line]
+    stacks = gate.split("-m iam.report ", 1)[1].split(" --", 1)[0].split()
+    assert stacks == [f"cdktf.out/stacks/pipeline-{env}" for env in ENVS]
 
 
 @pytest.mark.parametrize("command", ["plan", "drift"])
@@ -146,3 +187,64 @@ def test_docs_says_regenerated_only_when_something_changed(tmp_path, capsys):
     assert docs_main([str(readme), "--write"]) == 0
     assert "regenerated from the manifest" in capsys.readouterr().out
     assert readme.read_text() == (ROOT / "README.md").read_text()
+
+
+def test_make_help_expands_every_variable_it_names():
+    """`## ` comments may name make variables; help shows them expanded, never `$(`."""
+    proc = subprocess.run(["make", "--no-print-directory", "help"], cwd=ROOT,
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "$(" not in proc.stdout
+    [drift] = [line for line in proc.stdout.splitlines() if re.match(r"\s*\S*drift\b", line)]
+    assert "cdktf.out/stacks/pipeline-ENV/drift.exitcode" in drift
+
+
+ADOPTION_RECORDINGS = ROOT / "tests" / "live" / "recorded" / "adoption"
+
+
+def make_adopt(outdir: Path, home: Path, tmp_path: Path, inventory: str,
+               extra: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str],
+                                                          Path]:
+    """`make adopt ENV=prod` on a recorded inventory; the record goes to tmp_path, and the
+    code to the stack folder under ``outdir`` (STACK is cdktf.out/... in the Makefile)."""
+    stack = outdir / "stacks" / "pipeline-prod"
+    proc = make("adopt", "ENV=prod",
+                f"INVENTORY={ADOPTION_RECORDINGS / f'{inventory}.inventory.json'}",
+                f"TRIGGERS={tmp_path / 'no.triggers.json'}",
+                f"ADOPTION_DIR={tmp_path / 'adoption'}", f"STACK={stack}",
+                outdir=outdir, home=home, extra=extra)
+    return proc, stack
+
+
+@pytest.mark.parametrize(("inventory", "code"), [("one-resource", 2), ("elsewhere", 3)])
+def test_make_adopt_tells_findings_from_blocked_in_adopt_exitcode(dirs, tmp_path, inventory,
+                                                                  code):
+    """make exits 2 for both; adopt.exitcode (and `Error N`) says findings 2 or blocked 3."""
+    outdir, home = dirs
+    stack = outdir / "stacks" / "pipeline-prod"
+    stack.mkdir(parents=True)
+    (stack / "adopt.exitcode").write_text("0\n")
+    proc, stack = make_adopt(outdir, home, tmp_path, inventory)
+    assert proc.returncode == 2, proc.stderr
+    assert re.search(rf"make: \*\*\* \[Makefile:\d+: adopt\] Error {code}$", proc.stderr.strip()), \
+        proc.stderr
+    assert (stack / "adopt.exitcode").read_text() == f"{code}\n"
+    assert (stack / "cdk.tf.json").is_file(), "ENV synthesized first, and adopted from there"
+    assert (tmp_path / "adoption" / "prod.json").is_file() is (code == 2), \
+        "findings write the record, blocked writes nothing"
+
+
+def test_make_adopt_whose_synth_fails_leaves_1_not_an_earlier_code(dirs, tmp_path):
+    outdir, home = dirs
+    stack = outdir / "stacks" / "pipeline-prod"
+    stack.mkdir(parents=True)
+    (stack / "adopt.exitcode").write_text("0\n")
+    not_a_folder = tmp_path / "not-a-folder"
+    not_a_folder.write_text("")
+    proc, stack = make_adopt(outdir, home, tmp_path, "one-resource",
+                             extra={"CDKTF_OUTDIR": str(not_a_folder)})
+    assert proc.returncode == 2
+    assert re.search(r"make: \*\*\* \[Makefile:\d+: adopt\] Error 2$", proc.stderr.strip()), \
+        "the synth's sub-make failed, before adoption"
+    assert (stack / "adopt.exitcode").read_text() == "1\n"
+    assert not (tmp_path / "adoption").exists()

@@ -12,12 +12,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from infra.cli import ci_matrix
 from infra.model.envs import ENVS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +89,7 @@ JOB = {
         "timeout-minutes": {"type": "number"},
         "continue-on-error": {"type": ["boolean", "string"]},
         "strategy": {"type": "object", "additionalProperties": False, "properties": {
-            "matrix": {"type": "object", "minProperties": 1},
+            "matrix": {"anyOf": [{"type": "object", "minProperties": 1}, EXPRESSION]},
             "fail-fast": {"type": "boolean"},
             "max-parallel": {"type": "number"},
         }},
@@ -160,6 +162,48 @@ def make_calls(workflow):
             variables = dict(w.split("=", 1) for w in words if "=" in w)
             calls.extend((job_id, t, variables) for t in targets)
     return calls
+
+
+MATRIX_FROM_JOB = re.compile(r"^\$\{\{\s*fromJSON\(needs\.([\w-]+)\.outputs\.([\w-]+)\)\s*\}\}$")
+STEP_OUTPUT = re.compile(r"^\$\{\{\s*steps\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}$")
+
+
+def matrix_source(workflow, job_id):
+    """The step that computes ``job_id``'s matrix: ``fromJSON(needs.J.outputs.O)``, where job
+    J's output O is a step's output. Asserts the matrix is computed that way, never listed."""
+    matrix = workflow["jobs"][job_id]["strategy"]["matrix"]
+    found = MATRIX_FROM_JOB.match(matrix) if isinstance(matrix, str) else None
+    assert found, f"{job_id}: the matrix must come from the model at run time, not {matrix!r}"
+    source_job, output = found.groups()
+    assert source_job in as_list(workflow["jobs"][job_id]["needs"]), job_id
+    step_id, step_output = STEP_OUTPUT.match(
+        workflow["jobs"][source_job]["outputs"][output]).groups()
+    [step] = [s for s in workflow["jobs"][source_job]["steps"] if s.get("id") == step_id]
+    return step, step_output
+
+
+def as_list(value):
+    return [value] if isinstance(value, str) else list(value)
+
+
+def derived_matrix(workflow, job_id, *, tmp_path, repo=ROOT):
+    """Run the step that computes ``job_id``'s matrix in ``repo`` (a fake ``GITHUB_OUTPUT``
+    and ``python`` on PATH, as GitHub's setup-python leaves it, both under ``tmp_path``) and
+    return the matrix it outputs."""
+    step, output = matrix_source(workflow, job_id)
+    out_file = Path(tmp_path) / f"github_output_{job_id}"
+    out_file.write_text("")
+    bin_dir = Path(tmp_path) / "python-bin"
+    bin_dir.mkdir(exist_ok=True)
+    if not (bin_dir / "python").exists():
+        (bin_dir / "python").symlink_to(sys.executable)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "GITHUB_OUTPUT": str(out_file),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], cwd=repo, env=env,
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    outputs = dict(line.split("=", 1) for line in out_file.read_text().splitlines() if line)
+    return json.loads(outputs[output])
 
 
 def makefile_targets():
@@ -245,17 +289,69 @@ def test_the_lifecycle_targets_are_all_used(workflows):
     assert used >= REQUIRED_TARGETS, f"not called by any workflow: {REQUIRED_TARGETS - used}"
 
 
-def test_env_arguments_name_known_environments(workflows):
+def test_env_arguments_name_known_environments(workflows, tmp_path):
     for name, wf in workflows.items():
         for job_id, target, variables in make_calls(wf):
             if "ENV" not in variables:
                 continue
             value = variables["ENV"]
             if value == "@{matrix.env}":
-                matrix = wf["jobs"][job_id]["strategy"]["matrix"]["env"]
-                assert set(matrix) <= set(ENVS), (name, job_id, matrix)
+                matrix = derived_matrix(wf, job_id, tmp_path=tmp_path)
+                assert [e["env"] for e in matrix["include"]] == list(ENVS), (name, job_id)
             else:
                 assert value in ENVS, (name, job_id, target, value)
+
+
+@pytest.mark.parametrize(("name", "job_id"), [("pr.yml", "plan"), ("drift.yml", "drift")])
+def test_every_environment_is_planned_as_its_own_planner(workflows, tmp_path, name, job_id):
+    """The matrix is the model's (``python -m infra.cli envs --json``, run here as CI runs it),
+    each environment with the repository variable its ``EnvConfig`` names for its planner."""
+    matrix = derived_matrix(workflows[name], job_id, tmp_path=tmp_path)
+    assert matrix == ci_matrix(ENVS)
+    assert matrix == {"include": [{"env": env.name, "planner_variable": env.ci_planner_variable}
+                                  for env in ENVS.values()]}
+    job = workflows[name]["jobs"][job_id]
+    [auth] = [s for s in job["steps"] if uses(s, "google-github-actions/auth")]
+    assert auth["with"]["service_account"] == "${{ vars[matrix.planner_variable] }}"
+    assert job["env"]["PLANNER"] == "${{ vars[matrix.planner_variable] }}"
+    guard = step_named(workflows[name], job_id, "require the planner of this environment")
+    assert job["steps"].index(guard) < job["steps"].index(auth)
+
+
+@pytest.mark.parametrize("planner", ["", "sa@p.iam.gserviceaccount.com"])
+def test_an_unset_planner_variable_stops_the_job_in_one_line(workflows, tmp_path, planner):
+    step = step_named(workflows["pr.yml"], "plan", "require the planner of this environment")
+    proc, _ = run_step(step["run"], tmp_path, {"PLANNER": planner, "TARGET_ENV": "dev",
+                                               "PLANNER_VARIABLE": "GCP_PLAN_SERVICE_ACCOUNT_DEV"},
+                       {})
+    assert proc.returncode == (1 if not planner else 0)
+    if not planner:
+        assert proc.stdout == ("::error::repository variable GCP_PLAN_SERVICE_ACCOUNT_DEV "
+                               "(ci_planner_variable of dev in infra/model/envs.py) is not set; "
+                               "see docs/operating.md, In CI\n")
+
+
+def test_no_workflow_lists_environments_or_picks_an_identity_by_name():
+    """Environments and identities come from the model: no literal list, no ``matrix.env ==``
+    choosing between planners (what made every new environment plan as dev)."""
+    for name in NAMES:
+        text = (WORKFLOWS / name).read_text()
+        assert "matrix.env ==" not in text and "matrix.env !=" not in text, name
+        assert not re.search(r"\[\s*'?dev'?\s*,", text), name
+        assert "GCP_PLAN_SERVICE_ACCOUNT_" not in text, name
+
+
+def test_ci_applies_exactly_the_environments_the_model_gives_a_deployer(workflows):
+    deployed = {env.name: env.ci_deployer_variable for env in ENVS.values()
+                if env.ci_deployer_variable}
+    applied = {v["ENV"] for wf in workflows.values() for _, t, v in make_calls(wf)
+               if t == "apply"}
+    assert applied == set(deployed)
+    job = workflows["main.yml"]["jobs"]["apply"]
+    [env] = applied
+    assert job["environment"] == env, "the deployer admits only jobs in that GitHub environment"
+    [auth] = [s for s in job["steps"] if uses(s, "google-github-actions/auth")]
+    assert auth["with"]["service_account"] == f"${{{{ vars.{deployed[env]} }}}}"
 
 
 # --- authentication and permissions ----------------------------------------------------------
@@ -276,7 +372,8 @@ def test_google_auth_is_workload_identity_federation(workflows):
         assert tag_of(step).startswith("v2."), name
         assert set(step["with"]) == {"workload_identity_provider", "service_account"}, name
         for value in step["with"].values():
-            assert re.fullmatch(r"\$\{\{.*vars\.[A-Z_]+.*\}\}", value), (name, value)
+            assert re.fullmatch(r"\$\{\{ vars(\.[A-Z_]+|\[matrix\.planner_variable\]) \}\}",
+                                value), (name, value)
 
 
 def test_jobs_that_authenticate_may_mint_id_tokens_and_no_others(workflows):
@@ -337,6 +434,11 @@ def run_lines(job):
     return [line.strip() for s in job["steps"] for line in s.get("run", "").splitlines()]
 
 
+PLAN_JOB_ENV = {"TARGET_ENV": "${{ matrix.env }}",
+                "PLANNER_VARIABLE": "${{ matrix.planner_variable }}",
+                "PLANNER": "${{ vars[matrix.planner_variable] }}"}
+
+
 def test_pr_checks_then_plans_each_environment(workflows):
     jobs = workflows["pr.yml"]["jobs"]
     check_targets = [t for j, t, _ in make_calls(workflows["pr.yml"]) if j == "check"]
@@ -344,9 +446,12 @@ def test_pr_checks_then_plans_each_environment(workflows):
         ["lint", "synth", "policy", "test"]
     plan = jobs["plan"]
     assert plan["needs"] == "check"
-    assert plan["strategy"]["matrix"]["env"] == ["dev", "prod"]
+    step, _ = matrix_source(workflows["pr.yml"], "plan")
+    assert jobs["check"]["steps"].index(step) < min(
+        i for i, s in enumerate(jobs["check"]["steps"]) if "make" in s.get("run", "")), \
+        "computed before anything can fail, so the comment knows every environment"
     assert 'make plan ENV="$TARGET_ENV"' in run_lines(plan)
-    assert plan["env"] == {"TARGET_ENV": "${{ matrix.env }}"}
+    assert plan["env"] == PLAN_JOB_ENV
     [upload] = [s for s in plan["steps"] if uses(s, "actions/upload-artifact")]
     assert upload["with"]["name"] == "plan-${{ matrix.env }}"
     uploaded = upload["with"]["path"].split()
@@ -449,12 +554,14 @@ def test_main_compares_fingerprints(workflows, tmp_path, reviewed, fresh, code):
 # --- drift.yml -------------------------------------------------------------------------------
 
 
-def test_drift_runs_every_environment(workflows):
+def test_drift_runs_every_environment(workflows, tmp_path):
     job = workflows["drift.yml"]["jobs"]["drift"]
-    assert job["strategy"]["matrix"]["env"] == list(ENVS)
+    matrix = derived_matrix(workflows["drift.yml"], "drift", tmp_path=tmp_path)
+    assert [e["env"] for e in matrix["include"]] == list(ENVS)
+    assert workflows["drift.yml"]["jobs"]["envs"]["permissions"] == {"contents": "read"}
     assert job["permissions"] == {"contents": "read", "id-token": "write", "issues": "write"}
     assert 'make drift ENV="$TARGET_ENV"' in run_lines(job)
-    assert job["env"] == {"TARGET_ENV": "${{ matrix.env }}"}
+    assert job["env"] == PLAN_JOB_ENV
 
 
 def codes_in(condition):
@@ -592,23 +699,28 @@ def pr_script(workflows):
     return next(s for s in job["steps"] if uses(s, "actions/github-script"))["with"]["script"]
 
 
+MATRIX = json.dumps(ci_matrix(ENVS))
+
+
 @needs_node
 def test_pr_comment_is_created_then_updated(workflows, tmp_path):
-    for env in ("dev", "prod"):
+    for env in ENVS:
         folder = tmp_path / "reports" / f"plan-{env}"
         folder.mkdir(parents=True)
         (folder / "plan.md").write_text(f"# Plan summary {env}\n")
         (folder / "plan.fingerprint").write_text(f"sha256:{env}\n")
     (tmp_path / "reports" / "policy-report").mkdir()
     (tmp_path / "reports" / "policy-report" / "policy-report.md").write_text("# Policy: clean\n")
-    env = {"CHECK_RESULT": "success", "PLAN_RESULT": "success"}
+    env = {"CHECK_RESULT": "success", "PLAN_RESULT": "success", "ENVS_MATRIX": MATRIX}
     [(kind, params)] = run_script(pr_script(workflows), tmp_path,
                                   {"issues": [], "comments": []}, env)
     assert kind == "createComment"
     body = params["body"]
-    for text in ("# Plan summary dev", "# Plan summary prod", "`sha256:prod`", "# Policy: clean",
-                 "0123456"):
+    for text in (*(f"# Plan summary {env}" for env in ENVS), "`sha256:prod`",
+                 "# Policy: clean", "0123456"):
         assert text in body
+    assert [line for line in body.splitlines() if line.startswith("### ")] == \
+        [f"### {env}" for env in ENVS] + ["### Policy"]
     marker = body.splitlines()[0]
     existing = [{"id": 77, "user": {"type": "Bot"}, "body": f"{marker}\nold"},
                 {"id": 78, "user": {"type": "User"}, "body": "looks good"}]
@@ -622,8 +734,21 @@ def test_pr_comment_is_created_then_updated(workflows, tmp_path):
 def test_pr_comment_says_when_a_plan_is_missing(workflows, tmp_path):
     (tmp_path / "reports").mkdir()
     [(_, params)] = run_script(pr_script(workflows), tmp_path, {"issues": [], "comments": []},
-                               {"CHECK_RESULT": "failure", "PLAN_RESULT": "skipped"})
-    assert "_No plan for prod (plan jobs: skipped)" in params["body"]
+                               {"CHECK_RESULT": "failure", "PLAN_RESULT": "skipped",
+                                "ENVS_MATRIX": MATRIX})
+    for env in ENVS:
+        assert f"_No plan for {env} (plan jobs: skipped)" in params["body"]
+    assert "_No policy report (checks: failure)" in params["body"]
+
+
+@needs_node
+def test_pr_comment_says_when_the_environments_are_unknown(workflows, tmp_path):
+    (tmp_path / "reports").mkdir()
+    [(_, params)] = run_script(pr_script(workflows), tmp_path, {"issues": [], "comments": []},
+                               {"CHECK_RESULT": "failure", "PLAN_RESULT": "skipped",
+                                "ENVS_MATRIX": ""})
+    assert "_The environments could not be read from infra/model/envs.py (checks: failure)" \
+        in params["body"]
     assert "_No policy report (checks: failure)" in params["body"]
 
 
@@ -649,7 +774,7 @@ def test_every_action_is_pinned_to_a_commit_with_its_version_in_a_comment():
 def test_every_checkout_drops_the_token(workflows):
     checkouts = [(name, step) for name, wf in workflows.items() for _, step in steps(wf)
                  if uses(step, "actions/checkout")]
-    assert len(checkouts) == 4
+    assert len(checkouts) == 5
     for name, step in checkouts:
         assert step.get("with", {}).get("persist-credentials") is False, name
 

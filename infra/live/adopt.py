@@ -10,6 +10,7 @@ line naming the file; nothing written).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from infra.live.adopt_inputs import InputError, load_inventory, load_triggers
 from infra.live.adopt_record import ADOPTION_DIR, record_path, render_record
 from infra.live.adopt_report import EXIT_BLOCKED, plan_adoption, render
 from infra.model.envs import get_env
-from infra.paths import stack_file
+from infra.paths import DEFAULT_OUTDIR, stack_file
 from infra.stackjson.stack import StackJson
 
 EXIT_UNREADABLE = 1
@@ -38,7 +39,8 @@ def build_parser() -> Parser:
     parser.add_argument("--triggers", type=Path,
                         help="gcloud builds triggers list --format=json output")
     parser.add_argument("--stack", type=Path,
-                        help="synthesized cdk.tf.json; default cdktf.out/stacks/pipeline-ENV")
+                        help="synthesized cdk.tf.json; default cdktf.out/stacks/pipeline-ENV "
+                             "(under $CDKTF_OUTDIR when set, where `make synth` writes it)")
     parser.add_argument("--adoption-dir", type=Path, default=ADOPTION_DIR,
                         help="where <env>.json is written; default infra/adoption")
     return parser
@@ -62,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     env = get_env(args.env)
     try:
-        stack = _load_stack(args.stack or stack_file(env.name))
+        stack = _load_stack(args.stack or stack_file(
+            env.name, Path(os.environ.get("CDKTF_OUTDIR", DEFAULT_OUTDIR))))
         lives = load_inventory(args.inventory, env.project_id)
         triggers = load_triggers(args.triggers)
     except InputError as err:

@@ -45,6 +45,49 @@ TABLE_SCHEMA_NOTE = (
     "`bq show --schema --format=prettyjson {example}`, and declare the live schema.")
 
 
+# What a running pipeline cannot run without: its Cloud Run services (released by their own
+# repos, so live before any take-over) and its data stores. An inventory that shows the
+# pipeline is there (a declared resource other than an API is live, or a component the
+# manifest removed) but holds fewer than this share of them is incomplete, not a new project:
+# everything it misses would be "created" over what already runs.
+CORE_TYPES = ("google_cloud_run_v2_service", "google_bigquery_dataset",
+              "google_firestore_database", "google_storage_bucket")
+CORE_SHARE = 0.5
+
+INCOMPLETE_NOTE = (
+    "The inventory looks incomplete: {live} of the {declared} declared resources other than "
+    "APIs are live in {project} ({examples}), so the pipeline runs there, yet only {core_live} "
+    "of its {core} Cloud Run services and data stores are, fewer than half of what a running "
+    "pipeline cannot be without; adopting from it would create what already exists. Fix: "
+    "record it again with `make inventory ENV={env}` and check the reading identity's roles "
+    "(`roles/cloudasset.viewer` on {project}, and the viewer roles in docs/operating.md); a "
+    "Cloud Asset API enabled minutes ago may still be indexing the project.")
+
+
+def incomplete_inventory(env: EnvConfig, declared: Sequence[Declared],
+                         matched: Sequence[Declared], removed: Sequence[Finding]) -> str | None:
+    """The one-line finding when the inventory cannot be the whole running project (see
+    ``CORE_TYPES``), else None. An empty project, or one holding only APIs, is new: None."""
+    considered = [d for d in declared if d.type not in ("google_project_service",
+                                                        "google_firestore_field")]
+    live = sorted({d.address for d in matched if d.type not in ("google_project_service",
+                                                                  "google_firestore_field")})
+    if not live and not removed:
+        return None
+    core = {d.address for d in considered if d.type in CORE_TYPES}
+    core_live = core & set(live)
+    if not core or len(core_live) >= CORE_SHARE * len(core):
+        return None
+    examples = ", ".join(f"`{a}`" for a in live[:3]) + (" …" if len(live) > 3 else "")
+    if not live:
+        examples = "none, but " + ", ".join(f"`{f.name}`" for f in removed[:3]) + \
+            (" …" if len(removed) > 3 else "") + ", which the manifest removed, " + \
+            ("is" if len(removed) == 1 else "are") + " live"
+    return INCOMPLETE_NOTE.format(live=len(live), declared=len(considered), examples=examples,
+                                  project=env.project_id, core_live=len(core_live),
+                                  core=len(core), env=env.name)
+
+
 @dataclass(frozen=True)
 class Adoption:
     env: EnvConfig
@@ -70,6 +113,8 @@ class Adoption:
     """Imported addresses whose live configuration the inventory does not hold."""
     prerequisites: tuple[str, ...] = ()
     """What must exist before the first plan and does not (``infra.live.preflight``)."""
+    incomplete: str | None = None
+    """Why the inventory cannot be the whole running project (``incomplete_inventory``)."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -79,7 +124,8 @@ class Adoption:
     def exit_code(self) -> int:
         if self.blocked:
             return EXIT_BLOCKED
-        return EXIT_FINDINGS if self.findings or self.prerequisites else EXIT_ADOPTABLE
+        return EXIT_FINDINGS if self.findings or self.prerequisites or self.incomplete \
+            else EXIT_ADOPTABLE
 
 
 def plan_adoption(stack: StackJson, manifest: Manifest, env: EnvConfig,
@@ -150,7 +196,8 @@ def plan_adoption(stack: StackJson, manifest: Manifest, env: EnvConfig,
                     sum(1 for x in rest if x.name in own),
                     cannot_match_note(env.project_id) if monitoring else None,
                     tuple(kept), tuple(changes), tuple(services), tuple(unconfigured),
-                    _prerequisites(env, lives))
+                    _prerequisites(env, lives),
+                    incomplete_inventory(env, declared, list(m.matched.values()), removed))
 
 
 def _prerequisites(env: EnvConfig, lives: Sequence[Live]) -> tuple[str, ...]:
@@ -189,6 +236,8 @@ def render(a: Adoption, inventory: str, triggers: str | None) -> str:
     verdict = {EXIT_BLOCKED: "**blocked**: adopting would replace a data store or a component",
                EXIT_FINDINGS: "adoptable, with findings to act on",
                EXIT_ADOPTABLE: "adoptable, nothing to act on"}[a.exit_code]
+    if a.incomplete and a.exit_code == EXIT_FINDINGS:
+        verdict = "**the inventory looks incomplete**: record it again before adopting"
     out = [f"# Adoption report: {env.name} ({env.project_id})", "",
            f"Inventory `{inventory}`; triggers `{triggers or 'none given'}`.", "",
            f"**{len(a.imports)} to import**, {len(a.created)} declared but not live (created "
@@ -196,6 +245,8 @@ def render(a: Adoption, inventory: str, triggers: str | None) -> str:
            f"{len(a.changes)} intended changes, {len(a.kept)} live settings kept; "
            f"{a.owned_count} live resources belong to something else and are left alone. "
            f"Verdict: {verdict}.", ""]
+    if a.incomplete:
+        out += ["## Incomplete inventory", "", a.incomplete, ""]
     if a.blocked:
         out += ["## Blocked: the declared value would replace the live resource", "",
                 "Nothing was written. The fix is always to declare the live value, never to "

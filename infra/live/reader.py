@@ -191,12 +191,15 @@ class GoogleCloudReader:
         except GoogleAPIError as err:
             raise ReadError(f"reading {what}: {one_line(err)}") from err
 
-    def _rest(self, what: str, method: str, url: str) -> JSON | None:
-        """One REST call: ``None`` on 404, ``ReadError`` on any other failure."""
+    def _rest(self, what: str, method: str, url: str,
+              body: JSON | None = None) -> JSON | None:
+        """One REST call (``body`` for a POST, default ``{}``): ``None`` on 404, ``ReadError``
+        on any other failure."""
         import requests
 
         try:
-            response = self.session.request(method, url, json={} if method == "POST" else None)
+            response = self.session.request(method, url, json=(body if body is not None else {})
+                                            if method == "POST" else None)
         except requests.RequestException as err:
             raise ReadError(f"reading {what}: {one_line(err)}") from err
         if response.status_code == 404:
@@ -211,7 +214,15 @@ class GoogleCloudReader:
         return data
 
     def _rest_policy(self, what: str, method: str, url: str) -> JSON | None:
-        data = self._rest(what, method, url)
+        """An IAM policy, asked for in version 3: a policy holding conditional bindings (the
+        build identity's source-bucket grant) is refused, or returned without its
+        conditions, at a lower version
+        (https://cloud.google.com/iam/docs/policies#specifying-version-get)."""
+        if method == "POST":
+            data = self._rest(what, method, url, {"options": {"requestedPolicyVersion": 3}})
+        else:
+            sep = "&" if "?" in url else "?"
+            data = self._rest(what, method, f"{url}{sep}optionsRequestedPolicyVersion=3")
         return None if data is None else policy_from_json(data)
 
     def get_service(self, name: str) -> JSON | None:

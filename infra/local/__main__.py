@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     p_demo.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
     p_job = sub.add_parser("run-job", help="fire a scheduler job now", tool="local: error")
     common(p_job)
-    p_job.add_argument("job", help="job name, with or without the sport prefix")
+    p_job.add_argument("job", help="job name (with or without the sport prefix), its "
+                                   "manifest key, or the target only it calls")
     p_drill = sub.add_parser("drill", help="re-enact each outage class and print what "
                              "detected it", tool="local: error")
     common(p_drill)
@@ -75,15 +76,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_job(workdir: Path, name: str) -> int:
+def _run_job(workdir: Path, name: str, env_name: str) -> int:
+    from infra.local.plan import find_job, job_keys
     from infra.local.runner import load_plan
     from infra.local.supervisor import JobCall, fire_job
+    from infra.model.envs import get_env
+    from infra.model.pipeline import load
 
-    read_state(workdir)
+    state = read_state(workdir)
+    env = get_env(str(state.get("env") or env_name))  # the env of the stack that runs
     jobs = [JobCall(**j) for j in load_plan(workdir)["jobs"]]
-    job = next((j for j in jobs if name in (j.name, j.name.split("-", 1)[-1])), None)
-    if job is None:
-        raise LocalError(f"no scheduler job {name!r}; declared: {[j.name for j in jobs]}")
+    job = find_job(jobs, name, env.sport, job_keys(load(), env))
     attempts = fire_job(job)
     for n, (code, _body) in enumerate(attempts, 1):
         print(f"run-job: {job.name} → {job.target}{job.path} as {job.identity}: attempt {n}: "
@@ -158,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(args.workdir, args.date, args.timeout)
         if args.command == "drill":
             return _drill(args.workdir, args.env, args.stack, args.names, args.heap_mb)
-        return _run_job(args.workdir, args.job)
+        return _run_job(args.workdir, args.job, args.env)
     except LocalError as exc:
         print(f"local: error: {exc}", file=sys.stderr)
         return 1

@@ -12,7 +12,7 @@ the supervisor's plan file and ``state.json``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from infra.local.supervisor import JobCall
 from infra.local.topology import FunctionSpec, Topology
 from infra.model.envs import EnvConfig
 from infra.model.manifest import Manifest
-from infra.model.naming import Names
+from infra.model.naming import Names, key_of
 from infra.paths import REPO_ROOT
 
 DEFAULT_WORKDIR = REPO_ROOT / ".local"
@@ -133,6 +133,39 @@ class UpPlan:
                         target=j.target, front_port=front_ports[j.target], path=j.path,
                         method=j.method, body=j.body, headers=j.headers, identity=j.identity,
                         retry_count=j.retry_count) for j in self.topology.jobs]
+
+
+def job_keys(manifest: Manifest, env: EnvConfig) -> dict[str, str]:
+    """Cloud Scheduler job name → the job's manifest key (``pipeline-canary-queries`` →
+    ``pipeline-canary``), for ``find_job``."""
+    names = Names(env)
+    return {names.job(job): job.key for job in manifest.jobs}
+
+
+def find_job(jobs: Sequence[JobCall], name: str, sport: str,
+             keys: Mapping[str, str] | None = None) -> JobCall:
+    """The job ``run-job NAME`` fires. ``name`` is, in this order: the job's cloud name, that
+    name without the sport prefix, its manifest key (``keys``: see ``job_keys``), or its
+    target's name (with or without the prefix) when exactly one job calls that target.
+    ``LocalError`` listing the jobs when none matches, or naming them when several call it."""
+    keys = keys or {}
+    for matches in (lambda j: j.name == name,
+                    lambda j: key_of(sport, j.name) == name,
+                    lambda j: keys.get(j.name) == name):
+        found = [j for j in jobs if matches(j)]
+        if found:
+            return found[0]
+    calling = [j for j in jobs if name in (j.target, key_of(sport, j.target))]
+    if len(calling) == 1:
+        return calling[0]
+    if calling:
+        raise LocalError(f"{len(calling)} scheduler jobs call {name!r}: "
+                         f"{', '.join(j.name for j in calling)}; name one")
+    declared = ", ".join(
+        f"{j.name}" + (f" (key {keys[j.name]})" if keys.get(j.name) not in (None, j.name) else "")
+        + f" → {j.target}" for j in jobs)
+    raise LocalError(f"no scheduler job {name!r}; give a job's name, its manifest key or the "
+                     f"target only it calls: {declared or 'the stack declares none'}")
 
 
 def plan_up(topology: Topology, manifest: Manifest, env: EnvConfig,

@@ -132,7 +132,7 @@ def _spec(manifest: Manifest, env: EnvConfig, topology: Topology, svc: Service, 
         processors = (ProcessorSpec(snake(svc.key), snake(svc.key)),)
     own = {p.name for p in manifest.processors if p.phase == svc.phase}
     triggers: dict[str, tuple[str, ...]] = {}
-    for table, procs in manifest.trigger_map.items():
+    for table, procs in manifest.active_trigger_map().items():
         if set(procs) & own:
             triggers[table] = tuple(p for p in procs if p in enabled)
     publishes = tuple(

@@ -11,11 +11,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from infra.model import limits
 from infra.model.manifest import Manifest, ManifestError
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 SPORT_RE = re.compile(r"^[a-z]{2,5}$")
 ENV_VAR_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,9}$")
+"""An environment's name: 2-10 lowercase letters or digits, starting with a letter. It names
+the stack (``pipeline-<env>``), its state prefix, CI jobs and make's word lists, so anything
+else (``Prod``, ``no_such env``) can never be an environment: tests use such names as the
+unknown one."""
+GITHUB_VAR_RE = re.compile(r"^(?!GITHUB_)[A-Z][A-Z0-9_]*$")
 STACK_ENV = ("GCP_PROJECT", "SPORT")
 """Variables the stack gives every service itself (and ``TOPIC_<KEY>`` per published topic;
 ``EnvConfig.service_vars``)."""
@@ -48,6 +55,9 @@ class EnvConfig:
     alert_channel_secret: str
     """Secret Manager secret holding the Slack token of the alert channel."""
     alert_slack_channel: str
+    ci_planner_variable: str
+    """GitHub Actions repository variable holding the service account CI plans and reviews
+    drift as in this environment (``pr.yml``, ``drift.yml``; docs/operating.md, "In CI")."""
     scaling: Mapping[str, Scaling] = field(default_factory=dict)
     """Per service key; services not listed get ``Scaling()``."""
     time_zone: str = "America/New_York"
@@ -68,6 +78,25 @@ class EnvConfig:
     alert_channel_display_name: str | None = None
     """The notification channel's display name; default ``Pipeline alerts <slack channel>``.
     Set it to a live channel's display name to adopt that channel instead of adding one."""
+    ci_deployer_variable: str | None = None
+    """Repository variable holding the service account ``main.yml`` applies and verifies this
+    environment with (its job runs in the GitHub environment of the same name, the only subject
+    the deployer admits); ``None``: CI never applies it."""
+
+    def __post_init__(self) -> None:
+        """Refuse, on construction, a name that could not be an environment (``ENV_NAME_RE``)
+        and CI identities that are not repository variable names or that are shared."""
+        if not isinstance(self.name, str) or not ENV_NAME_RE.match(self.name):
+            raise ManifestError(f"envs[{self.name!r}].name: invalid name {self.name!r}; 2-10 "
+                                "lowercase letters or digits, starting with a letter")
+        for attr in ("ci_planner_variable", "ci_deployer_variable"):
+            value = getattr(self, attr)
+            if value is not None and not GITHUB_VAR_RE.match(value):
+                raise ManifestError(f"envs[{self.name}].{attr}: invalid value {value!r}; a "
+                                    "GitHub Actions variable name (UPPER_SNAKE_CASE)")
+        if self.ci_planner_variable == self.ci_deployer_variable:
+            raise ManifestError(f"envs[{self.name}].ci_deployer_variable: the planner's "
+                                "variable; CI plans and applies as different identities")
 
     @property
     def dataset_location(self) -> str:
@@ -92,12 +121,14 @@ class EnvConfig:
     def validate(self, manifest: Manifest) -> EnvConfig:
         """Raise ``ManifestError`` naming the field when this config cannot serve ``manifest``."""
         where = f"envs[{self.name}]"
-        if not PROJECT_RE.match(self.project_id):
-            raise ManifestError(f"{where}.project_id: invalid value {self.project_id!r}; "
-                                "6-30 chars of [a-z0-9-]")
+        problem = limits.PROJECT_ID.problem(self.project_id)
+        if problem or not PROJECT_RE.match(self.project_id):
+            raise _bad(f"{where}.project_id", self.project_id,
+                       problem or f"{limits.PROJECT_ID.kind}: {limits.PROJECT_ID.accepts}")
         if not SPORT_RE.match(self.sport):
             raise ManifestError(f"{where}.sport: invalid value {self.sport!r}; 2-5 lowercase "
                                 "letters, e.g. nba")
+        self._validate_google_values(where)
         missing = sorted(s.key for s in manifest.services if s.key not in self.images)
         if missing:
             raise ManifestError(f"{where}.images: no image for services {missing}; add one per "
@@ -124,13 +155,58 @@ class EnvConfig:
         for key, sc in self.scaling.items():
             if key not in self.images:
                 raise ManifestError(f"{where}.scaling: unknown service key {key!r}")
-            if not 0 <= sc.min_instances <= sc.max_instances:
-                raise ManifestError(f"{where}.scaling[{key}]: invalid bounds "
-                                    f"{sc.min_instances}..{sc.max_instances}; need 0 <= min <= max")
-        from infra.model.naming import check_cloud_names  # naming imports this module
+            bad = limits.scaling_problem(sc.min_instances, sc.max_instances)
+            if bad:
+                raise _bad(f"{where}.scaling[{key}].{bad[0]}", bad[1],
+                           f"{bad[2]} (bounds {sc.min_instances}..{sc.max_instances})")
+        from infra.model.naming import (  # naming imports this module
+            check_cloud_name_rules,
+            check_cloud_names,
+        )
 
         check_cloud_names(manifest, self)
+        check_cloud_name_rules(manifest, self)
         return self
+
+    def _validate_google_values(self, where: str) -> None:
+        """Every value Google reads from this config, against what it accepts
+        (``infra.model.limits``, each rule citing its documentation)."""
+        locations = (
+            ("region", self.region, limits.CLOUD_RUN_REGIONS,
+             "a Cloud Run / Cloud Functions region"),
+            ("bigquery_location" if self.bigquery_location else "bigquery_location (default: "
+             "region)", self.dataset_location, limits.BIGQUERY_LOCATIONS,
+             "a BigQuery location: a region or the multi-region US or EU"),
+            ("firestore_location" if self.firestore_location else "firestore_location "
+             "(default: region)", self.database_location, limits.FIRESTORE_LOCATIONS,
+             "a Firestore location: a region or the multi-region nam5, nam7 or eur3"),
+        )
+        for name, value, allowed, kind in locations:
+            problem = limits.location_problem(value, allowed, kind)
+            if problem:
+                raise _bad(f"{where}.{name}", value, problem)
+        for name, value, rule in (("state_bucket", self.state_bucket, limits.BUCKET),
+                                  ("alert_channel_secret", self.alert_channel_secret,
+                                   limits.SECRET_ID)):
+            problem = rule.problem(value)
+            if problem:
+                raise _bad(f"{where}.{name}", value, problem)
+        for key, name in self.buckets.items():
+            problem = limits.BUCKET.problem(name)
+            if problem:
+                raise _bad(f"{where}.buckets[{key}]", name, problem)
+        for key, image in self.images.items():
+            problem = limits.image_problem(image)
+            if problem:
+                raise _bad(f"{where}.images[{key}]", image, problem)
+        problem = limits.time_zone_problem(self.time_zone)
+        if problem:
+            raise _bad(f"{where}.time_zone", self.time_zone,
+                       f"{problem} (the canary reads today's date in it)")
+
+
+def _bad(field_path: str, value: object, accepted: str) -> ManifestError:
+    return ManifestError(f"{field_path}: invalid value {value!r}; {accepted}")
 
 
 def _images(registry: str, tag: str) -> Mapping[str, str]:
@@ -151,6 +227,7 @@ ENVS: Mapping[str, EnvConfig] = MappingProxyType({
         images=_images("us-west2-docker.pkg.dev/nba-props-platform-dev/pipeline", "dev"),
         alert_channel_secret="pipeline-alerts-slack-token",
         alert_slack_channel="#nba-pipeline-alerts-dev",
+        ci_planner_variable="GCP_PLAN_SERVICE_ACCOUNT_DEV",
         buckets=MappingProxyType({"raw": "nba-props-platform-dev-nba-raw"}),
     ),
     "prod": EnvConfig(
@@ -162,6 +239,8 @@ ENVS: Mapping[str, EnvConfig] = MappingProxyType({
         images=_images("us-west2-docker.pkg.dev/nba-props-platform/pipeline", "stable"),
         alert_channel_secret="pipeline-alerts-slack-token",
         alert_slack_channel="#nba-pipeline-alerts",
+        ci_planner_variable="GCP_PLAN_SERVICE_ACCOUNT_PROD",
+        ci_deployer_variable="GCP_APPLY_SERVICE_ACCOUNT_PROD",
         # BigQuery errors in the live project read "Table not found in location us-west2".
         bigquery_location="us-west2",
         # <project>-<sport>-raw; the live raw bucket's name is not in the pipeline's records:
@@ -173,6 +252,8 @@ ENVS: Mapping[str, EnvConfig] = MappingProxyType({
         }),
     ),
 })
+if any(key != env.name for key, env in ENVS.items()):
+    raise ManifestError("envs: each key must be its environment's name")
 
 
 def unknown_env(name: str) -> str | None:

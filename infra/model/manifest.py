@@ -3,7 +3,9 @@
 Everything else (the stacks, the orchestrator's expected-processor set, the emulator
 topology, the README table and the diagram) is derived from one ``Manifest`` value; nothing
 restates it. ``Manifest.validate()`` raises ``ManifestError`` naming the field, the bad value
-and what is allowed.
+and what is allowed: every name and value is checked against what Google accepts
+(``infra.model.limits``, each rule citing its documentation), and the wiring against the drift
+Google would accept but the pipeline would not survive (trigger map, canary cadence).
 
 Names here are *keys*: the cloud name of a topic is ``<sport>-<key>``, of a service
 ``<sport>-<key>`` unless ``cloud_name`` overrides it, so one manifest serves every sport.
@@ -13,10 +15,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from infra.model import limits
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 PROCESSOR_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -291,59 +294,211 @@ class Manifest:
         return tuple(t for t in self.transitions if t.kind == "gated")
 
     def with_processor_enabled(self, name: str, enabled: bool) -> Manifest:
-        """A copy with one processor switched on or off (validated)."""
+        """A copy with one processor switched on or off (validated): the one edit a user
+        makes; the active trigger map follows (``active_trigger_map``)."""
         if name not in {p.name for p in self.processors}:
             raise _fail("processors", name, f"declared: {sorted(p.name for p in self.processors)}")
         procs = tuple(replace(p, enabled=enabled) if p.name == name else p for p in self.processors)
         return replace(self, processors=procs).validate()
 
+    def active_trigger_map(self) -> Mapping[str, tuple[str, ...]]:
+        """The trigger map as it runs: entries keyed by a disabled Phase 2 processor's table
+        never fire and are dropped, disabled Phase 3 processors are dropped from the targets,
+        and an entry left without a target goes. Disabling a processor is one edit."""
+        by_name = {p.name: p for p in self.processors}
+        writers = self.output_tables(2)
+        out: dict[str, tuple[str, ...]] = {}
+        for table, procs in self.trigger_map.items():
+            writer = by_name.get(writers.get(table, ""))
+            if writer is None or not writer.enabled:
+                continue
+            kept = tuple(n for n in procs if n in by_name and by_name[n].enabled)
+            if kept:
+                out[table] = kept
+        return out
+
     # ----- validation -----
 
     def validate(self) -> Manifest:
-        """Raise ``ManifestError`` on the first rule broken; return ``self`` when valid."""
-        _unique("phases[].number", (p.number for p in self.phases))
-        _unique("phases[].id", (p.id for p in self.phases))
-        phase_numbers = {p.number for p in self.phases}
+        """Raise ``ManifestError`` on the first rule broken; return ``self`` when valid.
+
+        Three passes, so that a message names the field that was changed, not another item
+        that refers to it: each item's own fields (every name and value against what Google
+        accepts, ``infra.model.limits``), then duplicate declarations, then the references
+        between items and the wiring (trigger map, canary cadence).
+        """
+        self._validate_items()
+        self._validate_unique()
+        self._validate_references()
+        return self
+
+    # --- pass 1: each item's own fields ---
+
+    def _validate_items(self) -> None:
         for i, p in enumerate(self.phases):
             if not PHASE_ID_RE.match(p.id):
                 raise _fail(f"phases[{i}].id", p.id, "expected phase_<n>_<name>, e.g. phase_2_raw")
-        _unique("processors[].name", (p.name for p in self.processors))
         for i, proc in enumerate(self.processors):
             if not PROCESSOR_RE.match(proc.name):
                 raise _fail(f"processors[{i}].name", proc.name, "use snake_case")
-            if proc.phase not in phase_numbers:
-                raise _fail(f"processors[{i}].phase", proc.phase, f"declared: {sorted(phase_numbers)}")
             for table in proc.output_tables:
                 if not PROCESSOR_RE.match(table):
                     raise _fail(f"processors[{i}].output_tables", table, "a snake_case table name")
-        for phase in phase_numbers:
-            _unique(f"output tables of phase {phase} processors (processors[].output_tables)",
-                    (t for p in self.processors if p.phase == phase for t in p.tables))
-
-        topic_keys = {t.key for t in self.topics}
-        _unique("topics[].key", (t.key for t in self.topics))
+                _check_name(f"processors[{i}].output_tables", table, limits.BIGQUERY_TABLE)
         for i, t in enumerate(self.topics):
-            _check_key(f"topics[{i}].key", t.key)
+            _check_key(f"topics[{i}].key", t.key, limits.PUBSUB)
             if t.key in self.removed:
                 raise _fail(f"topics[{i}].key", t.key, "it is listed in removed; do not re-declare it")
+        for i, s in enumerate(self.services):
+            self._validate_service(f"services[{i}]", s)
+        for i, f in enumerate(self.functions):
+            self._validate_function(f"functions[{i}]", f)
+        for i, t in enumerate(self.transitions):
+            self._validate_transition_fields(f"transitions[{i}]", t)
+        for i, j in enumerate(self.jobs):
+            where = f"jobs[{i}]"
+            _check_key(f"{where}.key", j.key, limits.SCHEDULER_JOB)
+            if j.cloud_name is not None:
+                _check_name(f"{where}.cloud_name", j.cloud_name, limits.SCHEDULER_JOB)
+            _check_short(f"{where}.short", j.short)
+            _check_cron(f"{where}.schedule", j.schedule)
+            _check_time_zone(f"{where}.time_zone", j.time_zone)
+            never = limits.never_runs(j.schedule)
+            if never:
+                raise _fail(f"{where}.schedule", j.schedule, never)
+            if not ROUTE_RE.match(j.path):
+                raise _fail(f"{where}.path", j.path, "a path starting with / (e.g. /process)")
+        for i, d in enumerate(self.datasets):
+            if not PROCESSOR_RE.match(d.key):
+                raise _fail(f"datasets[{i}].key", d.key, "snake_case (BigQuery dataset ids)")
+            _check_name(f"datasets[{i}].key", d.key, limits.BIGQUERY_DATASET)
+        for i, t in enumerate(self.tables):
+            if not PROCESSOR_RE.match(t.name):
+                raise _fail(f"tables[{i}].name", t.name, "snake_case")
+            _check_name(f"tables[{i}].name", t.name, limits.BIGQUERY_TABLE)
+        for i, b in enumerate(self.buckets):
+            _check_key(f"buckets[{i}].key", b.key, limits.BUCKET)
+        for i, a in enumerate(self.alerts):
+            if a.display_name is not None and not a.display_name.strip():
+                raise _fail(f"alerts[{i}].display_name", a.display_name,
+                            "a non-empty name, or None for the default")
+        if self.completion_ttl_days < 1:
+            raise _fail("completion_ttl_days", self.completion_ttl_days, "at least 1")
 
+    def _validate_service(self, where: str, s: Service) -> None:
+        _check_key(f"{where}.key", s.key, limits.CLOUD_RUN_SERVICE)
+        if s.cloud_name is not None:
+            _check_name(f"{where}.cloud_name", s.cloud_name, limits.CLOUD_RUN_SERVICE)
+        _check_short(f"{where}.short", s.short)
+        if s.key in self.removed:
+            raise _fail(f"{where}.key", s.key, "it is listed in removed; do not re-declare it")
+        for r in s.routes:
+            if not ROUTE_RE.match(r):
+                raise _fail(f"{where}.routes", r, "routes start with / (e.g. /process)")
+        if not 1 <= s.timeout_seconds <= limits.CLOUD_RUN_TIMEOUT_MAX:
+            raise _fail(f"{where}.timeout_seconds", s.timeout_seconds,
+                        f"1..{limits.CLOUD_RUN_TIMEOUT_MAX} (Cloud Run's request timeout)")
+
+    def _validate_function(self, where: str, f: Function) -> None:
+        _check_key(f"{where}.key", f.key, limits.FUNCTION)
+        if f.cloud_name is not None:
+            _check_name(f"{where}.cloud_name", f.cloud_name, limits.FUNCTION)
+        _check_short(f"{where}.short", f.short)
+        if f.key in self.removed:
+            raise _fail(f"{where}.key", f.key, "it is listed in removed; do not re-declare it")
+        if not re.match(r"^[a-z][a-z0-9_]*$", f.source):
+            raise _fail(f"{where}.source", f.source, "a folder name under functions/")
+        if not f.entry_point.isidentifier():
+            raise _fail(f"{where}.entry_point", f.entry_point, "a Python function name")
+        if f.signature not in limits.FUNCTION_TIMEOUT_MAX:
+            raise _fail(f"{where}.signature", f.signature, "'cloudevent' or 'http'")
+        if (f.signature == "cloudevent") != (f.trigger_topic is not None):
+            raise _fail(f"{where}.trigger_topic", f.trigger_topic,
+                        "cloudevent functions need a trigger topic; http functions have none")
+        if f.runtime not in limits.FUNCTION_RUNTIMES:
+            raise _fail(f"{where}.runtime", f.runtime, "a Python runtime Cloud Functions deploys: "
+                        f"{', '.join(sorted(limits.FUNCTION_RUNTIMES))}")
+        most = limits.FUNCTION_TIMEOUT_MAX[f.signature]
+        if not 1 <= f.timeout_seconds <= most:
+            raise _fail(f"{where}.timeout_seconds", f.timeout_seconds,
+                        f"1..{most} for {limits.FUNCTION_KIND[f.signature]}")
+        if f.memory_mb not in limits.FUNCTION_MEMORY_MB:
+            raise _fail(f"{where}.memory_mb", f.memory_mb, "one of 128, 256, ... 8192")
+        bad = limits.scaling_problem(0, f.max_instances)
+        if bad:
+            raise _fail(f"{where}.{bad[0]}", bad[1], bad[2])
+
+    def _validate_transition_fields(self, where: str, t: Transition) -> None:
+        _check_key(f"{where}.key", t.key, limits.SERVICE_ACCOUNT)
+        _check_key(f"{where}.subscription", t.subscription, limits.PUBSUB)
+        if t.kind not in ("direct", "gated"):
+            raise _fail(f"{where}.kind", t.kind, "'direct' (push edge) or 'gated' (function)")
+        if not ROUTE_RE.match(t.path):
+            raise _fail(f"{where}.path", t.path, "a path starting with / (e.g. /process)")
+        lo, hi = limits.ACK_DEADLINE_SECONDS
+        if not lo <= t.ack_deadline_seconds <= hi:
+            raise _fail(f"{where}.ack_deadline_seconds", t.ack_deadline_seconds, f"{lo}..{hi}")
+        lo, hi = limits.DELIVERY_ATTEMPTS
+        if not lo <= t.max_delivery_attempts <= hi:
+            raise _fail(f"{where}.max_delivery_attempts", t.max_delivery_attempts,
+                        f"{lo}..{hi} (Pub/Sub dead-letter limits)")
+        if t.kind == "direct":
+            if t.function is not None or t.trigger_topic is not None:
+                raise _fail(f"{where}.function", t.function,
+                            "a direct transition has no function or trigger_topic; use kind='gated'")
+            return
+        if t.completion_collection is None or not PROCESSOR_RE.match(t.completion_collection):
+            raise _fail(f"{where}.completion_collection", t.completion_collection,
+                        "a snake_case Firestore collection name, e.g. phase3_completion")
+        if not 5 <= t.stall_minutes <= 24 * 60:
+            raise _fail(f"{where}.stall_minutes", t.stall_minutes, "5..1440")
+
+    # --- pass 2: duplicate declarations ---
+
+    def _validate_unique(self) -> None:
+        _unique("phases[].number", [p.number for p in self.phases])
+        _unique("phases[].id", [p.id for p in self.phases])
+        _unique("processors[].name", [p.name for p in self.processors])
+        for phase in sorted({p.phase for p in self.processors}):
+            _unique(f"output tables of phase {phase} processors (processors[].output_tables)",
+                    [t for p in self.processors if p.phase == phase for t in p.tables])
+        _unique("topics[].key", [t.key for t in self.topics])
         _unique("component keys (services[].key + functions[].key)", self.component_keys())
         _unique("identity shorts (services, functions, jobs)",
                 [s.short for s in self.services] + [f.short for f in self.functions]
                 + [j.short for j in self.jobs])
+        for i, s in enumerate(self.services):
+            for name in ("routes", "publishes", "invokes", "reads", "writes", "reads_buckets",
+                         "writes_buckets"):
+                _unique(f"services[{i}].{name}", list(getattr(s, name)))
+        for i, f in enumerate(self.functions):
+            _unique(f"functions[{i}].publishes", list(f.publishes))
+        _unique("transitions[].key", [t.key for t in self.transitions])
+        _unique("transitions[].subscription", [t.subscription for t in self.transitions])
+        _unique("jobs[].key", [j.key for j in self.jobs])
+        _unique("datasets[].key", [d.key for d in self.datasets])
+        _unique("tables[] (dataset.name)", [f"{t.dataset}.{t.name}" for t in self.tables])
+        _unique("buckets[].key", [b.key for b in self.buckets])
+        _unique("alerts[].component", [a.component for a in self.alerts])
+        _unique("alerts[].display_name", [a.display_name for a in self.alerts if a.display_name])
+        _unique("removed", list(self.removed))
+        for table, procs in self.trigger_map.items():
+            _unique(f"trigger_map[{table!r}]", list(procs))
+
+    # --- pass 3: references and wiring ---
+
+    def _validate_references(self) -> None:
+        phase_numbers = {p.number for p in self.phases}
+        for i, proc in enumerate(self.processors):
+            if proc.phase not in phase_numbers:
+                raise _fail(f"processors[{i}].phase", proc.phase, f"declared: {sorted(phase_numbers)}")
+        topic_keys = {t.key for t in self.topics}
         service_keys = {s.key for s in self.services}
         function_keys = {f.key for f in self.functions}
         for i, s in enumerate(self.services):
             where = f"services[{i}]"
-            _check_key(f"{where}.key", s.key)
-            _check_short(f"{where}.short", s.short)
-            if s.key in self.removed:
-                raise _fail(f"{where}.key", s.key, "it is listed in removed; do not re-declare it")
             if s.phase not in phase_numbers:
                 raise _fail(f"{where}.phase", s.phase, f"declared: {sorted(phase_numbers)}")
-            for r in s.routes:
-                if not ROUTE_RE.match(r):
-                    raise _fail(f"{where}.routes", r, "routes start with / (e.g. /process)")
             for t in s.publishes:
                 if t not in topic_keys:
                     raise _fail(f"{where}.publishes", t, f"declared topics: {sorted(topic_keys)}")
@@ -354,44 +509,19 @@ class Manifest:
             self._validate_access(where, s)
         for i, f in enumerate(self.functions):
             where = f"functions[{i}]"
-            _check_key(f"{where}.key", f.key)
-            _check_short(f"{where}.short", f.short)
-            if f.key in self.removed:
-                raise _fail(f"{where}.key", f.key, "it is listed in removed; do not re-declare it")
-            if not re.match(r"^[a-z][a-z0-9_]*$", f.source):
-                raise _fail(f"{where}.source", f.source, "a folder name under functions/")
-            if not f.entry_point.isidentifier():
-                raise _fail(f"{where}.entry_point", f.entry_point, "a Python function name")
-            if (f.signature == "cloudevent") != (f.trigger_topic is not None):
-                raise _fail(f"{where}.trigger_topic", f.trigger_topic,
-                            "cloudevent functions need a trigger topic; http functions have none")
             if f.trigger_topic is not None and f.trigger_topic not in topic_keys:
                 raise _fail(f"{where}.trigger_topic", f.trigger_topic,
                             f"declared topics: {sorted(topic_keys)}")
             for t in f.publishes:
                 if t not in topic_keys:
                     raise _fail(f"{where}.publishes", t, f"declared topics: {sorted(topic_keys)}")
-            if not 1 <= f.timeout_seconds <= 540:
-                raise _fail(f"{where}.timeout_seconds", f.timeout_seconds,
-                            "1..540 for event-driven gen2 functions")
-            if f.memory_mb not in (128, 256, 512, 1024, 2048, 4096, 8192):
-                raise _fail(f"{where}.memory_mb", f.memory_mb, "one of 128, 256, ... 8192")
 
-        _unique("transitions[].key", (t.key for t in self.transitions))
-        _unique("transitions[].subscription", (t.subscription for t in self.transitions))
         for i, t in enumerate(self.transitions):
             self._validate_transition(f"transitions[{i}]", t, topic_keys, service_keys,
                                       function_keys, phase_numbers)
 
-        _unique("jobs[].key", (j.key for j in self.jobs))
         for i, j in enumerate(self.jobs):
             where = f"jobs[{i}]"
-            _check_key(f"{where}.key", j.key)
-            if j.cloud_name is not None:
-                _check_key(f"{where}.cloud_name", j.cloud_name)
-            _check_short(f"{where}.short", j.short)
-            _check_cron(f"{where}.schedule", j.schedule)
-            _check_time_zone(f"{where}.time_zone", j.time_zone)
             if j.target in service_keys:
                 routes = self.service(j.target).routes
                 if j.path not in routes:
@@ -410,20 +540,11 @@ class Manifest:
             if a.component not in service_keys | function_keys:
                 raise _fail(f"alerts[{i}].component", a.component,
                             f"a declared service or function: {sorted(service_keys | function_keys)}")
-            if a.display_name is not None and not a.display_name.strip():
-                raise _fail(f"alerts[{i}].display_name", a.display_name,
-                            "a non-empty name, or None for the default")
-        if self.completion_ttl_days < 1:
-            raise _fail("completion_ttl_days", self.completion_ttl_days, "at least 1")
-        return self
+        self._validate_canary_cadence()
 
     def _validate_transition(self, where: str, t: Transition, topic_keys: set[str],
                              service_keys: set[str], function_keys: set[str],
                              phase_numbers: set[int]) -> None:
-        _check_key(f"{where}.key", t.key)
-        _check_key(f"{where}.subscription", t.subscription)
-        if t.kind not in ("direct", "gated"):
-            raise _fail(f"{where}.kind", t.kind, "'direct' (push edge) or 'gated' (function)")
         for name, value in (("source", t.source), ("target", t.target)):
             if value not in phase_numbers:
                 raise _fail(f"{where}.{name}", value, f"declared phases: {sorted(phase_numbers)}")
@@ -435,15 +556,7 @@ class Manifest:
         routes = self.service(t.target_service).routes
         if t.path not in routes:
             raise _fail(f"{where}.path", t.path, f"routes of {t.target_service}: {list(routes)}")
-        if not 10 <= t.ack_deadline_seconds <= 600:
-            raise _fail(f"{where}.ack_deadline_seconds", t.ack_deadline_seconds, "10..600")
-        if not 5 <= t.max_delivery_attempts <= 100:
-            raise _fail(f"{where}.max_delivery_attempts", t.max_delivery_attempts,
-                        "5..100 (Pub/Sub dead-letter limits)")
         if t.kind == "direct":
-            if t.function is not None or t.trigger_topic is not None:
-                raise _fail(f"{where}.function", t.function,
-                            "a direct transition has no function or trigger_topic; use kind='gated'")
             return
         if t.function is None:
             raise _fail(f"{where}.function", None,
@@ -462,11 +575,6 @@ class Manifest:
                         f"exactly ({t.trigger_topic!r},), the transition's trigger topic")
         if not self.enabled_processors(t.source):
             raise _fail(f"{where}.source", t.source, "a phase with at least one enabled processor")
-        if t.completion_collection is None or not PROCESSOR_RE.match(t.completion_collection):
-            raise _fail(f"{where}.completion_collection", t.completion_collection,
-                        "a snake_case Firestore collection name, e.g. phase3_completion")
-        if not 5 <= t.stall_minutes <= 24 * 60:
-            raise _fail(f"{where}.stall_minutes", t.stall_minutes, "5..1440")
 
     def _validate_access(self, where: str, s: Service) -> None:
         datasets = {d.key for d in self.datasets}
@@ -474,7 +582,6 @@ class Manifest:
         for name, keys, declared in (("reads", s.reads, datasets), ("writes", s.writes, datasets),
                                      ("reads_buckets", s.reads_buckets, buckets),
                                      ("writes_buckets", s.writes_buckets, buckets)):
-            _unique(f"{where}.{name}", keys)
             for key in keys:
                 if key not in declared:
                     raise _fail(f"{where}.{name}", key, f"declared: {sorted(declared)}")
@@ -484,9 +591,6 @@ class Manifest:
             if both:
                 raise _fail(f"{where}.{name}", both, "a written store is readable already; "
                             "list it in writes only")
-        if not 1 <= s.timeout_seconds <= 3600:
-            raise _fail(f"{where}.timeout_seconds", s.timeout_seconds,
-                        "1..3600 (Cloud Run's request timeout)")
 
     def _validate_subscribers(self, topic_keys: set[str]) -> None:
         consumed = {t.topic for t in self.transitions if t.kind == "direct"}
@@ -501,68 +605,116 @@ class Manifest:
     def _validate_trigger_map(self) -> None:
         by_name = {p.name: p for p in self.processors}
         phase3 = sorted(n for n, p in by_name.items() if p.phase == 3)
-        declared = sorted(self.output_tables(2))
+        writers = self.output_tables(2)
+        declared = sorted(writers)
         for table, procs in self.trigger_map.items():
-            if table not in declared:
+            where = f"trigger_map[{table!r}]"
+            if table not in writers:
                 # A key no processor writes never fires: its Phase 3 processors silently
                 # never run from it (the drift that once stalled a phase for days).
                 raise _fail("trigger_map", table,
                             "keys are the output tables of declared Phase 2 processors "
                             f"(processors[].output_tables): {declared}")
             if not procs:
-                raise _fail(f"trigger_map[{table!r}]", procs, "at least one Phase 3 processor")
+                raise _fail(where, procs, "at least one Phase 3 processor")
             for name in procs:
                 proc = by_name.get(name)
                 if proc is None or proc.phase != 3:
-                    raise _fail(f"trigger_map[{table!r}]", name,
-                                f"declared Phase 3 processors: {phase3}")
+                    raise _fail(where, name, f"declared Phase 3 processors: {phase3}")
+        # Entries of disabled processors stay declared but never fire (active_trigger_map
+        # drops them), so disabling a processor is one edit.
+        # Every processor the orchestrator waits for must be started by some entry, or the
+        # gate waits for it forever.
+        reached = {name for procs in self.active_trigger_map().values() for name in procs}
+        for i, p in enumerate(self.processors):
+            if p.phase == 3 and p.enabled and p.gated and p.name not in reached:
+                raise _fail(f"processors[{i}].name", p.name,
+                            "an enabled, gated Phase 3 processor is in the orchestrator's "
+                            "expected set, but no trigger_map entry (an enabled Phase 2 "
+                            "processor's table) triggers it, so the gate would wait for it "
+                            "forever: add it to a trigger_map entry, or set gated=False or "
+                            "enabled=False")
 
     def _validate_data(self) -> None:
-        _unique("buckets[].key", (b.key for b in self.buckets))
-        for i, b in enumerate(self.buckets):
-            _check_key(f"buckets[{i}].key", b.key)
         dataset_keys = {d.key for d in self.datasets}
-        _unique("datasets[].key", (d.key for d in self.datasets))
-        for i, d in enumerate(self.datasets):
-            if not PROCESSOR_RE.match(d.key):
-                raise _fail(f"datasets[{i}].key", d.key, "snake_case (BigQuery dataset ids)")
         for i, p in enumerate(self.phases):
             if p.dataset is not None and p.dataset not in dataset_keys:
                 raise _fail(f"phases[{i}].dataset", p.dataset, f"declared: {sorted(dataset_keys)}")
-        _unique("tables[] (dataset.name)", (f"{t.dataset}.{t.name}" for t in self.tables))
         for i, t in enumerate(self.tables):
             if t.dataset not in dataset_keys:
                 raise _fail(f"tables[{i}].dataset", t.dataset, f"declared: {sorted(dataset_keys)}")
-            if not PROCESSOR_RE.match(t.name):
-                raise _fail(f"tables[{i}].name", t.name, "snake_case")
+
+    def _validate_canary_cadence(self) -> None:
+        """The canary must run at least as often as the smallest stall limit it checks, or a
+        stall can last longer than its limit before anything reports it."""
+        gated = [(i, t) for i, t in enumerate(self.transitions) if t.kind == "gated"]
+        if not gated:
+            return
+        stall_at, stall = min(((i, t.stall_minutes) for i, t in gated), key=lambda x: x[1])
+        limit = f"transitions[{stall_at}].stall_minutes = {stall}"
+        example = next((f"*/{m} * * * *" for m in (30, 20, 15, 10, 5) if m <= stall), "")
+        for fi, fn in enumerate(self.functions):
+            if fn.role != "canary":
+                continue
+            jobs = [(i, j) for i, j in enumerate(self.jobs) if j.target == fn.key]
+            if not jobs:
+                raise _fail(f"functions[{fi}].key", fn.key,
+                            f"the canary runs only from a scheduler job: add one (jobs[].target="
+                            f"{fn.key!r}) running at least every {stall} minutes ({limit})")
+            gap = limits.longest_gap_minutes(tuple((j.schedule, j.time_zone) for _, j in jobs))
+            if gap > stall:
+                i, j = max(jobs, key=lambda it: limits.longest_gap_minutes(
+                    ((it[1].schedule, it[1].time_zone),)))
+                raise _fail(f"jobs[{i}].schedule", j.schedule,
+                            f"the canary's job runs up to {gap} minutes apart ({j.time_zone}, "
+                            f"over {limits.GAP_YEAR}), longer than the smallest stall limit it "
+                            f"checks ({limit}): run it at least every {stall} minutes, "
+                            f"e.g. '{example}'")
 
 
-def _unique(field_path: str, values: Iterable[object]) -> None:
-    dupes = sorted(str(v) for v, n in Counter(values).items() if n > 1)
+def _unique(field_path: str, values: list[object]) -> None:
+    counts = Counter(values)
+    dupes = sorted(str(v) for v, n in counts.items() if n > 1)
     if dupes:
-        raise ManifestError(f"{field_path}: duplicate names {dupes}; each must be unique")
+        first = next(v for v in values if counts[v] > 1)
+        at = [i for i, v in enumerate(values) if v == first]
+        raise ManifestError(f"{field_path}: duplicate names {dupes}; each must be unique "
+                            f"({first!r} is declared {len(at)} times, at positions {at})")
 
 
-def _check_key(field_path: str, key: str) -> None:
-    if not KEY_RE.match(key):
-        raise _fail(field_path, key, "lowercase letters, digits and '-', e.g. phase2-raw-complete")
+def _check_key(field_path: str, key: str, rule: limits.NameRule) -> None:
+    """A manifest key: lowercase words joined by '-', no longer than the cloud name it is
+    part of may be (the derived name itself is checked per environment, ``naming``)."""
+    if not isinstance(key, str) or not KEY_RE.match(key):
+        raise _fail(field_path, key, "lowercase letters, digits and '-', starting with a "
+                    f"letter, not ending with '-', e.g. phase2-raw-complete (it is part of "
+                    f"{rule.kind}: {rule.accepts})")
+    if len(key) > rule.max_len:
+        raise _fail(field_path, key, f"{rule.kind} is at most {rule.max_len} characters "
+                    f"(this key has {len(key)})")
+
+
+def _check_name(field_path: str, name: str, rule: limits.NameRule) -> None:
+    """A full cloud name (``cloud_name``, table and dataset ids) against Google's rule."""
+    problem = rule.problem(name)
+    if problem:
+        raise _fail(field_path, name, problem)
 
 
 def _check_short(field_path: str, short: str) -> None:
     # Service account ids are 6-30 chars; '<sport>-<kind>-<short>' must fit.
-    if not SHORT_RE.match(short):
-        raise _fail(field_path, short, "2-15 chars of [a-z0-9-] starting with a letter")
+    if not isinstance(short, str) or not SHORT_RE.match(short):
+        raise _fail(field_path, short, "2-15 chars of [a-z0-9-] starting with a letter "
+                    "(it ends a service account id: '<sport>-<kind>-<short>', 6-30 characters)")
 
 
 def _check_cron(field_path: str, expr: str) -> None:
-    from croniter import croniter
-
-    if len(expr.split()) != 5 or not croniter.is_valid(expr):
-        raise _fail(field_path, expr, "a 5-field unix cron expression, e.g. '30 10 * * *'")
+    problem = limits.cron_problem(expr)
+    if problem:
+        raise _fail(field_path, expr, problem)
 
 
 def _check_time_zone(field_path: str, tz: str) -> None:
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise _fail(field_path, tz, "an IANA time zone, e.g. America/New_York") from exc
+    problem = limits.time_zone_problem(tz)
+    if problem:
+        raise _fail(field_path, tz, problem)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infra.model import limits
 from infra.model.envs import EnvConfig
 from infra.model.manifest import (
     Function,
@@ -129,3 +130,76 @@ def check_cloud_names(manifest: Manifest, env: EnvConfig) -> None:
                                     "names must be unique per kind (set another key or "
                                     "cloud_name)")
             seen[name] = where
+
+
+def named_resources(manifest: Manifest, env: EnvConfig
+                    ) -> list[tuple[str, str, str, limits.NameRule]]:
+    """Every name this environment gives a resource, as it will be in the cloud:
+    ``(manifest or env field it derives from, that field's value, cloud name, Google's rule)``.
+    """
+    n = Names(env)
+    where = f"envs[{env.name}]"
+    out: list[tuple[str, str, str, limits.NameRule]] = [
+        (f"{where}.sport (the function builder's account)", env.sport, n.builder_account(),
+         limits.SERVICE_ACCOUNT),
+        (f"{where}.project_id (the function source bucket)", env.project_id, n.source_bucket(),
+         limits.BUCKET),
+    ]
+    for i, s in enumerate(manifest.services):
+        field, value = (f"services[{i}].cloud_name", s.cloud_name) if s.cloud_name \
+            else (f"services[{i}].key", s.key)
+        out.append((field, value, n.service(s), limits.CLOUD_RUN_SERVICE))
+        out.append((f"services[{i}].short", s.short, n.service_account(s), limits.SERVICE_ACCOUNT))
+    for i, f in enumerate(manifest.functions):
+        field, value = (f"functions[{i}].cloud_name", f.cloud_name) if f.cloud_name \
+            else (f"functions[{i}].key", f.key)
+        out.append((field, value, n.function(f), limits.FUNCTION))
+        out.append((f"functions[{i}].short", f.short, n.function_account(f),
+                    limits.SERVICE_ACCOUNT))
+        out.append((f"functions[{i}].short", f.short, n.trigger_account(f),
+                    limits.SERVICE_ACCOUNT))
+    for i, j in enumerate(manifest.jobs):
+        field, value = (f"jobs[{i}].cloud_name", j.cloud_name) if j.cloud_name \
+            else (f"jobs[{i}].key", j.key)
+        out.append((field, value, n.job(j), limits.SCHEDULER_JOB))
+        out.append((f"jobs[{i}].short", j.short, n.job_account(j), limits.SERVICE_ACCOUNT))
+    for i, t in enumerate(manifest.topics):
+        out.append((f"topics[{i}].key", t.key, n.topic(t.key), limits.PUBSUB))
+    for i, t in enumerate(manifest.transitions):
+        sub = f"transitions[{i}].subscription"
+        out.append((sub, t.subscription, n.subscription(t.subscription), limits.PUBSUB))
+        out.append((sub, t.subscription, n.dead_letter_topic(t.subscription), limits.PUBSUB))
+        out.append((sub, t.subscription, n.dead_letter_subscription(t.subscription),
+                    limits.PUBSUB))
+        out.append((f"transitions[{i}].key", t.key, n.push_account(t), limits.SERVICE_ACCOUNT))
+        if t.kind == "gated":
+            out.append((f"transitions[{i}].key", t.key, n.canary_subscription(t.key),
+                        limits.PUBSUB))
+    for i, d in enumerate(manifest.datasets):
+        out.append((f"datasets[{i}].key", d.key, n.dataset(d.key), limits.BIGQUERY_DATASET))
+    return out
+
+
+def check_cloud_name_rules(manifest: Manifest, env: EnvConfig) -> None:
+    """``ManifestError`` naming the field whose derived cloud name Google would refuse
+    (``<sport>-<key>`` too long, ...), and refusing two service accounts or buckets with one
+    name (``check_cloud_names`` covers the other kinds)."""
+    seen: dict[tuple[str, str], str] = {}
+    for field, value, name, rule in named_resources(manifest, env):
+        problem = rule.problem(name)
+        if problem:
+            raise ManifestError(f"{field}: invalid value {value!r} (cloud name {name!r} in "
+                                f"envs[{env.name}]); {problem}")
+        if rule in (limits.SERVICE_ACCOUNT, limits.BUCKET):
+            other = seen.setdefault((rule.kind, name), field)
+            if other != field:
+                raise ManifestError(f"{field}: invalid value {value!r}; {rule.kind} {name!r} is "
+                                    f"already used by {other} in envs[{env.name}]: each must be "
+                                    "unique")
+    buckets = {env.state_bucket: f"envs[{env.name}].state_bucket",
+               Names(env).source_bucket(): f"envs[{env.name}].project_id (function sources)"}
+    for key, name in env.buckets.items():
+        other = buckets.setdefault(name, f"envs[{env.name}].buckets[{key}]")
+        if other != f"envs[{env.name}].buckets[{key}]":
+            raise ManifestError(f"envs[{env.name}].buckets[{key}]: invalid value {name!r}; the "
+                                f"bucket name is already used by {other}: each bucket is its own")

@@ -1,4 +1,5 @@
-"""The short summary ``make synth`` ends with: stacks, resource counts, edges and identities."""
+"""The short summary ``make synth`` ends with: stacks, resource counts, what the adoption
+record added (imports and kept live values), edges and identities."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
+from infra.live.adopt_record import ADOPTION_DIR, load_record, record_path
+from infra.model.envs import get_env
+from infra.paths import REPO_ROOT, stack_name
 from infra.stackjson.stack import StackJson, first
 
 
@@ -72,13 +76,39 @@ def _target_name(stack: StackJson, address: str) -> str:
     return str(res.body.get("name")) if res else address
 
 
-def summarize(stacks: Mapping[str, Path], seconds: float) -> str:
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def adoption_line(env: str, adoption_dir: Path | None = ADOPTION_DIR) -> str | None:
+    """``N imports (infra/adoption/<env>.json), K kept live values`` when the env has an
+    adoption record (the synth read it: each import is an ``import`` block, each kept value
+    is declared); None when it has none."""
+    if adoption_dir is None:
+        return None
+    path = record_path(env, adoption_dir)
+    if not path.is_file():
+        return None
+    record = load_record(env, get_env(env).project_id, adoption_dir)
+    resolved = path.resolve()
+    shown = resolved.relative_to(REPO_ROOT) if resolved.is_relative_to(REPO_ROOT) else path
+    kept = sum(len(values) for values in record.kept.values())
+    return (f"{_plural(len(record.imports), 'import')} ({shown}), "
+            f"{_plural(kept, 'kept live value')}")
+
+
+def summarize(stacks: Mapping[str, Path], seconds: float,
+              adoption_dir: Path | None = ADOPTION_DIR) -> str:
+    """``adoption_dir``: where the synth read the adoption records (``None``: it read none)."""
     lines = [f"synthesized {len(stacks)} stack(s) in {seconds:.1f}s"]
     for name, path in stacks.items():
         stack = StackJson.load(path)
         counts = Counter(r.type for r in stack.resources.values()
                          if not r.type.startswith(("data.", "ephemeral.")))
         lines.append(f"\n{name}: {sum(counts.values())} resources -> {path.parent}")
+        adopted = adoption_line(name.removeprefix(stack_name("")), adoption_dir)
+        if adopted:
+            lines.append(f"  adoption: {adopted}")
         for rtype, n in sorted(counts.items()):
             lines.append(f"  {n:3d}  {rtype}")
         lines.append("  edges:")

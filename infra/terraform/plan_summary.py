@@ -4,8 +4,9 @@
 
 Resource names follow `<component>__<part>` (e.g. `phase3_analytics_sub__invoker`); names
 without `__` are grouped as "shared". Rows flagged ⚠ need a careful look: a function or
-service replaced (its IAM policy goes with it), an IAM grant deleted, a data store deleted
-or replaced.
+service replaced (its IAM policy goes with it), an IAM grant deleted (its role and member
+named), a data store deleted or replaced. A replacement forced by attributes names each with
+its value `before → after`.
 
 First plan (the plan imports live resources): every imported resource Terraform updates in
 place gets its changed attributes listed, `before → after` (dotted paths, list indices as
@@ -398,19 +399,46 @@ def warning_for(rc: ResourceChange) -> str:
     if rc.resource_type in RUNTIME_TYPES and rc.action == "replace":
         return "replaced: IAM on it is dropped unless re-created with it"
     if is_iam(rc) and rc.action == "delete":
-        return "IAM grant deleted"
+        return "IAM grant deleted" + grant_of(rc.before)
     if rc.resource_type in DATA_STORE_TYPES and rc.action in ("delete", "replace"):
         return f"data store {rc.action}d: its data is destroyed"
     return ""
 
 
+def grant_of(before: Any) -> str:
+    """``: `ROLE` for `MEMBER` `` from an IAM member's (or binding's) ``before``; "" when
+    ``before`` names neither."""
+    if not isinstance(before, dict):
+        return ""
+    role = before.get("role")
+    members = before.get("members")
+    if isinstance(before.get("member"), str):
+        members = [before["member"]]
+    shown = ", ".join(code(str(m)) for m in members) if isinstance(members, list) and members         else ""
+    if not isinstance(role, str) and not shown:
+        return ""
+    text = f": {code(role)}" if isinstance(role, str) else ":"
+    return text + (f" for {shown}" if shown else "")
+
+
+def forced_by(rc: ResourceChange, path: AttrPath) -> str:
+    """``path: `before` → `after` ``: an attribute forcing replacement and its two values
+    (sensitive ones as `(sensitive)`, unknown ones as `(known after apply)`)."""
+    sensitive = marked(rc.before_sensitive, path) or marked(rc.after_sensitive, path)
+    before = render_value(_value_at(rc.before, path), sensitive=sensitive, limit=80)
+    after = render_value(_value_at(rc.after, path), sensitive=sensitive,
+                         unknown=marked(rc.after_unknown, path), limit=80)
+    return f"{format_path(path)}: {code(before)} → {code(after)}"
+
+
 def why(rc: ResourceChange) -> str:
-    """Terraform's reason for the action, the attributes forcing replacement, and moves."""
+    """Terraform's reason for the action, the attributes forcing replacement (each with its
+    value before → after), and moves."""
     parts = []
     if rc.action_reason:
         parts.append(rc.action_reason)
     if rc.replace_paths:
-        parts.append("forced by " + ", ".join(format_path(p) for p in rc.replace_paths))
+        parts.append("forced by " + ", ".join(forced_by(rc, p) for p in rc.replace_paths))
     if rc.previous_address:
         parts.append(f"moved from {rc.previous_address}")
     return "; ".join(parts)

@@ -12,7 +12,8 @@ Everything is started and stopped here. One pair of official emulators (the repo
                  and with the prediction worker internal-only while its caller, the
                  coordinator, has no VPC egress (two independent production failures in one
                  topology, so the session brings up no third one);
-* ``disabled`` — the dev stack re-synthesized with one Phase 3 processor disabled.
+* ``disabled`` — the dev stack re-synthesized with one more Phase 3 processor disabled
+                 (``DISABLED_PROCESSOR``, the last one the manifest enables).
 
 ``test_drills`` brings up the drills' own topologies (one per broken stack, in projects
 ``drill-<name>``) on the same emulators, from the ``base`` stack.
@@ -50,7 +51,8 @@ from infra.model.pipeline import load
 from infra.stackjson.stack import StackJson, first
 from tests.integration.support import REPO_ROOT, Running, phase1_completion
 
-DISABLED_PROCESSOR = "upcoming_team_game_context"
+DISABLED_PROCESSOR = load().enabled_processors(3)[-1]
+"""The Phase 3 processor the ``disabled`` topology turns off: one the manifest enables."""
 BROKEN_TARGET = "nba-phase3-analytics-processors"
 BROKEN_SUBSCRIPTION = "nba-phase3-analytics-sub"
 CLOSED_TARGET = "prediction-worker"
@@ -154,16 +156,24 @@ def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Background]
         stderr=subprocess.PIPE, text=True,
     )
     bg = Background(synth=synth, outdir=outdir, fresh_base=fresh)
-    if fresh is not None:
-        start_cli_up(bg, tmp_path_factory.mktemp("cli"), fresh)
-    yield bg
-    if synth.poll() is None:
-        synth.kill()
-    synth.communicate()
-    if bg.cli_up is not None:
-        bg.cli_up.communicate(timeout=120)
-        if bg.cli_workdir is not None:
-            down(bg.cli_workdir, say=lambda _line: None)
+    try:
+        if fresh is not None:
+            start_cli_up(bg, tmp_path_factory.mktemp("cli"), fresh)
+        yield bg
+    finally:
+        # On every path: an `up` that hangs is killed, and whatever it recorded is stopped.
+        if synth.poll() is None:
+            synth.kill()
+        synth.communicate()
+        if bg.cli_up is not None:
+            try:
+                bg.cli_up.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                bg.cli_up.kill()
+                bg.cli_up.communicate()
+            finally:
+                if bg.cli_workdir is not None:
+                    down(bg.cli_workdir, say=lambda _line: None)
 
 
 def break_invoker(base: Path, out: Path, target: str, subscription: str) -> Path:

@@ -1,4 +1,8 @@
-"""Bad input to ``up``: one line naming the fix, exit 1, no traceback, nothing left running."""
+"""Bad input to ``up``: one line naming the fix, exit 1, no traceback, nothing left running.
+
+Every ``up`` here is meant to be refused; each test still stops whatever its workdir records
+(``stop_what_up_started``), so one that is wrongly accepted leaves no process behind.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from infra.local import down
+from infra.model.envs import ENVS
+from infra.model.pipeline import load
 from tests.integration.conftest import run_cli
 from tests.integration.support import REPO_ROOT
 
@@ -24,6 +31,12 @@ def _one_line_error(result: object, *needles: str) -> str:
     for needle in needles:
         assert needle in err, err
     return err
+
+
+@pytest.fixture(autouse=True)
+def stop_what_up_started(tmp_path: Path) -> Iterator[None]:
+    yield
+    down(tmp_path / "w", say=lambda _line: None)
 
 
 @pytest.fixture
@@ -75,16 +88,22 @@ def test_missing_emulator(tmp_path: Path, base_stack: Path) -> None:
 
 
 def test_stale_stack(tmp_path: Path, base_stack: Path) -> None:
+    """The orchestrator's expected set in the stack is one the manifest no longer decides."""
+    expected = load().enabled_processors(3)
+    other = next(p.name for p in load().processors if p.name not in expected)
     stale = tmp_path / "cdk.tf.json"
-    stale.write_text(base_stack.read_text().replace(
-        '\\"upcoming_team_game_context\\"]', '\\"upcoming_team_game_context\\", '
-        '\\"p2_bdl_box_scores\\"]', 1))
+    text = base_stack.read_text()
+    last = f'\\"{expected[-1]}\\"]'
+    assert last in text
+    stale.write_text(text.replace(last, f'\\"{expected[-1]}\\", \\"{other}\\"]', 1))
     result = run_cli("up", "--stack", str(stale), "--workdir", str(tmp_path / "w"))
     _one_line_error(result, "stale", "make synth")
 
 
 def test_unknown_env(tmp_path: Path) -> None:
-    result = run_cli("up", "--env", "qa", "--workdir", str(tmp_path / "w"))
+    # A name the model refuses by construction (ENV_NAME_RE): never a real stack to start.
+    result = run_cli("up", "--env", "Not-An-Env", "--workdir", str(tmp_path / "w"))
     assert result.returncode == 2
-    assert result.stderr == ("local: error: argument --env: unknown environment 'qa'; "
-                             "known: dev, prod\n")
+    assert result.stderr == ("local: error: argument --env: unknown environment 'Not-An-Env'; "
+                             f"known: {', '.join(sorted(ENVS))}\n")
+    assert not (tmp_path / "w").exists(), "nothing started"

@@ -128,6 +128,65 @@ def test_an_empty_project_imports_nothing(synth_dir: Path, tmp_path: Path) -> No
     assert json.loads(record.read_text())["imports"] == []
 
 
+def test_an_inventory_of_one_resource_for_a_running_project_is_a_finding(
+        synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One topic live, none of the services or data stores: an incomplete reading, exit 2."""
+    code, _ = run(synth_dir, tmp_path, "one-resource", triggers=None)
+    report = capsys.readouterr().out
+    assert code == 2
+    assert "Verdict: **the inventory looks incomplete**: record it again before adopting." \
+        in report
+    section = report.split("## Incomplete inventory\n\n", 1)[1].split("\n\n", 1)[0]
+    assert "\n" not in section, "one line"
+    assert section.startswith("The inventory looks incomplete: 1 of the ")
+    assert "`google_pubsub_topic.phase1_scrapers_complete__topic`" in section
+    from infra.live.adopt_report import CORE_TYPES
+    from infra.paths import stack_file as _stack_file
+
+    core = sum(1 for r in StackJson.load(_stack_file("prod", synth_dir)).resources.values()
+               if r.type in CORE_TYPES)
+    assert f"only 0 of its {core} Cloud Run services and data stores" in section
+    assert "`make inventory ENV=prod`" in section and "`roles/cloudasset.viewer`" in section
+
+
+def test_only_a_removed_component_live_is_an_incomplete_inventory(prod: StackJson,
+                                                                 tmp_path: Path) -> None:
+    entries = [e for e in json.loads((REC / "seeds.inventory.json").read_text())
+               if e["name"].endswith("/functions/phase2-to-phase3-orchestrator")]
+    path = tmp_path / "removed-only.inventory.json"
+    path.write_text(json.dumps(entries))
+    a = plan_adoption(prod, load(), PROD, load_inventory(path, PROD.project_id), [])
+    assert a.incomplete and "none, but `phase2-to-phase3-orchestrator`, which the manifest " \
+        "removed, is live" in a.incomplete
+    assert a.exit_code == 2
+
+
+@pytest.mark.parametrize("inventory", ["seeds", "clean", "configured", "empty",
+                                       "undeclared-stores"])
+def test_a_whole_running_project_or_a_new_one_is_not_called_incomplete(
+        prod: StackJson, inventory: str) -> None:
+    assert adoption(prod, inventory, triggers=None).incomplete is None
+
+
+def test_half_the_services_and_data_stores_live_is_enough(prod: StackJson,
+                                                          tmp_path: Path) -> None:
+    """The rule's edge: at least half of the services and data stores live is a running
+    project (some may be new in the manifest), less is an incomplete reading."""
+    from infra.live.adopt_report import CORE_TYPES
+
+    entries = json.loads((REC / "seeds.inventory.json").read_text())
+    lives = load_inventory(REC / "seeds.inventory.json", PROD.project_id)
+    a = plan_adoption(prod, load(), PROD, lives, [])
+    core = sorted(i.live_name for i in a.imports if i.type in CORE_TYPES)
+    declared = sum(1 for r in prod.resources.values() if r.type in CORE_TYPES)
+    for keep, incomplete in ((-(-declared // 2), False), (declared // 2 - 1, True)):
+        dropped = set(core[keep:])
+        path = tmp_path / "some.inventory.json"
+        path.write_text(json.dumps([e for e in entries if e["name"] not in dropped]))
+        a = plan_adoption(prod, load(), PROD, load_inventory(path, PROD.project_id), [])
+        assert (a.incomplete is not None) is incomplete, (keep, a.incomplete)
+
+
 @pytest.mark.parametrize("name, why", [
     ("malformed-not-json", "not valid JSON"),
     ("malformed-object", "expected a JSON list"),
@@ -355,11 +414,14 @@ def test_an_unknown_env_is_one_line_before_anything_is_read(module: str, code: i
                                                             tmp_path: Path) -> None:
     import importlib
 
+    from infra.model.envs import ENVS
+
     cli = importlib.import_module(module)
-    assert cli.main(["--env", "staging", "--inventory", str(tmp_path / "none.json")]
-                    if module.endswith("adopt") else ["--env", "staging"]) == code
+    assert cli.main(["--env", "Not-An-Env", "--inventory", str(tmp_path / "none.json")]
+                    if module.endswith("adopt") else ["--env", "Not-An-Env"]) == code
     [line] = capsys.readouterr().err.splitlines()
-    assert line.endswith("argument --env: unknown environment 'staging'; known: dev, prod")
+    assert line.endswith("argument --env: unknown environment 'Not-An-Env'; known: "
+                         f"{', '.join(sorted(ENVS))}")
     assert not list(tmp_path.iterdir()), "nothing written"
 
 

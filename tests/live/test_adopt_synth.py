@@ -15,6 +15,7 @@ from infra.live.adopt_match import declared_resources, match
 from infra.live.adopt_record import Import, RecordError, load_imports, render_record
 from infra.model.envs import get_env
 from infra.model.manifest import ManifestError
+from infra.model.naming import Names
 from infra.model.pipeline import load
 from infra.model.provider.resources import KINDS
 from infra.stackjson.stack import StackJson
@@ -141,14 +142,18 @@ def test_a_broken_record_is_refused(tmp_path: Path, body: str, why: str) -> None
 
 def test_jobs_keep_their_live_names_and_datasets_their_location(prod: StackJson) -> None:
     jobs = {r.body["name"] for r in prod.of_type("google_cloud_scheduler_job")}
-    assert jobs == {"same-day-phase3", "same-day-phase3-tomorrow", "pipeline-canary-queries"}
+    names = Names(get_env("prod"))
+    assert jobs == {names.job(j) for j in load().jobs}
+    # the seeds' live jobs, under the names they run under (a new name would be a second job)
+    assert {"same-day-phase3", "same-day-phase3-tomorrow", "pipeline-canary-queries"} <= jobs
     assert {r.body["location"] for r in prod.of_type("google_bigquery_dataset")} == {"us-west2"}
 
 
 def test_a_bad_job_cloud_name_is_rejected() -> None:
+    """Cloud Scheduler job ids are letters, digits, '-' and '_' (``Bad_Name`` is one)."""
     m = load()
-    jobs = (replace(m.jobs[0], cloud_name="Bad_Name"), *m.jobs[1:])
-    with pytest.raises(ManifestError, match=r"jobs\[0\].cloud_name: invalid value 'Bad_Name'"):
+    jobs = (replace(m.jobs[0], cloud_name="bad name"), *m.jobs[1:])
+    with pytest.raises(ManifestError, match=r"jobs\[0\].cloud_name: invalid value 'bad name'"):
         replace(m, jobs=jobs).validate()
 
 

@@ -1,11 +1,12 @@
 """``GoogleCloudReader`` at its boundaries: real message classes in, JSON out, errors mapped.
 
 No network: each client (and the REST session) is replaced by a fake answering with the
-recorded healthy responses as the real client's message classes.
+healthy project's answers (``tests/live/fake_project.py``, generated from the synthesized prod
+stack) as the real client's message classes.
 """
 
+import copy
 import json
-from pathlib import Path
 
 import pytest
 from google.api_core.exceptions import NotFound, PermissionDenied
@@ -15,13 +16,21 @@ from google.protobuf import json_format
 
 from infra.live.reader import GoogleCloudReader, ReadError, policy_from_json
 from infra.model.envs import get_env
+from tests.live.fake_project import PROJECT_NUMBER, FakeProject
 
-HEALTHY = Path(__file__).resolve().parent / "recorded" / "healthy"
 PROD = get_env("prod")
+HEALTHY: list[FakeProject] = []
+
+
+@pytest.fixture(autouse=True)
+def healthy(healthy_prod: FakeProject):
+    """What ``recorded`` answers from: the session's healthy prod project."""
+    HEALTHY[:] = [healthy_prod]
 
 
 def recorded(folder: str, short: str) -> dict:
-    return json.loads((HEALTHY / folder / f"{short}.json").read_text())
+    """The healthy project's answer for ``short`` (the last segment of its name)."""
+    return copy.deepcopy(HEALTHY[0].get(folder, short))
 
 
 def policy(folder: str, short: str) -> policy_pb2.Policy:
@@ -35,7 +44,7 @@ class FakeRunClient:
 
     def get_service(self, name):
         self.requests.append(("get_service", name))
-        data = json.loads((HEALTHY / "services" / f"{name.rsplit('/', 1)[-1]}.json").read_text())
+        data = recorded("services", name.rsplit("/", 1)[-1])
         return run_v2.Service.from_json(json.dumps(data))
 
     def get_iam_policy(self, request):
@@ -45,9 +54,7 @@ class FakeRunClient:
         if request["resource"].endswith("/secret"):
             raise PermissionDenied("Permission 'run.services.getIamPolicy' denied on resource")
         short = request["resource"].rsplit("/", 1)[-1]
-        return json_format.ParseDict(
-            json.loads((HEALTHY / "service_iam" / f"{short}.json").read_text()),
-            policy_pb2.Policy())
+        return json_format.ParseDict(recorded("service_iam", short), policy_pb2.Policy())
 
 
 def test_google_reader_converts_real_messages():
@@ -55,10 +62,8 @@ def test_google_reader_converts_real_messages():
     fake = FakeRunClient()
     reader._run = fake
     name = f"projects/{PROD.project_id}/locations/{PROD.region}/services/prediction-worker"
-    assert reader.get_service(name) == json.loads(
-        (HEALTHY / "services" / "prediction-worker.json").read_text())
-    assert reader.get_service_iam_policy(name) == json.loads(
-        (HEALTHY / "service_iam" / "prediction-worker.json").read_text())
+    assert reader.get_service(name) == recorded("services", "prediction-worker")
+    assert reader.get_service_iam_policy(name) == recorded("service_iam", "prediction-worker")
     assert fake.requests == [("get_service", name), ("get_iam_policy", name)]
 
 
@@ -72,8 +77,8 @@ def test_google_reader_maps_not_found_and_api_errors():
 
 
 def test_google_reader_converts_functions_and_subscriptions():
-    fn_data = json.loads((HEALTHY / "functions" / "pipeline-canary.json").read_text())
-    sub_data = json.loads((HEALTHY / "subscriptions" / "nba-phase2-raw-sub.json").read_text())
+    fn_data = recorded("functions", "pipeline-canary")
+    sub_data = recorded("subscriptions", "nba-phase2-raw-sub")
 
     class Functions:
         def get_function(self, name):
@@ -151,7 +156,12 @@ class FakeSession:
         self.requests = []
 
     def request(self, method, url, json=None):
-        self.requests.append((method, url))
+        self.requests.append((method, url, json))
+        url, _, query = url.partition("?")
+        # Every policy is asked for in version 3 (conditional bindings).
+        assert (json or {}).get("options") == {"requestedPolicyVersion": 3} or \
+            query == "optionsRequestedPolicyVersion=3" or not (
+                url.endswith((":getIamPolicy", "/iam"))), (method, url, json, query)
         sa = "https://iam.googleapis.com/v1/projects/nba-props-platform/serviceAccounts/"
         crm = "https://cloudresourcemanager.googleapis.com/v3/projects/"
         bucket = "https://storage.googleapis.com/storage/v1/b/"
@@ -180,7 +190,8 @@ def test_google_reader_reads_the_policies_no_client_reads_over_rest():
     assert reader.get_service_account_iam_policy(
         f"projects/nba-props-platform/serviceAccounts/{email}") == recorded(
         "service_account_iam", email)
-    assert reader.get_project("projects/nba-props-platform")["name"] == "projects/733310264829"
+    assert reader.get_project("projects/nba-props-platform")["name"] == \
+        f"projects/{PROJECT_NUMBER}"
     assert reader.get_project_iam_policy("projects/nba-props-platform") == recorded(
         "project_iam", "nba-props-platform")
     bucket = "nba-props-platform-function-sources"

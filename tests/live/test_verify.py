@@ -1,16 +1,19 @@
-"""Live verification (`infra.verify`) against recorded API responses.
+"""Live verification (`infra.verify`) against a healthy live project generated from the stack.
 
-The `Verifier` reads through a `CloudReader`; here `RecordedReader` serves the JSON files
-under `recorded/` (see its README) exactly as `GoogleCloudReader` would return them. The
-real reader is tested at its boundaries in `test_reader.py`.
+The `Verifier` reads through a `CloudReader`; here a `FakeProject` (`tests/live/fake_project.py`)
+answers as the project a clean apply of the session's synthesized prod stack leaves behind, in
+the shapes `GoogleCloudReader` returns. What verify expects comes from the wiring, what the
+project holds from the stack, so a healthy verdict is the proof that the stack declares every
+edge and grant of the wiring. Each broken case breaks one thing on a copy of that project.
+Expected counts are the wiring's, never today's numbers: adding a job, a service or a processor
+changes the stack, the project and the expectations together. The real reader is tested at
+its boundaries in `test_reader.py`.
 """
 
 import json
-import shutil
 import sys
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from google.auth.exceptions import DefaultCredentialsError
@@ -20,101 +23,42 @@ from google.protobuf import json_format
 
 from infra.live import verify
 from infra.live.reader import ReadError, proto_to_dict
-from infra.live.verify import Verifier
+from infra.live.verify import ROLE_KINDS, Verifier
 from infra.model.envs import get_env
 from infra.model.pipeline import load
-from infra.model.wiring import derive
+from infra.model.wiring import INVOKER, PUBSUB_AGENT, Target, derive
+from tests.live.fake_project import PROJECT_NUMBER, FakeProject
 from tests.live.inventories import CLEAN
 
-RECORDED = Path(__file__).resolve().parent / "recorded"
-HEALTHY = RECORDED / "healthy"
 PROD = get_env("prod")
+WIRING = derive(load(), PROD)
 
-AGENT = "serviceAccount:service-733310264829@gcp-sa-pubsub.iam.gserviceaccount.com"
+AGENT = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
+OLD_SYSTEM = ("removed", "deploy-path", "release-path")
 
-# 6 services + 2 functions + 1 trigger + 4 subscriptions + every grant of the wiring:
-# the wiring's grants (invoker, publisher, subscriber, token creator, BigQuery, project, bucket);
-# the old system: nothing removed live, no second deploy path, one release path
-HEALTHY_CHECKS = 6 + 2 + 1 + 4 + 54 + 3
+# Where verify reads the IAM policy of each kind of grant target (a function's service and a
+# Cloud Run service alike: the service's policy).
+POLICY_FOLDERS = {"run.service": "service_iam", "function.service": "service_iam",
+                  "pubsub.topic": "topic_iam", "pubsub.subscription": "subscription_iam",
+                  "iam.serviceAccount": "service_account_iam", "bigquery.dataset": "datasets",
+                  "project": "project_iam", "storage.bucket": "bucket_iam"}
 
 
-class RecordedReader:
-    """A `CloudReader` serving recorded responses; later layers override earlier ones.
+def account_id(member: str) -> str:
+    return "pubsub-agent" if member == PUBSUB_AGENT else member.split(":")[-1].split("@")[0]
 
-    A resource is found only when its file's `name` equals the requested full name, so a
-    verifier asking for the wrong project, region or name gets "not found", like the API;
-    an IAM policy (which names nothing) only in the recorded project.
-    """
 
-    project = "nba-props-platform"
+def wiring_subjects(w=WIRING) -> list[tuple[str, str]]:
+    """(kind, subject) of every check of the wiring, in verify's order."""
+    return [*(("service", s) for s in w.services), *(("function", f) for f in w.functions),
+            *(("trigger", t.function) for t in w.triggers),
+            *(("subscription", e.subscription) for e in w.edges),
+            *((ROLE_KINDS.get(g.role, "iam"), f"{account_id(g.member)} → {g.target.name}")
+              for g in w.grants)]
 
-    def __init__(self, *layers: Path) -> None:
-        self.layers = layers
-        self.calls: Counter[tuple[str, str]] = Counter()
 
-    def _load(self, folder: str, name: str) -> dict | None:
-        short = name.rsplit("/", 1)[-1]
-        for layer in reversed(self.layers):
-            path = layer / folder / f"{short}.json"
-            if path.is_file():
-                return json.loads(path.read_text())
-        return None
-
-    def _named(self, folder: str, name: str) -> dict | None:
-        self.calls[(folder, name)] += 1
-        data = self._load(folder, name)
-        return data if data is not None and data.get("name") == name else None
-
-    def get_service(self, name):
-        return self._named("services", name)
-
-    def get_function(self, name):
-        return self._named("functions", name)
-
-    def get_subscription(self, name):
-        return self._named("subscriptions", name)
-
-    def get_service_iam_policy(self, name):
-        self.calls[("service_iam", name)] += 1
-        service = self._load("services", name)
-        if service is None or service.get("name") != name:
-            return None
-        return self._load("service_iam", name)
-
-    def _policy(self, folder, name):
-        self.calls[(folder, name)] += 1
-        if not name.startswith((f"projects/{self.project}/", "projects/_/buckets/")) and (
-                name != f"projects/{self.project}"):
-            return None
-        return self._load(folder, name)
-
-    def get_topic_iam_policy(self, name):
-        return self._policy("topic_iam", name)
-
-    def get_subscription_iam_policy(self, name):
-        return self._policy("subscription_iam", name)
-
-    def get_service_account_iam_policy(self, name):
-        return self._policy("service_account_iam", name)
-
-    def get_project_iam_policy(self, name):
-        return self._policy("project_iam", name)
-
-    def get_bucket_iam_policy(self, name):
-        return self._policy("bucket_iam", name)
-
-    def get_project(self, name):
-        self.calls[("projects", name)] += 1
-        data = self._load("projects", name)
-        return data if data is not None and f"projects/{data['projectId']}" == name else None
-
-    def get_dataset(self, name):
-        self.calls[("datasets", name)] += 1
-        data = self._load("datasets", name)
-        if data is None:
-            return None
-        ref = data["datasetReference"]
-        return data if f"projects/{ref['projectId']}/datasets/{ref['datasetId']}" == name else None
+def agent_grants(w=WIRING) -> int:
+    return sum(1 for g in w.grants if g.member == PUBSUB_AGENT)
 
 
 def run_verifier(reader, capsys, env=PROD):
@@ -131,53 +75,97 @@ def checks(lines):
     return [line for line in lines if line.startswith(("OK", "FAIL"))]
 
 
-@pytest.fixture(scope="module")
-def prod_stack(prod):
-    """The prod stack as synthesized by the app (the session's shared synth)."""
-    return prod
+def subject_of(line: str) -> tuple[str, str]:
+    """``OK   invoker      a → b: ...`` → ``("invoker", "a → b")``."""
+    kind, rest = line[5:].split(" ", 1)
+    return kind, rest.strip().split(": ", 1)[0]
 
 
-@pytest.fixture
-def broken_copy(tmp_path):
-    """A writable copy of the healthy set, to break one thing in a test."""
-
-    def make() -> Path:
-        target = tmp_path / "set"
-        shutil.copytree(HEALTHY, target)
-        return target
-
-    return make
+# --- the broken projects: one thing broken on a copy of the healthy one -------------------
 
 
-def edit(path: Path, change) -> None:
-    data = json.loads(path.read_text())
-    change(data)
-    path.write_text(json.dumps(data))
+def invoker_stripped_by_redeploy(p: FakeProject) -> None:
+    """The orchestrator's Cloud Run IAM policy after a `gcloud functions deploy` reset it: no
+    `roles/run.invoker` for its trigger identity (failure 1 of the seeds)."""
+    p.put("service_iam", "phase3-to-phase4-orchestrator", {"version": 1, "etag": "BwYkq3Yx0aE="})
 
 
-# --- the recorded sets -----------------------------------------------------------------
+def publisher_missing(p: FakeProject) -> None:
+    """`nba-phase4-trigger`'s policy after a `set-iam-policy` kept only a viewer."""
+    p.put("topic_iam", "nba-phase4-trigger", {"version": 1, "etag": "BwY23x2mRg==", "bindings": [
+        {"role": "roles/pubsub.viewer", "members": ["group:nba-platform-oncall@example.com"]}]})
 
 
-def test_healthy_prod_passes_every_check(capsys):
-    code, lines = run_verifier(RecordedReader(HEALTHY), capsys)
+def token_creator_missing(p: FakeProject) -> None:
+    """The Pub/Sub agent lost token creator on `nba-push-phase2-to-phase3`."""
+    p.put("service_account_iam",
+          "nba-push-phase2-to-phase3@nba-props-platform.iam.gserviceaccount.com",
+          {"version": 1, "etag": "BwY06x2mRg=="})
+
+
+def endpoint_wrong(p: FakeProject) -> None:
+    """`nba-phase3-analytics-sub` pushes to `/process-date-range` instead of `/process`."""
+    def wrong(sub):
+        sub["push_config"]["push_endpoint"] = sub["push_config"]["push_endpoint"].replace(
+            "/process", "/process-date-range")
+
+    p.edit("subscriptions", "nba-phase3-analytics-sub", wrong)
+
+
+def function_not_active(p: FakeProject) -> None:
+    """The orchestrator's last deploy `FAILED` with "Container Healthcheck failed … PORT=8080"
+    (failure 3 of the seeds)."""
+    def failed(fn):
+        fn["state"] = "FAILED"
+        fn["state_messages"] = [{
+            "severity": "ERROR", "type_": "CloudRunServiceUpdate",
+            "message": "Could not create or update Cloud Run service "
+                       "phase3-to-phase4-orchestrator, Container Healthcheck failed. Revision "
+                       "'phase3-to-phase4-orchestrator-00008-vuh' is not ready and cannot serve "
+                       "traffic. The user-provided container failed to start and listen on the "
+                       "port defined provided by the PORT=8080 environment variable within the "
+                       "allocated timeout."}]
+
+    p.edit("functions", "phase3-to-phase4-orchestrator", failed)
+
+
+BROKEN = {f.__name__: f for f in (invoker_stripped_by_redeploy, publisher_missing,
+                                  token_creator_missing, endpoint_wrong, function_not_active)}
+
+
+def broken(project: FakeProject, name: str) -> FakeProject:
+    BROKEN[name](project)
+    return project
+
+
+# --- the healthy project and the seeds' failures ----------------------------------------
+
+
+def test_healthy_prod_passes_every_check_of_the_wiring_once_in_order(project, capsys):
+    code, lines = run_verifier(project, capsys)
     assert code == 0
-    assert len(checks(lines)) == HEALTHY_CHECKS
     assert fails(lines) == []
-    assert lines[-1] == f"verify prod: {HEALTHY_CHECKS} checks, {HEALTHY_CHECKS} OK, all OK"
+    wiring = [subject_of(line) for line in checks(lines) if subject_of(line)[0] not in OLD_SYSTEM]
+    assert wiring == wiring_subjects()
+    old = [subject_of(line)[0] for line in checks(lines) if subject_of(line)[0] in OLD_SYSTEM]
+    assert old[:2] == ["removed", "deploy-path"] and set(old[2:]) <= {"release-path"}
+    total = len(checks(lines))
+    assert total == len(wiring_subjects()) + len(old)
+    assert lines[-1] == f"verify prod: {total} checks, {total} OK, all OK"
 
 
-def test_healthy_lines_name_each_edge(capsys):
-    _, lines = run_verifier(RecordedReader(HEALTHY), capsys)
+def test_healthy_lines_name_each_edge(project, capsys):
+    _, lines = run_verifier(project, capsys)
     text = "\n".join(lines)
     for expected_line in (
         "OK   service      nba-phase3-analytics-processors: ready at "
-        "https://nba-phase3-analytics-processors-733310264829.us-west2.run.app",
+        f"https://nba-phase3-analytics-processors-{PROJECT_NUMBER}.us-west2.run.app",
         "OK   function     phase3-to-phase4-orchestrator: ACTIVE, service "
         "phase3-to-phase4-orchestrator ready",
         "OK   trigger      phase3-to-phase4-orchestrator: nba-phase3-analytics-complete "
         "delivered as nba-trg-orch-p3p4",
         "OK   subscription nba-phase3-analytics-sub: nba-phase2-raw-complete → "
-        "https://nba-phase3-analytics-processors-733310264829.us-west2.run.app/process as "
+        f"https://nba-phase3-analytics-processors-{PROJECT_NUMBER}.us-west2.run.app/process as "
         "nba-push-phase2-to-phase3, dead letters to nba-phase3-analytics-sub-dlq after 5 "
         "attempts",
         "OK   invoker      nba-push-phase2-to-phase3 → nba-phase3-analytics-processors: "
@@ -215,21 +203,24 @@ def test_healthy_lines_name_each_edge(capsys):
         assert expected_line in lines, f"missing line:\n{expected_line}\nin:\n{text}"
 
 
-def test_each_resource_is_read_once(capsys):
-    reader = RecordedReader(HEALTHY)
-    run_verifier(reader, capsys)
-    assert reader.calls, "nothing was read"
-    assert max(reader.calls.values()) == 1, reader.calls.most_common(3)
-    folders = Counter(folder for folder, _ in reader.calls)
-    # every service's IAM policy (6 services + 2 function services), every subscription,
-    # and the policy of everything the wiring grants on
-    assert folders == {"services": 8, "service_iam": 8, "functions": 2, "subscriptions": 4,
-                       "topic_iam": 9, "subscription_iam": 9, "service_account_iam": 5,
-                       "datasets": 5, "projects": 1, "project_iam": 1, "bucket_iam": 1}
+def test_each_resource_is_read_once(project, capsys):
+    """Verify reads every service (and the service under each function) with its IAM
+    policy, every function and push subscription, and the policy of each thing the wiring
+    grants on: each once, and nothing else."""
+    run_verifier(project, capsys)
+    assert project.calls, "nothing was read"
+    assert max(project.calls.values()) == 1, project.calls.most_common(3)
+    folders = Counter(folder for folder, _ in project.calls)
+    services = len(WIRING.services) + len(WIRING.functions)
+    targets = Counter(POLICY_FOLDERS[t.kind] for t in {g.target for g in WIRING.grants}
+                      if t.kind not in ("run.service", "function.service"))
+    assert folders == {"services": services, "service_iam": services,
+                       "functions": len(WIRING.functions), "subscriptions": len(WIRING.edges),
+                       **targets, "projects": 1 if agent_grants() else 0}
 
 
-def test_invoker_stripped_by_redeploy_fails_one_edge(capsys):
-    code, lines = run_verifier(RecordedReader(HEALTHY, RECORDED / "invoker_missing"), capsys)
+def test_invoker_stripped_by_redeploy_fails_one_edge(project, capsys):
+    code, lines = run_verifier(broken(project, "invoker_stripped_by_redeploy"), capsys)
     assert code == 1
     [line] = fails(lines)
     assert line.startswith("FAIL invoker      nba-trg-orch-p3p4 → phase3-to-phase4-orchestrator: "
@@ -241,12 +232,13 @@ def test_invoker_stripped_by_redeploy_fails_one_edge(capsys):
     assert "`make apply ENV=prod`" in line
     assert ("gcloud run services add-iam-policy-binding phase3-to-phase4-orchestrator "
             "--project nba-props-platform --region us-west2") in line
-    assert lines[-1] == f"verify prod: {HEALTHY_CHECKS} checks, {HEALTHY_CHECKS - 1} OK, 1 FAIL"
+    total = len(checks(lines))
+    assert lines[-1] == f"verify prod: {total} checks, {total - 1} OK, 1 FAIL"
 
 
-def test_publisher_missing_fails_one_grant(capsys):
+def test_publisher_missing_fails_one_grant(project, capsys):
     """The orchestrator cannot announce that Phase 4 may start: the gate never opens."""
-    code, lines = run_verifier(RecordedReader(HEALTHY, RECORDED / "publisher_missing"), capsys)
+    code, lines = run_verifier(broken(project, "publisher_missing"), capsys)
     assert code == 1
     assert fails(lines) == [
         "FAIL publisher    nba-fn-orch-p3p4 → nba-phase4-trigger: roles/pubsub.publisher for "
@@ -259,10 +251,9 @@ def test_publisher_missing_fails_one_grant(capsys):
         "roles/pubsub.publisher`)"]
 
 
-def test_token_creator_missing_fails_one_grant(capsys):
+def test_token_creator_missing_fails_one_grant(project, capsys):
     """Without it Pub/Sub cannot sign the push: every delivery on the edge is refused."""
-    code, lines = run_verifier(RecordedReader(HEALTHY, RECORDED / "token_creator_missing"),
-                               capsys)
+    code, lines = run_verifier(broken(project, "token_creator_missing"), capsys)
     assert code == 1
     [line] = fails(lines)
     assert line.startswith(
@@ -275,19 +266,18 @@ def test_token_creator_missing_fails_one_grant(capsys):
             f"--member {AGENT} --role roles/iam.serviceAccountTokenCreator`") in line
 
 
-def test_wrong_push_endpoint_fails_the_subscription(capsys):
-    code, lines = run_verifier(RecordedReader(HEALTHY, RECORDED / "endpoint_wrong"), capsys)
+def test_wrong_push_endpoint_fails_the_subscription(project, capsys):
+    code, lines = run_verifier(broken(project, "endpoint_wrong"), capsys)
     assert code == 1
     [line] = fails(lines)
-    uri = "https://nba-phase3-analytics-processors-733310264829.us-west2.run.app"
+    uri = f"https://nba-phase3-analytics-processors-{PROJECT_NUMBER}.us-west2.run.app"
     assert line.startswith(f"FAIL subscription nba-phase3-analytics-sub: push endpoint is "
                            f"{uri}/process-date-range, expected {uri}/process; fix: ")
     assert "make drift ENV=prod" in line
 
 
-def test_function_not_active_fails_with_the_deploy_error(capsys):
-    code, lines = run_verifier(RecordedReader(HEALTHY, RECORDED / "function_not_active"),
-                               capsys)
+def test_function_not_active_fails_with_the_deploy_error(project, capsys):
+    code, lines = run_verifier(broken(project, "function_not_active"), capsys)
     assert code == 1
     [line] = fails(lines)
     assert line.startswith("FAIL function     phase3-to-phase4-orchestrator: state FAILED: "
@@ -296,35 +286,40 @@ def test_function_not_active_fails_with_the_deploy_error(capsys):
     assert "make check-functions" in line
 
 
-def test_recorded_files_are_real_api_messages():
-    """Every recorded file parses into the real message class and round-trips unchanged."""
+@pytest.mark.parametrize("variant", ["healthy", *BROKEN])
+def test_every_answer_is_a_real_api_message(healthy_prod, variant):
+    """Every answer of the project (healthy, and as each broken case leaves it) parses into
+    the real message class with unknown fields rejected and round-trips unchanged: the shapes
+    are `GoogleCloudReader`'s."""
+    project = healthy_prod.copy()
+    if variant != "healthy":
+        BROKEN[variant](project)
     types = {"services": run_v2.Service, "functions": functions_v2.Function,
              "subscriptions": pubsub_v1.types.Subscription}
-    files = sorted(RECORDED.glob("*/*/*.json"))
-    assert len(files) >= 55
-    for path in files:
-        data = json.loads(path.read_text())
-        if path.parent.name.endswith("_iam"):
+    seen = Counter()
+    for folder, name, data in project.messages():
+        seen[folder] += 1
+        if folder.endswith("_iam"):
             message = json_format.ParseDict(data, policy_pb2.Policy())
-        elif path.parent.name == "datasets":
-            assert bigquery.Dataset.from_api_repr(data).to_api_repr() == data, path
+        elif folder == "datasets":
+            assert bigquery.Dataset.from_api_repr(data).to_api_repr() == data, name
             continue
-        elif path.parent.name == "projects":
-            assert set(data) >= {"name", "projectId", "state"}, path
+        elif folder == "projects":
+            assert set(data) >= {"name", "projectId", "state"}, name
             continue
         else:
-            message = types[path.parent.name].from_json(json.dumps(data),
-                                                        ignore_unknown_fields=False)
-        assert proto_to_dict(message) == data, path
+            message = types[folder].from_json(json.dumps(data), ignore_unknown_fields=False)
+        assert proto_to_dict(message) == data, name
+    assert set(seen) == set(POLICY_FOLDERS.values()) | {"services", "functions",
+                                                         "subscriptions", "projects"}
 
 
 # --- broken variants built in the test ---------------------------------------------------
 
 
-def test_missing_subscription_is_not_found(broken_copy, capsys):
-    root = broken_copy()
-    (root / "subscriptions" / "nba-phase5-predictions-sub.json").unlink()
-    code, lines = run_verifier(RecordedReader(root), capsys)
+def test_missing_subscription_is_not_found(project, capsys):
+    project.drop("subscriptions", "nba-phase5-predictions-sub")
+    code, lines = run_verifier(project, capsys)
     assert code == 1
     assert fails(lines) == [
         "FAIL subscription nba-phase5-predictions-sub: not found in project nba-props-platform; "
@@ -332,78 +327,68 @@ def test_missing_subscription_is_not_found(broken_copy, capsys):
     ]
 
 
-def test_default_compute_identity_on_a_push_edge_fails(broken_copy, capsys):
-    root = broken_copy()
-    compute = "733310264829-compute@developer.gserviceaccount.com"
+def test_default_compute_identity_on_a_push_edge_fails(project, capsys):
+    compute = f"{PROJECT_NUMBER}-compute@developer.gserviceaccount.com"
 
     def use_compute(sub):
         sub["push_config"]["oidc_token"]["service_account_email"] = compute
 
-    edit(root / "subscriptions" / "nba-phase2-raw-sub.json", use_compute)
-    _, lines = run_verifier(RecordedReader(root), capsys)
+    project.edit("subscriptions", "nba-phase2-raw-sub", use_compute)
+    _, lines = run_verifier(project, capsys)
     [line] = fails(lines)
     assert (f"FAIL subscription nba-phase2-raw-sub: OIDC identity is {compute}, expected "
             "nba-push-phase1-to-phase2@nba-props-platform.iam.gserviceaccount.com") in line
 
 
-def test_dead_letter_policy_is_checked(broken_copy, capsys):
-    root = broken_copy()
-
+def test_dead_letter_policy_is_checked(project, capsys):
     def no_dead_letter(sub):
         del sub["dead_letter_policy"]
 
-    edit(root / "subscriptions" / "nba-phase4-precompute-sub.json", no_dead_letter)
-    _, lines = run_verifier(RecordedReader(root), capsys)
+    project.edit("subscriptions", "nba-phase4-precompute-sub", no_dead_letter)
+    _, lines = run_verifier(project, capsys)
     [line] = fails(lines)
     assert ("dead-letter topic is unset, expected "
             "projects/nba-props-platform/topics/nba-phase4-precompute-sub-dlq") in line
 
 
-def test_service_not_ready_names_the_condition(broken_copy, capsys):
-    root = broken_copy()
-
+def test_service_not_ready_names_the_condition(project, capsys):
     def failed(svc):
         svc["terminal_condition"] = {"type_": "Ready", "state": "CONDITION_FAILED",
                                      "message": "Revision 'x' is not ready"}
 
-    edit(root / "services" / "prediction-worker.json", failed)
-    _, lines = run_verifier(RecordedReader(root), capsys)
+    project.edit("services", "prediction-worker", failed)
+    _, lines = run_verifier(project, capsys)
     [line] = fails(lines)
     assert line.startswith("FAIL service      prediction-worker: not ready (CONDITION_FAILED: "
                            "Revision 'x' is not ready); fix: read the revision logs")
 
 
-def test_public_service_fails(broken_copy, capsys):
-    root = broken_copy()
-
+def test_public_service_fails(project, capsys):
     def public(policy):
         policy["bindings"] = [{"role": "roles/run.invoker", "members": ["allUsers"]}]
 
-    edit(root / "service_iam" / "nba-phase1-scrapers.json", public)
-    _, lines = run_verifier(RecordedReader(root), capsys)
+    project.edit("service_iam", "nba-phase1-scrapers", public)
+    _, lines = run_verifier(project, capsys)
     [line] = fails(lines)
     assert line.startswith("FAIL service      nba-phase1-scrapers: public: roles/run.invoker "
                            "for allUsers; fix: remove the public binding")
 
 
-def test_invoker_only_under_a_condition_fails(broken_copy, capsys):
-    root = broken_copy()
-
+def test_invoker_only_under_a_condition_fails(project, capsys):
     def conditional(policy):
         policy["bindings"][0]["condition"] = {"title": "office-hours",
                                               "expression": "request.time.getHours() < 18"}
 
-    edit(root / "service_iam" / "prediction-worker.json", conditional)
-    _, lines = run_verifier(RecordedReader(root), capsys)
+    project.edit("service_iam", "prediction-worker", conditional)
+    _, lines = run_verifier(project, capsys)
     [line] = fails(lines)
     assert "only under an IAM condition on Cloud Run service prediction-worker" in line
 
 
 @pytest.mark.parametrize("condition", [None, {"title": "any", "expression": "true"}])
-def test_the_builders_object_grant_outside_its_condition_fails(broken_copy, capsys, condition):
+def test_the_builders_object_grant_outside_its_condition_fails(project, capsys, condition):
     """Held project-wide without the source-bucket condition (or under another one): the
     build identity could write the raw files; verify names the condition it needs."""
-    root = broken_copy()
 
     def widen(policy):
         for b in policy["bindings"]:
@@ -412,8 +397,8 @@ def test_the_builders_object_grant_outside_its_condition_fails(broken_copy, caps
                 if condition:
                     b["condition"] = condition
 
-    edit(root / "project_iam" / "nba-props-platform.json", widen)
-    _, lines = run_verifier(RecordedReader(root), capsys)
+    project.edit("project_iam", "nba-props-platform", widen)
+    _, lines = run_verifier(project, capsys)
     [line] = fails(lines)
     assert "roles/storage.objectUser for serviceAccount:nba-fn-builder@" in line
     assert "not under its condition (resource.name.startsWith(" in line
@@ -447,28 +432,24 @@ def test_the_builders_object_grant_outside_its_condition_fails(broken_copy, caps
      "gserviceaccount.com missing on bucket nba-props-platform-nba-raw; needed: "
      "nba-phase1-scrapers writes (and overwrites) nba-props-platform-nba-raw"),
 ])
-def test_each_missing_grant_fails_alone(broken_copy, capsys, folder, file, drop, failed):
-    root = broken_copy()
-
+def test_each_missing_grant_fails_alone(project, capsys, folder, file, drop, failed):
     def without(policy):
         for binding in policy["bindings"]:
             binding["members"] = [m for m in binding["members"] if m != drop]
 
-    edit(root / folder / f"{file}.json", without)
-    code, lines = run_verifier(RecordedReader(root), capsys)
+    project.edit(folder, file, without)
+    code, lines = run_verifier(project, capsys)
     assert code == 1
     [line] = fails(lines)
     assert line.startswith(f"{failed}; fix: the stack declares it"), line
 
 
-def test_missing_data_editor_on_a_dataset_fails(broken_copy, capsys):
-    root = broken_copy()
-
+def test_missing_data_editor_on_a_dataset_fails(project, capsys):
     def without_writer(dataset):
         dataset["access"] = [a for a in dataset["access"] if "userByEmail" not in a]
 
-    edit(root / "datasets" / "nba_orchestration.json", without_writer)
-    _, lines = run_verifier(RecordedReader(root), capsys)
+    project.edit("datasets", "nba_orchestration", without_writer)
+    _, lines = run_verifier(project, capsys)
     [line] = fails(lines)
     assert line.startswith(
         "FAIL data-editor  nba-fn-orch-p3p4 → nba_orchestration: roles/bigquery.dataEditor for "
@@ -479,9 +460,8 @@ def test_missing_data_editor_on_a_dataset_fails(broken_copy, capsys):
     assert "emergency" not in line
 
 
-def test_dataset_writer_in_iam_form_or_reader_role(broken_copy, capsys):
+def test_dataset_writer_in_iam_form_or_reader_role(project, capsys):
     """An entry in IAM form counts; a reader role where the wiring wants a writer does not."""
-    root = broken_copy()
 
     def iam_form(dataset):
         for a in dataset["access"]:
@@ -493,49 +473,44 @@ def test_dataset_writer_in_iam_form_or_reader_role(broken_copy, capsys):
             if a.get("userByEmail", "").startswith("nba-run-p3-analytics@"):
                 a["role"] = "READER"
 
-    edit(root / "datasets" / "nba_raw.json", iam_form)
-    edit(root / "datasets" / "nba_analytics.json", reader)
-    _, lines = run_verifier(RecordedReader(root), capsys)
+    project.edit("datasets", "nba_raw", iam_form)
+    project.edit("datasets", "nba_analytics", reader)
+    _, lines = run_verifier(project, capsys)
     assert [line.split(":")[0] for line in fails(lines)] == [
         "FAIL data-editor  nba-run-p3-analytics → nba_analytics"]
 
 
-def test_agent_of_another_project_does_not_count(broken_copy, capsys):
-    root = broken_copy()
+def test_agent_of_another_project_does_not_count(project, capsys):
+    def other_number(data):
+        data["name"] = "projects/111111111111"
 
-    def other_number(project):
-        project["name"] = "projects/111111111111"
-
-    edit(root / "projects" / "nba-props-platform.json", other_number)
-    _, lines = run_verifier(RecordedReader(root), capsys)
+    project.edit("projects", "nba-props-platform", other_number)
+    _, lines = run_verifier(project, capsys)
     agent_fails = [line for line in fails(lines) if "pubsub-agent →" in line]
-    assert len(agent_fails) == len(fails(lines)) == 4 + 4 + 5
+    assert len(agent_fails) == len(fails(lines)) == agent_grants()
     assert all("service-111111111111@gcp-sa-pubsub" in line for line in agent_fails)
 
 
-def test_missing_project_makes_the_agent_grants_uncheckable(broken_copy, capsys):
-    root = broken_copy()
-    (root / "projects" / "nba-props-platform.json").unlink()
-    _, lines = run_verifier(RecordedReader(root), capsys)
-    assert len(fails(lines)) == 13
+def test_missing_project_makes_the_agent_grants_uncheckable(project, capsys):
+    project.drop("projects", "nba-props-platform")
+    _, lines = run_verifier(project, capsys)
+    assert len(fails(lines)) == agent_grants()
     assert all("cannot check: project nba-props-platform not found, so the Pub/Sub agent's "
                "project number is unknown" in line for line in fails(lines))
 
 
-def test_missing_dead_letter_subscription_fails_its_reader_grant(broken_copy, capsys):
-    root = broken_copy()
-    (root / "subscription_iam" / "nba-phase5-predictions-sub-dlq-sub.json").unlink()
-    _, lines = run_verifier(RecordedReader(root), capsys)
+def test_missing_dead_letter_subscription_fails_its_reader_grant(project, capsys):
+    project.drop("subscription_iam", "nba-phase5-predictions-sub-dlq-sub")
+    _, lines = run_verifier(project, capsys)
     [line] = fails(lines)
     assert line.startswith("FAIL subscriber   nba-fn-canary → nba-phase5-predictions-sub-dlq-sub: "
                            "cannot check: subscription nba-phase5-predictions-sub-dlq-sub not "
                            "found; fix: the stack declares it")
 
 
-def test_missing_function_fails_its_dependent_edges(broken_copy, capsys):
-    root = broken_copy()
-    (root / "functions" / "phase3-to-phase4-orchestrator.json").unlink()
-    _, lines = run_verifier(RecordedReader(root), capsys)
+def test_missing_function_fails_its_dependent_edges(project, capsys):
+    project.drop("functions", "phase3-to-phase4-orchestrator")
+    _, lines = run_verifier(project, capsys)
     assert [line.split(":")[0] for line in fails(lines)] == [
         "FAIL function     phase3-to-phase4-orchestrator",
         "FAIL trigger      phase3-to-phase4-orchestrator",
@@ -545,40 +520,41 @@ def test_missing_function_fails_its_dependent_edges(broken_copy, capsys):
                or "not found in projects/" in line for line in fails(lines))
 
 
-def test_unreadable_policy_fails_with_the_permission_fix(capsys):
-    class Denied(RecordedReader):
+def test_unreadable_policy_fails_with_the_permission_fix(healthy_prod, capsys):
+    service = "nba-phase3-analytics-processors"
+
+    class Denied(FakeProject):
         def get_service_iam_policy(self, name):
-            if name.endswith("/nba-phase3-analytics-processors"):
+            if name.endswith(f"/{service}"):
                 self.calls[("service_iam", name)] += 1
                 raise ReadError(f"reading IAM policy of {name}: 403 Permission "
                                 "'run.services.getIamPolicy' denied")
             return super().get_service_iam_policy(name)
 
-    reader = Denied(HEALTHY)
+    reader = Denied(PROD, healthy_prod.copy().answers)
     code, lines = run_verifier(reader, capsys)
     assert code == 1
     failed = fails(lines)
-    # the service itself, its push identity and both backup jobs
+    # the service itself and every invoker on it (its push identity, the jobs calling it)
+    invokers = [g for g in WIRING.grants if g.target == Target("run.service", service)]
+    assert [g.role for g in invokers] == [INVOKER] * len(invokers) and len(invokers) >= 2
     assert [line.split(":")[0] for line in failed] == [
-        "FAIL service      nba-phase3-analytics-processors",
-        "FAIL invoker      nba-push-phase2-to-phase3 → nba-phase3-analytics-processors",
-        "FAIL invoker      nba-job-sd-p3 → nba-phase3-analytics-processors",
-        "FAIL invoker      nba-job-sd-p3-tmrw → nba-phase3-analytics-processors",
-    ]
+        f"FAIL service      {service}",
+        *(f"FAIL invoker      {account_id(g.member)} → {service}" for g in invokers)]
     assert all("could not read: reading IAM policy" in line and
                "fix: give the verifying identity roles/run.viewer on nba-props-platform" in line
                for line in failed)
     assert max(reader.calls.values()) == 1
 
 
-def test_unreadable_topic_policy_names_the_pubsub_viewer_role(capsys):
-    class Denied(RecordedReader):
+def test_unreadable_topic_policy_names_the_pubsub_viewer_role(healthy_prod, capsys):
+    class Denied(FakeProject):
         def get_topic_iam_policy(self, name):
             raise ReadError(f"reading IAM policy of {name}: 403 Permission "
                             "'pubsub.topics.getIamPolicy' denied")
 
-    _, lines = run_verifier(Denied(HEALTHY), capsys)
-    assert len(fails(lines)) == 9
+    _, lines = run_verifier(Denied(PROD, healthy_prod.copy().answers), capsys)
+    assert len(fails(lines)) == sum(1 for g in WIRING.grants if g.target.kind == "pubsub.topic")
     assert all("give the verifying identity roles/pubsub.viewer" in line
                for line in fails(lines))
 
@@ -586,29 +562,26 @@ def test_unreadable_topic_policy_names_the_pubsub_viewer_role(capsys):
 # --- expectations come from the wiring ----------------------------------------------------
 
 
-def test_other_env_expects_its_own_names(capsys):
-    code, lines = run_verifier(RecordedReader(HEALTHY), capsys, env=get_env("dev"))
+def test_other_env_expects_its_own_names(project, capsys):
+    code, lines = run_verifier(project, capsys, env=get_env("dev"))
     assert code == 1
-    old_system = ("removed", "deploy-path", "release-path")
     assert not [line for line in checks(lines)
-                if line.startswith("OK") and line.split()[1] not in old_system]
+                if line.startswith("OK") and line.split()[1] not in OLD_SYSTEM]
     assert "FAIL service      nba-phase1-scrapers: not found in " \
            "projects/nba-props-platform-dev/locations/us-west2" in "\n".join(lines)
 
 
-def test_verifier_checks_the_wiring_of_its_env():
-    verifier = Verifier(load(), replace(PROD, sport="mlb"), RecordedReader(HEALTHY), CLEAN)
+def test_verifier_checks_the_wiring_of_its_env(project):
+    verifier = Verifier(load(), replace(PROD, sport="mlb"), project, CLEAN)
     assert verifier.wiring == derive(load(), replace(PROD, sport="mlb"))
     assert {e.subscription for e in verifier.wiring.edges} == {
-        "mlb-phase2-raw-sub", "mlb-phase3-analytics-sub", "mlb-phase4-precompute-sub",
-        "mlb-phase5-predictions-sub",
-    }
+        "mlb-" + e.subscription.removeprefix("nba-") for e in WIRING.edges}
 
 
-def test_expected_matches_the_synthesized_stack(prod_stack):
+def test_expected_matches_the_synthesized_stack(prod):
     """What verify expects is what the stack declares: every invoker member, every edge."""
     exp = derive(load(), PROD)
-    stack = prod_stack
+    stack = prod
 
     def resolve_member(member: str) -> str:
         prefix, _, ref = member.partition(":")
@@ -642,20 +615,23 @@ def test_expected_matches_the_synthesized_stack(prod_stack):
 # --- CLI -----------------------------------------------------------------------------------
 
 
-def test_main_healthy_exit_zero(capsys):
-    assert verify.main(["--env", "prod"], reader=RecordedReader(HEALTHY), inventory=CLEAN) == 0
+def test_main_healthy_exit_zero(project, capsys):
+    assert verify.main(["--env", "prod"], reader=project, inventory=CLEAN) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith("verify prod: project nba-props-platform, region "
-                                          "us-west2: 6 services, 2 functions, 4 push "
-                                          "subscriptions, 54 grants")
+    w = WIRING
+    assert out.splitlines()[0].startswith(
+        f"verify prod: project nba-props-platform, region us-west2: {len(w.services)} services, "
+        f"{len(w.functions)} functions, {len(w.edges)} push subscriptions, {len(w.grants)} "
+        "grants")
 
 
-def test_main_missing_credentials_one_line_exit_2(capsys):
-    class NoCredentials(RecordedReader):
+def test_main_missing_credentials_one_line_exit_2(healthy_prod, capsys):
+    class NoCredentials(FakeProject):
         def get_service(self, name):
             raise DefaultCredentialsError("Your default credentials were not found.")
 
-    assert verify.main(["--env", "prod"], reader=NoCredentials(HEALTHY), inventory=CLEAN) == 2
+    reader = NoCredentials(PROD, healthy_prod.copy().answers)
+    assert verify.main(["--env", "prod"], reader=reader, inventory=CLEAN) == 2
     captured = capsys.readouterr()
     [line] = captured.err.splitlines()
     assert line.startswith("verify: no usable Google credentials (Your default credentials "
@@ -676,7 +652,9 @@ def test_main_with_the_real_clients_and_no_credentials(monkeypatch, tmp_path, ca
 
 
 def test_main_usage_error_exit_2(capsys):
-    assert verify.main(["--env", "staging"]) == 2
+    from infra.model.envs import ENVS
+
+    assert verify.main(["--env", "Not-An-Env"]) == 2
     [line] = capsys.readouterr().err.splitlines()
-    assert line == ("verify: usage: argument --env: unknown environment 'staging'; known: "
-                    "dev, prod")
+    assert line == ("verify: usage: argument --env: unknown environment 'Not-An-Env'; known: "
+                    f"{', '.join(sorted(ENVS))}")

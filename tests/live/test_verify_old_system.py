@@ -1,5 +1,6 @@
 """``make verify`` on the old system: removed-but-live resources and second deploy paths,
-read from recorded inventories and trigger lists (``recorded/adoption/``)."""
+read from recorded inventories and trigger lists (``recorded/adoption/``), with the rest of
+the project the healthy one generated from the stack (``tests/live/fake_project.py``)."""
 
 import sys
 
@@ -14,21 +15,20 @@ from infra.live.verify import Verifier
 from infra.model.envs import get_env
 from infra.model.pipeline import load
 from tests.live.inventories import ADOPTION, CLEAN, recorded_inventory
-from tests.live.test_verify import HEALTHY, RecordedReader
 
 PROD = get_env("prod")
 OLD_SYSTEM = ("removed", "deploy-path", "release-path")
 
 
-def old_system_lines(inventory: InventoryReader, capsys) -> tuple[int, list[str]]:
-    code = Verifier(load(), PROD, RecordedReader(HEALTHY), inventory).run(sys.stdout)
+def old_system_lines(project, inventory: InventoryReader, capsys) -> tuple[int, list[str]]:
+    code = Verifier(load(), PROD, project, inventory).run(sys.stdout)
     lines = capsys.readouterr().out.splitlines()
     return code, [line for line in lines if line[:5].strip() in ("OK", "FAIL")
                   and line.split()[1] in OLD_SYSTEM]
 
 
-def test_the_seeds_live_system_fails_on_what_survives_the_cut_over(capsys):
-    code, lines = old_system_lines(recorded_inventory("seeds"), capsys)
+def test_the_seeds_live_system_fails_on_what_survives_the_cut_over(project, capsys):
+    code, lines = old_system_lines(project, recorded_inventory("seeds"), capsys)
     assert code == 1
     failed = "\n".join(line for line in lines if line.startswith("FAIL"))
     for name in ("Function phase2-to-phase3-orchestrator (us-west2)",
@@ -43,11 +43,11 @@ def test_the_seeds_live_system_fails_on_what_survives_the_cut_over(capsys):
                 ("removed", "deploy-path")]
 
 
-def test_verify_words_each_finding_as_the_adoption_report_does(prod, capsys):
+def test_verify_words_each_finding_as_the_adoption_report_does(project, prod, capsys):
     """One source: the FAIL lines are the adoption findings' own why and fix."""
     lives = load_inventory(ADOPTION / "seeds.inventory.json", PROD.project_id)
     a = plan_adoption(prod, load(), PROD, lives, load_triggers(ADOPTION / "seeds.triggers.json"))
-    _, lines = old_system_lines(recorded_inventory("seeds"), capsys)
+    _, lines = old_system_lines(project, recorded_inventory("seeds"), capsys)
     failed = [line for line in lines if line.startswith("FAIL")]
     findings = [*a.removed, *a.second_deploy]
     assert len(failed) == len(findings)
@@ -55,36 +55,36 @@ def test_verify_words_each_finding_as_the_adoption_report_does(prod, capsys):
         assert line.endswith(f"{f.name} ({f.location}): {f.why}; fix: {f.fix}")
 
 
-def test_a_clean_project_passes_the_old_system_checks(capsys):
-    code, lines = old_system_lines(CLEAN, capsys)
+def test_a_clean_project_passes_the_old_system_checks(project, capsys):
+    code, lines = old_system_lines(project, CLEAN, capsys)
     assert code == 0
     assert [line.split()[:2] for line in lines] == [
         ["OK", "removed"], ["OK", "deploy-path"], ["OK", "release-path"]]
     assert "58 live resources and 2 build triggers read" in lines[0]
 
 
-def test_regional_triggers_are_read_in_the_envs_region(capsys):
+def test_regional_triggers_are_read_in_the_envs_region(project, capsys):
     asked: list[tuple[str, ...]] = []
     seeds = recorded_inventory("seeds")
 
-    def triggers(project, locations):
+    def triggers(project_id, locations):
         asked.append(tuple(locations))
-        return seeds.triggers(project, locations)
+        return seeds.triggers(project_id, locations)
 
-    _, lines = old_system_lines(InventoryReader(seeds.search, triggers), capsys)
+    _, lines = old_system_lines(project, InventoryReader(seeds.search, triggers), capsys)
     assert asked == [("global", "us-west2")]
     assert any("auto-deploy-orchestrator-p3p4 (us-west2)" in line for line in lines)
 
 
 @pytest.mark.parametrize("which", ["search", "triggers"])
-def test_an_unreadable_inventory_exits_2_in_one_line_and_never_says_ok(which, capsys):
+def test_an_unreadable_inventory_exits_2_in_one_line_and_never_says_ok(project, which, capsys):
     def denied(*args):
         raise PermissionDenied("caller does not have permission cloudasset.assets."
                                "searchAllResources")
 
     reader = (InventoryReader(denied, CLEAN.triggers) if which == "search"
               else InventoryReader(CLEAN.search, denied))
-    code = verify.main(["--env", "prod"], reader=RecordedReader(HEALTHY), inventory=reader)
+    code = verify.main(["--env", "prod"], reader=project, inventory=reader)
     captured = capsys.readouterr()
     assert code == 2
     [err] = captured.err.splitlines()
@@ -97,8 +97,8 @@ def test_an_unreadable_inventory_exits_2_in_one_line_and_never_says_ok(which, ca
                    if line.startswith("OK"))
 
 
-def test_a_malformed_api_answer_cannot_be_verified(capsys):
+def test_a_malformed_api_answer_cannot_be_verified(project, capsys):
     reader = InventoryReader(lambda p: [{"name": "x"}], CLEAN.triggers)
-    code = verify.main(["--env", "prod"], reader=RecordedReader(HEALTHY), inventory=reader)
+    code = verify.main(["--env", "prod"], reader=project, inventory=reader)
     [err] = capsys.readouterr().err.splitlines()
     assert code == 2 and "entry [0] has no string 'assetType'" in err

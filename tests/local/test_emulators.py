@@ -72,18 +72,27 @@ def test_emulator_not_ready_in_time_is_stopped(tmp_path, monkeypatch):
         return spawned[-1]
 
     monkeypatch.setattr(emulators, "_spawn", spy)
-    with pytest.raises(emulators.EmulatorError, match=r"not ready .* after 0.5s.*starting slowly"):
-        emulators.start_pubsub(tmp_path / "logs", ready_timeout=0.5)
-    (emulator,) = spawned
-    with pytest.raises(ProcessLookupError):
-        os.kill(emulator.pid, 0)
+    try:
+        with pytest.raises(emulators.EmulatorError,
+                           match=r"not ready .* after 0.5s.*starting slowly"):
+            emulators.start_pubsub(tmp_path / "logs", ready_timeout=0.5)
+        (emulator,) = spawned
+        with pytest.raises(ProcessLookupError):
+            os.kill(emulator.pid, 0)
+    finally:  # a failed assertion above must not leave the fake emulator running
+        for proc in spawned:
+            emulators.stop(proc.pid, timeout=5)
 
 
 def test_stop_is_idempotent_and_kills_the_group(tmp_path):
     proc = subprocess.Popen(["sleep", "30"], start_new_session=True)
-    emulators.stop(proc.pid, timeout=5)
-    assert proc.wait(timeout=5) != 0
-    emulators.stop(proc.pid)  # already gone: no error
+    try:
+        emulators.stop(proc.pid, timeout=5)
+        assert proc.wait(timeout=5) != 0
+        emulators.stop(proc.pid)  # already gone: no error
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_reset_firestore_without_an_emulator():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from infra.local.plan import (
     Ports,
     UpOptions,
     UpPlan,
+    find_job,
     front_specs,
     function_process_env,
+    job_keys,
     plan_up,
     state_fields,
     supervisor_plan,
@@ -24,7 +27,7 @@ from infra.model.envs import get_env
 from infra.model.manifest import Manifest
 from infra.model.naming import Names
 from infra.model.pipeline import load
-from infra.paths import stack_file
+from infra.paths import REPO_ROOT, stack_file
 
 ENV = get_env("dev")
 HOSTS = {"pubsub": "127.0.0.1:8681", "firestore": "127.0.0.1:8682"}
@@ -158,3 +161,50 @@ def test_fronts_carry_each_targets_ingress_and_the_callers_routed_through_a_vpc(
     assert {f.vpc_callers for f in again.fronts} == {(coordinator,)}
     spec = next(f for f in front_specs(again, numbered(again)) if f.target == worker)
     assert spec.vpc_callers == (coordinator,)
+
+
+def readme_run_jobs() -> list[str]:
+    """Every ``python -m infra.local run-job X`` the README shows (across line breaks)."""
+    text = (REPO_ROOT / "README.md").read_text()
+    return re.findall(r"python -m infra\.local\s+run-job\s+`?([A-Za-z0-9_.-]+)", text)
+
+
+def test_every_run_job_the_readme_shows_names_a_job_of_the_stack(
+        plan: UpPlan, manifest: Manifest) -> None:
+    jobs = plan.job_calls(numbered(plan).fronts)
+    shown = readme_run_jobs()
+    assert shown, "the README shows how to fire a job"
+    for name in shown:
+        find_job(jobs, name, ENV.sport, job_keys(manifest, ENV))  # LocalError when it does not
+
+
+def test_run_job_takes_a_jobs_name_its_manifest_key_or_the_target_only_it_calls(
+        plan: UpPlan, manifest: Manifest) -> None:
+    jobs = plan.job_calls(numbered(plan).fronts)
+    keys = job_keys(manifest, ENV)
+    assert keys["pipeline-canary-queries"] == "pipeline-canary"
+
+    def fired(name: str) -> str:
+        return find_job(jobs, name, ENV.sport, keys).name
+
+    assert fired("pipeline-canary-queries") == "pipeline-canary-queries"
+    assert fired("pipeline-canary") == "pipeline-canary-queries"  # its key, and its target
+    assert fired("same-day-phase3-tomorrow") == "same-day-phase3-tomorrow"
+    prefixed = replace(jobs[0], name=f"{ENV.sport}-backfill")
+    assert find_job([*jobs, prefixed], "backfill", ENV.sport).name == f"{ENV.sport}-backfill"
+    # a target several jobs call names none of them alone
+    several = [j.name for j in jobs if j.target == "nba-phase3-analytics-processors"]
+    assert len(several) >= 2 and set(several) == {
+        Names(ENV).job(j) for j in manifest.jobs if j.target == "phase3-analytics-processors"}
+    with pytest.raises(LocalError, match=re.escape(
+            f"{len(several)} scheduler jobs call 'nba-phase3-analytics-processors': "
+            f"{', '.join(several)}; name one")):
+        find_job(jobs, "nba-phase3-analytics-processors", ENV.sport, keys)
+    with pytest.raises(LocalError, match=f"{len(several)} scheduler jobs call "
+                                         "'phase3-analytics-processors'"):
+        find_job(jobs, "phase3-analytics-processors", ENV.sport, keys)
+    with pytest.raises(LocalError, match=r"no scheduler job 'canary-queries'; give a job's "
+                                         r"name, its manifest key or the target only it calls: "
+                                         r".*pipeline-canary-queries \(key pipeline-canary\) "
+                                         r"→ pipeline-canary"):
+        find_job(jobs, "canary-queries", ENV.sport, keys)

@@ -26,7 +26,7 @@ def test_prints_the_generated_environment(capsys: pytest.CaptureFixture[str]) ->
     lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
     assert lines["GCP_PROJECT"] == "nba-props-platform"
     assert lines["TRIGGER_TOPIC"] == "nba-phase4-trigger"
-    assert len(json.loads(lines["EXPECTED_PROCESSORS"])) == 5
+    assert json.loads(lines["EXPECTED_PROCESSORS"]) == list(load().enabled_processors(3))
 
 
 def test_unknown_function_is_one_line_naming_the_declared_ones(
@@ -51,10 +51,13 @@ def test_the_canary_reads_its_own_subscription_and_reports_within_the_stall_limi
     env = function_env(manifest, get_env("prod"), canary)
     (gate,) = json.loads(env["GATED_TRANSITIONS"])
     assert gate["announcements"] == "nba-phase3-to-phase4-canary-sub"
-    # Every 15 minutes: an announcement unrecorded for 15 is reported by the run after it,
-    # at most 30 (the stall limit) after the announcement.
-    assert check_interval_minutes(manifest, canary) == 15
-    assert gate["silent_minutes"] == 15 == gate["stall_minutes"] - 15
+    # The canary runs every `interval` minutes (its job's schedule): an announcement unrecorded
+    # for the stall limit less one interval is reported by the run after it, so at most the
+    # stall limit after the announcement.
+    interval = check_interval_minutes(manifest, canary)
+    assert 0 < interval < gate["stall_minutes"]
+    assert gate["silent_minutes"] == silent_minutes(gate["stall_minutes"], interval)
+    assert gate["silent_minutes"] + interval <= gate["stall_minutes"]
     assert env["COMPLETION_TTL_DAYS"] == str(manifest.completion_ttl_days)
 
 
@@ -67,7 +70,9 @@ def test_check_interval_is_the_longest_gap_between_runs(schedule: str, interval:
     jobs = tuple(ScheduledJob("pipeline-canary", schedule, "pipeline-canary", short="canary-job",
                               http_method="GET") if j.target == "pipeline-canary" else j
                  for j in manifest.jobs)
-    changed = replace(manifest, jobs=jobs).validate()
+    # Not validated: most of these run less often than the stall limit, which load refuses
+    # (tests/model/test_limits.py); the interval is computed all the same.
+    changed = replace(manifest, jobs=jobs)
     assert check_interval_minutes(changed, changed.function("pipeline-canary")) == interval
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.model.envs import STACK_ENV, Scaling, get_env
+from infra.model.envs import ENVS, STACK_ENV, Scaling, get_env
 from infra.model.manifest import Manifest, ManifestError, Processor, Topic
 from infra.model.pipeline import PIPELINE, load
 
@@ -40,7 +40,8 @@ def test_the_pipeline_is_valid() -> None:
         "p2_bigdataball_pbp", "p2_nbacom_boxscores", "p2_nbacom_gamebook_pdf",
         "p2_odds_game_lines", "p2_odds_player_props",
     )
-    assert len(m.enabled_processors(3)) == 5
+    assert set(m.enabled_processors(3)) == {p.name for p in m.processors
+                                            if p.phase == 3 and p.enabled}
     assert "p2_bdl_box_scores" in {p.name for p in m.processors}
 
 
@@ -158,20 +159,21 @@ EDITED: dict[str, list[tuple[str, Any, dict[str, Any], str]]] = {
 # An item appended to a collection: (case, collection, item, expected error).
 ADDED: list[tuple[str, str, Any, str]] = [
     ("topic nobody subscribes to", "topics", Topic("phase9-orphan"),
-     "topics[5].key: invalid value 'phase9-orphan'; nobody subscribes"),
+     f"topics[{len(PIPELINE.topics)}].key: invalid value 'phase9-orphan'; nobody subscribes"),
     ("removed topic re-declared", "topics", Topic("phase3-trigger"), "it is listed in removed"),
     ("duplicate processor names", "processors", Processor("player_game_summary", 3),
      "processors[].name: duplicate names ['player_game_summary']"),
     ("processor in an unknown phase", "processors", Processor("p9_thing", 9),
-     "processors[13].phase: invalid value 9"),
+     f"processors[{len(PIPELINE.processors)}].phase: invalid value 9"),
     ("table in an unknown dataset", "tables", replace(PIPELINE.tables[0], dataset="nowhere"),
-     "tables[4].dataset: invalid value 'nowhere'"),
-    ("alert on an unknown component", "alerts", replace(PIPELINE.alerts[0], component="ghost"),
-     "alerts[3].component: invalid value 'ghost'"),
+     f"tables[{len(PIPELINE.tables)}].dataset: invalid value 'nowhere'"),
+    ("alert on an unknown component", "alerts",
+     replace(PIPELINE.alerts[0], component="ghost", display_name=None),
+     f"alerts[{len(PIPELINE.alerts)}].component: invalid value 'ghost'"),
     ("duplicate phase numbers", "phases", replace(PIPELINE.phases[0], id="phase_1_again"),
      "phases[].number: duplicate names ['1']"),
     ("processor name not snake_case", "processors", Processor("PlayerThing", 3),
-     "processors[13].name: invalid value 'PlayerThing'; use snake_case"),
+     f"processors[{len(PIPELINE.processors)}].name: invalid value 'PlayerThing'; use snake_case"),
     ("removed service re-declared", "removed", "phase1-scrapers",
      "services[0].key: invalid value 'phase1-scrapers'; it is listed in removed"),
     ("duplicate tables", "tables", PIPELINE.tables[0],
@@ -228,7 +230,8 @@ def test_env_config_must_cover_every_service() -> None:
 @pytest.mark.parametrize("changes,expected", [
     ({"project_id": "Bad_Project"}, "envs[dev].project_id: invalid value 'Bad_Project'"),
     ({"sport": "basketball"}, "envs[dev].sport: invalid value 'basketball'"),
-    ({"scaling": {"phase1-scrapers": Scaling(3, 1)}}, "invalid bounds 3..1"),
+    ({"scaling": {"phase1-scrapers": Scaling(3, 1)}},
+     "envs[dev].scaling[phase1-scrapers].min_instances: invalid value 3"),
     ({"scaling": {"ghost": Scaling()}}, "scaling: unknown service key 'ghost'"),
     ({"service_env": {"ghost": {"A": "1"}}}, "service_env: unknown service key 'ghost'"),
     ({"service_env": {"phase1-scrapers": {"lower": "1"}}},
@@ -245,8 +248,42 @@ def test_bad_env_config_is_rejected(changes: dict[str, Any], expected: str) -> N
 
 
 def test_unknown_environment_lists_known_ones() -> None:
-    with pytest.raises(ManifestError, match=r"^env: unknown environment 'staging'; known: dev, prod$"):
-        get_env("staging")
+    known = ", ".join(sorted(ENVS))
+    with pytest.raises(ManifestError) as err:
+        get_env("Not-An-Env")
+    assert str(err.value) == f"env: unknown environment 'Not-An-Env'; known: {known}"
+
+
+@pytest.mark.parametrize("name", ["Not-An-Env", "no_such env", "Prod", "x", "abcdefghijk",
+                                  "9lives", "dev-2", ""])
+def test_an_env_name_outside_the_rule_is_refused_on_construction(name: str) -> None:
+    """Tests use such names as the unknown environment: none can ever be added."""
+    with pytest.raises(ManifestError, match=r"\.name: invalid name .*2-10 lowercase letters"):
+        replace(get_env("dev"), name=name)
+
+
+@pytest.mark.parametrize("name", ["qa", "staging", "dev2", "abcdefghij"])
+def test_an_env_name_inside_the_rule_is_accepted(name: str) -> None:
+    assert replace(get_env("dev"), name=name).name == name
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"ci_planner_variable": "gcp_plan"}, "ci_planner_variable: invalid value 'gcp_plan'"),
+    ({"ci_planner_variable": "GITHUB_TOKEN"}, "ci_planner_variable: invalid value"),
+    ({"ci_deployer_variable": "GCP_PLAN_SERVICE_ACCOUNT_DEV"},
+     "ci_deployer_variable: the planner's variable"),
+])
+def test_ci_identities_are_distinct_variable_names(changes: dict[str, Any],
+                                                    expected: str) -> None:
+    with pytest.raises(ManifestError, match=expected):
+        replace(get_env("dev"), **changes)
+
+
+def test_every_env_has_its_own_planner_and_only_prod_a_deployer() -> None:
+    planners = [env.ci_planner_variable for env in ENVS.values()]
+    assert len(set(planners)) == len(planners)
+    assert {name for name, env in ENVS.items() if env.ci_deployer_variable} == {"prod"}
+    assert all(name == env.name for name, env in ENVS.items())
 
 
 @pytest.mark.parametrize("lookup", ["service", "function"])

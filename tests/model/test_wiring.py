@@ -43,21 +43,51 @@ def prod():
     return derive(load(), PROD)
 
 
-def test_prod_grants_by_role(prod):
-    assert len(prod.grants) == len(set(prod.grants)) == 54
-    assert Counter(g.role for g in prod.grants) == {
-        INVOKER: 9, PUBLISHER: 9, SUBSCRIBER: 9, TOKEN_CREATOR: 5, DATA_EDITOR: 6,
-        DATA_VIEWER: 4, JOB_USER: 5, DATASTORE_USER: 2,
-        "roles/logging.logWriter": 1, "roles/artifactregistry.writer": 1,
-        "roles/storage.objectViewer": 1, "roles/storage.objectUser": 2,
+def rule_counts(m) -> dict[str, Counter]:
+    """How many grants of each role each maker makes, by the rules of the module docstring,
+    counted from the manifest alone."""
+    edges, jobs = len(m.transitions), len(m.jobs)
+    triggers = sum(1 for fn in m.functions if fn.trigger_topic is not None)
+    access = [ROLE_ACCESS[fn.role] for fn in m.functions]
+    svcs = m.services
+    return {
+        # per edge: the agent's publisher on its dead-letter topic, subscriber on the
+        # subscription and token creator on the push identity; the push identity's invoker
+        "push_edge": Counter({PUBLISHER: edges, SUBSCRIBER: edges, TOKEN_CREATOR: edges,
+                              INVOKER: edges}),
+        # per Pub/Sub trigger: the agent's token creator, the trigger identity's invoker
+        "function": Counter({TOKEN_CREATOR: triggers, INVOKER: triggers}),
+        "function_builder": Counter(wiring.BUILDER_PROJECT_ROLES),
+        "scheduled_job": Counter({INVOKER: jobs}),
+        # what each service and function does: publishes, calls, queries, reads, writes;
+        # the functions' state by ROLE_ACCESS
+        "stack": Counter({
+            PUBLISHER: sum(len(s.publishes) for s in svcs)
+            + sum(len(fn.publishes) for fn in m.functions),
+            INVOKER: sum(len(s.invokes) for s in svcs),
+            JOB_USER: sum(1 for s in svcs if s.runs_queries),
+            DATA_VIEWER: sum(len(s.reads) for s in svcs),
+            DATA_EDITOR: sum(len(s.writes) for s in svcs)
+            + sum(1 for a in access if a.writes_completions),
+            OBJECT_VIEWER: sum(len(s.reads_buckets) for s in svcs),
+            OBJECT_USER: sum(len(s.writes_buckets) for s in svcs),
+            SUBSCRIBER: sum(edges * a.reads_dead_letters
+                            + len(m.gated()) * a.watches_announcements for a in access),
+        }) + Counter(a.firestore_role for a in access),
     }
 
 
+def test_prod_grants_by_role(prod):
+    rules = rule_counts(load())
+    assert len(prod.grants) == len(set(prod.grants)) == sum(
+        sum(c.values()) for c in rules.values())
+    assert Counter(g.role for g in prod.grants) == sum(rules.values(), Counter())
+
+
 def test_who_makes_each_grant(prod):
-    by = Counter(g.by for g in prod.grants)
-    # per edge: agent publisher on the DLQ, subscriber, token creator, and the invoker
-    assert by == {"push_edge": 16, "function": 2, "function_builder": 3, "scheduled_job": 3,
-                  "stack": 30}
+    rules = rule_counts(load())
+    for by, counts in rules.items():
+        assert Counter(g.role for g in prod.grants_by(by)) == +counts, by
     assert {g.role for g in prod.grants_by("function")} == {INVOKER, TOKEN_CREATOR}
     assert {(g.role, g.target) for g in prod.grants_by("function_builder")} == {
         (r, Target("project", "nba-props-platform")) for r in wiring.BUILDER_PROJECT_ROLES}
@@ -116,7 +146,9 @@ def test_dead_letters_are_read_by_the_role_that_reports_them(prod):
     readers = {g.member for g in prod.grants
                if g.role == SUBSCRIBER and g.target.name.endswith("-dlq-sub")}
     assert readers == {sa("nba-fn-canary")}
-    assert len([g for g in prod.grants_of(sa("nba-fn-canary")) if g.role == SUBSCRIBER]) == 5
+    # every dead-letter subscription, and its own announcement subscription per gate
+    assert len([g for g in prod.grants_of(sa("nba-fn-canary")) if g.role == SUBSCRIBER]) == \
+        len(prod.edges) + len(prod.announcements)
 
 
 def test_the_canary_pulls_its_own_subscription_of_each_gates_source_topic(prod):
@@ -143,7 +175,7 @@ def test_no_canary_role_means_no_announcement_subscription(monkeypatch):
     assert not [g for g in without.grants if g.target.name.endswith("-canary-sub")]
 
 
-def test_access_follows_the_role_not_the_function(monkeypatch):
+def test_access_follows_the_role_not_the_function(prod, monkeypatch):
     """Deciding by role: a canary that stopped reading dead letters loses exactly those grants."""
     changed = {**ROLE_ACCESS, "canary": replace(ROLE_ACCESS["canary"], reads_dead_letters=False)}
     monkeypatch.setattr(wiring, "ROLE_ACCESS", changed)
@@ -151,7 +183,7 @@ def test_access_follows_the_role_not_the_function(monkeypatch):
     monkeypatch.undo()
     lost = set(derive(load(), PROD).grants) - set(without.grants)
     assert {(g.member, g.role) for g in lost} == {(sa("nba-fn-canary"), SUBSCRIBER)}
-    assert len(lost) == 4
+    assert {g.target.name for g in lost} == {e.dead_letter_subscription for e in prod.edges}
 
 
 def test_orchestrator_tracks_and_dual_writes(prod):
@@ -165,7 +197,9 @@ def test_orchestrator_tracks_and_dual_writes(prod):
 
 def test_pubsub_agent_grants_per_edge_and_trigger(prod):
     agent = prod.grants_of(PUBSUB_AGENT)
-    assert Counter(g.role for g in agent) == {PUBLISHER: 4, SUBSCRIBER: 4, TOKEN_CREATOR: 5}
+    edges, triggers = len(prod.edges), len(prod.triggers)
+    assert Counter(g.role for g in agent) == {PUBLISHER: edges, SUBSCRIBER: edges,
+                                              TOKEN_CREATOR: edges + triggers}
     assert Grant(PUBSUB_AGENT, TOKEN_CREATOR, Target(
         "iam.serviceAccount", "nba-trg-orch-p3p4@nba-props-platform.iam.gserviceaccount.com",
     )) in agent
@@ -177,13 +211,19 @@ def test_every_member_is_a_declared_identity(prod):
 
 
 def test_jobs_and_triggers(prod):
-    assert [(j.job, j.target.name, j.path, j.member) for j in prod.jobs] == [
-        ("same-day-phase3", "nba-phase3-analytics-processors", "/process-date-range",
-         sa("nba-job-sd-p3")),
-        ("same-day-phase3-tomorrow", "nba-phase3-analytics-processors",
-         "/process-date-range", sa("nba-job-sd-p3-tmrw")),
-        ("pipeline-canary-queries", "pipeline-canary", "/", sa("nba-job-canary-job")),
-    ]
+    """One job per manifest job, in its order, under the live name and an identity of its own
+    (``nba-job-<short>``), calling its target's route; e.g. the seeds' backup job."""
+    manifest, names = load(), Names(PROD)
+    assert [(j.key, j.path, j.schedule) for j in prod.jobs] == [
+        (j.key, j.path, j.schedule) for j in manifest.jobs]
+    for job, declared in zip(prod.jobs, manifest.jobs, strict=True):
+        assert job.job == names.job(declared)
+        assert job.member == sa(f"nba-job-{declared.short}")
+        assert job.target.name in {*prod.services, *prod.functions}
+    assert len({j.member for j in prod.jobs}) == len(prod.jobs)
+    jobs = {j.job: j for j in prod.jobs}
+    assert (jobs["same-day-phase3"].target.name, jobs["same-day-phase3"].member) == (
+        "nba-phase3-analytics-processors", sa("nba-job-sd-p3"))
     [trigger] = prod.triggers
     assert (trigger.function, trigger.topic, trigger.member) == (
         "phase3-to-phase4-orchestrator", "nba-phase3-analytics-complete", sa("nba-trg-orch-p3p4"))
@@ -195,8 +235,7 @@ def test_dev_and_another_sport_name_their_own():
         "@nba-props-platform-dev.iam.gserviceaccount.com") for g in dev.grants)
     mlb = derive(load(), replace(PROD, sport="mlb"))
     assert {e.subscription for e in mlb.edges} == {
-        "mlb-phase2-raw-sub", "mlb-phase3-analytics-sub", "mlb-phase4-precompute-sub",
-        "mlb-phase5-predictions-sub"}
+        f"mlb-{t.subscription}" for t in load().transitions}
 
 
 def test_cloud_names_and_their_keys_are_one_convention():

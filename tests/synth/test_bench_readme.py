@@ -1,4 +1,12 @@
-"""bench/README.md states the resource and submodule counts of today's synth."""
+"""bench/README.md describes the synth it measured: its size and the submodules it loads.
+
+The resource count there is part of a dated measurement, like the timings beside it, not a
+restatement of today's manifest: adding a job or a service adds a few resources and must not
+mean editing a benchmark that was not re-run. The test only keeps it describing a comparable
+stack (within ``SAME_SIZE`` of what the synthesized stacks hold now); a change of that size
+changes what the timings mean, so the benchmark is re-run and the README updated. The
+submodule count is code, not manifest, and is exact.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +28,17 @@ def stated(pattern: str) -> int:
     return int(match.group(1))
 
 
-def test_resource_count_matches_the_synthesized_stacks(prod, dev):
-    count = stated(r"\(two environments, (\d+) resources each\)")
-    assert (managed_resources(dev), managed_resources(prod)) == (count, count), \
-        "update the resource count in bench/README.md"
+SAME_SIZE = 0.25
+"""How far today's stacks may be from the measured size before the benchmark is re-run."""
+
+
+def test_the_measured_resource_count_describes_a_stack_of_todays_size(prod, dev):
+    measured = stated(r"\(two environments, (\d+) resources each when measured;")
+    for stack in (dev, prod):
+        now = managed_resources(stack)
+        assert abs(now - measured) <= SAME_SIZE * now, (
+            f"bench/README.md measured stacks of {measured} resources; they now hold {now}: "
+            "re-run bench/synth.py and update its numbers")
 
 
 def test_submodule_count_matches_what_infra_imports():

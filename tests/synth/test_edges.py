@@ -13,6 +13,7 @@ from infra.model.naming import Names
 from infra.model.pipeline import load
 from infra.model.wiring import Grant, Target, derive
 from infra.stackjson.stack import StackJson, first
+from infra.synth.constructs.base import logical_id
 from infra.synth.stacks.pipeline_stack import check_grants
 from tests.synth.tfassert import assert_at, at, iam_members_on, resource
 
@@ -112,31 +113,43 @@ def test_orchestrator_shape_and_publish_rights(prod: StackJson) -> None:
     assert publish == ["${google_pubsub_topic.phase4_trigger__topic.name}"]
 
 
-@pytest.mark.parametrize("job,cron,path,start", [
-    ("same_day_phase3_job__job", "30 10 * * *", "/process-date-range", "TODAY"),
-    ("same_day_phase3_tomorrow_job__job", "0 17 * * *", "/process-date-range", "TOMORROW"),
-])
-def test_backup_scheduler_jobs(prod: StackJson, job: str, cron: str, path: str, start: str) -> None:
-    body = resource(prod, f"google_cloud_scheduler_job.{job}")
-    assert_at(body, "schedule", cron)
-    assert_at(body, "time_zone", "America/New_York")
+@pytest.mark.parametrize("job", load().jobs, ids=lambda j: j.key)
+def test_every_scheduler_job_calls_its_target_as_declared(prod: StackJson, job) -> None:
+    """Each job of the manifest, rendered: its cron and zone, its target's URL and route, its
+    body, and an identity of its own holding invoker on the target."""
+    body = resource(prod, f"google_cloud_scheduler_job.{logical_id(f'{job.key}-job', 'job')}")
+    assert_at(body, "schedule", job.schedule)
+    assert_at(body, "time_zone", job.time_zone)
     http = first(body["http_target"])
-    assert http["uri"] == f"${{google_cloud_run_v2_service.phase3_analytics_processors__service.uri}}{path}"
-    assert json.loads(base64.b64decode(http["body"])) == {
-        "start_date": start, "processors": ["UpcomingPlayerGameContextProcessor"],
-        "backfill_mode": True,
-    }
+    assert http["http_method"] == job.http_method
+    target = (f"google_cloud_run_v2_service.{logical_id(job.target, 'service')}"
+              if job.target in {s.key for s in load().services}
+              else f"google_cloudfunctions2_function.{logical_id(job.target, 'function')}")
+    uri = "uri" if target.startswith("google_cloud_run") else "service_config[0].uri"
+    # the root route is the bare URL
+    assert http["uri"] == f"${{{target}.{uri}}}{job.path.rstrip('/')}"
+    if job.body is None:
+        assert "body" not in http
+    else:
+        assert json.loads(base64.b64decode(http["body"])) == json.loads(job.body)
     sa = prod.ref_address(first(http["oidc_token"])["service_account_email"])
-    members = invoker_members(prod, "google_cloud_run_v2_service.phase3_analytics_processors__service")
-    assert members.get(f"serviceAccount:${{{sa}.email}}") == "roles/run.invoker"
+    assert sa == f"google_service_account.{logical_id(f'{job.key}-job', 'identity')}"
+    assert invoker_members(prod, target).get(f"serviceAccount:${{{sa}.email}}") == \
+        "roles/run.invoker"
 
 
-def test_canary_runs_every_15_minutes_with_invoker(prod: StackJson) -> None:
-    job = resource(prod, "google_cloud_scheduler_job.pipeline_canary_job__job")
-    assert_at(job, "schedule", "*/15 * * * *")
-    sa = prod.ref_address(first(first(job["http_target"])["oidc_token"])["service_account_email"])
-    fn = "google_cloudfunctions2_function.pipeline_canary__function"
-    assert invoker_members(prod, fn).get(f"serviceAccount:${{{sa}.email}}") == "roles/run.invoker"
+def test_the_same_day_jobs_backfill_the_upcoming_player_context(prod: StackJson) -> None:
+    """The seeds' backup triggers: Phase 3's date-range route in backfill mode, for today
+    and for tomorrow."""
+    starts = {}
+    for job in load().jobs:
+        if job.key.startswith("same-day-phase3"):
+            body = json.loads(job.body or "{}")
+            assert (job.target, job.path) == ("phase3-analytics-processors", "/process-date-range")
+            assert body["processors"] == ["UpcomingPlayerGameContextProcessor"]
+            assert body["backfill_mode"] is True
+            starts[job.key] = body["start_date"]
+    assert {"TODAY", "TOMORROW"} <= set(starts.values())
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

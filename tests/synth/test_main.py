@@ -30,3 +30,32 @@ def test_summary_lists_counts_and_edges(tmp_path: Path, capsys: pytest.CaptureFi
     assert ("push     nba-phase2-raw-complete (nba-phase3-analytics-sub) -> "
             "nba-phase3-analytics-processors/process  as "
             "nba-push-phase2-to-phase3@nba-props-platform-dev.iam.gserviceaccount.com") in out
+
+
+def test_summary_says_what_the_adoption_record_added(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.live.adopt_record import Import, Kept, render_record
+    from infra.model.pipeline import load
+    from infra.synth import summary
+    from infra.synth.app import synthesize
+
+    project = "nba-props-platform"
+    database = "google_firestore_database.firestore__database"
+    imports = [Import("google_pubsub_topic.phase4_trigger__topic", "google_pubsub_topic",
+                      f"projects/{project}/topics/nba-phase4-trigger", "x"),
+               Import(database, "google_firestore_database",
+                      f"projects/{project}/databases/(default)", "y")]
+    kept = [Kept(database, "point_in_time_recovery_enablement", "POINT_IN_TIME_RECOVERY_ENABLED")]
+    # Shown relative to the repository when the record is inside it, as make synth reads it.
+    monkeypatch.setattr(summary, "REPO_ROOT", tmp_path)
+    adoption = tmp_path / "infra" / "adoption"
+    adoption.mkdir(parents=True)
+    (adoption / "prod.json").write_text(render_record("prod", project, imports, kept))
+    stacks = synthesize(load(), ("prod",), outdir=tmp_path / "out",
+                        bundle_dir=tmp_path / "bundles", adoption_dir=adoption)
+    text = summary.summarize(stacks, 1.0, adoption)
+    header, adopted = text.splitlines()[2:4]
+    assert header.startswith("pipeline-prod: ")
+    assert adopted == "  adoption: 2 imports (infra/adoption/prod.json), 1 kept live value"
+    assert summary.adoption_line("dev", adoption) is None, "no record: no line"
+    assert summary.adoption_line("prod", None) is None, "synthesized without adoption"

@@ -24,7 +24,9 @@ from infra.synth.app import synthesize
 from infra.synth.constructs.dashboard import dashboard_rows, pipeline_dashboard
 from infra.synth.constructs.monitoring import (
     CANARY_SUMMARY_PREFIX,
+    DETECTION_BUDGET_SECONDS,
     EVENTARC_MAX_BACKOFF_SECONDS,
+    HEARTBEAT_RUNS,
     Delivery,
     backlog_threshold,
     schedule_interval_seconds,
@@ -58,7 +60,7 @@ def test_every_push_subscription_backlog_threshold_follows_its_settings(
         stacks: dict[str, StackJson], env: str) -> None:
     stack = stacks[env]
     pushes = [s for s in stack.of_type("google_pubsub_subscription") if "push_config" in s.body]
-    assert len(pushes) == len(derive(load(), get_env(env)).edges) == 4
+    assert len(pushes) == len(derive(load(), get_env(env)).edges) == len(load().transitions)
     for sub in pushes:
         name = sub.body["name"]
         kind, cond = condition(watching(
@@ -96,8 +98,8 @@ def test_the_orchestrator_trigger_backlog_is_its_timeout_plus_eventarcs_longest_
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_every_scheduler_job_failure_is_alerted(stacks: dict[str, StackJson], env: str) -> None:
     jobs = list(stacks[env].of_type("google_cloud_scheduler_job"))
-    assert {j.body["name"] for j in jobs} == {"same-day-phase3", "same-day-phase3-tomorrow",
-                                              "pipeline-canary-queries"}
+    assert sorted(j.body["name"] for j in jobs) == sorted(j.job for j in derive(
+        load(), get_env(env)).jobs)
     for job in jobs:
         policy = watching(stacks[env], f'resource.labels.job_id="{job.body["name"]}"')
         kind, _ = condition(policy)
@@ -112,13 +114,14 @@ def test_the_canary_heartbeat_is_two_runs_of_its_job(prod: StackJson) -> None:
     policy = watching(prod, f"logging.googleapis.com/user/${{{metric.address}.name}}")
     kind, cond = condition(policy)
     assert kind == "condition_absent"
-    assert cond["duration"] == f"{2 * schedule_interval_seconds(job.schedule, job.time_zone)}s" \
-        == "1800s"
+    absence = HEARTBEAT_RUNS * schedule_interval_seconds(job.schedule, job.time_zone)
+    assert cond["duration"] == f"{absence}s"
+    assert HEARTBEAT_RUNS == 2 and absence <= DETECTION_BUDGET_SECONDS
 
 
 def test_display_names_are_unique_and_every_policy_closes_itself(prod: StackJson) -> None:
     names = [p.body["display_name"] for p in policies(prod)]
-    assert len(names) == len(set(names)) == 16
+    assert names and len(names) == len(set(names))
     assert {p.body["alert_strategy"]["auto_close"] for p in policies(prod)} == {"3600s"}
 
 
@@ -172,7 +175,8 @@ def test_dashboard_is_rebuilt_from_the_manifest(stacks: dict[str, StackJson], en
 
 
 def test_disabling_a_processor_leaves_the_dashboard_as_it_is() -> None:
-    manifest, changed = load(), load().with_processor_enabled("upcoming_team_game_context", False)
+    manifest = load()
+    changed = manifest.with_processor_enabled(manifest.enabled_processors(3)[-1], False)
     assert pipeline_dashboard(changed, derive(changed, get_env("prod"))) == \
         pipeline_dashboard(manifest, derive(manifest, get_env("prod")))
 

@@ -78,6 +78,7 @@ def section(report: str, title: str) -> str:
         ("unknown_type.json", drift.EXIT_DRIFT),
         ("gate_processor_added.json", drift.EXIT_CRITICAL),
         ("gate_processor_reordered.json", drift.EXIT_DRIFT),
+        ("bucket_location_replaced.json", drift.EXIT_CRITICAL),
     ],
 )
 def test_exit_code_per_fixture(run, fixture, expected):

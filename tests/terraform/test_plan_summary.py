@@ -85,6 +85,60 @@ def test_iam_deletion_is_flagged(run):
     assert "| phase3_trigger | 0 | 0 | 0 | 1 |" in result.out
 
 
+def test_iam_deletion_names_the_role_and_the_member_it_took(run):
+    (row,) = rows_for(run("orchestrator_removed.json").out, OLD_INVOKER)
+    assert ("IAM grant deleted: `roles/run.invoker` for "
+            "`serviceAccount:phase2-to-phase3-trigger@nba-props-platform.iam.gserviceaccount.com`"
+            "; delete_because_no_resource_config") in row
+
+
+def test_iam_binding_deletion_names_every_member(run, load, find):
+    plan = load("orchestrator_removed.json")
+    entry = find(plan, "resource_changes", OLD_INVOKER)
+    entry["type"] = "google_cloud_run_v2_service_iam_binding"
+    before = entry["change"]["before"]
+    before["members"] = [before.pop("member"), "serviceAccount:other@p.iam.gserviceaccount.com"]
+    (row,) = rows_for(run(plan).out, OLD_INVOKER)
+    assert ("IAM grant deleted: `roles/run.invoker` for `serviceAccount:phase2-to-phase3-trigger"
+            "@nba-props-platform.iam.gserviceaccount.com`, "
+            "`serviceAccount:other@p.iam.gserviceaccount.com`;") in row
+
+
+BUCKET = "google_storage_bucket.function_sources__bucket"
+
+
+def test_replacement_forced_by_location_shows_both_locations(run):
+    result = run("bucket_location_replaced.json")
+    (row,) = rows_for(result.out, BUCKET)
+    assert row.startswith("| ⚠ | function_sources | replace |")
+    assert row.endswith("| data store replaced: its data is destroyed; "
+                        "replace_because_cannot_update; forced by location: "
+                        '`"US"` → `"US-WEST2"` |')
+
+
+def test_replacement_forced_by_a_nested_attribute_shows_before_and_after(run):
+    (row,) = rows_for(run("function_replaced_iam_not.json").out, FUNCTION)
+    assert ('forced by event_trigger[0].pubsub_topic: '
+            '`"projects/nba-props-platform/topics/nba-phase3-analytics-complete"` → '
+            '`"projects/nba-props-platform/topics/nba-phase3-analytics-complete-v2"`') in row
+
+
+def test_replacement_forced_by_several_attributes_lists_each_secrets_and_unknowns_hidden(
+        run, load, find):
+    plan = load("bucket_location_replaced.json")
+    change = find(plan, "resource_changes", BUCKET)["change"]
+    change["before"]["name"], change["after"]["name"] = "old-secret-name", "new-secret-name"
+    change["before_sensitive"]["name"] = change["after_sensitive"]["name"] = True
+    change["before"]["storage_class"] = "NEARLINE"
+    del change["after"]["storage_class"]
+    change["after_unknown"]["storage_class"] = True
+    change["replace_paths"] = [["location"], ["name"], ["storage_class"]]
+    (row,) = rows_for(run(plan).out, BUCKET)
+    assert ('forced by location: `"US"` → `"US-WEST2"`, name: `(sensitive)` → `(sensitive)`, '
+            'storage_class: `"NEARLINE"` → `(known after apply)` |') in row
+    assert "secret-name" not in row
+
+
 def test_data_store_deletion_is_flagged(run):
     (row,) = rows_for(run("bigquery_table_deleted.json").out, TABLE)
     assert row.startswith("| ⚠ |")

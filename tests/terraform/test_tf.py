@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.model.envs import ENVS
 from infra.terraform import tf
 from infra.terraform.tf import plan_fingerprint, terraform_reason
 
@@ -402,9 +403,10 @@ def test_each_credential_source_is_enough(fake, capsys, monkeypatch, tmp_path, s
 
 
 def test_unknown_env_is_a_usage_error(fake, capsys):
-    assert tf.main(["plan", "--env", "staging"]) == 1
+    assert tf.main(["plan", "--env", "Not-An-Env"]) == 1
     [line] = capsys.readouterr().err.splitlines()
-    assert line == "tf: usage: argument --env: unknown environment 'staging'; known: dev, prod"
+    assert line == ("tf: usage: argument --env: unknown environment 'Not-An-Env'; known: "
+                    f"{', '.join(sorted(ENVS))}")
 
 
 STALE = {"plan": ("plan.md", "plan.fingerprint", "plan.json", "plan.tfplan", "plan.meta.json"),
