@@ -133,10 +133,13 @@ INVENTORY ?= infra/adoption/$(ENV).inventory.json
 TRIGGERS ?= infra/adoption/$(ENV).triggers.json
 ADOPTION_DIR ?= infra/adoption
 # adopt.exitcode says `1` from before the synthesis, so a failed synth never leaves an earlier
-# code behind; then 0 adoptable, 2 findings, 3 blocked, 1 unreadable input.
+# code behind; then 0 adoptable, 2 findings, 3 blocked, 1 unreadable input. ADOPT_SYNTH is the
+# synthesis step (the tests of this recipe replace it with `true`/`false` around a stack they
+# synthesized once).
+ADOPT_SYNTH ?= $(MAKE) --no-print-directory synth
 adopt: $(STAMP) ## Synth, match INVENTORY (+TRIGGERS) to ENV's stack, write infra/adoption/ENV.json; exit 2 findings, 3 blocked (in $(STACK)/adopt.exitcode)
 	@mkdir -p $(STACK) && echo 1 > $(STACK)/adopt.exitcode
-	@$(MAKE) --no-print-directory synth
+	@$(ADOPT_SYNTH)
 	$(call recorded,$(PY) -m infra.adopt --env $(ENV) --inventory $(INVENTORY) $(if $(wildcard $(TRIGGERS)),--triggers $(TRIGGERS)) --adoption-dir $(ADOPTION_DIR),$(STACK)/adopt.exitcode)
 
 verify: $(STAMP) ## Check the live project's edges and IAM against the manifest (ENV)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -203,26 +204,34 @@ ADOPTION_RECORDINGS = ROOT / "tests" / "live" / "recorded" / "adoption"
 
 
 def make_adopt(outdir: Path, home: Path, tmp_path: Path, inventory: str,
-               extra: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str],
-                                                          Path]:
+               extra: dict[str, str] | None = None, synth: str = "true",
+               ) -> tuple[subprocess.CompletedProcess[str], Path]:
     """`make adopt ENV=prod` on a recorded inventory; the record goes to tmp_path, and the
-    code to the stack folder under ``outdir`` (STACK is cdktf.out/... in the Makefile)."""
+    code to the stack folder under ``outdir`` (STACK is cdktf.out/... in the Makefile).
+    ``synth``: the recipe's synthesis step (ADOPT_SYNTH); the callers put the session's
+    synthesized prod stack in place first, so `true` stands for a synthesis that succeeded."""
     stack = outdir / "stacks" / "pipeline-prod"
     proc = make("adopt", "ENV=prod",
                 f"INVENTORY={ADOPTION_RECORDINGS / f'{inventory}.inventory.json'}",
                 f"TRIGGERS={tmp_path / 'no.triggers.json'}",
                 f"ADOPTION_DIR={tmp_path / 'adoption'}", f"STACK={stack}",
-                outdir=outdir, home=home, extra=extra)
+                f"ADOPT_SYNTH={synth}", outdir=outdir, home=home, extra=extra)
     return proc, stack
+
+
+def test_adopt_synthesizes_first_unless_told_otherwise():
+    """The real recipe synthesizes ENV before adopting (the tests replace only that step)."""
+    assert "ADOPT_SYNTH ?= $(MAKE) --no-print-directory synth" in (ROOT / "Makefile").read_text()
 
 
 @pytest.mark.parametrize(("inventory", "code"), [("one-resource", 2), ("elsewhere", 3)])
 def test_make_adopt_tells_findings_from_blocked_in_adopt_exitcode(dirs, tmp_path, inventory,
-                                                                  code):
+                                                                  code, synth_dir):
     """make exits 2 for both; adopt.exitcode (and `Error N`) says findings 2 or blocked 3."""
     outdir, home = dirs
     stack = outdir / "stacks" / "pipeline-prod"
     stack.mkdir(parents=True)
+    shutil.copy(synth_dir / "stacks" / "pipeline-prod" / "cdk.tf.json", stack / "cdk.tf.json")
     (stack / "adopt.exitcode").write_text("0\n")
     proc, stack = make_adopt(outdir, home, tmp_path, inventory)
     assert proc.returncode == 2, proc.stderr
@@ -242,9 +251,9 @@ def test_make_adopt_whose_synth_fails_leaves_1_not_an_earlier_code(dirs, tmp_pat
     not_a_folder = tmp_path / "not-a-folder"
     not_a_folder.write_text("")
     proc, stack = make_adopt(outdir, home, tmp_path, "one-resource",
-                             extra={"CDKTF_OUTDIR": str(not_a_folder)})
+                             extra={"CDKTF_OUTDIR": str(not_a_folder)}, synth="false")
     assert proc.returncode == 2
-    assert re.search(r"make: \*\*\* \[Makefile:\d+: adopt\] Error 2$", proc.stderr.strip()), \
-        "the synth's sub-make failed, before adoption"
+    assert re.search(r"make: \*\*\* \[Makefile:\d+: adopt\] Error 1$", proc.stderr.strip()), \
+        "the synthesis step failed (`false`), before adoption"
     assert (stack / "adopt.exitcode").read_text() == "1\n"
     assert not (tmp_path / "adoption").exists()

@@ -158,8 +158,8 @@ class InventoryReader:
 
 
 def pipeline_apis() -> tuple[str, ...]:
-    """``PIPELINE_APIS``, imported when needed (its module loads the CDK bindings)."""
-    from infra.synth.constructs.apis import PIPELINE_APIS
+    """``PIPELINE_APIS`` (``infra.model.apis``)."""
+    from infra.model.apis import PIPELINE_APIS
 
     return tuple(PIPELINE_APIS)
 

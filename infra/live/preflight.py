@@ -28,8 +28,8 @@ from typing import Any
 from infra.cli import Parser, UsageError, add_env_argument, fail, one_line
 from infra.live.adopt_inputs import InputError, Live, load_inventory
 from infra.live.adopt_record import inventory_path
+from infra.model.apis import PIPELINE_APIS
 from infra.model.envs import EnvConfig, get_env
-from infra.synth.constructs.apis import PIPELINE_APIS
 
 TOOL = "preflight"
 EXIT_READY, EXIT_UNREADABLE, EXIT_MISSING = 0, 1, 2

@@ -296,7 +296,7 @@ def test_an_unreadable_api_state_exits_2_naming_the_api_and_role(tmp_path, capsy
 
 
 def test_every_pipeline_api_state_is_read_by_default(tmp_path):
-    from infra.synth.constructs.apis import PIPELINE_APIS
+    from infra.model.apis import PIPELINE_APIS
 
     rest = FakeRest()
     code, written, _ = record(tmp_path, lambda p: [], rest, apis=None)

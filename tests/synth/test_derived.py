@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from functions._shared import completion
+from infra.model.apis import PIPELINE_APIS
 from infra.model.envs import get_env
 from infra.model.manifest import Manifest
 from infra.model.pipeline import load
@@ -35,7 +36,6 @@ from infra.paths import FUNCTIONS_DIR
 from infra.stackjson.stack import StackJson
 from infra.synth.app import synthesize
 from infra.synth.bundle import SHARED_PACKAGE, build_bundle, content_hash
-from infra.synth.constructs.apis import PIPELINE_APIS
 from infra.synth.docs import main as docs_main
 from infra.synth.stacks import pipeline_stack
 from tests.synth.tfassert import at

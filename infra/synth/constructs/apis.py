@@ -8,25 +8,8 @@ from cdktn import TerraformDataSource, TerraformEphemeralResource, TerraformReso
 from cdktn_provider_google.project_service import ProjectService
 from constructs import Construct
 
+from infra.model.apis import PIPELINE_APIS
 from infra.synth.constructs.base import pin_address
-
-PIPELINE_APIS = (
-    "artifactregistry.googleapis.com",
-    "bigquery.googleapis.com",
-    "cloudbuild.googleapis.com",
-    "cloudfunctions.googleapis.com",
-    "cloudresourcemanager.googleapis.com",
-    "cloudscheduler.googleapis.com",
-    "eventarc.googleapis.com",
-    "firestore.googleapis.com",
-    "iam.googleapis.com",
-    "logging.googleapis.com",
-    "monitoring.googleapis.com",
-    "pubsub.googleapis.com",
-    "run.googleapis.com",
-    "secretmanager.googleapis.com",
-    "storage.googleapis.com",
-)
 
 # Exact types first: data.google_project and project IAM go through Resource Manager (the
 # ``google_project`` prefix would also match ``google_project_service`` itself).
