@@ -44,7 +44,10 @@ class Scaling:
 
 @dataclass(frozen=True)
 class EnvConfig:
-    """One environment. ``images`` maps every service key to its container image."""
+    """One environment. A service's container image (the one a *create* starts from; later
+    images come from its release path) is ``images[key]`` when given, else
+    ``<image_registry>/<key>:<image_tag>``: adding a service to the manifest needs no edit
+    here (``image_for``)."""
 
     name: str
     project_id: str
@@ -98,6 +101,19 @@ class EnvConfig:
             raise ManifestError(f"envs[{self.name}].ci_deployer_variable: the planner's "
                                 "variable; CI plans and applies as different identities")
 
+    image_registry: str = ""
+    """Where services' images live (``<registry>/<service key>:<image_tag>``)."""
+    image_tag: str = ""
+
+    def image_for(self, key: str) -> str:
+        """The image a create of service ``key`` starts from (see the class docstring)."""
+        if key in self.images:
+            return self.images[key]
+        if not self.image_registry or not self.image_tag:
+            raise KeyError(f"envs[{self.name}]: no image for service {key!r}: set images[{key!r}] "
+                           "or image_registry and image_tag")
+        return f"{self.image_registry}/{key}:{self.image_tag}"
+
     @property
     def dataset_location(self) -> str:
         return self.bigquery_location or self.region
@@ -130,9 +146,21 @@ class EnvConfig:
                                 "letters, e.g. nba")
         self._validate_google_values(where)
         missing = sorted(s.key for s in manifest.services if s.key not in self.images)
-        if missing:
+        if missing and not (self.image_registry and self.image_tag):
             raise ManifestError(f"{where}.images: no image for services {missing}; add one per "
-                                "service key")
+                                "service key, or set image_registry and image_tag")
+        if self.image_tag and not limits.IMAGE_TAG.fullmatch(self.image_tag):
+            raise _bad(f"{where}.image_tag", self.image_tag,
+                       "a tag of letters, digits, '_', '.' and '-', at most 128 characters, not "
+                       "starting with '.' or '-' (https://github.com/distribution/reference)")
+        for svc in manifest.services:
+            image = self.image_for(svc.key)
+            problem = limits.image_problem(image)
+            if problem:
+                field_path = (f"{where}.images[{svc.key}]" if svc.key in self.images
+                              else f"{where}.image_registry")
+                raise _bad(field_path, image, problem)
+        service_keys = {s.key for s in manifest.services}
         unknown = sorted(set(self.images) - {s.key for s in manifest.services})
         if unknown:
             raise ManifestError(f"{where}.images: unknown service keys {unknown}; declared: "
@@ -145,7 +173,7 @@ class EnvConfig:
             raise ManifestError(f"{where}.alert_token_version: invalid value "
                                 f"{self.alert_token_version!r}; at least 1")
         for key, extra in self.service_env.items():
-            if key not in self.images:
+            if key not in service_keys:
                 raise ManifestError(f"{where}.service_env: unknown service key {key!r}")
             for var in extra:
                 if not ENV_VAR_RE.match(var) or var in STACK_ENV or var.startswith(TOPIC_VAR_PREFIX):
@@ -153,7 +181,7 @@ class EnvConfig:
                         f"{where}.service_env[{key}]: invalid name {var!r}; UPPER_SNAKE_CASE, "
                         f"and not one the stack sets ({', '.join(STACK_ENV)}, {TOPIC_VAR_PREFIX}*)")
         for key, sc in self.scaling.items():
-            if key not in self.images:
+            if key not in service_keys:
                 raise ManifestError(f"{where}.scaling: unknown service key {key!r}")
             bad = limits.scaling_problem(sc.min_instances, sc.max_instances)
             if bad:
@@ -209,14 +237,6 @@ def _bad(field_path: str, value: object, accepted: str) -> ManifestError:
     return ManifestError(f"{field_path}: invalid value {value!r}; {accepted}")
 
 
-def _images(registry: str, tag: str) -> Mapping[str, str]:
-    keys = (
-        "phase1-scrapers", "phase2-raw-processors", "phase3-analytics-processors",
-        "phase4-precompute-processors", "prediction-coordinator", "prediction-worker",
-    )
-    return MappingProxyType({k: f"{registry}/{k}:{tag}" for k in keys})
-
-
 ENVS: Mapping[str, EnvConfig] = MappingProxyType({
     "dev": EnvConfig(
         name="dev",
@@ -224,7 +244,9 @@ ENVS: Mapping[str, EnvConfig] = MappingProxyType({
         region="us-west2",
         sport="nba",
         state_bucket="nba-props-platform-dev-tfstate",
-        images=_images("us-west2-docker.pkg.dev/nba-props-platform-dev/pipeline", "dev"),
+        images=MappingProxyType({}),
+        image_registry="us-west2-docker.pkg.dev/nba-props-platform-dev/pipeline",
+        image_tag="dev",
         alert_channel_secret="pipeline-alerts-slack-token",
         alert_slack_channel="#nba-pipeline-alerts-dev",
         ci_planner_variable="GCP_PLAN_SERVICE_ACCOUNT_DEV",
@@ -236,7 +258,9 @@ ENVS: Mapping[str, EnvConfig] = MappingProxyType({
         region="us-west2",
         sport="nba",
         state_bucket="nba-props-platform-tfstate",
-        images=_images("us-west2-docker.pkg.dev/nba-props-platform/pipeline", "stable"),
+        images=MappingProxyType({}),
+        image_registry="us-west2-docker.pkg.dev/nba-props-platform/pipeline",
+        image_tag="stable",
         alert_channel_secret="pipeline-alerts-slack-token",
         alert_slack_channel="#nba-pipeline-alerts",
         ci_planner_variable="GCP_PLAN_SERVICE_ACCOUNT_PROD",

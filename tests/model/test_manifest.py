@@ -220,11 +220,23 @@ def test_disabling_an_unknown_processor_names_it() -> None:
 
 
 def test_env_config_must_cover_every_service() -> None:
+    """Without a registry, each service needs an explicit image."""
     prod = get_env("prod")
-    images = {k: v for k, v in prod.images.items() if k != "prediction-worker"}
+    images = {s.key: prod.image_for(s.key) for s in load().services
+              if s.key != "prediction-worker"}
     with pytest.raises(ManifestError, match=r"envs\[prod\].images: no image for services "
                                             r"\['prediction-worker'\]"):
-        replace(prod, images=images).validate(load())
+        replace(prod, images=images, image_registry="").validate(load())
+
+
+def test_a_new_service_takes_its_image_from_the_registry_convention() -> None:
+    """Adding a service to the manifest needs no edit of the env config."""
+    prod = get_env("prod")
+    assert prod.image_for("phase9-new-service") == f"{prod.image_registry}/phase9-new-service:stable"
+    pinned = replace(prod, images={"prediction-worker": "r.example/p/worker:v1"})
+    assert pinned.image_for("prediction-worker") == "r.example/p/worker:v1"
+    with pytest.raises(ManifestError, match=r"envs\[prod\].image_tag: invalid value 'Dev Build'"):
+        replace(prod, image_tag="Dev Build").validate(load())
 
 
 @pytest.mark.parametrize("changes,expected", [

@@ -137,7 +137,7 @@ class PipelineStack(TerraformStack):
                                            {}).get("template.timeout")
             self.services[svc.key] = CloudRunService(self, f"service-{svc.key}", ServiceProps(
                 name=names.service(svc), component=svc.key, project=project,
-                region=env.region, image=env.images[svc.key],
+                region=env.region, image=env.image_for(svc.key),
                 identity_account_id=names.service_account(svc),
                 min_instances=scaling.min_instances, max_instances=scaling.max_instances,
                 env=env.service_vars(svc.key, {t: names.topic(t) for t in svc.publishes}),
