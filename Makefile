@@ -114,7 +114,7 @@ policy: synth-all $(CHECKOV_STAMP) ## Policy gate over every stack (+ cdktf.out/
 check-functions: $(STAMP) ## Prove each function bundle installs, imports and listens on PORT
 	@$(PY) -m infra.synth.check_functions $(NAMES)
 
-plan: $(STAMP) ## terraform plan for ENV: preflight (APIs, secret), refusals, synth, plan
+plan: $(STAMP) ## terraform plan for ENV: refusals, preflight (APIs, secret), synth, plan
 	@$(PY) -m infra.tf plan --env $(ENV) --preflight --synth
 
 preflight: $(STAMP) ## What the first plan needs (APIs, the secret), from the recorded inventory of ENV
