@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from infra.model.provider import computed
-from infra.terraform import drift, drift_classify, drift_ignore
+from infra.terraform import drift, drift_classify, drift_gates, drift_ignore
 from infra.terraform.plan_json import format_path, parse_path
 from tests.terraform.support import FUNCTION, OLD_INVOKER, SVC, TABLE, Run
 
@@ -430,10 +430,10 @@ def canary_drift(load, before_env: dict[str, str], after_env: dict[str, str]) ->
 
 
 def test_the_critical_set_is_every_gate_variable_the_issue_names():
-    assert set(drift_classify.GATE_VARIABLES) == {
+    assert set(drift_gates.GATE_VARIABLES) == {
         "EXPECTED_PROCESSORS", "TRIGGER_TOPIC", "SOURCE_PHASE", "TRANSITION", "KNOWN_PHASES",
         "COMPLETION_COLLECTION", "GATED_TRANSITIONS", "DEAD_LETTER_SUBSCRIPTIONS"}
-    assert drift_classify.GATE_ENV_PATHS == {
+    assert drift_gates.GATE_ENV_PATHS == {
         "google_cloudfunctions2_function": ("service_config", "environment_variables")}
 
 
@@ -443,8 +443,8 @@ def test_every_variable_the_stack_generates_for_a_function_is_classified(stacks,
     functions = stacks[env].data["resource"]["google_cloudfunctions2_function"]
     generated = {name for fn in functions.values()
                  for name in fn["service_config"]["environment_variables"]}
-    assert generated - NOT_GATE_VARIABLES == set(drift_classify.GATE_VARIABLES), env
-    assert not NOT_GATE_VARIABLES & set(drift_classify.GATE_VARIABLES)
+    assert generated - NOT_GATE_VARIABLES == set(drift_gates.GATE_VARIABLES), env
+    assert not NOT_GATE_VARIABLES & set(drift_gates.GATE_VARIABLES)
 
 
 def test_a_processor_removed_out_of_band_is_critical(run_doc, load, find):
@@ -477,7 +477,7 @@ def test_a_trigger_topic_changed_out_of_band_is_critical(run_doc, load, find):
         section(result.out, "Critical"))
 
 
-@pytest.mark.parametrize("variable", sorted(drift_classify.GATE_VARIABLES))
+@pytest.mark.parametrize("variable", sorted(drift_gates.GATE_VARIABLES))
 @pytest.mark.parametrize("live", ['["changed_by_hand"]', None], ids=["changed", "unset"])
 def test_every_gate_variable_changed_or_unset_is_critical(run_doc, load, find, variable, live):
     if variable in CANARY_ENV:  # the canary's variables; the orchestrator does not carry them
@@ -489,7 +489,7 @@ def test_every_gate_variable_changed_or_unset_is_critical(run_doc, load, find, v
     assert result.code == drift.EXIT_CRITICAL, result.out
     critical = section(result.out, "Critical")
     assert f"gate configuration changed out of band: {variable} of " in critical
-    assert drift_classify.GATE_VARIABLES[variable] in critical
+    assert drift_gates.GATE_VARIABLES[variable] in critical
 
 
 def test_a_gate_variable_appearing_is_critical(run_doc, load, find):
@@ -636,8 +636,8 @@ def test_ignore_file_never_mutes_a_gate_change(run_doc, load, find, write_json):
 
 
 def test_a_gate_variable_is_never_a_provider_computed_path():
-    for rtype, env in drift_classify.GATE_ENV_PATHS.items():
-        for variable in drift_classify.GATE_VARIABLES:
+    for rtype, env in drift_gates.GATE_ENV_PATHS.items():
+        for variable in drift_gates.GATE_VARIABLES:
             path = (*_blocks(env), variable)  # service_config[0].environment_variables.X
             assert drift_classify.computed_prefix(rtype, path) is None, (rtype, variable)
 

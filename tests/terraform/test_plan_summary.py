@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from infra.terraform import first_plan as review_module
 from infra.terraform import plan_summary
 from infra.terraform.plan_json import parse_plan
 from tests.terraform.support import FUNCTION, OLD_INVOKER, SVC, TABLE, Run
@@ -516,8 +517,8 @@ def test_an_announcement_of_another_address_does_not_count(first_plan, load):
     ("push_config.oidc_token", ("push_config", 0, "oidc_token", 0, "audience"), True),
 ])
 def test_an_announcement_covers_its_path_and_below_at_a_dot_boundary(attribute, path, expected):
-    steps = plan_summary.attribute_steps(attribute)
-    assert plan_summary.covers(steps, path) is expected
+    steps = review_module.attribute_steps(attribute)
+    assert review_module.covers(steps, path) is expected
 
 
 def stack_folder(tmp_path: Path, fixtures_dir: Path, fixture: str, env: str = "prod") -> Path:
