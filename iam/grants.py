@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from infra.cli import OneLineParser, add_env_argument
+from infra.cli import EXIT_USAGE, Parser, add_env_argument
 from infra.model.envs import EnvConfig, get_env
 from infra.model.manifest import Manifest
 from infra.model.pipeline import load
@@ -105,7 +105,8 @@ def markdown(data: IamData) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m iam.grants [--env dev|prod]``: print what the data grants, and why."""
-    parser = OneLineParser(prog="python -m iam.grants", description=main.__doc__, tool="grants")
+    parser = Parser(prog="python -m iam.grants", description=main.__doc__, tool="grants",
+                    code=EXIT_USAGE)
     add_env_argument(parser, default="prod")
     args = parser.parse_args(argv)
     print(markdown(expected(load(), get_env(args.env))), end="")

@@ -3,9 +3,9 @@
 Every command prints errors as one line, ``<tool>: <message>``, and returns its own
 documented exit code; this module holds what they all need for that, once:
 
-* ``Parser``: an ``argparse`` parser whose mistakes raise ``UsageError`` instead of printing
-  usage and exiting 2 (2 means "drift" or "cannot verify" for some commands); ``--help``
-  still prints the usage and exits 0;
+* ``Parser`` (from ``functions._shared.cli``, the one parser): its mistakes raise
+  ``UsageError``, or with ``code=`` print one line and exit that code; ``--help`` still
+  prints the usage and exits 0;
 * ``fail``: print the one line and return the code;
 * ``one_line``: the first line of an exception's message (client libraries write essays);
 * ``add_env_argument``: ``--env``, checked by ``infra.model.envs.unknown_env`` while the
@@ -27,7 +27,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
 # Defined once, where the functions' own commands (which ship without ``infra``) can use them.
 from functions._shared.cli import Parser, UsageError
@@ -41,26 +41,12 @@ EXIT_USAGE = 2
 """A bad command line (an unknown environment included), for commands whose 2 means that."""
 
 JSII_NODE_VARIABLE = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
-SUPPORTED_NODE = "22 or 24"
-"""Node releases jsii supports today (its banner lists ^22 and ^24); 20 works, end-of-life."""
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """``ArgumentParser`` whose mistakes are one line, ``<tool>: <message>``, and exit ``code``.
-
-    For commands whose exit 2 already means "bad input" (the policy gate, the local
-    pipeline, the docs check): no usage text, just the line. ``tool`` defaults to ``prog``;
-    ``code`` to 2. ``--help`` still prints the usage and exits 0.
-    """
-
-    def __init__(self, *args: Any, tool: str | None = None, code: int = EXIT_USAGE,
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.tool = tool or self.prog
-        self.code = code
-
-    def error(self, message: str) -> NoReturn:
-        raise SystemExit(fail(self.tool, message, self.code))
+def OneLineParser(*args: Any, tool: str | None = None, code: int = EXIT_USAGE,
+                  **kwargs: Any) -> Parser:
+    """Transitional name for ``Parser(..., code=EXIT_USAGE)``; removed once no caller uses it."""
+    return Parser(*args, tool=tool, code=code, **kwargs)
 
 
 def fail(tool: str, message: str, code: int, stream: TextIO | None = None) -> int:

@@ -1,12 +1,14 @@
-"""Command-line plumbing for the functions' own commands (``python -m functions.<name>.<cmd>``).
+"""Command-line plumbing for every ``python -m`` command of the repo: the one parser.
 
-Defined here, once: ``infra.cli`` re-exports these (``infra`` never ships in a bundle).
+Defined here, in the layer every other one may use: the functions' own commands ship in
+bundles without ``infra``, and ``infra.cli`` re-exports ``Parser`` and ``UsageError``.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+import sys
+from typing import Any, NoReturn
 
 
 class UsageError(Exception):
@@ -14,7 +16,22 @@ class UsageError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    """``ArgumentParser`` raising ``UsageError`` on a bad command line (never exits 2)."""
+    """``ArgumentParser`` whose mistakes are one line, never a usage essay and exit 2.
+
+    Without ``code`` a bad command line raises ``UsageError`` (the caller decides the exit
+    code: 2 means "drift" or "cannot verify" for some commands). With ``code`` it prints
+    ``<tool>: <message>`` on stderr and exits ``code`` (``tool`` defaults to ``prog``), for
+    commands whose exit 2 already means "bad input". ``--help`` prints the usage and exits 0.
+    """
+
+    def __init__(self, *args: Any, tool: str | None = None, code: int | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tool = tool or self.prog
+        self.code = code
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        if self.code is None:
+            raise UsageError(message)
+        print(f"{self.tool}: {message}", file=sys.stderr)
+        raise SystemExit(self.code)

@@ -15,8 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from iam.grants import PUBSUB_AGENT, Slot, SlotKind, Target, TargetKind
-from infra.model.wiring import PUBLIC_MEMBERS
+from infra.model.wiring import PUBLIC_MEMBERS, PUBSUB_AGENT, Slot, SlotKind, Target, TargetKind
 from infra.stackjson.stack import REF_RE, Resource, StackJson, first
 
 PrincipalKind = Literal["account", "pubsub_agent", "public", "default", "unresolved"]
@@ -313,13 +312,6 @@ class StackGraph:
         resolved = self.resolve_named(value, "google_pubsub_topic", "pubsub.topic")
         res = self.stack.resources.get(resolved.address or "")
         return res.address if res is not None and res.type == "google_pubsub_topic" else None
-
-    def invokable(self, address: str) -> ResolvedTarget | None:
-        res = self.stack.resources.get(address)
-        if res is None or res.type not in INVOKABLE_TYPES:
-            return None
-        return ResolvedTarget(Target(INVOKABLE_TYPES[res.type], self.cloud_name(res)), address,
-                              literal=False)
 
     # ----- IAM -----
 

@@ -9,12 +9,12 @@ from dataclasses import replace
 
 import pytest
 
+from infra.function_config import main
 from infra.model.envs import get_env
 from infra.model.function_config import (
     MIN_SILENT_MINUTES,
     check_interval_minutes,
     function_env,
-    main,
     silent_minutes,
 )
 from infra.model.manifest import ScheduledJob
