@@ -84,8 +84,10 @@ synth-all: $(STAMP)
 docs: $(STAMP) ## Regenerate the README pipeline table and diagram from the manifest
 	@$(PY) -m infra.synth.docs README.md --write
 
-lint: $(STAMP) ## ruff, zizmor (workflow security) and the workflow schema check
+lint: $(STAMP) ## ruff, mypy --strict, import-linter (layers, no cycles), zizmor, workflow schema
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 	@# Every finding above informational fails the build (the pedantic persona's
 	@# informational notes are shown by `zizmor --persona pedantic`).
 	@$(VENV)/bin/zizmor --offline --quiet --min-severity low .github/workflows

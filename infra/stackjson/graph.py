@@ -1,6 +1,6 @@
 """The IAM graph of one synthesized stack: who acts where, and who holds which role on what.
 
-Built on ``infra.tfjson.StackJson``. References (``${type.name.attr}``) are resolved to the
+Built on ``infra.stackjson.stack.StackJson``. References (``${type.name.attr}``) are resolved to the
 resources they name; literal strings are compared as values, so a member written as
 ``serviceAccount:x@p.iam.gserviceaccount.com`` is the account whose ``account_id`` is ``x``
 in project ``p``, and a topic written as ``projects/p/topics/t`` is the topic named ``t``.
