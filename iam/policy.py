@@ -18,14 +18,15 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from iam.grants import expected
 from iam.render import policy_markdown
+from iam.results import StackResult
 from iam.rules import RULES, Context, RuleError, Violation, run
-from infra.cli import OneLineParser, add_env_argument
+from infra.cli import EXIT_USAGE, Parser, add_env_argument
+from infra.errors import InputError
 from infra.model.envs import ENVS, get_env
 from infra.model.manifest import Manifest
 from infra.model.pipeline import load
@@ -38,35 +39,17 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class InputError(Exception):
-    """An input that is not a readable Terraform JSON stack; the message names the file."""
-
-
-@dataclass(frozen=True)
-class StackResult:
-    name: str
-    path: Path
-    env: str | None
-    violations: tuple[Violation, ...]
-    rules_run: tuple[str, ...]
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def ok(self) -> bool:
-        return not self.violations
-
-
 def stack_files(path: Path) -> list[Path]:
     """The ``cdk.tf.json`` files ``path`` stands for; ``InputError`` when there are none."""
     if not path.exists():
-        raise InputError(f"{path}: missing (no such file or folder)")
+        raise InputError(path, "missing (no such file or folder)")
     if path.is_dir():
         if (path / STACK_FILE).is_file():
             return [path / STACK_FILE]
         nested = sorted((path / "stacks").glob(f"*/{STACK_FILE}"))
         if nested:
             return nested
-        raise InputError(f"{path}: folder has no {STACK_FILE} (run make synth first)")
+        raise InputError(path, f"folder has no {STACK_FILE} (run make synth first)")
     return [path]
 
 
@@ -75,24 +58,24 @@ def read_stack(path: Path) -> StackJson:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise InputError(f"{path}: unreadable ({exc.strerror or exc})") from exc
+        raise InputError(path, f"unreadable ({exc.strerror or exc})") from exc
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise InputError(f"{path}: not JSON ({exc})") from exc
+        raise InputError(path, f"not JSON ({exc})") from exc
     if not isinstance(data, dict):
-        raise InputError(f"{path}: not a Terraform JSON stack (top level is "
+        raise InputError(path, "not a Terraform JSON stack (top level is "
                          f"{type(data).__name__}, expected an object)")
     resources = data.get("resource")
     if not isinstance(resources, dict) or not resources:
         hint = " (this looks like a plan; pass the synthesized cdk.tf.json)" if (
             "planned_values" in data or "resource_changes" in data) else ""
-        raise InputError(f"{path}: not a Terraform JSON stack (no 'resource' object){hint}")
+        raise InputError(path, f"not a Terraform JSON stack (no 'resource' object){hint}")
     for kind in ("resource", "data"):
         for rtype, by_name in (data.get(kind) or {}).items():
             if not isinstance(by_name, dict) or not all(isinstance(b, dict)
                                                         for b in by_name.values()):
-                raise InputError(f"{path}: not a Terraform JSON stack ({kind}.{rtype} is not an "
+                raise InputError(path, f"not a Terraform JSON stack ({kind}.{rtype} is not an "
                                  "object of named blocks)")
     return StackJson(data, path)
 
@@ -142,7 +125,7 @@ def evaluate(path: Path, stack: StackJson, env_override: str | None,
     try:
         violations = check_stack(stack, env, manifest)
     except RuleError as exc:
-        raise InputError(f"{path}: {exc}") from exc
+        raise InputError(path, str(exc)) from exc
     rules_run = tuple(r.id for r in RULES if env is not None or not r.needs_env)
     meta = (stack.data.get("//") or {}).get("metadata") if isinstance(
         stack.data.get("//"), Mapping) else None
@@ -152,16 +135,21 @@ def evaluate(path: Path, stack: StackJson, env_override: str | None,
 
 
 def _every(items: Iterable[T], fn: Callable[[T], R]) -> list[R]:
-    """``fn`` of every item; ``InputError`` naming every failure, one per line, if any fail."""
+    """``fn`` of every item; ``InputError`` naming every failure, one per line, if any fail
+    (the first failure's, its reason followed by the other failures' lines)."""
     done: list[R] = []
-    errors: list[str] = []
+    errors: list[InputError] = []
     for item in items:
         try:
             done.append(fn(item))
         except InputError as exc:
-            errors.append(str(exc))
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
     if errors:
-        raise InputError("\n".join(errors))
+        first = errors[0]
+        raise InputError(first.source, "\n".join([first.reason, *map(str, errors[1:])]),
+                         field=first.field)
     return done
 
 
@@ -205,11 +193,11 @@ def rules_table() -> str:
 
 
 def stack_parser(prog: str, doc: str | None, paths: dict[str, Any], env_help: str,
-                 markdown_help: str) -> OneLineParser:
+                 markdown_help: str) -> Parser:
     """The command line both reports share: stack paths (``paths`` are their ``add_argument``
     options), ``--format``, ``--env`` and ``--markdown-out``."""
-    parser = OneLineParser(prog=prog, description=doc, tool="policy",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog=prog, description=doc, tool="policy", code=EXIT_USAGE,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", type=Path, **paths)
     parser.add_argument("--format", choices=("text", "markdown"), default="text")
     add_env_argument(parser, help=env_help)

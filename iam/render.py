@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from iam.checkov import CheckovResult
+from iam.results import StackResult
 from iam.rules import RULES_BY_ID
-
-if TYPE_CHECKING:
-    from iam.checkov import CheckovResult
-    from iam.policy import StackResult
 
 
 def cell(text: str) -> str:

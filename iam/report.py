@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from iam.checkov import DEFAULT_CHECKOV, DEFAULT_SKIPS, CheckovError, CheckovResult, scan
-from iam.policy import InputError, evaluate_all, load_stacks, publish, stack_parser, text_lines
+from iam.policy import evaluate_all, load_stacks, publish, stack_parser, text_lines
 from iam.render import policy_markdown
+from infra.errors import InputError
 from infra.model.pipeline import load
 
 

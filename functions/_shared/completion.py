@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client as FirestoreClient
-    from google.cloud.firestore import DocumentReference
+    from google.cloud.firestore import CollectionReference, DocumentReference
 
 # Subcollections of a summary document, and the trigger claim's document id.
 COMPLETIONS = "completions"
@@ -111,7 +111,9 @@ def summary_ref(db: FirestoreClient, collection: str, game_date: str) -> Documen
 
 def claim_ref(summary: DocumentReference) -> DocumentReference:
     """The trigger claim under ``summary``."""
-    return summary.collection(CLAIMS).document(TRIGGER_CLAIM)
+    # ``DocumentReference.collection`` is unannotated in the client library.
+    claims: CollectionReference = summary.collection(CLAIMS)
+    return claims.document(TRIGGER_CLAIM)
 
 
 def read_records(summary: DocumentReference) -> dict[str, dict[str, Any]]:
@@ -152,6 +154,13 @@ class Tally:
         return not self.missing
 
 
+def recorded_at(record: Mapping[str, Any]) -> dt.datetime | None:
+    """When the orchestrator wrote ``record`` (its ``RECORDED_AT``); ``None`` when the record
+    carries no such time (Firestore reads a timestamp back as a ``datetime``)."""
+    at = record.get(RECORDED_AT)
+    return at if isinstance(at, dt.datetime) else None
+
+
 def tally(records: Mapping[str, Mapping[str, Any]], expected: Sequence[str]) -> Tally:
     """Count records of expected processors whose status is success; list the rest."""
     expected_set = set(expected)
@@ -160,7 +169,7 @@ def tally(records: Mapping[str, Mapping[str, Any]], expected: Sequence[str]) -> 
         for name, rec in records.items()
         if name in expected_set and rec.get(STATUS) == SUCCESS
     )
-    recorded = [rec.get(RECORDED_AT) for rec in records.values() if rec.get(RECORDED_AT)]
+    recorded = [at for rec in records.values() if (at := recorded_at(rec)) is not None]
     processors = {
         name: {
             "status": rec.get(STATUS),

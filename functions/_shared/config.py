@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 
 class ConfigError(RuntimeError):
@@ -31,7 +31,7 @@ def parse_json(raw: str, label: str) -> Any:
         raise ConfigError(f"{label} is not valid JSON ({exc}): {raw!r}") from exc
 
 
-def is_name_list(value: Any, pattern: re.Pattern[str]) -> bool:
+def is_name_list(value: Any, pattern: re.Pattern[str]) -> TypeGuard[list[str]]:
     """Whether ``value`` is a non-empty list of strings that all match ``pattern``."""
     return (
         isinstance(value, list)

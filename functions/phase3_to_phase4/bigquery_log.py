@@ -8,43 +8,13 @@ blocks the trigger.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from functions._shared.completion import Tally
 from functions._shared.logs import log
+from functions.phase3_to_phase4.clients import Clients
 from functions.phase3_to_phase4.config import Config
 from functions.phase3_to_phase4.messages import Completion
-
-if TYPE_CHECKING:
-    from functions.phase3_to_phase4.claim import TriggerResult
-    from functions.phase3_to_phase4.clients import Clients
-
-BQ_TIMEOUT_S = 10.0
-
-
-class BigQueryRows:
-    """``RowWriter`` over ``google.cloud.bigquery.Client.insert_rows_json``, built lazily."""
-
-    def __init__(self, project: str) -> None:
-        self._project = project
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def insert_rows(
-        self, table: str, rows: Sequence[Mapping[str, Any]], row_ids: Sequence[str]
-    ) -> Sequence[Any]:
-        with self._lock:
-            if self._client is None:
-                from google.cloud import bigquery
-
-                self._client = bigquery.Client(project=self._project)
-        return list(
-            self._client.insert_rows_json(
-                table, [dict(r) for r in rows], row_ids=list(row_ids), timeout=BQ_TIMEOUT_S
-            )
-        )
 
 
 def write_rows(
@@ -98,9 +68,10 @@ def completion_row(
 
 
 def trigger_row(
-    config: Config, completion: Completion, t: Tally, result: TriggerResult, now: dt.datetime
+    config: Config, completion: Completion, t: Tally, message_id: str | None, now: dt.datetime
 ) -> tuple[dict[str, Any], str]:
-    """One ``event = trigger`` row and its deterministic insert id."""
+    """One ``event = trigger`` row (``message_id``: the published trigger's) and its
+    deterministic insert id."""
     row = {
         "game_date": completion.game_date,
         "phase": config.source_phase,
@@ -113,7 +84,7 @@ def trigger_row(
         "expected_count": len(t.expected),
         "is_triggered": True,
         "trigger_reason": "all_expected_processors_complete",
-        "trigger_message_id": result.message_id,
+        "trigger_message_id": message_id,
         "execution_id": None,
         "correlation_id": completion.correlation_id,
         "record_count": None,

@@ -135,7 +135,9 @@ def _take_over_claim(
         )
         return None
 
-    return attempt(db.transaction())
+    # ``firestore.transactional`` is unannotated: its call returns what ``attempt`` returns.
+    found: dict[str, Any] | None = attempt(db.transaction())
+    return found
 
 
 def acquire_claim(

@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from functions.phase3_to_phase4.bigquery_log import BigQueryRows
 from functions.phase3_to_phase4.config import Config
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client as FirestoreClient
 
 PUBLISH_TIMEOUT_S = 60.0
+BQ_TIMEOUT_S = 10.0
 
 
 class Publisher(Protocol):
@@ -40,16 +40,38 @@ class PubSubPublisher:
     """``Publisher`` over ``google.cloud.pubsub_v1.PublisherClient`` (honours the emulator)."""
 
     def __init__(self) -> None:
-        from google.cloud import pubsub_v1
+        # google-cloud-pubsub ships no py.typed marker: its clients are untyped (Any).
+        from google.cloud.pubsub_v1 import PublisherClient, types
 
         # One message per batch: a trigger should leave now, not after a batching window.
-        self._client = pubsub_v1.PublisherClient(
-            batch_settings=pubsub_v1.types.BatchSettings(max_messages=1)
-        )
+        self._client = PublisherClient(batch_settings=types.BatchSettings(max_messages=1))
 
     def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> str:
         future = self._client.publish(topic, data, **dict(attributes))
         return str(future.result(timeout=PUBLISH_TIMEOUT_S))
+
+
+class BigQueryRows:
+    """``RowWriter`` over ``google.cloud.bigquery.Client.insert_rows_json``, built lazily."""
+
+    def __init__(self, project: str) -> None:
+        self._project = project
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def insert_rows(
+        self, table: str, rows: Sequence[Mapping[str, Any]], row_ids: Sequence[str]
+    ) -> Sequence[Any]:
+        with self._lock:
+            if self._client is None:
+                from google.cloud import bigquery
+
+                self._client = bigquery.Client(project=self._project)
+        return list(
+            self._client.insert_rows_json(
+                table, [dict(r) for r in rows], row_ids=list(row_ids), timeout=BQ_TIMEOUT_S
+            )
+        )
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ date can. Malformed messages are logged at WARNING with their content and acknow
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from functions._shared.completion import (
@@ -102,7 +102,8 @@ def process_completion(
         processor=completion.processor,
         record=record,
         missing=t.missing,
-        **counts,
+        completed_count=len(t.completed),
+        expected_count=len(t.expected),
     )
     if not t.complete:
         log(
@@ -146,7 +147,7 @@ def process_completion(
             completed=list(t.completed),
             **{**base, **counts},
         )
-        row, row_id = trigger_row(config, completion, t, result, now)
+        row, row_id = trigger_row(config, completion, t, result.message_id, now)
         write_rows(clients, config, [row], [row_id])
     else:
         log(
@@ -160,7 +161,7 @@ def process_completion(
 
 
 def _with(outcome: Outcome, **changes: Any) -> Outcome:
-    return Outcome(**{**outcome.__dict__, **changes})
+    return replace(outcome, **changes)
 
 
 def handle_event(

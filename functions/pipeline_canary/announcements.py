@@ -325,8 +325,8 @@ def reported_at(announced: Mapping[str, Mapping[str, Any]],
         if e.get(SUCCESS_AT) is not None:
             out[name] = e[SUCCESS_AT]
     for name, rec in state.records.items():
-        at = rec.get(model.RECORDED_AT)
-        if rec.get(model.STATUS) == model.SUCCESS and isinstance(at, dt.datetime):
+        at = model.recorded_at(rec)
+        if rec.get(model.STATUS) == model.SUCCESS and at is not None:
             out[name] = min(out[name], at) if name in out else at
     return out
 
@@ -338,13 +338,27 @@ def usual_lag(processor: str, expected: Sequence[str],
     when it never came last, or there is no such day)."""
     lag = dt.timedelta(0)
     for day in history:
-        times = {n: day[n].get(SUCCESS_AT) for n in expected if n in day}
-        if len(times) != len(expected) or any(t is None for t in times.values()):
+        times = _success_times(day, expected)
+        if times is None or processor not in times:
             continue
         others = [t for n, t in times.items() if n != processor]
         if others:
             lag = max(lag, times[processor] - max(others))
     return lag
+
+
+def _success_times(day: Mapping[str, Mapping[str, Any]],
+                   expected: Sequence[str]) -> dict[str, dt.datetime] | None:
+    """When each of ``expected`` first announced success on ``day``; ``None`` unless every
+    one of them did."""
+    times: dict[str, dt.datetime] = {}
+    for name in expected:
+        entry = day.get(name)
+        at = entry.get(SUCCESS_AT) if entry is not None else None
+        if not isinstance(at, dt.datetime):
+            return None
+        times[name] = at
+    return times
 
 
 def check_unreported(announced: Mapping[str, Mapping[str, Any]], state: DateState,

@@ -32,7 +32,8 @@ def get_subscriber() -> Any:
     key = os.environ.get("PUBSUB_EMULATOR_HOST")
     with _CLIENTS_LOCK:
         if key not in _SUBSCRIBERS:
-            from google.cloud import pubsub_v1
+            # google-cloud-pubsub ships no py.typed marker: its clients are untyped (Any).
+            from google.cloud.pubsub_v1 import SubscriberClient
 
-            _SUBSCRIBERS[key] = pubsub_v1.SubscriberClient()
+            _SUBSCRIBERS[key] = SubscriberClient()
         return _SUBSCRIBERS[key]

@@ -21,9 +21,9 @@ from functions._shared.completion import (
     COMPLETED_COUNT,
     EXPECTED,
     MISSING,
-    RECORDED_AT,
     TRIGGER_SKIPPED,
     TRIGGERED,
+    recorded_at,
     tally,
 )
 from functions._shared.logs import emit as log
@@ -64,9 +64,7 @@ def check_date(
     triggered = state.published or bool(state.summary and state.summary.get(TRIGGERED))
     if state.records and t.complete and not triggered:
         counting = [
-            state.records[name].get(RECORDED_AT)
-            for name in t.completed
-            if state.records[name].get(RECORDED_AT)
+            at for name in t.completed if (at := recorded_at(state.records[name])) is not None
         ]
         last = max(counting) if counting else None
         skipped = bool(state.summary and state.summary.get(TRIGGER_SKIPPED))

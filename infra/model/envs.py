@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from infra.model import limits
 from infra.model.manifest import Manifest, ManifestError
+from infra.model.naming import check_cloud_name_rules, check_cloud_names
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 SPORT_RE = re.compile(r"^[a-z]{2,5}$")
@@ -145,6 +146,21 @@ class EnvConfig:
             raise ManifestError(f"{where}.sport: invalid value {self.sport!r}; 2-5 lowercase "
                                 "letters, e.g. nba")
         self._validate_google_values(where)
+        self._validate_images(where, manifest)
+        declared = {b.key for b in manifest.buckets}
+        if set(self.buckets) != declared:
+            raise ManifestError(f"{where}.buckets: names {sorted(self.buckets)} but the manifest "
+                                f"declares buckets {sorted(declared)}; name each one once")
+        if self.alert_token_version < 1:
+            raise ManifestError(f"{where}.alert_token_version: invalid value "
+                                f"{self.alert_token_version!r}; at least 1")
+        self._validate_per_service(where, {s.key for s in manifest.services})
+        check_cloud_names(manifest, self)
+        check_cloud_name_rules(manifest, self)
+        return self
+
+    def _validate_images(self, where: str, manifest: Manifest) -> None:
+        """An image for every declared service, each a valid reference, and none for others."""
         missing = sorted(s.key for s in manifest.services if s.key not in self.images)
         if missing and not (self.image_registry and self.image_tag):
             raise ManifestError(f"{where}.images: no image for services {missing}; add one per "
@@ -160,18 +176,13 @@ class EnvConfig:
                 field_path = (f"{where}.images[{svc.key}]" if svc.key in self.images
                               else f"{where}.image_registry")
                 raise _bad(field_path, image, problem)
-        service_keys = {s.key for s in manifest.services}
         unknown = sorted(set(self.images) - {s.key for s in manifest.services})
         if unknown:
             raise ManifestError(f"{where}.images: unknown service keys {unknown}; declared: "
                                 f"{sorted(s.key for s in manifest.services)}")
-        declared = {b.key for b in manifest.buckets}
-        if set(self.buckets) != declared:
-            raise ManifestError(f"{where}.buckets: names {sorted(self.buckets)} but the manifest "
-                                f"declares buckets {sorted(declared)}; name each one once")
-        if self.alert_token_version < 1:
-            raise ManifestError(f"{where}.alert_token_version: invalid value "
-                                f"{self.alert_token_version!r}; at least 1")
+
+    def _validate_per_service(self, where: str, service_keys: set[str]) -> None:
+        """``service_env`` and ``scaling``: declared services only, names and bounds allowed."""
         for key, extra in self.service_env.items():
             if key not in service_keys:
                 raise ManifestError(f"{where}.service_env: unknown service key {key!r}")
@@ -187,14 +198,6 @@ class EnvConfig:
             if bad:
                 raise _bad(f"{where}.scaling[{key}].{bad[0]}", bad[1],
                            f"{bad[2]} (bounds {sc.min_instances}..{sc.max_instances})")
-        from infra.model.naming import (  # naming imports this module
-            check_cloud_name_rules,
-            check_cloud_names,
-        )
-
-        check_cloud_names(manifest, self)
-        check_cloud_name_rules(manifest, self)
-        return self
 
     def _validate_google_values(self, where: str) -> None:
         """Every value Google reads from this config, against what it accepts

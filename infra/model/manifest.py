@@ -13,9 +13,8 @@ Names here are *keys*: the cloud name of a topic is ``<sport>-<key>``, of a serv
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from infra.model import limits
@@ -42,6 +41,20 @@ from infra.model.components import (
     Transition,
     TransitionKind,
     _fail,
+)
+from infra.model.item_checks import (
+    check_alert,
+    check_bucket,
+    check_dataset,
+    check_each,
+    check_function,
+    check_job,
+    check_phase,
+    check_processor,
+    check_service,
+    check_table,
+    check_topic,
+    check_transition,
 )
 
 __all__ = [
@@ -160,135 +173,33 @@ class Manifest:
         """Raise ``ManifestError`` on the first rule broken; return ``self`` when valid.
 
         Three passes, so that a message names the field that was changed, not another item
-        that refers to it: each item's own fields (every name and value against what Google
-        accepts, ``infra.model.limits``), then duplicate declarations, then the references
-        between items and the wiring (trigger map, canary cadence).
+        that refers to it: each item's own fields (``infra.model.item_checks``: every name and
+        value against what Google accepts, ``infra.model.limits``), then duplicate declarations,
+        then the references between items and the wiring (trigger map, canary cadence).
         """
         self._validate_items()
         self._validate_unique()
         self._validate_references()
         return self
 
-    # --- pass 1: each item's own fields ---
+    # --- pass 1: each item's own fields (infra.model.item_checks) ---
 
     def _validate_items(self) -> None:
-        for i, p in enumerate(self.phases):
-            if not PHASE_ID_RE.match(p.id):
-                raise _fail(f"phases[{i}].id", p.id, "expected phase_<n>_<name>, e.g. phase_2_raw")
-        for i, proc in enumerate(self.processors):
-            if not PROCESSOR_RE.match(proc.name):
-                raise _fail(f"processors[{i}].name", proc.name, "use snake_case")
-            for table in proc.output_tables:
-                if not PROCESSOR_RE.match(table):
-                    raise _fail(f"processors[{i}].output_tables", table, "a snake_case table name")
-                _check_name(f"processors[{i}].output_tables", table, limits.BIGQUERY_TABLE)
-        for i, t in enumerate(self.topics):
-            _check_key(f"topics[{i}].key", t.key, limits.PUBSUB)
-            if t.key in self.removed:
-                raise _fail(f"topics[{i}].key", t.key, "it is listed in removed; do not re-declare it")
-        for i, s in enumerate(self.services):
-            self._validate_service(f"services[{i}]", s)
-        for i, f in enumerate(self.functions):
-            self._validate_function(f"functions[{i}]", f)
-        for i, t in enumerate(self.transitions):
-            self._validate_transition_fields(f"transitions[{i}]", t)
-        for i, j in enumerate(self.jobs):
-            where = f"jobs[{i}]"
-            _check_key(f"{where}.key", j.key, limits.SCHEDULER_JOB)
-            if j.cloud_name is not None:
-                _check_name(f"{where}.cloud_name", j.cloud_name, limits.SCHEDULER_JOB)
-            _check_short(f"{where}.short", j.short)
-            _check_cron(f"{where}.schedule", j.schedule)
-            _check_time_zone(f"{where}.time_zone", j.time_zone)
-            never = limits.never_runs(j.schedule)
-            if never:
-                raise _fail(f"{where}.schedule", j.schedule, never)
-            if not ROUTE_RE.match(j.path):
-                raise _fail(f"{where}.path", j.path, "a path starting with / (e.g. /process)")
-        for i, d in enumerate(self.datasets):
-            if not PROCESSOR_RE.match(d.key):
-                raise _fail(f"datasets[{i}].key", d.key, "snake_case (BigQuery dataset ids)")
-            _check_name(f"datasets[{i}].key", d.key, limits.BIGQUERY_DATASET)
-        for i, t in enumerate(self.tables):
-            if not PROCESSOR_RE.match(t.name):
-                raise _fail(f"tables[{i}].name", t.name, "snake_case")
-            _check_name(f"tables[{i}].name", t.name, limits.BIGQUERY_TABLE)
-        for i, b in enumerate(self.buckets):
-            _check_key(f"buckets[{i}].key", b.key, limits.BUCKET)
-        for i, a in enumerate(self.alerts):
-            if a.display_name is not None and not a.display_name.strip():
-                raise _fail(f"alerts[{i}].display_name", a.display_name,
-                            "a non-empty name, or None for the default")
+        removed = self.removed
+        check_each("phases", self.phases, check_phase)
+        check_each("processors", self.processors, check_processor)
+        check_each("topics", self.topics, lambda where, t: check_topic(where, t, removed))
+        check_each("services", self.services, lambda where, s: check_service(where, s, removed))
+        check_each("functions", self.functions,
+                   lambda where, f: check_function(where, f, removed))
+        check_each("transitions", self.transitions, check_transition)
+        check_each("jobs", self.jobs, check_job)
+        check_each("datasets", self.datasets, check_dataset)
+        check_each("tables", self.tables, check_table)
+        check_each("buckets", self.buckets, check_bucket)
+        check_each("alerts", self.alerts, check_alert)
         if self.completion_ttl_days < 1:
             raise _fail("completion_ttl_days", self.completion_ttl_days, "at least 1")
-
-    def _validate_service(self, where: str, s: Service) -> None:
-        _check_key(f"{where}.key", s.key, limits.CLOUD_RUN_SERVICE)
-        if s.cloud_name is not None:
-            _check_name(f"{where}.cloud_name", s.cloud_name, limits.CLOUD_RUN_SERVICE)
-        _check_short(f"{where}.short", s.short)
-        if s.key in self.removed:
-            raise _fail(f"{where}.key", s.key, "it is listed in removed; do not re-declare it")
-        for r in s.routes:
-            if not ROUTE_RE.match(r):
-                raise _fail(f"{where}.routes", r, "routes start with / (e.g. /process)")
-        if not 1 <= s.timeout_seconds <= limits.CLOUD_RUN_TIMEOUT_MAX:
-            raise _fail(f"{where}.timeout_seconds", s.timeout_seconds,
-                        f"1..{limits.CLOUD_RUN_TIMEOUT_MAX} (Cloud Run's request timeout)")
-
-    def _validate_function(self, where: str, f: Function) -> None:
-        _check_key(f"{where}.key", f.key, limits.FUNCTION)
-        if f.cloud_name is not None:
-            _check_name(f"{where}.cloud_name", f.cloud_name, limits.FUNCTION)
-        _check_short(f"{where}.short", f.short)
-        if f.key in self.removed:
-            raise _fail(f"{where}.key", f.key, "it is listed in removed; do not re-declare it")
-        if not re.match(r"^[a-z][a-z0-9_]*$", f.source):
-            raise _fail(f"{where}.source", f.source, "a folder name under functions/")
-        if not f.entry_point.isidentifier():
-            raise _fail(f"{where}.entry_point", f.entry_point, "a Python function name")
-        if f.signature not in limits.FUNCTION_TIMEOUT_MAX:
-            raise _fail(f"{where}.signature", f.signature, "'cloudevent' or 'http'")
-        if (f.signature == "cloudevent") != (f.trigger_topic is not None):
-            raise _fail(f"{where}.trigger_topic", f.trigger_topic,
-                        "cloudevent functions need a trigger topic; http functions have none")
-        if f.runtime not in limits.FUNCTION_RUNTIMES:
-            raise _fail(f"{where}.runtime", f.runtime, "a Python runtime Cloud Functions deploys: "
-                        f"{', '.join(sorted(limits.FUNCTION_RUNTIMES))}")
-        most = limits.FUNCTION_TIMEOUT_MAX[f.signature]
-        if not 1 <= f.timeout_seconds <= most:
-            raise _fail(f"{where}.timeout_seconds", f.timeout_seconds,
-                        f"1..{most} for {limits.FUNCTION_KIND[f.signature]}")
-        if f.memory_mb not in limits.FUNCTION_MEMORY_MB:
-            raise _fail(f"{where}.memory_mb", f.memory_mb, "one of 128, 256, ... 8192")
-        bad = limits.scaling_problem(0, f.max_instances)
-        if bad:
-            raise _fail(f"{where}.{bad[0]}", bad[1], bad[2])
-
-    def _validate_transition_fields(self, where: str, t: Transition) -> None:
-        _check_key(f"{where}.key", t.key, limits.SERVICE_ACCOUNT)
-        _check_key(f"{where}.subscription", t.subscription, limits.PUBSUB)
-        if t.kind not in ("direct", "gated"):
-            raise _fail(f"{where}.kind", t.kind, "'direct' (push edge) or 'gated' (function)")
-        if not ROUTE_RE.match(t.path):
-            raise _fail(f"{where}.path", t.path, "a path starting with / (e.g. /process)")
-        lo, hi = limits.ACK_DEADLINE_SECONDS
-        if not lo <= t.ack_deadline_seconds <= hi:
-            raise _fail(f"{where}.ack_deadline_seconds", t.ack_deadline_seconds, f"{lo}..{hi}")
-        lo, hi = limits.DELIVERY_ATTEMPTS
-        if not lo <= t.max_delivery_attempts <= hi:
-            raise _fail(f"{where}.max_delivery_attempts", t.max_delivery_attempts,
-                        f"{lo}..{hi} (Pub/Sub dead-letter limits)")
-        if t.kind == "direct":
-            if t.function is not None or t.trigger_topic is not None:
-                raise _fail(f"{where}.function", t.function,
-                            "a direct transition has no function or trigger_topic; use kind='gated'")
-            return
-        if t.completion_collection is None or not PROCESSOR_RE.match(t.completion_collection):
-            raise _fail(f"{where}.completion_collection", t.completion_collection,
-                        "a snake_case Firestore collection name, e.g. phase3_completion")
-        if not 5 <= t.stall_minutes <= 24 * 60:
-            raise _fail(f"{where}.stall_minutes", t.stall_minutes, "5..1440")
 
     # --- pass 2: duplicate declarations ---
 
@@ -325,93 +236,88 @@ class Manifest:
     # --- pass 3: references and wiring ---
 
     def _validate_references(self) -> None:
-        phase_numbers = {p.number for p in self.phases}
+        keys = _Declared.of(self)
         for i, proc in enumerate(self.processors):
-            if proc.phase not in phase_numbers:
-                raise _fail(f"processors[{i}].phase", proc.phase, f"declared: {sorted(phase_numbers)}")
-        topic_keys = {t.key for t in self.topics}
-        service_keys = {s.key for s in self.services}
-        function_keys = {f.key for f in self.functions}
+            if proc.phase not in keys.phases:
+                raise _fail(f"processors[{i}].phase", proc.phase, f"declared: {sorted(keys.phases)}")
         for i, s in enumerate(self.services):
-            where = f"services[{i}]"
-            if s.phase not in phase_numbers:
-                raise _fail(f"{where}.phase", s.phase, f"declared: {sorted(phase_numbers)}")
-            for t in s.publishes:
-                if t not in topic_keys:
-                    raise _fail(f"{where}.publishes", t, f"declared topics: {sorted(topic_keys)}")
-            for target in s.invokes:
-                if target not in service_keys or target == s.key:
-                    raise _fail(f"{where}.invokes", target,
-                                f"another declared service: {sorted(service_keys - {s.key})}")
-            self._validate_access(where, s)
+            self._validate_service_refs(f"services[{i}]", s, keys)
         for i, f in enumerate(self.functions):
-            where = f"functions[{i}]"
-            if f.trigger_topic is not None and f.trigger_topic not in topic_keys:
-                raise _fail(f"{where}.trigger_topic", f.trigger_topic,
-                            f"declared topics: {sorted(topic_keys)}")
-            for t in f.publishes:
-                if t not in topic_keys:
-                    raise _fail(f"{where}.publishes", t, f"declared topics: {sorted(topic_keys)}")
-
+            _validate_function_refs(f"functions[{i}]", f, keys)
         for i, t in enumerate(self.transitions):
-            self._validate_transition(f"transitions[{i}]", t, topic_keys, service_keys,
-                                      function_keys, phase_numbers)
-
+            self._validate_transition(f"transitions[{i}]", t, keys)
         for i, j in enumerate(self.jobs):
-            where = f"jobs[{i}]"
-            if j.target in service_keys:
-                routes = self.service(j.target).routes
-                if j.path not in routes:
-                    raise _fail(f"{where}.path", j.path, f"routes of {j.target}: {list(routes)}")
-            elif j.target in function_keys:
-                if self.function(j.target).signature != "http":
-                    raise _fail(f"{where}.target", j.target, "a scheduler calls HTTP functions only")
-            else:
-                raise _fail(f"{where}.target", j.target,
-                            f"a declared service or function: {sorted(service_keys | function_keys)}")
-
-        self._validate_subscribers(topic_keys)
+            self._validate_job_target(f"jobs[{i}]", j, keys)
+        self._validate_subscribers()
         self._validate_trigger_map()
         self._validate_data()
         for i, a in enumerate(self.alerts):
-            if a.component not in service_keys | function_keys:
+            if a.component not in keys.components:
                 raise _fail(f"alerts[{i}].component", a.component,
-                            f"a declared service or function: {sorted(service_keys | function_keys)}")
+                            f"a declared service or function: {sorted(keys.components)}")
         self._validate_canary_cadence()
 
-    def _validate_transition(self, where: str, t: Transition, topic_keys: set[str],
-                             service_keys: set[str], function_keys: set[str],
-                             phase_numbers: set[int]) -> None:
+    def _validate_service_refs(self, where: str, s: Service, keys: _Declared) -> None:
+        if s.phase not in keys.phases:
+            raise _fail(f"{where}.phase", s.phase, f"declared: {sorted(keys.phases)}")
+        for topic in s.publishes:
+            if topic not in keys.topics:
+                raise _fail(f"{where}.publishes", topic, f"declared topics: {sorted(keys.topics)}")
+        for target in s.invokes:
+            if target not in keys.services or target == s.key:
+                raise _fail(f"{where}.invokes", target,
+                            f"another declared service: {sorted(keys.services - {s.key})}")
+        self._validate_access(where, s)
+
+    def _validate_transition(self, where: str, t: Transition, keys: _Declared) -> None:
         for name, value in (("source", t.source), ("target", t.target)):
-            if value not in phase_numbers:
-                raise _fail(f"{where}.{name}", value, f"declared phases: {sorted(phase_numbers)}")
-        if t.topic not in topic_keys:
-            raise _fail(f"{where}.topic", t.topic, f"declared topics: {sorted(topic_keys)}")
-        if t.target_service not in service_keys:
+            if value not in keys.phases:
+                raise _fail(f"{where}.{name}", value, f"declared phases: {sorted(keys.phases)}")
+        if t.topic not in keys.topics:
+            raise _fail(f"{where}.topic", t.topic, f"declared topics: {sorted(keys.topics)}")
+        if t.target_service not in keys.services:
             raise _fail(f"{where}.target_service", t.target_service,
-                        f"declared services: {sorted(service_keys)}")
+                        f"declared services: {sorted(keys.services)}")
         routes = self.service(t.target_service).routes
         if t.path not in routes:
             raise _fail(f"{where}.path", t.path, f"routes of {t.target_service}: {list(routes)}")
-        if t.kind == "direct":
-            return
+        if t.kind == "gated":
+            self._validate_gate(where, t, keys)
+
+    def _validate_gate(self, where: str, t: Transition, keys: _Declared) -> None:
+        """A gated transition's function: the orchestrator of its topic, publishing exactly
+        its trigger topic, over a phase that has something to wait for."""
         if t.function is None:
             raise _fail(f"{where}.function", None,
-                        f"a gated transition needs a function; declared: {sorted(function_keys)}")
-        if t.function not in function_keys:
-            raise _fail(f"{where}.function", t.function, f"declared functions: {sorted(function_keys)}")
+                        f"a gated transition needs a function; declared: {sorted(keys.functions)}")
+        if t.function not in keys.functions:
+            raise _fail(f"{where}.function", t.function,
+                        f"declared functions: {sorted(keys.functions)}")
         fn = self.function(t.function)
         if fn.role != "orchestrator" or fn.trigger_topic != t.topic:
             raise _fail(f"{where}.function", t.function,
                         f"an orchestrator function triggered by topic {t.topic!r}")
-        if t.trigger_topic is None or t.trigger_topic not in topic_keys:
+        if t.trigger_topic is None or t.trigger_topic not in keys.topics:
             raise _fail(f"{where}.trigger_topic", t.trigger_topic,
-                        f"declared topics: {sorted(topic_keys)}")
+                        f"declared topics: {sorted(keys.topics)}")
         if fn.publishes != (t.trigger_topic,):
             raise _fail(f"functions[{t.function}].publishes", fn.publishes,
                         f"exactly ({t.trigger_topic!r},), the transition's trigger topic")
         if not self.enabled_processors(t.source):
             raise _fail(f"{where}.source", t.source, "a phase with at least one enabled processor")
+
+    def _validate_job_target(self, where: str, j: ScheduledJob, keys: _Declared) -> None:
+        """A job calls a route of a declared service, or a declared HTTP function."""
+        if j.target in keys.services:
+            routes = self.service(j.target).routes
+            if j.path not in routes:
+                raise _fail(f"{where}.path", j.path, f"routes of {j.target}: {list(routes)}")
+        elif j.target in keys.functions:
+            if self.function(j.target).signature != "http":
+                raise _fail(f"{where}.target", j.target, "a scheduler calls HTTP functions only")
+        else:
+            raise _fail(f"{where}.target", j.target,
+                        f"a declared service or function: {sorted(keys.components)}")
 
     def _validate_access(self, where: str, s: Service) -> None:
         datasets = {d.key for d in self.datasets}
@@ -429,7 +335,7 @@ class Manifest:
                 raise _fail(f"{where}.{name}", both, "a written store is readable already; "
                             "list it in writes only")
 
-    def _validate_subscribers(self, topic_keys: set[str]) -> None:
+    def _validate_subscribers(self) -> None:
         consumed = {t.topic for t in self.transitions if t.kind == "direct"}
         consumed |= {t.trigger_topic for t in self.gated() if t.trigger_topic}
         consumed |= {f.trigger_topic for f in self.functions if f.trigger_topic}
@@ -509,7 +415,36 @@ class Manifest:
                             f"e.g. '{example}'")
 
 
-def _unique(field_path: str, values: list[object]) -> None:
+@dataclass(frozen=True)
+class _Declared:
+    """The keys pass 3 checks references against."""
+
+    phases: frozenset[int]
+    topics: frozenset[str]
+    services: frozenset[str]
+    functions: frozenset[str]
+
+    @classmethod
+    def of(cls, m: Manifest) -> _Declared:
+        return cls(frozenset(p.number for p in m.phases), frozenset(t.key for t in m.topics),
+                   frozenset(s.key for s in m.services), frozenset(f.key for f in m.functions))
+
+    @property
+    def components(self) -> frozenset[str]:
+        """Services and functions: what a job or an alert may name."""
+        return self.services | self.functions
+
+
+def _validate_function_refs(where: str, f: Function, keys: _Declared) -> None:
+    if f.trigger_topic is not None and f.trigger_topic not in keys.topics:
+        raise _fail(f"{where}.trigger_topic", f.trigger_topic,
+                    f"declared topics: {sorted(keys.topics)}")
+    for topic in f.publishes:
+        if topic not in keys.topics:
+            raise _fail(f"{where}.publishes", topic, f"declared topics: {sorted(keys.topics)}")
+
+
+def _unique(field_path: str, values: Sequence[Hashable]) -> None:
     counts = Counter(values)
     dupes = sorted(str(v) for v, n in counts.items() if n > 1)
     if dupes:
@@ -518,40 +453,3 @@ def _unique(field_path: str, values: list[object]) -> None:
         raise ManifestError(f"{field_path}: duplicate names {dupes}; each must be unique "
                             f"({first!r} is declared {len(at)} times, at positions {at})")
 
-
-def _check_key(field_path: str, key: str, rule: limits.NameRule) -> None:
-    """A manifest key: lowercase words joined by '-', no longer than the cloud name it is
-    part of may be (the derived name itself is checked per environment, ``naming``)."""
-    if not isinstance(key, str) or not KEY_RE.match(key):
-        raise _fail(field_path, key, "lowercase letters, digits and '-', starting with a "
-                    f"letter, not ending with '-', e.g. phase2-raw-complete (it is part of "
-                    f"{rule.kind}: {rule.accepts})")
-    if len(key) > rule.max_len:
-        raise _fail(field_path, key, f"{rule.kind} is at most {rule.max_len} characters "
-                    f"(this key has {len(key)})")
-
-
-def _check_name(field_path: str, name: str, rule: limits.NameRule) -> None:
-    """A full cloud name (``cloud_name``, table and dataset ids) against Google's rule."""
-    problem = rule.problem(name)
-    if problem:
-        raise _fail(field_path, name, problem)
-
-
-def _check_short(field_path: str, short: str) -> None:
-    # Service account ids are 6-30 chars; '<sport>-<kind>-<short>' must fit.
-    if not isinstance(short, str) or not SHORT_RE.match(short):
-        raise _fail(field_path, short, "2-15 chars of [a-z0-9-] starting with a letter "
-                    "(it ends a service account id: '<sport>-<kind>-<short>', 6-30 characters)")
-
-
-def _check_cron(field_path: str, expr: str) -> None:
-    problem = limits.cron_problem(expr)
-    if problem:
-        raise _fail(field_path, expr, problem)
-
-
-def _check_time_zone(field_path: str, tz: str) -> None:
-    problem = limits.time_zone_problem(tz)
-    if problem:
-        raise _fail(field_path, tz, problem)

@@ -1,11 +1,18 @@
-"""Cloud names and service-account ids: ``<sport>-<key>``, no random suffixes."""
+"""Cloud names and service-account ids: ``<sport>-<key>``, no random suffixes.
+
+Names are derived from the manifest and the few values of an environment ``NamingEnv``
+lists; ``infra.model.envs.EnvConfig`` is one, and its ``validate`` checks the names derived
+here (``check_cloud_names``, ``check_cloud_name_rules``), so this module reads an environment
+through that protocol and never imports ``infra.model.envs``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from infra.model import limits
-from infra.model.envs import EnvConfig
 from infra.model.manifest import (
     Function,
     Manifest,
@@ -26,9 +33,30 @@ def key_of(sport: str, cloud_name: str) -> str:
     return cloud_name.removeprefix(f"{sport}-")
 
 
+class NamingEnv(Protocol):
+    """What naming reads of an environment (``infra.model.envs.EnvConfig``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sport(self) -> str: ...
+
+    @property
+    def project_id(self) -> str: ...
+
+    @property
+    def state_bucket(self) -> str: ...
+
+    @property
+    def buckets(self) -> Mapping[str, str]:
+        """Bucket key of the manifest → its cloud name."""
+        ...
+
+
 @dataclass(frozen=True)
 class Names:
-    env: EnvConfig
+    env: NamingEnv
 
     @property
     def sport(self) -> str:
@@ -91,7 +119,7 @@ class Names:
         return f"{account_id}@{self.env.project_id}.iam.gserviceaccount.com"
 
 
-def cloud_names(manifest: Manifest, env: EnvConfig) -> dict[str, list[tuple[str, str]]]:
+def cloud_names(manifest: Manifest, env: NamingEnv) -> dict[str, list[tuple[str, str]]]:
     """Per resource kind, ``(manifest field, cloud name)`` of every resource of that kind.
 
     A gen2 function is deployed as a Cloud Run service of the same name, so functions and
@@ -119,7 +147,7 @@ def cloud_names(manifest: Manifest, env: EnvConfig) -> dict[str, list[tuple[str,
     }
 
 
-def check_cloud_names(manifest: Manifest, env: EnvConfig) -> None:
+def check_cloud_names(manifest: Manifest, env: NamingEnv) -> None:
     """``ManifestError`` naming the first cloud name two resources of one kind share."""
     for kind, entries in cloud_names(manifest, env).items():
         seen: dict[str, str] = {}
@@ -132,7 +160,7 @@ def check_cloud_names(manifest: Manifest, env: EnvConfig) -> None:
             seen[name] = where
 
 
-def named_resources(manifest: Manifest, env: EnvConfig
+def named_resources(manifest: Manifest, env: NamingEnv
                     ) -> list[tuple[str, str, str, limits.NameRule]]:
     """Every name this environment gives a resource, as it will be in the cloud:
     ``(manifest or env field it derives from, that field's value, cloud name, Google's rule)``.
@@ -163,8 +191,8 @@ def named_resources(manifest: Manifest, env: EnvConfig
             else (f"jobs[{i}].key", j.key)
         out.append((field, value, n.job(j), limits.SCHEDULER_JOB))
         out.append((f"jobs[{i}].short", j.short, n.job_account(j), limits.SERVICE_ACCOUNT))
-    for i, t in enumerate(manifest.topics):
-        out.append((f"topics[{i}].key", t.key, n.topic(t.key), limits.PUBSUB))
+    for i, topic in enumerate(manifest.topics):
+        out.append((f"topics[{i}].key", topic.key, n.topic(topic.key), limits.PUBSUB))
     for i, t in enumerate(manifest.transitions):
         sub = f"transitions[{i}].subscription"
         out.append((sub, t.subscription, n.subscription(t.subscription), limits.PUBSUB))
@@ -180,7 +208,7 @@ def named_resources(manifest: Manifest, env: EnvConfig
     return out
 
 
-def check_cloud_name_rules(manifest: Manifest, env: EnvConfig) -> None:
+def check_cloud_name_rules(manifest: Manifest, env: NamingEnv) -> None:
     """``ManifestError`` naming the field whose derived cloud name Google would refuse
     (``<sport>-<key>`` too long, ...), and refusing two service accounts or buckets with one
     name (``check_cloud_names`` covers the other kinds)."""

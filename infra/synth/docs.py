@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from infra.cli import OneLineParser, add_env_argument
+from infra.cli import EXIT_USAGE, Parser, add_env_argument
 from infra.model.envs import EnvConfig, get_env
 from infra.model.manifest import Manifest
 from infra.model.naming import Names
 from infra.model.pipeline import load
+from infra.model.wiring import source_topic
 
 BLOCK_RE = r"(<!-- BEGIN GENERATED: {name} -->\n)(.*?)(<!-- END GENERATED: {name} -->)"
 
@@ -30,9 +32,8 @@ def pipeline_table(manifest: Manifest, env: EnvConfig) -> str:
             rows.append(f"| `{n.topic(t.topic)}` | event trigger (gated: waits for "
                         f"{len(manifest.enabled_processors(t.source))} enabled Phase {t.source} "
                         f"processors) | function `{n.function(fn)}` | `{n.trigger_account(fn)}` |")
-        source = t.topic if t.kind == "direct" else t.trigger_topic
         svc = manifest.service(t.target_service)
-        rows.append(f"| `{n.topic(source or '')}` | push `{n.subscription(t.subscription)}` "
+        rows.append(f"| `{n.topic(source_topic(t))}` | push `{n.subscription(t.subscription)}` "
                     f"(DLQ `{n.dead_letter_topic(t.subscription)}`) | `{n.service(svc)}{t.path}` "
                     f"| `{n.push_account(t)}` |")
     for job in manifest.jobs:
@@ -52,8 +53,14 @@ def _node(prefix: str, key: str) -> str:
 
 def mermaid(manifest: Manifest, env: EnvConfig) -> str:
     """The topology as a Mermaid flowchart (renders on the code host)."""
-    n = Names(env)
-    lines = ["```mermaid", "flowchart LR"]
+    lines = ["```mermaid", "flowchart LR", *_mermaid_nodes(manifest, Names(env)),
+             *_mermaid_edges(manifest), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_nodes(manifest: Manifest, n: Names) -> list[str]:
+    """One node per service, function, topic and job, labelled with its cloud name."""
+    lines = []
     for s in manifest.services:
         lines.append(f"  {_node('svc', s.key)}[\"{n.service(s)}<br/>(Cloud Run, phase {s.phase})\"]")
     for f in manifest.functions:
@@ -62,26 +69,30 @@ def mermaid(manifest: Manifest, env: EnvConfig) -> str:
         lines.append(f"  {_node('topic', t.key)}([\"{n.topic(t.key)}\"])")
     for j in manifest.jobs:
         lines.append(f"  {_node('job', j.key)}>\"{n.job(j)}<br/>{j.schedule}\"]")
+    return lines
+
+
+def _mermaid_edges(manifest: Manifest) -> list[str]:
+    """Publishes, invocations, event triggers, pushes and scheduled calls."""
+    lines = []
     for s in manifest.services:
-        for t in s.publishes:
-            lines.append(f"  {_node('svc', s.key)} -- publish --> {_node('topic', t)}")
+        for topic in s.publishes:
+            lines.append(f"  {_node('svc', s.key)} -- publish --> {_node('topic', topic)}")
         for callee in s.invokes:
             lines.append(f"  {_node('svc', s.key)} -- invoke --> {_node('svc', callee)}")
     for f in manifest.functions:
         if f.trigger_topic:
             lines.append(f"  {_node('topic', f.trigger_topic)} -- event --> {_node('fn', f.key)}")
-        for t in f.publishes:
-            lines.append(f"  {_node('fn', f.key)} -- publish once --> {_node('topic', t)}")
+        for topic in f.publishes:
+            lines.append(f"  {_node('fn', f.key)} -- publish once --> {_node('topic', topic)}")
     for t in manifest.transitions:
-        source = t.topic if t.kind == "direct" else t.trigger_topic
-        lines.append(f"  {_node('topic', source or '')} -- \"push {t.path}\" --> "
+        lines.append(f"  {_node('topic', source_topic(t))} -- \"push {t.path}\" --> "
                      f"{_node('svc', t.target_service)}")
     services = {s.key for s in manifest.services}
     for j in manifest.jobs:
         target = _node("svc", j.target) if j.target in services else _node("fn", j.target)
         lines.append(f"  {_node('job', j.key)} -- \"{j.http_method} {j.path}\" --> {target}")
-    lines.append("```")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def processors_table(manifest: Manifest) -> str:
@@ -111,12 +122,21 @@ def render(text: str, generated: dict[str, str]) -> str:
         if not pattern.search(text):
             raise ValueError(f"README has no block '<!-- BEGIN GENERATED: {name} -->'; add the "
                              "BEGIN/END markers where it belongs")
-        text = pattern.sub(lambda m, b=body: m.group(1) + b + m.group(3), text)
+        text = pattern.sub(_between_markers(body), text)
     return text
 
 
+def _between_markers(body: str) -> Callable[[re.Match[str]], str]:
+    """The replacement of a generated block: its markers kept, ``body`` between them (taken
+    as is: a function, so that backslashes in ``body`` are not read as group references)."""
+    def replace(m: re.Match[str]) -> str:
+        return m.group(1) + body + m.group(3)
+    return replace
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m infra.synth.docs", description=__doc__, tool="docs")
+    parser = Parser(prog="python -m infra.synth.docs", description=__doc__, tool="docs",
+                    code=EXIT_USAGE)
     parser.add_argument("readme", nargs="?", type=Path, default=Path("README.md"))
     parser.add_argument("--write", action="store_true", help="rewrite the generated blocks")
     add_env_argument(parser, default="prod", help="environment whose names are shown")

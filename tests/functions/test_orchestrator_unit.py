@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -202,16 +203,19 @@ def test_other_phase_is_ignored_without_firestore(capsys):
 
 
 def test_tally_counts_only_expected_successes():
+    def at(minute: int) -> dt.datetime:
+        return dt.datetime(2026, 2, 4, 12, minute, tzinfo=dt.UTC)
+
     records = {
-        "a_proc": {"status": "success", "recorded_at": 3},
-        "b_proc": {"status": "failed", "recorded_at": 1},
-        "z_proc": {"status": "success", "recorded_at": 2},
+        "a_proc": {"status": "success", "recorded_at": at(3)},
+        "b_proc": {"status": "failed", "recorded_at": at(1)},
+        "z_proc": {"status": "success", "recorded_at": at(2)},
     }
     t = tally(records, ["a_proc", "b_proc", "c_proc"])
     assert t.completed == ("a_proc",)
     assert t.missing == ("b_proc", "c_proc")
     assert t.unexpected == ("z_proc",)
-    assert (t.first_completion_at, t.last_completion_at) == (1, 3)
+    assert (t.first_completion_at, t.last_completion_at) == (at(1), at(3))
     fields = summary_fields(t)
     assert fields["_completed_count"] == 1
     assert fields["_expected_count"] == 3

@@ -161,8 +161,9 @@ def test_readme_rule_table_is_current():
 
 def test_a_rule_that_cannot_read_the_stack_is_an_input_error(stack_dirs, monkeypatch):
     import iam.rules
-    from iam.policy import InputError, check_paths
+    from iam.policy import check_paths
     from iam.rules import Rule
+    from infra.errors import InputError
 
     def broken(ctx):
         raise TypeError("'int' object is not iterable")

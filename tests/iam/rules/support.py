@@ -109,7 +109,7 @@ def case(rule: str, address: str) -> Callable[[Mutation], Mutation]:
 
 
 def area_cases_key(test_module: str) -> str:
-    """The area ``tests.iam.rules.test_<area>`` tests: ``iam.rules.<area>``."""
+    """The area the test module ``test_<area>`` (tests/iam/rules/) tests: ``iam.rules.<area>``."""
     return "iam.rules." + test_module.rsplit(".", 1)[-1].removeprefix("test_")
 
 
