@@ -9,7 +9,10 @@ constructs actually rendered into ``cdk.tf.json`` (read back to cloud names thro
 ``infra.stackjson.graph``) with this data, because a grant rendered on another target, for
 another member or role, or written beside the wiring is what that check exists to catch.
 
-Vocabulary (member, target, slot): see ``infra.model.wiring``.
+Its vocabulary (member, target, slot, ``Grant``, the roles) is ``infra.model.access``; the
+rules import it from there, and the wiring's edges, triggers and jobs from
+``infra.model.wiring``. This module defines only ``IamData``, ``expected()`` that fills it
+and its printing.
 """
 
 from __future__ import annotations
@@ -19,43 +22,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from infra.cli import EXIT_USAGE, Parser, add_env_argument
+from infra.model.access import Grant, MemberLookup, Slot, short_member
 from infra.model.envs import EnvConfig, get_env
 from infra.model.manifest import Manifest
 from infra.model.pipeline import load
-from infra.model.wiring import (
-    DATA_EDITOR,
-    DATASTORE_USER,
-    DATASTORE_VIEWER,
-    INVOKER,
-    LOG_WRITER,
-    OBJECT_VIEWER,
-    PUBLISHER,
-    PUBSUB_AGENT,
-    REGISTRY_WRITER,
-    SHAREABLE_SLOTS,
-    SUBSCRIBER,
-    TOKEN_CREATOR,
-    Grant,
-    MemberLookup,
-    Slot,
-    SlotKind,
-    Target,
-    TargetKind,
-    completion_dataset,
-    derive,
-    short_member,
-)
-from infra.model.wiring import Job as JobSpec
-from infra.model.wiring import PushEdge as PushEdgeSpec
-from infra.model.wiring import Trigger as TriggerSpec
-
-__all__ = [
-    "DATASTORE_USER", "DATASTORE_VIEWER", "DATA_EDITOR", "INVOKER", "LOG_WRITER",
-    "OBJECT_VIEWER", "PUBLISHER", "PUBSUB_AGENT", "REGISTRY_WRITER", "SHAREABLE_SLOTS",
-    "SUBSCRIBER", "TOKEN_CREATOR", "Grant", "IamData", "JobSpec", "PushEdgeSpec", "Slot",
-    "SlotKind", "Target", "TargetKind", "TriggerSpec", "completion_dataset", "expected",
-    "markdown", "short_member", "table",
-]
+from infra.model.wiring import Job, PushEdge, Trigger, derive
 
 
 @dataclass(frozen=True)
@@ -68,9 +39,9 @@ class IamData(MemberLookup):
     grants: frozenset[Grant]
     slots: Mapping[Slot, str]
     """Slot → the member that must act there."""
-    edges: tuple[PushEdgeSpec, ...]
-    triggers: tuple[TriggerSpec, ...]
-    jobs_wiring: tuple[JobSpec, ...]
+    edges: tuple[PushEdge, ...]
+    triggers: tuple[Trigger, ...]
+    jobs_wiring: tuple[Job, ...]
     services: frozenset[str]
     functions: frozenset[str]
     topics: frozenset[str]
@@ -78,9 +49,8 @@ class IamData(MemberLookup):
     datasets: frozenset[str]
 
 
-
 def expected(manifest: Manifest, env: EnvConfig) -> IamData:
-    """The identities, slots and grants the pipeline needs in ``env`` (``wiring.derive``)."""
+    """The identities, slots and grants the pipeline needs in ``env`` (``infra.model.wiring.derive``)."""
     w = derive(manifest, env)
     return IamData(
         env=env, identities=w.identities, grants=frozenset(w.grants), slots=w.slots,

@@ -7,6 +7,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
+PUBSUB_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
+"""A Pub/Sub topic or subscription id (the code adds ``projects/<project>/...``)."""
+
 
 class ConfigError(RuntimeError):
     """A required environment variable is missing or invalid; the message names it."""
@@ -21,6 +24,14 @@ def require_env(environ: Mapping[str, str], name: str, what: str) -> str:
             "from the manifest (set it yourself when running locally)"
         )
     return value.strip()
+
+
+def require_positive_int(environ: Mapping[str, str], name: str, what: str) -> int:
+    """The value of ``name`` as a whole number of at least 1 (``require_env`` when unset)."""
+    raw = require_env(environ, name, what)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {raw!r}")
+    return int(raw)
 
 
 def parse_json(raw: str, label: str) -> Any:

@@ -19,7 +19,7 @@ from functions._shared.completion import PROCESSOR_RE, SUCCESS
 
 LOGGED_CONTENT_CHARS = 2000
 
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CLASS_RE = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
 
@@ -95,7 +95,7 @@ def parse_completion(payload: Any, known_phases: Sequence[str] | None) -> Comple
     except ValueError as exc:
         raise MalformedMessage(str(exc), payload) from exc
     game_date = payload.get("game_date")
-    if not isinstance(game_date, str) or not _DATE_RE.match(game_date):
+    if not isinstance(game_date, str) or not DATE_RE.match(game_date):
         raise MalformedMessage("game_date is missing or not YYYY-MM-DD", payload)
     try:
         dt.date.fromisoformat(game_date)

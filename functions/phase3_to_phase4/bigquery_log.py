@@ -12,9 +12,9 @@ from typing import Any
 
 from functions._shared.completion import Tally
 from functions._shared.logs import log
+from functions._shared.messages import Completion
 from functions.phase3_to_phase4.clients import Clients
 from functions.phase3_to_phase4.config import Config
-from functions.phase3_to_phase4.messages import Completion
 
 
 def write_rows(

@@ -35,9 +35,9 @@ from functions._shared.completion import (
     trigger_state,
 )
 from functions._shared.logs import log
+from functions._shared.messages import Completion
 from functions.phase3_to_phase4.clients import Clients
 from functions.phase3_to_phase4.config import Config
-from functions.phase3_to_phase4.messages import Completion
 from functions.phase3_to_phase4.tracking import expires_at
 
 if TYPE_CHECKING:

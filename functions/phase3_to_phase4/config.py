@@ -11,12 +11,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from functions._shared.completion import PROCESSOR_RE
-from functions._shared.config import ConfigError, is_name_list, parse_json, require_env
+from functions._shared.config import (
+    PUBSUB_ID_RE,
+    ConfigError,
+    is_name_list,
+    parse_json,
+    require_env,
+    require_positive_int,
+)
 
 __all__ = ["Config", "ConfigError"]
 
 _PHASE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_TOPIC_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
 _BQ_TABLE_RE = re.compile(r"^(?:[a-z][a-z0-9-]{4,28}[a-z0-9]\.)?\w+\.[\w$-]+$")
 
 
@@ -68,7 +74,7 @@ class Config:
             raise ConfigError(f"SOURCE_PHASE {source!r} is not one of KNOWN_PHASES {known}")
         expected = _json_names(environ, "EXPECTED_PROCESSORS", PROCESSOR_RE)
         topic = require_env(environ, "TRIGGER_TOPIC", "the trigger topic id (not its full path)")
-        if not _TOPIC_RE.match(topic):
+        if not PUBSUB_ID_RE.match(topic):
             raise ConfigError(
                 f"TRIGGER_TOPIC {topic!r} is not a topic id; pass the id, the code builds "
                 "projects/{GCP_PROJECT}/topics/{id}"
@@ -76,9 +82,7 @@ class Config:
         collection = require_env(environ, "COMPLETION_COLLECTION", "a Firestore collection id")
         if "/" in collection:
             raise ConfigError(f"COMPLETION_COLLECTION {collection!r} must not contain '/'")
-        ttl_raw = require_env(environ, "COMPLETION_TTL_DAYS", "a positive number of days")
-        if not ttl_raw.isdigit() or int(ttl_raw) < 1:
-            raise ConfigError(f"COMPLETION_TTL_DAYS must be a positive integer, got {ttl_raw!r}")
+        ttl_days = require_positive_int(environ, "COMPLETION_TTL_DAYS", "a positive number of days")
         if "BQ_COMPLETIONS_TABLE" not in environ:
             raise ConfigError(
                 "environment variable BQ_COMPLETIONS_TABLE is not set: expected dataset.table "
@@ -97,7 +101,7 @@ class Config:
             expected_processors=tuple(sorted(expected)),
             trigger_topic=topic,
             collection=collection,
-            ttl_days=int(ttl_raw),
+            ttl_days=ttl_days,
             bq_table=bq_table,
             transition=transition,
         )

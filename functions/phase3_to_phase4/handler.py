@@ -23,17 +23,17 @@ from functions._shared.completion import (
     summary_ref,
 )
 from functions._shared.logs import log
-from functions.phase3_to_phase4.bigquery_log import completion_row, trigger_row, write_rows
-from functions.phase3_to_phase4.claim import claim_and_publish
-from functions.phase3_to_phase4.clients import Clients, get_clients
-from functions.phase3_to_phase4.config import Config
-from functions.phase3_to_phase4.messages import (
+from functions._shared.messages import (
     Completion,
     MalformedMessage,
     content_for_log,
-    decode_pubsub_data,
     parse_completion,
 )
+from functions.phase3_to_phase4.bigquery_log import completion_row, trigger_row, write_rows
+from functions.phase3_to_phase4.claim import claim_and_publish
+from functions.phase3_to_phase4.clients import Clients, get_clients
+from functions.phase3_to_phase4.cloudevent import decode_pubsub_data
+from functions.phase3_to_phase4.config import Config
 from functions.phase3_to_phase4.tracking import converge_summary, record_completion
 
 

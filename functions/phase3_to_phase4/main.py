@@ -9,7 +9,8 @@ generates from the manifest: no processor or topic name is written here.
 This file only adapts the CloudEvent to the plain functions of the package:
 
 ``config``        the environment variables (``Config.from_env``)
-``messages``      decoding and validating a completion message
+``cloudevent``    unwrapping a completion message from its CloudEvent (validation:
+                  ``functions._shared.messages``)
 ``tracking``      completion records and the summary derived from them
 ``claim``         the trigger claim and the one publish per date
 ``bigquery_log``  the dual write of completions and triggers to BigQuery

@@ -32,8 +32,8 @@ from functions._shared.completion import (
     trigger_state,
 )
 from functions._shared.logs import log
+from functions._shared.messages import Completion
 from functions.phase3_to_phase4.config import Config
-from functions.phase3_to_phase4.messages import Completion
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client as FirestoreClient

@@ -9,14 +9,20 @@ subscription of each push edge; ``CANARY_TIMEZONE`` decides what "today" is;
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from functions._shared.completion import PROCESSOR_RE
-from functions._shared.config import ConfigError, is_name_list, parse_json, require_env
+from functions._shared.config import (
+    PUBSUB_ID_RE,
+    ConfigError,
+    is_name_list,
+    parse_json,
+    require_env,
+    require_positive_int,
+)
 
 __all__ = [
     "CanaryConfig",
@@ -27,10 +33,6 @@ __all__ = [
     "load_transitions",
     "require_env",
 ]
-
-
-# A subscription id (``projects/P/subscriptions/`` is added by the code).
-_SUBSCRIPTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
 
 
 def _json_array(raw: str, name: str) -> list[Any]:
@@ -83,7 +85,7 @@ class Transition:
         stall = item.get("stall_minutes", 30)
         if not isinstance(stall, int) or isinstance(stall, bool) or stall < 1:
             raise ConfigError(f"{where}.stall_minutes must be a positive integer, got {stall!r}")
-        if not _SUBSCRIPTION_RE.match(item["announcements"]):
+        if not PUBSUB_ID_RE.match(item["announcements"]):
             raise ConfigError(f"{where}.announcements must be a subscription id (not its path), "
                               f"got {item['announcements']!r}")
         silent = item.get("silent_minutes", stall)
@@ -159,8 +161,6 @@ class CanaryConfig:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"CANARY_TIMEZONE {tz!r} is not an IANA time zone") from exc
-        ttl = require_env(environ, "COMPLETION_TTL_DAYS", "a positive number of days")
-        if not ttl.isdigit() or int(ttl) < 1:
-            raise ConfigError(f"COMPLETION_TTL_DAYS must be a positive integer, got {ttl!r}")
+        ttl_days = require_positive_int(environ, "COMPLETION_TTL_DAYS", "a positive number of days")
         return cls(project=project, timezone=tz, transitions=load_transitions(environ),
-                   dead_letters=load_dead_letter_queues(environ), ttl_days=int(ttl))
+                   dead_letters=load_dead_letter_queues(environ), ttl_days=ttl_days)

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from iam.rules.engine import Context, Finding, rule
-from infra.model.naming import Names
-from infra.model.wiring import (
+from infra.model.access import (
     DATA_EDITOR,
     DATA_VIEWER,
     JOB_USER,
@@ -20,6 +19,7 @@ from infra.model.wiring import (
     PUBLISHER,
     Target,
 )
+from infra.model.naming import Names
 
 # A role that includes another's permissions satisfies a need for it.
 SATISFIES = {DATA_VIEWER: {DATA_VIEWER, DATA_EDITOR}, OBJECT_VIEWER: {OBJECT_VIEWER, OBJECT_USER}}

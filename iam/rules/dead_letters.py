@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from iam.grants import PUBLISHER, SUBSCRIBER
 from iam.rules.engine import Context, Finding, rule
 from iam.rules.helpers import agent_holds, push_subscriptions
+from infra.model.access import PUBLISHER, SUBSCRIBER
 from infra.stackjson.stack import first
 
 DEAD_LETTER_DOC = "https://cloud.google.com/pubsub/docs/handling-failures"

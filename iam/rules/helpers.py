@@ -9,8 +9,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from iam.grants import INVOKER, short_member
 from iam.rules.engine import Finding
+from infra.model.access import INVOKER, short_member
 from infra.model.provider.lifecycle import replacement_trigger
 from infra.stackjson.graph import Endpoint, IamEntry, Principal, ResolvedTarget, StackGraph
 from infra.stackjson.stack import Resource, first
@@ -18,7 +18,8 @@ from infra.stackjson.stack import Resource, first
 INVOKER_IAM_TYPES = frozenset({"google_cloud_run_v2_service_iam_member",
                                "google_cloud_run_service_iam_member"})
 
-# The resource type of each grant-target kind of ``iam.grants``, to name a missing target.
+# The resource type of each grant-target kind (``infra.model.access.TargetKind``), to name a
+# missing target.
 KIND_TYPES: Mapping[str, str] = {
     "run.service": "google_cloud_run_v2_service",
     "function.service": "google_cloudfunctions2_function",
@@ -73,6 +74,23 @@ def push_subscriptions(g: StackGraph) -> Iterator[tuple[Resource, Mapping[str, A
         push = first(sub.body.get("push_config"))
         if push:
             yield sub, push
+
+
+def push_identities(g: StackGraph) -> Iterator[tuple[Resource, Principal, Endpoint]]:
+    """Every push subscription whose OIDC token names an identity: that identity and the
+    endpoint it pushes to (``PUSH-001`` reports the subscriptions without one)."""
+    for sub, push in push_subscriptions(g):
+        principal = oidc_principal(g, first(push.get("oidc_token")))
+        if principal is not None:
+            yield sub, principal, g.endpoint(push.get("push_endpoint"))
+
+
+def trigger_identities(g: StackGraph) -> Iterator[tuple[Resource, Principal]]:
+    """Every gen2 function whose event trigger names an identity, and that identity."""
+    for fn in g.resources("google_cloudfunctions2_function"):
+        email = first(fn.body.get("event_trigger")).get("service_account_email")
+        if email:
+            yield fn, g.principal(email)
 
 
 def http_jobs(g: StackGraph) -> Iterator[tuple[Resource, Mapping[str, Any], Endpoint]]:

@@ -7,10 +7,15 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from iam.grants import SHAREABLE_SLOTS, short_member
 from iam.rules.engine import Context, Finding, rule
 from iam.rules.helpers import granted
-from infra.model.wiring import BUILD_SOURCE_CONDITION, OBJECT_USER, PRIMITIVE_ROLES
+from infra.model.access import (
+    BUILD_SOURCE_CONDITION,
+    OBJECT_USER,
+    PRIMITIVE_ROLES,
+    SHAREABLE_SLOTS,
+    short_member,
+)
 from infra.stackjson.graph import Acting
 from infra.stackjson.stack import REF_RE
 

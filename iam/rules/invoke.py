@@ -12,9 +12,10 @@ from iam.rules.helpers import (
     http_jobs,
     oidc_principal,
     target_text,
+    trigger_identities,
     who,
 )
-from infra.model.wiring import PRIMITIVE_ROLES
+from infra.model.access import PRIMITIVE_ROLES
 from infra.stackjson.stack import first
 
 
@@ -26,11 +27,7 @@ def trigger_invoker(ctx: Context) -> Iterator[Finding]:
     trigger's service account, which needs roles/run.invoker on that service
     (service_config.service) or the delivery is refused."""
     g = ctx.graph
-    for fn in g.resources("google_cloudfunctions2_function"):
-        trig = first(fn.body.get("event_trigger"))
-        if not trig or not trig.get("service_account_email"):
-            continue
-        principal = g.principal(trig.get("service_account_email"))
+    for fn, principal in trigger_identities(g):
         if principal.declared and not holds_invoker(g, principal, fn.address):
             yield Finding(fn.address, f"event-trigger identity {who(principal)} does not hold "
                           f"roles/run.invoker on the function's Cloud Run service "

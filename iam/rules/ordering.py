@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from iam.rules.engine import Context, Finding, rule
-from iam.rules.helpers import INVOKER_IAM_TYPES, oidc_principal, push_subscriptions
-from infra.model.wiring import INVOKER, TOKEN_CREATOR
+from iam.rules.helpers import INVOKER_IAM_TYPES, push_identities, trigger_identities
+from infra.model.access import INVOKER, TOKEN_CREATOR
 from infra.stackjson.graph import Principal, StackGraph
 from infra.stackjson.stack import Resource, first
 
@@ -56,21 +56,15 @@ def delivery_waits_for_grants(ctx: Context) -> Iterator[Finding]:
     function's event trigger likewise needs the agent's token creator on its identity before
     the function (and so the trigger) is created."""
     g = ctx.graph
-    for sub, push in push_subscriptions(g):
-        principal = oidc_principal(g, first(push.get("oidc_token")))
-        ep = g.endpoint(push.get("push_endpoint"))
-        if principal is None or ep.target is None or ep.target.address is None:
+    for sub, principal, ep in push_identities(g):
+        if ep.target is None or ep.target.address is None:
             continue
         yield from _unwaited(sub, _invokers(g, principal, ep.target.address),
                              "its push identity's run.invoker on the target")
         yield from _unwaited(sub, _agent_token_creators(g, principal.address),
                              "the Pub/Sub agent's token creator on its push identity")
-    for fn in g.resources("google_cloudfunctions2_function"):
-        trig = first(fn.body.get("event_trigger"))
-        email = trig.get("service_account_email")
-        if not trig or not email:
-            continue
-        yield from _unwaited(fn, _agent_token_creators(g, g.principal(email).address),
+    for fn, principal in trigger_identities(g):
+        yield from _unwaited(fn, _agent_token_creators(g, principal.address),
                              "the Pub/Sub agent's token creator on its trigger identity")
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from iam.grants import TOKEN_CREATOR
 from iam.rules.engine import Context, Finding, rule
 from iam.rules.helpers import (
     agent_holds,
     check_audience,
     holds_invoker,
-    oidc_principal,
+    push_identities,
     push_subscriptions,
     target_text,
+    trigger_identities,
     who,
 )
-from infra.stackjson.graph import Principal
+from infra.model.access import TOKEN_CREATOR
 from infra.stackjson.stack import first
 
 PUSH_AUTH_DOC = "https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions"
@@ -68,12 +68,8 @@ def push_invoker(ctx: Context) -> Iterator[Finding]:
     The grant must be declared, additive (google_cloud_run_v2_service_iam_member) and on the
     target the endpoint names."""
     g = ctx.graph
-    for sub, push in push_subscriptions(g):
-        ep = g.endpoint(push.get("push_endpoint"))
-        principal = oidc_principal(g, first(push.get("oidc_token")))
-        if ep.target is None or ep.target.address is None or principal is None:
-            continue
-        if not principal.declared:
+    for sub, principal, ep in push_identities(g):
+        if ep.target is None or ep.target.address is None or not principal.declared:
             continue
         if not holds_invoker(g, principal, ep.target.address):
             yield Finding(sub.address, f"push identity {who(principal)} does not hold "
@@ -91,21 +87,13 @@ def push_token_creator(ctx: Context) -> Iterator[Finding]:
     identity; its service agent needs roles/iam.serviceAccountTokenCreator on that identity
     (required for projects created before April 8, 2021, harmless where it is implicit)."""
     g = ctx.graph
-    identities: list[tuple[str, Principal, str]] = []
-    for sub, push in push_subscriptions(g):
-        p = oidc_principal(g, first(push.get("oidc_token")))
-        if p is not None and p.declared and p.address:
-            identities.append((sub.address, p, "push"))
-    for fn in g.resources("google_cloudfunctions2_function"):
-        trig = first(fn.body.get("event_trigger"))
-        if trig.get("service_account_email"):
-            p = g.principal(trig.get("service_account_email"))
-            if p.declared and p.address:
-                identities.append((fn.address, p, "event-trigger"))
-    for address, p, what in identities:
-        assert p.address is not None
+    identities = [(sub, p, "push") for sub, p, _ in push_identities(g)]
+    identities += [(fn, p, "event-trigger") for fn, p in trigger_identities(g)]
+    for res, p, what in identities:
+        if not p.declared or not p.address:
+            continue
         if not agent_holds(g, "google_service_account_iam_member", TOKEN_CREATOR, p.address):
-            yield Finding(address, f"the Pub/Sub service agent has no "
+            yield Finding(res.address, f"the Pub/Sub service agent has no "
                           f"roles/iam.serviceAccountTokenCreator on {what} identity {who(p)}, "
                           "so it cannot mint the OIDC token it pushes with; add it with the "
                           "identity's grant_token_creator(agent)")

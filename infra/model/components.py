@@ -23,7 +23,9 @@ class ManifestError(ValueError):
     """A manifest that cannot be rendered: the message names field, value and the fix."""
 
 
-def _fail(field_path: str, value: object, allowed: str) -> ManifestError:
+def invalid_value(field_path: str, value: object, allowed: str) -> ManifestError:
+    """The error every manifest and environment check raises: ``<field>: invalid value <value
+    repr>; <what is allowed>``."""
     return ManifestError(f"{field_path}: invalid value {value!r}; {allowed}")
 
 

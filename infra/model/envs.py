@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from infra.model import limits
+from infra.model.components import invalid_value
 from infra.model.manifest import Manifest, ManifestError
 from infra.model.naming import check_cloud_name_rules, check_cloud_names
 
@@ -96,8 +97,8 @@ class EnvConfig:
         for attr in ("ci_planner_variable", "ci_deployer_variable"):
             value = getattr(self, attr)
             if value is not None and not GITHUB_VAR_RE.match(value):
-                raise ManifestError(f"envs[{self.name}].{attr}: invalid value {value!r}; a "
-                                    "GitHub Actions variable name (UPPER_SNAKE_CASE)")
+                raise invalid_value(f"envs[{self.name}].{attr}", value,
+                                    "a GitHub Actions variable name (UPPER_SNAKE_CASE)")
         if self.ci_planner_variable == self.ci_deployer_variable:
             raise ManifestError(f"envs[{self.name}].ci_deployer_variable: the planner's "
                                 "variable; CI plans and applies as different identities")
@@ -140,11 +141,10 @@ class EnvConfig:
         where = f"envs[{self.name}]"
         problem = limits.PROJECT_ID.problem(self.project_id)
         if problem or not PROJECT_RE.match(self.project_id):
-            raise _bad(f"{where}.project_id", self.project_id,
-                       problem or f"{limits.PROJECT_ID.kind}: {limits.PROJECT_ID.accepts}")
+            raise invalid_value(f"{where}.project_id", self.project_id,
+                                problem or f"{limits.PROJECT_ID.kind}: {limits.PROJECT_ID.accepts}")
         if not SPORT_RE.match(self.sport):
-            raise ManifestError(f"{where}.sport: invalid value {self.sport!r}; 2-5 lowercase "
-                                "letters, e.g. nba")
+            raise invalid_value(f"{where}.sport", self.sport, "2-5 lowercase letters, e.g. nba")
         self._validate_google_values(where)
         self._validate_images(where, manifest)
         declared = {b.key for b in manifest.buckets}
@@ -152,8 +152,8 @@ class EnvConfig:
             raise ManifestError(f"{where}.buckets: names {sorted(self.buckets)} but the manifest "
                                 f"declares buckets {sorted(declared)}; name each one once")
         if self.alert_token_version < 1:
-            raise ManifestError(f"{where}.alert_token_version: invalid value "
-                                f"{self.alert_token_version!r}; at least 1")
+            raise invalid_value(f"{where}.alert_token_version", self.alert_token_version,
+                                "at least 1")
         self._validate_per_service(where, {s.key for s in manifest.services})
         check_cloud_names(manifest, self)
         check_cloud_name_rules(manifest, self)
@@ -166,16 +166,17 @@ class EnvConfig:
             raise ManifestError(f"{where}.images: no image for services {missing}; add one per "
                                 "service key, or set image_registry and image_tag")
         if self.image_tag and not limits.IMAGE_TAG.fullmatch(self.image_tag):
-            raise _bad(f"{where}.image_tag", self.image_tag,
-                       "a tag of letters, digits, '_', '.' and '-', at most 128 characters, not "
-                       "starting with '.' or '-' (https://github.com/distribution/reference)")
+            raise invalid_value(f"{where}.image_tag", self.image_tag,
+                                "a tag of letters, digits, '_', '.' and '-', at most 128 "
+                                "characters, not starting with '.' or '-' "
+                                "(https://github.com/distribution/reference)")
         for svc in manifest.services:
             image = self.image_for(svc.key)
             problem = limits.image_problem(image)
             if problem:
                 field_path = (f"{where}.images[{svc.key}]" if svc.key in self.images
                               else f"{where}.image_registry")
-                raise _bad(field_path, image, problem)
+                raise invalid_value(field_path, image, problem)
         unknown = sorted(set(self.images) - {s.key for s in manifest.services})
         if unknown:
             raise ManifestError(f"{where}.images: unknown service keys {unknown}; declared: "
@@ -196,8 +197,8 @@ class EnvConfig:
                 raise ManifestError(f"{where}.scaling: unknown service key {key!r}")
             bad = limits.scaling_problem(sc.min_instances, sc.max_instances)
             if bad:
-                raise _bad(f"{where}.scaling[{key}].{bad[0]}", bad[1],
-                           f"{bad[2]} (bounds {sc.min_instances}..{sc.max_instances})")
+                raise invalid_value(f"{where}.scaling[{key}].{bad[0]}", bad[1],
+                                    f"{bad[2]} (bounds {sc.min_instances}..{sc.max_instances})")
 
     def _validate_google_values(self, where: str) -> None:
         """Every value Google reads from this config, against what it accepts
@@ -215,29 +216,25 @@ class EnvConfig:
         for name, value, allowed, kind in locations:
             problem = limits.location_problem(value, allowed, kind)
             if problem:
-                raise _bad(f"{where}.{name}", value, problem)
+                raise invalid_value(f"{where}.{name}", value, problem)
         for name, value, rule in (("state_bucket", self.state_bucket, limits.BUCKET),
                                   ("alert_channel_secret", self.alert_channel_secret,
                                    limits.SECRET_ID)):
             problem = rule.problem(value)
             if problem:
-                raise _bad(f"{where}.{name}", value, problem)
+                raise invalid_value(f"{where}.{name}", value, problem)
         for key, name in self.buckets.items():
             problem = limits.BUCKET.problem(name)
             if problem:
-                raise _bad(f"{where}.buckets[{key}]", name, problem)
+                raise invalid_value(f"{where}.buckets[{key}]", name, problem)
         for key, image in self.images.items():
             problem = limits.image_problem(image)
             if problem:
-                raise _bad(f"{where}.images[{key}]", image, problem)
+                raise invalid_value(f"{where}.images[{key}]", image, problem)
         problem = limits.time_zone_problem(self.time_zone)
         if problem:
-            raise _bad(f"{where}.time_zone", self.time_zone,
-                       f"{problem} (the canary reads today's date in it)")
-
-
-def _bad(field_path: str, value: object, accepted: str) -> ManifestError:
-    return ManifestError(f"{field_path}: invalid value {value!r}; {accepted}")
+            raise invalid_value(f"{where}.time_zone", self.time_zone,
+                                f"{problem} (the canary reads today's date in it)")
 
 
 ENVS: Mapping[str, EnvConfig] = MappingProxyType({

@@ -16,15 +16,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from infra.model import limits
 from infra.model.components import (
     DEFAULT_AUTO_CLOSE_SECONDS,
-    KEY_RE,
-    PHASE_ID_RE,
-    PROCESSOR_RE,
-    ROUTE_RE,
-    SHORT_RE,
     AlertPolicy,
     Bucket,
     Dataset,
@@ -40,7 +36,7 @@ from infra.model.components import (
     Topic,
     Transition,
     TransitionKind,
-    _fail,
+    invalid_value,
 )
 from infra.model.item_checks import (
     check_alert,
@@ -59,11 +55,6 @@ from infra.model.item_checks import (
 
 __all__ = [
     "DEFAULT_AUTO_CLOSE_SECONDS",
-    "KEY_RE",
-    "PHASE_ID_RE",
-    "PROCESSOR_RE",
-    "ROUTE_RE",
-    "SHORT_RE",
     "AlertPolicy",
     "Bucket",
     "Dataset",
@@ -123,19 +114,11 @@ class Manifest:
 
     def service(self, key: str) -> Service:
         """The declared service ``key``; ``KeyError`` naming the declared keys otherwise."""
-        for s in self.services:
-            if s.key == key:
-                return s
-        raise KeyError(f"service {key!r} is not declared (services: "
-                       f"{', '.join(s.key for s in self.services)})")
+        return _declared("service", self.services, key)
 
     def function(self, key: str) -> Function:
         """The declared function ``key``; ``KeyError`` naming the declared keys otherwise."""
-        for f in self.functions:
-            if f.key == key:
-                return f
-        raise KeyError(f"function {key!r} is not declared (functions: "
-                       f"{', '.join(f.key for f in self.functions)})")
+        return _declared("function", self.functions, key)
 
     def component_keys(self) -> tuple[str, ...]:
         return tuple(s.key for s in self.services) + tuple(f.key for f in self.functions)
@@ -147,7 +130,7 @@ class Manifest:
         """A copy with one processor switched on or off (validated): the one edit a user
         makes; the active trigger map follows (``active_trigger_map``)."""
         if name not in {p.name for p in self.processors}:
-            raise _fail("processors", name, f"declared: {sorted(p.name for p in self.processors)}")
+            raise invalid_value("processors", name, f"declared: {sorted(p.name for p in self.processors)}")
         procs = tuple(replace(p, enabled=enabled) if p.name == name else p for p in self.processors)
         return replace(self, processors=procs).validate()
 
@@ -199,7 +182,7 @@ class Manifest:
         check_each("buckets", self.buckets, check_bucket)
         check_each("alerts", self.alerts, check_alert)
         if self.completion_ttl_days < 1:
-            raise _fail("completion_ttl_days", self.completion_ttl_days, "at least 1")
+            raise invalid_value("completion_ttl_days", self.completion_ttl_days, "at least 1")
 
     # --- pass 2: duplicate declarations ---
 
@@ -239,7 +222,7 @@ class Manifest:
         keys = _Declared.of(self)
         for i, proc in enumerate(self.processors):
             if proc.phase not in keys.phases:
-                raise _fail(f"processors[{i}].phase", proc.phase, f"declared: {sorted(keys.phases)}")
+                raise invalid_value(f"processors[{i}].phase", proc.phase, f"declared: {sorted(keys.phases)}")
         for i, s in enumerate(self.services):
             self._validate_service_refs(f"services[{i}]", s, keys)
         for i, f in enumerate(self.functions):
@@ -253,34 +236,34 @@ class Manifest:
         self._validate_data()
         for i, a in enumerate(self.alerts):
             if a.component not in keys.components:
-                raise _fail(f"alerts[{i}].component", a.component,
-                            f"a declared service or function: {sorted(keys.components)}")
+                raise invalid_value(f"alerts[{i}].component", a.component,
+                                    f"a declared service or function: {sorted(keys.components)}")
         self._validate_canary_cadence()
 
     def _validate_service_refs(self, where: str, s: Service, keys: _Declared) -> None:
         if s.phase not in keys.phases:
-            raise _fail(f"{where}.phase", s.phase, f"declared: {sorted(keys.phases)}")
+            raise invalid_value(f"{where}.phase", s.phase, f"declared: {sorted(keys.phases)}")
         for topic in s.publishes:
             if topic not in keys.topics:
-                raise _fail(f"{where}.publishes", topic, f"declared topics: {sorted(keys.topics)}")
+                raise invalid_value(f"{where}.publishes", topic, f"declared topics: {sorted(keys.topics)}")
         for target in s.invokes:
             if target not in keys.services or target == s.key:
-                raise _fail(f"{where}.invokes", target,
-                            f"another declared service: {sorted(keys.services - {s.key})}")
+                raise invalid_value(f"{where}.invokes", target,
+                                    f"another declared service: {sorted(keys.services - {s.key})}")
         self._validate_access(where, s)
 
     def _validate_transition(self, where: str, t: Transition, keys: _Declared) -> None:
         for name, value in (("source", t.source), ("target", t.target)):
             if value not in keys.phases:
-                raise _fail(f"{where}.{name}", value, f"declared phases: {sorted(keys.phases)}")
+                raise invalid_value(f"{where}.{name}", value, f"declared phases: {sorted(keys.phases)}")
         if t.topic not in keys.topics:
-            raise _fail(f"{where}.topic", t.topic, f"declared topics: {sorted(keys.topics)}")
+            raise invalid_value(f"{where}.topic", t.topic, f"declared topics: {sorted(keys.topics)}")
         if t.target_service not in keys.services:
-            raise _fail(f"{where}.target_service", t.target_service,
-                        f"declared services: {sorted(keys.services)}")
+            raise invalid_value(f"{where}.target_service", t.target_service,
+                                f"declared services: {sorted(keys.services)}")
         routes = self.service(t.target_service).routes
         if t.path not in routes:
-            raise _fail(f"{where}.path", t.path, f"routes of {t.target_service}: {list(routes)}")
+            raise invalid_value(f"{where}.path", t.path, f"routes of {t.target_service}: {list(routes)}")
         if t.kind == "gated":
             self._validate_gate(where, t, keys)
 
@@ -288,36 +271,36 @@ class Manifest:
         """A gated transition's function: the orchestrator of its topic, publishing exactly
         its trigger topic, over a phase that has something to wait for."""
         if t.function is None:
-            raise _fail(f"{where}.function", None,
-                        f"a gated transition needs a function; declared: {sorted(keys.functions)}")
+            raise invalid_value(f"{where}.function", None,
+                                f"a gated transition needs a function; declared: {sorted(keys.functions)}")
         if t.function not in keys.functions:
-            raise _fail(f"{where}.function", t.function,
-                        f"declared functions: {sorted(keys.functions)}")
+            raise invalid_value(f"{where}.function", t.function,
+                                f"declared functions: {sorted(keys.functions)}")
         fn = self.function(t.function)
         if fn.role != "orchestrator" or fn.trigger_topic != t.topic:
-            raise _fail(f"{where}.function", t.function,
-                        f"an orchestrator function triggered by topic {t.topic!r}")
+            raise invalid_value(f"{where}.function", t.function,
+                                f"an orchestrator function triggered by topic {t.topic!r}")
         if t.trigger_topic is None or t.trigger_topic not in keys.topics:
-            raise _fail(f"{where}.trigger_topic", t.trigger_topic,
-                        f"declared topics: {sorted(keys.topics)}")
+            raise invalid_value(f"{where}.trigger_topic", t.trigger_topic,
+                                f"declared topics: {sorted(keys.topics)}")
         if fn.publishes != (t.trigger_topic,):
-            raise _fail(f"functions[{t.function}].publishes", fn.publishes,
-                        f"exactly ({t.trigger_topic!r},), the transition's trigger topic")
+            raise invalid_value(f"functions[{t.function}].publishes", fn.publishes,
+                                f"exactly ({t.trigger_topic!r},), the transition's trigger topic")
         if not self.enabled_processors(t.source):
-            raise _fail(f"{where}.source", t.source, "a phase with at least one enabled processor")
+            raise invalid_value(f"{where}.source", t.source, "a phase with at least one enabled processor")
 
     def _validate_job_target(self, where: str, j: ScheduledJob, keys: _Declared) -> None:
         """A job calls a route of a declared service, or a declared HTTP function."""
         if j.target in keys.services:
             routes = self.service(j.target).routes
             if j.path not in routes:
-                raise _fail(f"{where}.path", j.path, f"routes of {j.target}: {list(routes)}")
+                raise invalid_value(f"{where}.path", j.path, f"routes of {j.target}: {list(routes)}")
         elif j.target in keys.functions:
             if self.function(j.target).signature != "http":
-                raise _fail(f"{where}.target", j.target, "a scheduler calls HTTP functions only")
+                raise invalid_value(f"{where}.target", j.target, "a scheduler calls HTTP functions only")
         else:
-            raise _fail(f"{where}.target", j.target,
-                        f"a declared service or function: {sorted(keys.components)}")
+            raise invalid_value(f"{where}.target", j.target,
+                                f"a declared service or function: {sorted(keys.components)}")
 
     def _validate_access(self, where: str, s: Service) -> None:
         datasets = {d.key for d in self.datasets}
@@ -327,13 +310,13 @@ class Manifest:
                                      ("writes_buckets", s.writes_buckets, buckets)):
             for key in keys:
                 if key not in declared:
-                    raise _fail(f"{where}.{name}", key, f"declared: {sorted(declared)}")
+                    raise invalid_value(f"{where}.{name}", key, f"declared: {sorted(declared)}")
         for name, reads, writes in (("reads", s.reads, s.writes),
                                     ("reads_buckets", s.reads_buckets, s.writes_buckets)):
             both = sorted(set(reads) & set(writes))
             if both:
-                raise _fail(f"{where}.{name}", both, "a written store is readable already; "
-                            "list it in writes only")
+                raise invalid_value(f"{where}.{name}", both, "a written store is readable already; "
+                                    "list it in writes only")
 
     def _validate_subscribers(self) -> None:
         consumed = {t.topic for t in self.transitions if t.kind == "direct"}
@@ -341,9 +324,9 @@ class Manifest:
         consumed |= {f.trigger_topic for f in self.functions if f.trigger_topic}
         for i, t in enumerate(self.topics):
             if t.key not in consumed:
-                raise _fail(f"topics[{i}].key", t.key,
-                            "nobody subscribes to this topic: add a transition or function "
-                            "trigger that consumes it, or remove it")
+                raise invalid_value(f"topics[{i}].key", t.key,
+                                    "nobody subscribes to this topic: add a transition or function "
+                                    "trigger that consumes it, or remove it")
 
     def _validate_trigger_map(self) -> None:
         by_name = {p.name: p for p in self.processors}
@@ -355,15 +338,15 @@ class Manifest:
             if table not in writers:
                 # A key no processor writes never fires: its Phase 3 processors silently
                 # never run from it (the drift that once stalled a phase for days).
-                raise _fail("trigger_map", table,
-                            "keys are the output tables of declared Phase 2 processors "
-                            f"(processors[].output_tables): {declared}")
+                raise invalid_value("trigger_map", table,
+                                    "keys are the output tables of declared Phase 2 processors "
+                                    f"(processors[].output_tables): {declared}")
             if not procs:
-                raise _fail(where, procs, "at least one Phase 3 processor")
+                raise invalid_value(where, procs, "at least one Phase 3 processor")
             for name in procs:
                 proc = by_name.get(name)
                 if proc is None or proc.phase != 3:
-                    raise _fail(where, name, f"declared Phase 3 processors: {phase3}")
+                    raise invalid_value(where, name, f"declared Phase 3 processors: {phase3}")
         # Entries of disabled processors stay declared but never fire (active_trigger_map
         # drops them), so disabling a processor is one edit.
         # Every processor the orchestrator waits for must be started by some entry, or the
@@ -371,21 +354,21 @@ class Manifest:
         reached = {name for procs in self.active_trigger_map().values() for name in procs}
         for i, p in enumerate(self.processors):
             if p.phase == 3 and p.enabled and p.gated and p.name not in reached:
-                raise _fail(f"processors[{i}].name", p.name,
-                            "an enabled, gated Phase 3 processor is in the orchestrator's "
-                            "expected set, but no trigger_map entry (an enabled Phase 2 "
-                            "processor's table) triggers it, so the gate would wait for it "
-                            "forever: add it to a trigger_map entry, or set gated=False or "
-                            "enabled=False")
+                raise invalid_value(f"processors[{i}].name", p.name,
+                                    "an enabled, gated Phase 3 processor is in the orchestrator's "
+                                    "expected set, but no trigger_map entry (an enabled Phase 2 "
+                                    "processor's table) triggers it, so the gate would wait for it "
+                                    "forever: add it to a trigger_map entry, or set gated=False or "
+                                    "enabled=False")
 
     def _validate_data(self) -> None:
         dataset_keys = {d.key for d in self.datasets}
         for i, p in enumerate(self.phases):
             if p.dataset is not None and p.dataset not in dataset_keys:
-                raise _fail(f"phases[{i}].dataset", p.dataset, f"declared: {sorted(dataset_keys)}")
+                raise invalid_value(f"phases[{i}].dataset", p.dataset, f"declared: {sorted(dataset_keys)}")
         for i, t in enumerate(self.tables):
             if t.dataset not in dataset_keys:
-                raise _fail(f"tables[{i}].dataset", t.dataset, f"declared: {sorted(dataset_keys)}")
+                raise invalid_value(f"tables[{i}].dataset", t.dataset, f"declared: {sorted(dataset_keys)}")
 
     def _validate_canary_cadence(self) -> None:
         """The canary must run at least as often as the smallest stall limit it checks, or a
@@ -401,18 +384,18 @@ class Manifest:
                 continue
             jobs = [(i, j) for i, j in enumerate(self.jobs) if j.target == fn.key]
             if not jobs:
-                raise _fail(f"functions[{fi}].key", fn.key,
-                            f"the canary runs only from a scheduler job: add one (jobs[].target="
-                            f"{fn.key!r}) running at least every {stall} minutes ({limit})")
+                raise invalid_value(f"functions[{fi}].key", fn.key,
+                                    f"the canary runs only from a scheduler job: add one (jobs[].target="
+                                    f"{fn.key!r}) running at least every {stall} minutes ({limit})")
             gap = limits.longest_gap_minutes(tuple((j.schedule, j.time_zone) for _, j in jobs))
             if gap > stall:
                 i, j = max(jobs, key=lambda it: limits.longest_gap_minutes(
                     ((it[1].schedule, it[1].time_zone),)))
-                raise _fail(f"jobs[{i}].schedule", j.schedule,
-                            f"the canary's job runs up to {gap} minutes apart ({j.time_zone}, "
-                            f"over {limits.GAP_YEAR}), longer than the smallest stall limit it "
-                            f"checks ({limit}): run it at least every {stall} minutes, "
-                            f"e.g. '{example}'")
+                raise invalid_value(f"jobs[{i}].schedule", j.schedule,
+                                    f"the canary's job runs up to {gap} minutes apart ({j.time_zone}, "
+                                    f"over {limits.GAP_YEAR}), longer than the smallest stall limit it "
+                                    f"checks ({limit}): run it at least every {stall} minutes, "
+                                    f"e.g. '{example}'")
 
 
 @dataclass(frozen=True)
@@ -437,11 +420,23 @@ class _Declared:
 
 def _validate_function_refs(where: str, f: Function, keys: _Declared) -> None:
     if f.trigger_topic is not None and f.trigger_topic not in keys.topics:
-        raise _fail(f"{where}.trigger_topic", f.trigger_topic,
-                    f"declared topics: {sorted(keys.topics)}")
+        raise invalid_value(f"{where}.trigger_topic", f.trigger_topic,
+                            f"declared topics: {sorted(keys.topics)}")
     for topic in f.publishes:
         if topic not in keys.topics:
-            raise _fail(f"{where}.publishes", topic, f"declared topics: {sorted(keys.topics)}")
+            raise invalid_value(f"{where}.publishes", topic, f"declared topics: {sorted(keys.topics)}")
+
+
+Component = TypeVar("Component", Service, Function)
+
+
+def _declared(kind: str, items: Sequence[Component], key: str) -> Component:
+    """The item of ``items`` whose key is ``key``; ``KeyError`` naming the declared keys."""
+    for item in items:
+        if item.key == key:
+            return item
+    raise KeyError(f"{kind} {key!r} is not declared ({kind}s: "
+                   f"{', '.join(i.key for i in items)})")
 
 
 def _unique(field_path: str, values: Sequence[Hashable]) -> None:

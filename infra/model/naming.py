@@ -8,11 +8,12 @@ through that protocol and never imports ``infra.model.envs``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from infra.model import limits
+from infra.model.components import invalid_value
 from infra.model.manifest import (
     Function,
     Manifest,
@@ -79,34 +80,44 @@ class Names:
         return prefixed(self.sport, f"{transition_key}-canary-sub")
 
     def service(self, svc: Service) -> str:
-        return svc.cloud_name or f"{self.sport}-{svc.key}"
+        return self._declared_name(svc)
 
     def function(self, fn: Function) -> str:
-        return fn.cloud_name or f"{self.sport}-{fn.key}"
+        return self._declared_name(fn)
 
     def job(self, job: ScheduledJob) -> str:
-        return job.cloud_name or prefixed(self.sport, job.key)
+        return self._declared_name(job)
+
+    def _declared_name(self, item: Service | Function | ScheduledJob) -> str:
+        """A service's, function's or job's cloud name: its ``cloud_name``, else
+        ``<sport>-<key>``."""
+        return item.cloud_name or prefixed(self.sport, item.key)
 
     def dataset(self, key: str) -> str:
         return f"{self.sport}_{key}"
 
     def service_account(self, svc: Service) -> str:
-        return f"{self.sport}-run-{svc.short}"
+        return self._account("run", svc.short)
 
     def function_account(self, fn: Function) -> str:
-        return f"{self.sport}-fn-{fn.short}"
+        return self._account("fn", fn.short)
 
     def trigger_account(self, fn: Function) -> str:
-        return f"{self.sport}-trg-{fn.short}"
+        return self._account("trg", fn.short)
 
     def push_account(self, t: Transition) -> str:
-        return f"{self.sport}-push-{t.key}"
+        return self._account("push", t.key)
 
     def job_account(self, job: ScheduledJob) -> str:
-        return f"{self.sport}-job-{job.short}"
+        return self._account("job", job.short)
 
     def builder_account(self) -> str:
-        return f"{self.sport}-fn-builder"
+        return self._account("fn", "builder")
+
+    def _account(self, kind: str, short: str) -> str:
+        """A service account id: ``<sport>-<kind>-<short>``; Google allows 6-30 characters
+        (``infra.model.item_checks.check_short`` bounds ``short``)."""
+        return f"{self.sport}-{kind}-{short}"
 
     def bucket(self, key: str) -> str:
         """A data bucket's cloud name, from the environment config (bucket names are global)."""
@@ -153,10 +164,9 @@ def check_cloud_names(manifest: Manifest, env: NamingEnv) -> None:
         seen: dict[str, str] = {}
         for where, name in entries:
             if name in seen:
-                raise ManifestError(f"{where}: invalid value {name!r}; the {kind} name is "
-                                    f"already used by {seen[name]} in env {env.name}; cloud "
-                                    "names must be unique per kind (set another key or "
-                                    "cloud_name)")
+                raise invalid_value(where, name, f"the {kind} name is already used by "
+                                    f"{seen[name]} in env {env.name}; cloud names must be "
+                                    "unique per kind (set another key or cloud_name)")
             seen[name] = where
 
 
@@ -173,24 +183,11 @@ def named_resources(manifest: Manifest, env: NamingEnv
         (f"{where}.project_id (the function source bucket)", env.project_id, n.source_bucket(),
          limits.BUCKET),
     ]
-    for i, s in enumerate(manifest.services):
-        field, value = (f"services[{i}].cloud_name", s.cloud_name) if s.cloud_name \
-            else (f"services[{i}].key", s.key)
-        out.append((field, value, n.service(s), limits.CLOUD_RUN_SERVICE))
-        out.append((f"services[{i}].short", s.short, n.service_account(s), limits.SERVICE_ACCOUNT))
-    for i, f in enumerate(manifest.functions):
-        field, value = (f"functions[{i}].cloud_name", f.cloud_name) if f.cloud_name \
-            else (f"functions[{i}].key", f.key)
-        out.append((field, value, n.function(f), limits.FUNCTION))
-        out.append((f"functions[{i}].short", f.short, n.function_account(f),
-                    limits.SERVICE_ACCOUNT))
-        out.append((f"functions[{i}].short", f.short, n.trigger_account(f),
-                    limits.SERVICE_ACCOUNT))
-    for i, j in enumerate(manifest.jobs):
-        field, value = (f"jobs[{i}].cloud_name", j.cloud_name) if j.cloud_name \
-            else (f"jobs[{i}].key", j.key)
-        out.append((field, value, n.job(j), limits.SCHEDULER_JOB))
-        out.append((f"jobs[{i}].short", j.short, n.job_account(j), limits.SERVICE_ACCOUNT))
+    out += _component_names("services", manifest.services, n.service, limits.CLOUD_RUN_SERVICE,
+                            (n.service_account,))
+    out += _component_names("functions", manifest.functions, n.function, limits.FUNCTION,
+                            (n.function_account, n.trigger_account))
+    out += _component_names("jobs", manifest.jobs, n.job, limits.SCHEDULER_JOB, (n.job_account,))
     for i, topic in enumerate(manifest.topics):
         out.append((f"topics[{i}].key", topic.key, n.topic(topic.key), limits.PUBSUB))
     for i, t in enumerate(manifest.transitions):
@@ -208,6 +205,25 @@ def named_resources(manifest: Manifest, env: NamingEnv
     return out
 
 
+Named = TypeVar("Named", Service, Function, ScheduledJob)
+
+
+def _component_names(field: str, items: Sequence[Named], cloud_name: Callable[[Named], str],
+                     rule: limits.NameRule, accounts: Sequence[Callable[[Named], str]]
+                     ) -> list[tuple[str, str, str, limits.NameRule]]:
+    """``named_resources`` of the services, functions or jobs ``items`` (manifest ``field``):
+    each one's cloud name (derived from ``cloud_name`` when set, else from ``key``) and the
+    ids of its service ``accounts`` (derived from ``short``)."""
+    out: list[tuple[str, str, str, limits.NameRule]] = []
+    for i, item in enumerate(items):
+        where = f"{field}[{i}]"
+        named_by = "cloud_name" if item.cloud_name else "key"
+        out.append((f"{where}.{named_by}", item.cloud_name or item.key, cloud_name(item), rule))
+        out += [(f"{where}.short", item.short, account(item), limits.SERVICE_ACCOUNT)
+                for account in accounts]
+    return out
+
+
 def check_cloud_name_rules(manifest: Manifest, env: NamingEnv) -> None:
     """``ManifestError`` naming the field whose derived cloud name Google would refuse
     (``<sport>-<key>`` too long, ...), and refusing two service accounts or buckets with one
@@ -221,13 +237,12 @@ def check_cloud_name_rules(manifest: Manifest, env: NamingEnv) -> None:
         if rule in (limits.SERVICE_ACCOUNT, limits.BUCKET):
             other = seen.setdefault((rule.kind, name), field)
             if other != field:
-                raise ManifestError(f"{field}: invalid value {value!r}; {rule.kind} {name!r} is "
-                                    f"already used by {other} in envs[{env.name}]: each must be "
-                                    "unique")
+                raise invalid_value(field, value, f"{rule.kind} {name!r} is already used by "
+                                    f"{other} in envs[{env.name}]: each must be unique")
     buckets = {env.state_bucket: f"envs[{env.name}].state_bucket",
                Names(env).source_bucket(): f"envs[{env.name}].project_id (function sources)"}
     for key, name in env.buckets.items():
         other = buckets.setdefault(name, f"envs[{env.name}].buckets[{key}]")
         if other != f"envs[{env.name}].buckets[{key}]":
-            raise ManifestError(f"envs[{env.name}].buckets[{key}]: invalid value {name!r}; the "
-                                f"bucket name is already used by {other}: each bucket is its own")
+            raise invalid_value(f"envs[{env.name}].buckets[{key}]", name,
+                                f"the bucket name is already used by {other}: each bucket is its own")

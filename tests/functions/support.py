@@ -16,6 +16,10 @@ from typing import Any
 
 from cloudevents.http import CloudEvent
 
+from functions.phase3_to_phase4.config import Config
+from functions.phase3_to_phase4.handler import handle_event
+from functions.pipeline_canary.config import CanaryConfig
+from functions.pipeline_canary.health import Report, check_health
 from infra.local.emulators import Emulators
 
 EVENTS_DIR = Path(__file__).parent / "events"
@@ -34,6 +38,9 @@ PHASE3 = [
     "upcoming_player_game_context",
     "upcoming_team_game_context",
 ]
+# The canary tests' clock: 11:00 in New York, where "today" is 2026-02-05.
+NOW = dt.datetime(2026, 2, 5, 16, 0, tzinfo=dt.UTC)
+TODAY, YESTERDAY = "2026-02-05", "2026-02-04"
 CONFIG_VARS = (
     "GCP_PROJECT",
     "SOURCE_PHASE",
@@ -72,28 +79,34 @@ def orchestrator_environ(
     }
 
 
-def canary_environ(
+def gated_transition(
     collection: str,
     topic: str = "nba-phase4-trigger",
     expected: list[str] | None = None,
-    announcements: str = "nba-phase3-to-phase4-canary-sub",
-    silent_minutes: int = 15,
-) -> dict[str, str]:
-    transition = {
+    **changes: Any,
+) -> dict[str, Any]:
+    """One entry of the canary's ``GATED_TRANSITIONS``, with ``changes`` applied."""
+    return {
         "name": "phase3_to_phase4",
         "source_phase": "phase_3_analytics",
         "collection": collection,
         "expected": PHASE3 if expected is None else expected,
         "stall_minutes": 30,
         "trigger_topic": topic,
-        "announcements": announcements,
-        "silent_minutes": silent_minutes,
+        "announcements": "nba-phase3-to-phase4-canary-sub",
+        "silent_minutes": 15,
+        **changes,
     }
+
+
+def canary_environ(collection: str, *args: Any, **kwargs: Any) -> dict[str, str]:
+    """The canary's environment watching one gated transition: ``gated_transition`` of the
+    same arguments."""
     return {
         "GCP_PROJECT": PROJECT,
         "CANARY_TIMEZONE": "America/New_York",
         "COMPLETION_TTL_DAYS": "7",
-        "GATED_TRANSITIONS": json.dumps([transition]),
+        "GATED_TRANSITIONS": json.dumps([gated_transition(collection, *args, **kwargs)]),
     }
 
 
@@ -180,6 +193,21 @@ class EmulatorWorld:
 
     def use_orchestrator_env(self, expected: list[str] | None = None, bq_table: str = "") -> None:
         os.environ.update(self.environ(expected, bq_table))
+
+    def record_completions(self, game_date: str, processors: list[str], at: dt.datetime, *,
+                           expected: list[str] | None = None, clients: Any = None,
+                           **overrides: Any) -> None:
+        """The orchestrator records one completion per processor (and, once the expected set
+        is complete, publishes the trigger) at time ``at``, through its own handler."""
+        config = Config.from_env({**os.environ, **self.environ(expected)})
+        for proc in processors:
+            data = pubsub_data(completion_payload(proc, game_date, **overrides))
+            handle_event(clients, config, f"{game_date}-{proc}", data, at)
+
+    def check_canary(self, now: dt.datetime = NOW, feed: Any = None, **environ: Any) -> Report:
+        """One canary run at ``now`` over this world (``canary_environ`` with ``environ``)."""
+        config = CanaryConfig.from_env(canary_environ(self.collection, self.topic, **environ))
+        return check_health(self.admin.db, config, now, feed=feed)
 
     def pull_triggers(self) -> list[Any]:
         """Every message on the trigger topic's pull subscription so far (acknowledged)."""

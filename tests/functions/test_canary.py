@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -15,7 +14,6 @@ import pytest
 
 from functions.phase3_to_phase4.clients import get_clients
 from functions.phase3_to_phase4.config import Config
-from functions.phase3_to_phase4.handler import handle_event
 from functions.pipeline_canary import main as canary
 from functions.pipeline_canary.config import CanaryConfig, ConfigError, Transition
 from functions.pipeline_canary.dead_letters import peek_dead_letters
@@ -27,37 +25,21 @@ from functions.pipeline_canary.findings import (
 )
 from functions.pipeline_canary.health import check_health, dates_to_check
 from tests.functions.support import (
+    NOW,
     PHASE3,
     PROJECT,
+    TODAY,
+    YESTERDAY,
     canary_environ,
     completion_payload,
+    gated_transition,
     log_lines,
-    pubsub_data,
 )
-
-# 11:00 in New York: "today" is 2026-02-05 and "yesterday" 2026-02-04 there.
-NOW = dt.datetime(2026, 2, 5, 16, 0, tzinfo=dt.UTC)
-TODAY, YESTERDAY = "2026-02-05", "2026-02-04"
 
 
 class NeverPublishes:
     def publish(self, topic, data, attributes):
         raise RuntimeError("publisher down")
-
-
-def seed(world, game_date, processors, at, *, expected=None, clients=None, **overrides):
-    """Deliver one completion per processor through the orchestrator at time ``at``."""
-    env = world.environ(expected=expected)
-    config = Config.from_env({**os.environ, **env})
-    for proc in processors:
-        data = pubsub_data(completion_payload(proc, game_date, **overrides))
-        with contextlib.suppress(RuntimeError):
-            handle_event(clients, config, f"{game_date}-{proc}", data, at)
-
-
-def check(world, now=NOW, expected=None):
-    config = CanaryConfig.from_env(canary_environ(world.collection, world.topic, expected))
-    return check_health(world.admin.db, config, now)
 
 
 def by_class(report):
@@ -69,9 +51,9 @@ def by_class(report):
 
 @pytest.mark.emulator
 def test_healthy_pipeline_has_no_findings(world, capsys):
-    seed(world, YESTERDAY, PHASE3, NOW - dt.timedelta(hours=20))
-    seed(world, TODAY, PHASE3[:2], NOW - dt.timedelta(hours=2))
-    report = check(world)
+    world.record_completions(YESTERDAY, PHASE3, NOW - dt.timedelta(hours=20))
+    world.record_completions(TODAY, PHASE3[:2], NOW - dt.timedelta(hours=2))
+    report = world.check_canary()
     assert report.findings == []
     assert report.healthy
     assert report.checked == [
@@ -87,11 +69,12 @@ def test_complete_but_untriggered_past_the_stall_limit(world, capsys):
     completed_at = NOW - dt.timedelta(minutes=45)
     config = Config.from_env({**os.environ, **world.environ()})
     broken = dataclasses.replace(get_clients(config), publisher=NeverPublishes())
-    seed(world, TODAY, PHASE3, completed_at, clients=broken)
+    with pytest.raises(RuntimeError, match="publisher down"):
+        world.record_completions(TODAY, PHASE3, completed_at, clients=broken)
     capsys.readouterr()
 
-    assert check(world, now=completed_at + dt.timedelta(minutes=10)).healthy
-    report = check(world)
+    assert world.check_canary(completed_at + dt.timedelta(minutes=10)).healthy
+    report = world.check_canary()
     (stalled,) = by_class(report)[TRIGGER_STALLED]
     assert stalled.game_date == TODAY
     assert stalled.details["completed"] == PHASE3
@@ -107,8 +90,8 @@ def test_complete_but_untriggered_past_the_stall_limit(world, capsys):
 
 @pytest.mark.emulator
 def test_backfill_completed_date_is_a_note_not_a_stall(world):
-    seed(world, TODAY, PHASE3, NOW - dt.timedelta(hours=3), skip_downstream_trigger=True)
-    report = check(world)
+    world.record_completions(TODAY, PHASE3, NOW - dt.timedelta(hours=3), skip_downstream_trigger=True)
+    report = world.check_canary()
     assert report.findings == []
     assert len(report.notes) == 1
     assert "skip_downstream_trigger" in report.notes[0]
@@ -116,8 +99,8 @@ def test_backfill_completed_date_is_a_note_not_a_stall(world):
 
 @pytest.mark.emulator
 def test_unexpected_processor_is_configuration_drift(world):
-    seed(world, TODAY, ["p2_bdl_box_scores", PHASE3[0]], NOW - dt.timedelta(hours=1))
-    (drift,) = by_class(check(world))[CONFIGURATION_DRIFT]
+    world.record_completions(TODAY, ["p2_bdl_box_scores", PHASE3[0]], NOW - dt.timedelta(hours=1))
+    (drift,) = by_class(world.check_canary())[CONFIGURATION_DRIFT]
     assert drift.game_date == TODAY
     assert drift.details["unexpected"] == ["p2_bdl_box_scores"]
     assert drift.details["never_seen"] == []
@@ -125,9 +108,9 @@ def test_unexpected_processor_is_configuration_drift(world):
 
 @pytest.mark.emulator
 def test_expected_processor_never_seen_yesterday_is_drift(world):
-    seed(world, YESTERDAY, PHASE3[:3], NOW - dt.timedelta(hours=20))
-    seed(world, TODAY, PHASE3[:3], NOW - dt.timedelta(hours=1))
-    findings = by_class(check(world))
+    world.record_completions(YESTERDAY, PHASE3[:3], NOW - dt.timedelta(hours=20))
+    world.record_completions(TODAY, PHASE3[:3], NOW - dt.timedelta(hours=1))
+    findings = by_class(world.check_canary())
     (drift,) = findings[CONFIGURATION_DRIFT]
     assert drift.game_date == YESTERDAY
     assert drift.details["never_seen"] == PHASE3[3:]
@@ -138,8 +121,8 @@ def test_expected_processor_never_seen_yesterday_is_drift(world):
 def test_orchestrator_expecting_a_disabled_processor_is_drift(world):
     """The seeds' incident: the orchestrator waits for a processor the manifest disabled."""
     stale_expected = [*PHASE3, "p3_retired_processor"]
-    seed(world, TODAY, PHASE3, NOW - dt.timedelta(hours=2), expected=stale_expected)
-    findings = by_class(check(world))
+    world.record_completions(TODAY, PHASE3, NOW - dt.timedelta(hours=2), expected=stale_expected)
+    findings = by_class(world.check_canary())
     (drift,) = findings[CONFIGURATION_DRIFT]
     assert drift.details["orchestrator_expected"] == sorted(stale_expected)
     assert drift.details["declared_expected"] == PHASE3
@@ -150,10 +133,10 @@ def test_orchestrator_expecting_a_disabled_processor_is_drift(world):
 
 @pytest.mark.emulator
 def test_summary_disagreeing_with_its_records_is_stale_tracking(world):
-    seed(world, YESTERDAY, PHASE3, NOW - dt.timedelta(hours=20))
+    world.record_completions(YESTERDAY, PHASE3, NOW - dt.timedelta(hours=20))
     ref = world.admin.db.collection(world.collection).document(YESTERDAY)
     ref.update({"_completed_count": 3, "_triggered": False})
-    (stale,) = by_class(check(world))[STALE_TRACKING]
+    (stale,) = by_class(world.check_canary())[STALE_TRACKING]
     assert stale.game_date == YESTERDAY
     diffs = {d["field"]: (d["stored"], d["actual"]) for d in stale.details["differences"]}
     assert diffs == {"_completed_count": (3, 5), "_triggered": (False, True)}
@@ -161,16 +144,16 @@ def test_summary_disagreeing_with_its_records_is_stale_tracking(world):
 
 @pytest.mark.emulator
 def test_summary_missing_while_records_exist_is_stale_tracking(world):
-    seed(world, TODAY, PHASE3[:2], NOW - dt.timedelta(minutes=5))
+    world.record_completions(TODAY, PHASE3[:2], NOW - dt.timedelta(minutes=5))
     world.admin.db.collection(world.collection).document(TODAY).delete()
-    (stale,) = by_class(check(world))[STALE_TRACKING]
+    (stale,) = by_class(world.check_canary())[STALE_TRACKING]
     assert stale.details["differences"][0]["field"] == "summary"
 
 
 @pytest.mark.emulator
 def test_http_entry_point_returns_200_with_the_report(world):
     today = dt.datetime.now(dt.UTC).astimezone(ZoneInfo("America/New_York")).date()
-    seed(world, today.isoformat(), PHASE3[:1], dt.datetime.now(dt.UTC))
+    world.record_completions(today.isoformat(), PHASE3[:1], dt.datetime.now(dt.UTC))
     ref = world.admin.db.collection(world.collection).document(today.isoformat())
     ref.update({"_completed_count": 4})
     source = f"projects/{PROJECT}/topics/{world.topic}-source"
@@ -210,41 +193,10 @@ def test_dates_to_check_follow_the_time_zone():
         ({"GATED_TRANSITIONS": "{"}, "GATED_TRANSITIONS is not valid JSON"),
         ({"GATED_TRANSITIONS": "{}"}, "must be a JSON array"),
         ({"GATED_TRANSITIONS": '[{"name": "x"}]'}, r"GATED_TRANSITIONS\[0\].source_phase"),
-        (
-            {
-                "GATED_TRANSITIONS": json.dumps(
-                    [
-                        {
-                            "name": "t",
-                            "source_phase": "p",
-                            "collection": "c",
-                            "trigger_topic": "tt",
-                            "announcements": "nba-t-canary-sub",
-                            "expected": ["a_b"],
-                            "stall_minutes": 0,
-                        }
-                    ]
-                )
-            },
-            "stall_minutes must be a positive integer",
-        ),
-        (
-            {
-                "GATED_TRANSITIONS": json.dumps(
-                    [
-                        {
-                            "name": "t",
-                            "source_phase": "p",
-                            "collection": "c",
-                            "trigger_topic": "tt",
-                            "announcements": "nba-t-canary-sub",
-                            "expected": ["PlayerGameSummary"],
-                        }
-                    ]
-                )
-            },
-            "expected must be a non-empty list of snake_case",
-        ),
+        ({"GATED_TRANSITIONS": json.dumps([gated_transition("c", stall_minutes=0)])},
+         "stall_minutes must be a positive integer"),
+        ({"GATED_TRANSITIONS": json.dumps([gated_transition("c", expected=["PlayerGameSummary"])])},
+         "expected must be a non-empty list of snake_case"),
     ],
 )
 def test_canary_config_errors_name_the_variable(env, message):

@@ -18,13 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from functions._shared.messages import DATE_RE
 from functions.phase3_to_phase4 import main as orch
 from functions.phase3_to_phase4 import tracking
 from functions.phase3_to_phase4.claim import CLAIM_LEASE, REDELIVERY_GRACE, TriggerPending
 from functions.phase3_to_phase4.clients import get_clients
 from functions.phase3_to_phase4.config import Config
 from functions.phase3_to_phase4.handler import handle_event
-from functions.phase3_to_phase4.messages import _DATE_RE
 from tests.functions.support import (
     PHASE3,
     PHASES,
@@ -556,7 +556,7 @@ _TYPED = {
 
 def _is_date(value):
     try:
-        return bool(_DATE_RE.match(value)) and bool(dt.date.fromisoformat(value))
+        return bool(DATE_RE.match(value)) and bool(dt.date.fromisoformat(value))
     except ValueError:
         return False
 

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 
 from functions._shared.completion import summary_fields, tally
-from functions.phase3_to_phase4 import main as orch
-from functions.phase3_to_phase4.claim import trigger_payload
-from functions.phase3_to_phase4.config import Config, ConfigError
-from functions.phase3_to_phase4.handler import Outcome, handle_event
-from functions.phase3_to_phase4.messages import (
+from functions._shared.messages import (
     Completion,
     MalformedMessage,
     normalise_processor,
     parse_completion,
 )
+from functions.phase3_to_phase4 import main as orch
+from functions.phase3_to_phase4.claim import trigger_payload
+from functions.phase3_to_phase4.config import Config, ConfigError
+from functions.phase3_to_phase4.handler import Outcome, handle_event
 from tests.functions.support import PHASES, load_event, log_lines, orchestrator_environ
 
 REPO = Path(__file__).resolve().parents[2]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -10,28 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from functions.phase3_to_phase4.config import Config
-from functions.phase3_to_phase4.handler import handle_event
 from functions.pipeline_canary import reconcile
-from tests.functions.support import PHASE3, canary_environ, completion_payload, pubsub_data
+from tests.functions.support import NOW, PHASE3, canary_environ
 
 REPO = Path(__file__).resolve().parents[2]
-AT = dt.datetime(2026, 2, 5, 16, 0, tzinfo=dt.UTC)
-
-
-def seed(world, game_date, processors):
-    config = Config.from_env({**os.environ, **world.environ()})
-    for proc in processors:
-        data = pubsub_data(completion_payload(proc, game_date))
-        handle_event(None, config, f"{game_date}-{proc}", data, AT)
 
 
 @pytest.fixture
 def seeded(world):
     """Three dates: one clean, one with a stuck count, one triggered but not marked."""
-    seed(world, "2026-02-01", PHASE3)
-    seed(world, "2026-02-02", PHASE3[:4])
-    seed(world, "2026-02-03", PHASE3)
+    world.record_completions("2026-02-01", PHASE3, NOW)
+    world.record_completions("2026-02-02", PHASE3[:4], NOW)
+    world.record_completions("2026-02-03", PHASE3, NOW)
     coll = world.admin.db.collection(world.collection)
     coll.document("2026-02-02").update({"_completed_count": 3, "_missing": PHASE3[3:]})
     coll.document("2026-02-03").update({"_triggered": False})

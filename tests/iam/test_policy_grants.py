@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from iam.grants import (
+from iam.grants import expected
+from infra.model.access import (
     INVOKER,
     PUBLISHER,
     PUBSUB_AGENT,
@@ -14,7 +15,6 @@ from iam.grants import (
     TOKEN_CREATOR,
     Grant,
     Target,
-    expected,
     short_member,
 )
 from infra.model.envs import get_env

@@ -9,11 +9,8 @@ from dataclasses import replace
 import pytest
 
 from infra.model import wiring
-from infra.model.envs import get_env
-from infra.model.manifest import FunctionRole
-from infra.model.naming import Names
-from infra.model.pipeline import load
-from infra.model.wiring import (
+from infra.model.access import (
+    BUILDER_PROJECT_ROLES,
     DATA_EDITOR,
     DATA_VIEWER,
     DATASTORE_USER,
@@ -28,8 +25,12 @@ from infra.model.wiring import (
     TOKEN_CREATOR,
     Grant,
     Target,
-    derive,
 )
+from infra.model.envs import get_env
+from infra.model.manifest import FunctionRole
+from infra.model.naming import Names
+from infra.model.pipeline import load
+from infra.model.wiring import derive
 
 PROD = get_env("prod")
 
@@ -57,7 +58,7 @@ def rule_counts(m) -> dict[str, Counter]:
                               INVOKER: edges}),
         # per Pub/Sub trigger: the agent's token creator, the trigger identity's invoker
         "function": Counter({TOKEN_CREATOR: triggers, INVOKER: triggers}),
-        "function_builder": Counter(wiring.BUILDER_PROJECT_ROLES),
+        "function_builder": Counter(BUILDER_PROJECT_ROLES),
         "scheduled_job": Counter({INVOKER: jobs}),
         # what each service and function does: publishes, calls, queries, reads, writes;
         # the functions' state by ROLE_ACCESS
@@ -90,7 +91,7 @@ def test_who_makes_each_grant(prod):
         assert Counter(g.role for g in prod.grants_by(by)) == +counts, by
     assert {g.role for g in prod.grants_by("function")} == {INVOKER, TOKEN_CREATOR}
     assert {(g.role, g.target) for g in prod.grants_by("function_builder")} == {
-        (r, Target("project", "nba-props-platform")) for r in wiring.BUILDER_PROJECT_ROLES}
+        (r, Target("project", "nba-props-platform")) for r in BUILDER_PROJECT_ROLES}
 
 
 def test_service_grants_come_from_what_the_manifest_says_they_do(prod):

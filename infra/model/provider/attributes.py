@@ -35,6 +35,8 @@ from types import MappingProxyType
 
 import yaml
 
+from infra.errors import InputError
+
 FACTS_FILE = Path(__file__).with_name("attributes.yaml")
 
 OMITTED = frozenset({"required", "keeps-live", "reset", "default", "terraform-only"})
@@ -93,8 +95,8 @@ def _bare(path: str) -> str:
     return path.replace("[]", "")
 
 
-def _fail(source: Path, where: str, field: str, problem: str) -> ValueError:
-    return ValueError(f"{source}: {where}: field {field!r}: {problem}")
+def _fail(source: Path, where: str, field: str, problem: str) -> InputError:
+    return InputError(source, problem, field=f"{where}: field {field!r}")
 
 
 def _fact(source: Path, rtype: str, path: str, row: object) -> AttributeFact:
@@ -132,11 +134,11 @@ def _fact(source: Path, rtype: str, path: str, row: object) -> AttributeFact:
 def load(source: Path = FACTS_FILE) -> tuple[Mapping[str, Mapping[str, AttributeFact]], Mapping[str, str]]:
     """Read and validate a facts file: (type -> path -> fact, type -> api_version).
 
-    Raises ``ValueError`` naming the type, the path and the field of the first bad entry.
+    Raises ``InputError`` naming the type, the path and the field of the first bad entry.
     """
     data = yaml.safe_load(source.read_text())
     if not isinstance(data, Mapping):
-        raise ValueError(f"{source}: expected a mapping of Terraform types")
+        raise InputError(source, "expected a mapping of Terraform types")
     facts: dict[str, Mapping[str, AttributeFact]] = {}
     versions: dict[str, str] = {}
     for rtype, body in data.items():

@@ -1,9 +1,11 @@
-"""Completion messages as the orchestrator receives them: a Pub/Sub CloudEvent's data.
+"""The envelope of a completion message as the orchestrator receives it: a Pub/Sub
+messagePublished CloudEvent's ``data``.
 
-Validation and normalisation live in ``functions._shared.messages`` (the canary reads the
-same messages); this module decodes the CloudEvent around them. Malformed messages raise
-``MalformedMessage`` saying what is wrong; the handler logs them at WARNING with their
-content and acknowledges them.
+This module only unwraps that envelope (JSON, the Pub/Sub ``message``, base64) to the
+message's JSON payload; validating and normalising the payload is
+``functions._shared.messages`` (the canary reads the same messages from its own pull
+subscription). A broken envelope raises ``MalformedMessage`` saying what is wrong; the
+handler logs it at WARNING with its content and acknowledges it.
 """
 
 from __future__ import annotations
@@ -13,27 +15,7 @@ import binascii
 import json
 from typing import Any
 
-from functions._shared.messages import (
-    _DATE_RE,
-    LOGGED_CONTENT_CHARS,
-    Completion,
-    MalformedMessage,
-    content_for_log,
-    decode_json,
-    normalise_processor,
-    parse_completion,
-)
-
-__all__ = [
-    "LOGGED_CONTENT_CHARS",
-    "_DATE_RE",
-    "Completion",
-    "MalformedMessage",
-    "content_for_log",
-    "decode_pubsub_data",
-    "normalise_processor",
-    "parse_completion",
-]
+from functions._shared.messages import MalformedMessage, decode_json
 
 
 def decode_pubsub_data(data: Any) -> tuple[Any, dict[str, str]]:
