@@ -16,10 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infra.cli import Parser, UsageError, add_env_argument, fail
-from infra.live.adopt_inputs import InputError, load_inventory, load_triggers
+from infra.errors import InputError
+from infra.live.adopt_inputs import load_inventory, load_triggers
 from infra.live.adopt_record import ADOPTION_DIR, record_path, render_record
 from infra.live.adopt_report import EXIT_BLOCKED, plan_adoption, render
 from infra.model.envs import get_env
+from infra.model.pipeline import load
 from infra.paths import DEFAULT_OUTDIR, stack_file
 from infra.stackjson.stack import StackJson
 
@@ -50,9 +52,9 @@ def _load_stack(path: Path) -> StackJson:
     try:
         return StackJson.load(path)
     except FileNotFoundError:
-        raise InputError(f"{path}: no synthesized stack; run `make synth` first") from None
+        raise InputError(path, "no synthesized stack; run `make synth` first") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a readable synthesized stack ({exc})") from exc
+        raise InputError(path, f"not a readable synthesized stack ({exc})") from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,8 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except UsageError as err:
         return fail(TOOL, f"usage: {err}", EXIT_UNREADABLE)
-    from infra.model.pipeline import load
-
     env = get_env(args.env)
     try:
         stack = _load_stack(args.stack or stack_file(

@@ -6,17 +6,22 @@ documented stable fields are read: ``name``, ``assetType``, ``project``, ``locat
 ``displayName``, ``description``, ``state`` and, when present, ``versionedResources`` (each
 resource as its API version returns it). ``additionalAttributes`` is documented as unstable
 and never read. The trigger list is ``gcloud builds triggers list --format=json``.
+
+Both files are checked against their typed models (``Inventory``, ``Triggers``); a malformed
+one is an ``infra.errors.InputError`` naming the file, the entry, the field and the value.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, BaseModel, Field, RootModel, StringConstraints, model_validator
+
+from infra.input_files import STRICT, STRICT_ROOT, document_error, read_json, validated
 from infra.live.rest_config import MIRRORED_VERSION
 
 NAME_RE = re.compile(r"^//(?P<host>[a-z0-9.-]+\.googleapis\.com)/(?P<path>.+)$")
@@ -24,8 +29,19 @@ LOCATION_RE = re.compile(r"/locations/(?P<location>[^/]+)(?=/)")
 PROJECT_NUMBER_RE = re.compile(r"^projects/(?P<number>\d+)$")
 
 
-class InputError(ValueError):
-    """An input file that cannot be read; the message names the file and why."""
+INVENTORY_HINT = "run `make inventory ENV=<env>` or pass the recorded file"
+
+
+def _relative(name: str) -> str:
+    """A full resource name without ``//<host>/``; the name itself when it is not one."""
+    m = NAME_RE.match(name)
+    return m.group("path") if m else name
+
+
+def _full_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise ValueError("expected a full resource name //<service>.googleapis.com/...")
+    return name
 
 
 @dataclass(frozen=True)
@@ -56,8 +72,7 @@ class Live:
     @property
     def relative_name(self) -> str:
         """The API's own resource name: the full name without ``//<host>/``."""
-        m = NAME_RE.match(self.name)
-        return m.group("path") if m else self.name
+        return _relative(self.name)
 
 
 @dataclass(frozen=True)
@@ -104,114 +119,146 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such {what} file; run `make inventory ENV=<env>` or "
-                         "pass the recorded file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the {what} ({exc})") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: the {what} is not valid JSON (line {exc.lineno}: "
-                         f"{exc.msg})") from exc
+class VersionedResource(BaseModel):
+    """One ``versionedResources`` item: a representation of the resource in one API version."""
+
+    model_config = STRICT
+
+    version: str = ""
+    resource: dict[str, Any] | None = None
 
 
-def _newest_resource(entry: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+class InventoryEntry(BaseModel):
+    """One ResourceSearchResult as ``gcloud asset search-all-resources --format=json`` prints
+    it (camelCase); the documented stable fields adoption reads."""
+
+    model_config = STRICT
+
+    name: Annotated[str, AfterValidator(_full_name)]
+    asset_type: Annotated[str, StringConstraints(min_length=1)] = Field(alias="assetType")
+    project: str = ""
+    location: str = ""
+    display_name: str = Field(default="", alias="displayName")
+    description: str = ""
+    state: str = ""
+    versioned_resources: list[VersionedResource] | None = Field(
+        default=None, alias="versionedResources")
+
+
+class Inventory(RootModel[list[InventoryEntry]]):
+    """The inventory file: a JSON list of ResourceSearchResult objects."""
+
+    model_config = STRICT_ROOT
+
+    @model_validator(mode="before")
+    @classmethod
+    def _is_a_list(cls, data: Any) -> Any:
+        if not isinstance(data, list):
+            raise document_error("expected a JSON list of ResourceSearchResult objects (gcloud "
+                                 f"asset search-all-resources --format=json), got "
+                                 f"{type(data).__name__}")
+        return data
+
+
+class TriggerEntry(BaseModel):
+    """One build trigger as ``gcloud builds triggers list --format=json`` prints it; only the
+    name and where it lives are checked, the rest is read leniently (``BuildTrigger.texts``)."""
+
+    model_config = STRICT
+
+    name: str
+    resource_name: str | None = Field(default=None, alias="resourceName")
+
+
+class Triggers(RootModel[list[TriggerEntry]]):
+    """The trigger list file: a JSON list of build triggers."""
+
+    model_config = STRICT_ROOT
+
+    @model_validator(mode="before")
+    @classmethod
+    def _is_a_list(cls, data: Any) -> Any:
+        if not isinstance(data, list):
+            raise document_error("expected a JSON list of build triggers (gcloud builds "
+                                 f"triggers list --format=json), got {type(data).__name__}")
+        return data
+
+
+def _mirrored_resource(entry: InventoryEntry) -> tuple[str, Mapping[str, Any]]:
     """(version, resource) of the representation adoption reads: the one in the API version
     the type's Terraform resource mirrors (``MIRRORED_VERSION``, recorded by ``make
     inventory``), else the newest version; ``("", {})`` when there is none."""
-    versioned = entry.get("versionedResources")
-    if not isinstance(versioned, list):
-        return "", {}
-    resources = [v for v in versioned if isinstance(v, Mapping)
-                 and isinstance(v.get("resource"), Mapping)]
+    resources = [v for v in entry.versioned_resources or () if v.resource is not None]
     if not resources:
         return "", {}
-    mirrored = MIRRORED_VERSION.get(str(entry.get("assetType")))
-    preferred = [v for v in resources if mirrored is not None and v.get("version") == mirrored]
-    picked = preferred[-1] if preferred else sorted(
-        resources, key=lambda v: str(v.get("version", "")))[-1]
-    return str(picked.get("version", "")), picked["resource"]
+    mirrored = MIRRORED_VERSION.get(entry.asset_type)
+    preferred = [v for v in resources if mirrored is not None and v.version == mirrored]
+    picked = preferred[-1] if preferred else sorted(resources, key=lambda v: v.version)[-1]
+    return picked.version, picked.resource or {}
 
 
 def parse_inventory(data: Any, path: Path, project: str) -> list[Live]:
-    """The inventory's resources; ``InputError`` naming the file and entry when malformed."""
-    if not isinstance(data, list):
-        raise InputError(f"{path}: expected a JSON list of ResourceSearchResult objects "
-                         f"(gcloud asset search-all-resources --format=json), got "
-                         f"{type(data).__name__}")
-    for i, entry in enumerate(data):
-        if not isinstance(entry, Mapping):
-            raise InputError(f"{path}: entry [{i}] is not an object")
-        for key in ("name", "assetType"):
-            if not isinstance(entry.get(key), str) or not entry[key]:
-                raise InputError(f"{path}: entry [{i}] has no string {key!r}")
-    numbers = _project_numbers(data, project)
+    """The inventory's resources (``Inventory``); ``InputError`` naming the file, the entry,
+    the field and the value when malformed."""
+    entries = validated(Inventory, data, path).root
+    numbers = _project_numbers(entries, project)
     out: list[Live] = []
-    for i, entry in enumerate(data):
-        m = NAME_RE.match(entry["name"])
-        if not m:
-            raise InputError(f"{path}: entry [{i}] name {entry['name']!r} is not a full "
-                             "resource name (//<service>.googleapis.com/...)")
-        raw = m.group("path")
+    for entry in entries:
+        raw = _relative(entry.name)
         loc = LOCATION_RE.search(raw)
         norm = LOCATION_RE.sub("", raw)
         for number in numbers:
             norm = re.sub(rf"^projects/{number}(?=/|$)", f"projects/{project}", norm)
-        location = str(entry.get("location") or (loc.group("location") if loc else "global"))
-        version, resource = _newest_resource(entry)
+        location = entry.location or (loc.group("location") if loc else "global")
+        version, resource = _mirrored_resource(entry)
         owner = re.match(r"^projects/([^/]+)", norm)
-        number = PROJECT_NUMBER_RE.match(str(entry.get("project", "")))
+        named_by_number = PROJECT_NUMBER_RE.match(entry.project)
         foreign = (owner is not None and owner.group(1) != project) or (
-            owner is None and number is not None and number.group("number") not in numbers)
+            owner is None and named_by_number is not None
+            and named_by_number.group("number") not in numbers)
         out.append(Live(
-            name=entry["name"], asset_type=entry["assetType"], path=norm, foreign=foreign,
-            short=raw.rsplit("/", 1)[-1], location=location,
-            display_name=str(entry.get("displayName") or ""),
-            description=str(entry.get("description") or ""),
-            state=str(entry.get("state") or ""), resource=resource, resource_version=version,
+            name=entry.name, asset_type=entry.asset_type, path=norm, foreign=foreign,
+            short=raw.rsplit("/", 1)[-1], location=location, display_name=entry.display_name,
+            description=entry.description, state=entry.state, resource=resource,
+            resource_version=version,
         ))
     return out
 
 
-def _project_numbers(data: Sequence[Mapping[str, Any]], project: str) -> set[str]:
+def _project_numbers(entries: Sequence[InventoryEntry], project: str) -> set[str]:
     """The numbers of ``project``: the ``project`` of entries named under its id, or, when
     none is, the one number every entry has (an inventory of one project named by number)."""
     ours: set[str] = set()
     seen: set[str] = set()
-    for entry in data:
-        m = PROJECT_NUMBER_RE.match(str(entry.get("project", "")))
+    for entry in entries:
+        m = PROJECT_NUMBER_RE.match(entry.project)
         if not m:
             continue
         seen.add(m.group("number"))
-        if f"/projects/{project}/" in f"{entry['name']}/":
+        if f"/projects/{project}/" in f"{entry.name}/":
             ours.add(m.group("number"))
     return ours or (seen if len(seen) == 1 else set())
 
 
 def load_inventory(path: Path, project: str) -> list[Live]:
-    return parse_inventory(_read_json(path, "inventory"), path, project)
+    """The recorded inventory ``path`` (``make inventory`` writes it); ``InputError``."""
+    return parse_inventory(read_json(path, INVENTORY_HINT), path, project)
 
 
 def parse_triggers(data: Any, path: Path) -> list[BuildTrigger]:
-    """The trigger list; ``InputError`` naming the file and entry when malformed."""
-    if not isinstance(data, list):
-        raise InputError(f"{path}: expected a JSON list of build triggers (gcloud builds "
-                         f"triggers list --format=json), got {type(data).__name__}")
+    """The trigger list (``Triggers``); ``InputError`` naming the file, the entry and the
+    field when malformed. Each trigger keeps its whole JSON object as ``body``."""
+    entries = validated(Triggers, data, path).root
     out = []
-    for i, entry in enumerate(data):
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
-            raise InputError(f"{path}: trigger [{i}] is not an object with a string 'name'")
-        m = re.search(r"/locations/([^/]+)/", str(entry.get("resourceName") or ""))
-        out.append(BuildTrigger(entry["name"], m.group(1) if m else "global", entry))
+    for entry, body in zip(entries, data, strict=True):
+        m = re.search(r"/locations/([^/]+)/", entry.resource_name or "")
+        out.append(BuildTrigger(entry.name, m.group(1) if m else "global", body))
     return out
 
 
 def load_triggers(path: Path | None) -> list[BuildTrigger]:
-    return [] if path is None else parse_triggers(_read_json(path, "trigger list"), path)
+    """The recorded trigger list ``path``; none without a file."""
+    return [] if path is None else parse_triggers(read_json(path, INVENTORY_HINT), path)
 
 
 def mentions(text: str, tokens: Sequence[str]) -> list[str]:

@@ -167,11 +167,11 @@ def _find(d: Declared, by_path: Mapping[tuple[str, str], list[Live]],
                 return live, []
         return None
     for atype in d.kind.asset_types:
-        same = by_path.get((atype, d.path))
-        if same:
+        located = by_path.get((atype, d.path))
+        if located:
             # One name in several locations (a job in two regions): the one where it is
             # declared is adopted, the others run beside it.
-            here = sorted(same, key=lambda x: (not _same_location(d.location or "",
+            here = sorted(located, key=lambda x: (not _same_location(d.location or "",
                                                                  x.location), x.name))
             return here[0], here[1:]
     return None

@@ -23,6 +23,7 @@ from infra.live.adopt_findings import (
 from infra.live.adopt_inputs import BuildTrigger, Live
 from infra.live.adopt_match import Blocked, Declared, declared_resources, match, owned
 from infra.live.adopt_record import Change, Import, Kept
+from infra.live.preflight import API_TYPE, from_inventory, problems
 from infra.model.envs import EnvConfig
 from infra.model.manifest import Manifest
 from infra.model.naming import Names
@@ -202,8 +203,6 @@ def plan_adoption(stack: StackJson, manifest: Manifest, env: EnvConfig,
 
 def _prerequisites(env: EnvConfig, lives: Sequence[Live]) -> tuple[str, ...]:
     """Preflight on the inventory, when it recorded API states (``make inventory`` does)."""
-    from infra.live.preflight import API_TYPE, from_inventory, problems
-
     if not any(x.asset_type == API_TYPE and x.state for x in lives):
         return ()
     return tuple(problems(env, from_inventory(lives, env.alert_channel_secret)))

@@ -36,10 +36,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import google.auth
+from google.api_core.exceptions import GoogleAPIError, InvalidArgument, NotFound
+from google.auth.exceptions import DefaultCredentialsError, RefreshError
+
 from infra.cli import Parser, UsageError, add_env_argument, fail, one_line
 from infra.live import rest_config
 from infra.live.adopt_record import ADOPTION_DIR, inventory_path, triggers_path
 from infra.live.rest_config import RestError, UnexpectedName
+from infra.model.apis import PIPELINE_APIS
 from infra.model.envs import EnvConfig, get_env
 
 EXIT_CANNOT_READ = 2
@@ -67,16 +72,15 @@ JSON = dict[str, Any]
 
 def search_resources(project: str) -> list[JSON]:
     """Every resource of ``project`` (official client; needs credentials on first call)."""
-    import google.auth
+    # The client libraries are imported on use: they take half a second to import, and only
+    # a run that reads the project needs them.
     from google.cloud import asset_v1
-    from google.protobuf import field_mask_pb2
 
     # Fail on missing credentials here, in one line, before any client retries.
     google.auth.default()
     client = asset_v1.AssetServiceClient()
     pager = client.search_all_resources(request={
-        "scope": f"projects/{project}",
-        "read_mask": field_mask_pb2.FieldMask(paths=list(READ_MASK)),
+        "scope": f"projects/{project}", "read_mask": {"paths": list(READ_MASK)},
     })
     return [clean(asset_v1.ResourceSearchResult.to_dict(r, **AS_GCLOUD)) for r in pager]
 
@@ -97,8 +101,7 @@ def list_triggers(project: str, locations: Sequence[str]) -> list[JSON]:
     """Cloud Build triggers of ``project`` in each of ``locations``: the first two (``global``
     and the env's region) must be readable; a further region Cloud Build does not serve
     (InvalidArgument, NotFound) is skipped, one line on stderr."""
-    from google.api_core.exceptions import InvalidArgument, NotFound
-    from google.cloud.devtools import cloudbuild_v1
+    from google.cloud.devtools import cloudbuild_v1  # imported on use, as asset_v1 above
 
     client = cloudbuild_v1.CloudBuildClient()
     out: list[JSON] = []
@@ -133,8 +136,6 @@ class InventoryReader:
 
     def read(self, env: EnvConfig) -> tuple[list[JSON], list[JSON]]:
         """(resources, build triggers) of ``env`` (triggers: see ``trigger_locations``)."""
-        from google.api_core.exceptions import GoogleAPIError
-
         try:
             resources = self.search(env.project_id)
             return resources, self.triggers(env.project_id, trigger_locations(env, resources))
@@ -159,8 +160,6 @@ class InventoryReader:
 
 def pipeline_apis() -> tuple[str, ...]:
     """``PIPELINE_APIS`` (``infra.model.apis``)."""
-    from infra.model.apis import PIPELINE_APIS
-
     return tuple(PIPELINE_APIS)
 
 
@@ -312,8 +311,6 @@ def main(argv: Sequence[str] | None = None,
     except UsageError as err:
         return fail(TOOL, f"usage: {err}", EXIT_CANNOT_READ)
     env = get_env(args.env)
-    from google.auth.exceptions import DefaultCredentialsError, RefreshError
-
     if rest is None and search is search_resources:
         rest = rest_config.get_json
     try:

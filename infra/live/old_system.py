@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.errors import InputError
 from infra.live.adopt_findings import Finding, deploy_paths, removed_but_live
-from infra.live.adopt_inputs import InputError, parse_inventory, parse_triggers
+from infra.live.adopt_inputs import parse_inventory, parse_triggers
 from infra.live.adopt_match import owned
 from infra.live.inventory import CannotRead, InventoryReader
 from infra.model.envs import EnvConfig

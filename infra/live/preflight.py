@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from infra.cli import Parser, UsageError, add_env_argument, fail, one_line
-from infra.live.adopt_inputs import InputError, Live, load_inventory
+from infra.errors import InputError
+from infra.live.adopt_inputs import Live, load_inventory
 from infra.live.adopt_record import inventory_path
+from infra.live.rest_config import authorized_session
 from infra.model.apis import PIPELINE_APIS
 from infra.model.envs import EnvConfig, get_env
 
@@ -112,11 +114,8 @@ def problems(env: EnvConfig, state: State) -> list[str]:
 
 
 def default_get(url: str) -> Mapping[str, Any] | None:  # pragma: no cover - needs Google
-    import google.auth
-    from google.auth.transport.requests import AuthorizedSession
-
-    credentials, _ = google.auth.default()
-    response = AuthorizedSession(credentials).get(url, timeout=30)
+    """GET ``url`` with Application Default Credentials; None on 404."""
+    response = authorized_session().get(url, timeout=30)
     if response.status_code == 404:
         return None
     response.raise_for_status()

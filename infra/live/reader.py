@@ -10,18 +10,20 @@ returned in one shape, a ``google.iam.v1.Policy`` as ``proto_to_dict`` writes it
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+import requests
 from google.api_core.exceptions import GoogleAPIError, NotFound
+from google.auth.transport.requests import AuthorizedSession
+from google.cloud import bigquery, functions_v2, run_v2
+
+# grpc-google-iam-v1 ships .pyi stubs for its messages but no py.typed marker.
+from google.iam.v1 import policy_pb2  # type: ignore[import-untyped]
+from google.protobuf import json_format
+from google.pubsub_v1 import PublisherClient, SubscriberClient
 
 from infra.cli import one_line
-
-if TYPE_CHECKING:
-    from google.auth.transport.requests import AuthorizedSession
-    from google.cloud.bigquery import Client as BigQueryClient
-    from google.cloud.functions_v2 import FunctionServiceClient
-    from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
-    from google.cloud.run_v2 import ServicesClient
+from infra.live.rest_config import authorized_session
 
 JSON = Mapping[str, Any]
 
@@ -32,7 +34,6 @@ JSON = Mapping[str, Any]
 IAM_API = "https://iam.googleapis.com/v1"
 CRM_API = "https://cloudresourcemanager.googleapis.com/v3"
 STORAGE_API = "https://storage.googleapis.com/storage/v1"
-SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
 
 class ReadError(Exception):
@@ -98,8 +99,6 @@ def proto_to_dict(message: Any) -> JSON:
     Same as the REST API's JSON but with snake_case field names: enums by name, fields at
     their default value (empty, zero, false) omitted.
     """
-    from google.protobuf import json_format
-
     raw = type(message).pb(message) if hasattr(type(message), "pb") else message
     result: JSON = json_format.MessageToDict(raw, preserving_proto_field_name=True)
     return result
@@ -107,9 +106,6 @@ def proto_to_dict(message: Any) -> JSON:
 
 def policy_from_json(data: JSON) -> JSON:
     """A REST ``Policy`` (any extra fields, e.g. a bucket's ``kind``, dropped) as a Policy."""
-    from google.iam.v1 import policy_pb2
-    from google.protobuf import json_format
-
     return proto_to_dict(json_format.ParseDict(dict(data), policy_pb2.Policy(),
                                                ignore_unknown_fields=True))
 
@@ -122,64 +118,52 @@ class GoogleCloudReader:
     """``CloudReader`` over the official clients, each created on first use.
 
     Creating the reader needs no credentials; the first call does (Application Default
-    Credentials: ``GOOGLE_APPLICATION_CREDENTIALS``, gcloud ADC, or the metadata server).
+    Credentials: ``GOOGLE_APPLICATION_CREDENTIALS``, gcloud ADC, or the metadata server). The
+    REST reads share ``infra.live.rest_config.authorized_session``; Pub/Sub is read through
+    its generated clients (``google.pubsub_v1``), which are typed.
     """
 
     def __init__(self) -> None:
-        self._run: ServicesClient | None = None
-        self._functions: FunctionServiceClient | None = None
+        self._run: run_v2.ServicesClient | None = None
+        self._functions: functions_v2.FunctionServiceClient | None = None
         self._pubsub: SubscriberClient | None = None
         self._publisher: PublisherClient | None = None
-        self._bigquery: BigQueryClient | None = None
+        self._bigquery: bigquery.Client | None = None
         self._session: AuthorizedSession | None = None
 
     @property
-    def run(self) -> ServicesClient:
+    def run(self) -> run_v2.ServicesClient:
         if self._run is None:
-            from google.cloud import run_v2
-
             self._run = run_v2.ServicesClient()
         return self._run
 
     @property
-    def functions(self) -> FunctionServiceClient:
+    def functions(self) -> functions_v2.FunctionServiceClient:
         if self._functions is None:
-            from google.cloud import functions_v2
-
             self._functions = functions_v2.FunctionServiceClient()
         return self._functions
 
     @property
     def pubsub(self) -> SubscriberClient:
         if self._pubsub is None:
-            from google.cloud import pubsub_v1
-
-            self._pubsub = pubsub_v1.SubscriberClient()
+            self._pubsub = SubscriberClient()
         return self._pubsub
 
     @property
     def publisher(self) -> PublisherClient:
         if self._publisher is None:
-            from google.cloud import pubsub_v1
-
-            self._publisher = pubsub_v1.PublisherClient()
+            self._publisher = PublisherClient()
         return self._publisher
 
-    def bigquery(self, project: str) -> BigQueryClient:
+    def bigquery(self, project: str) -> bigquery.Client:
         if self._bigquery is None:
-            from google.cloud import bigquery
-
             self._bigquery = bigquery.Client(project=project)
         return self._bigquery
 
     @property
     def session(self) -> AuthorizedSession:
         if self._session is None:
-            import google.auth
-            from google.auth.transport.requests import AuthorizedSession
-
-            credentials, _ = google.auth.default(scopes=list(SCOPES))
-            self._session = AuthorizedSession(credentials)
+            self._session = authorized_session()
         return self._session
 
     @staticmethod
@@ -195,11 +179,9 @@ class GoogleCloudReader:
               body: JSON | None = None) -> JSON | None:
         """One REST call (``body`` for a POST, default ``{}``): ``None`` on 404, ``ReadError``
         on any other failure."""
-        import requests
-
         try:
-            response = self.session.request(method, url, json=(body if body is not None else {})
-                                            if method == "POST" else None)
+            response = (self.session.post(url, json=body if body is not None else {})
+                        if method == "POST" else self.session.get(url))
         except requests.RequestException as err:
             raise ReadError(f"reading {what}: {one_line(err)}") from err
         if response.status_code == 404:

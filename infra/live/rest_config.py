@@ -40,11 +40,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-if TYPE_CHECKING:
-    from google.auth.transport.requests import AuthorizedSession
+import google.auth
+import requests
+from google.auth.transport.requests import AuthorizedSession
 
 JSON = dict[str, Any]
 
@@ -211,13 +212,14 @@ def service_url(project: str, api: str) -> str:
 
 
 @functools.cache
-def _session() -> AuthorizedSession:
-    """One authorized session per process (credentials errors propagate, on first use)."""
-    import google.auth
-    from google.auth.transport.requests import AuthorizedSession
-
+def authorized_session() -> AuthorizedSession:
+    """One session with Application Default Credentials per process, shared by every REST
+    read (``get_json``, ``infra.live.reader``, ``infra.live.preflight``); credential errors
+    propagate, on first use."""
     credentials, _ = google.auth.default(scopes=[SCOPE])
-    return AuthorizedSession(credentials)
+    # google-auth's AuthorizedSession.__init__ has no annotations (its py.typed is partial).
+    session: AuthorizedSession = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+    return session
 
 
 def get_json(url: str) -> JSON:
@@ -227,10 +229,8 @@ def get_json(url: str) -> JSON:
     secret_version = url.startswith("https://secretmanager.") and "/versions" in url
     if not url.startswith("https://") or ":access" in url or secret_version:
         raise ValueError(f"not a configuration read: {url}")
-    import requests
-
     try:
-        response = _session().get(url, timeout=TIMEOUT_SECONDS)
+        response = authorized_session().get(url, timeout=TIMEOUT_SECONDS)
     except requests.RequestException as err:
         raise RestError(0, _first_line(str(err)) or type(err).__name__) from err
     if response.status_code != 200:

@@ -2,9 +2,10 @@
 
     python -m infra.verify --env prod
 
-Run after ``make apply``. Reads, through ``infra.live.reader``, every Cloud Run service the
-manifest declares (and the Cloud Run service behind every function), every function, every
-push subscription and the IAM policy of everything the wiring grants on, then checks:
+Run after ``make apply``. Reads (``infra.live.verify_reads``: each resource once, through
+``infra.live.reader``) every Cloud Run service the manifest declares (and the Cloud Run
+service behind every function), every function, every push subscription and the IAM policy
+of everything the wiring grants on, then checks:
 
 * services and functions exist, are ready (``CONDITION_SUCCEEDED`` / ``ACTIVE``) and are not
   public;
@@ -33,8 +34,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TextIO
+from functools import partial
+from typing import TextIO
 
 from google.auth.exceptions import DefaultCredentialsError, RefreshError
 
@@ -43,15 +44,24 @@ from infra.live.adopt_findings import Finding
 from infra.live.inventory import CannotRead, InventoryReader
 from infra.live.old_system import read_old_system
 from infra.live.reader import JSON, CloudReader, GoogleCloudReader, ReadError
+from infra.live.verify_reads import (
+    Check,
+    LiveProject,
+    Unavailable,
+    Unreadable,
+    account_id,
+    email,
+    get_path,
+)
 from infra.model.envs import EnvConfig, get_env
 from infra.model.manifest import Manifest
+from infra.model.pipeline import load
 from infra.model.wiring import (
     DATA_EDITOR,
     DATASTORE_USER,
     DATASTORE_VIEWER,
     INVOKER,
     PUBLISHER,
-    PUBSUB_AGENT,
     SUBSCRIBER,
     TOKEN_CREATOR,
     Grant,
@@ -67,12 +77,6 @@ PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 READY = "CONDITION_SUCCEEDED"
 ACTIVE = "ACTIVE"
 
-# A dataset's access entries return the legacy role names (BigQuery REST Dataset.access:
-# "will return only the legacy format").
-# @see https://cloud.google.com/bigquery/docs/reference/rest/v2/datasets#Dataset.FIELDS.access
-LEGACY_DATASET_ROLES = {"roles/bigquery.dataOwner": "OWNER", DATA_EDITOR: "WRITER",
-                        "roles/bigquery.dataViewer": "READER"}
-
 # The check kind printed for each role (what a reader scans the output for).
 ROLE_KINDS = {INVOKER: "invoker", PUBLISHER: "publisher", SUBSCRIBER: "subscriber",
               TOKEN_CREATOR: "token", DATA_EDITOR: "data-editor", DATASTORE_USER: "datastore",
@@ -86,147 +90,15 @@ EXIT_CANNOT_VERIFY = 2
 # --- checking ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Check:
-    """One verified edge: ``detail`` says what was seen, ``fix`` what to do when it failed."""
-
-    ok: bool
-    kind: str
-    subject: str
-    detail: str
-    fix: str = ""
-
-    def line(self) -> str:
-        status = "OK  " if self.ok else "FAIL"
-        text = f"{status} {self.kind:<12} {self.subject}: {self.detail}"
-        return text if self.ok or not self.fix else f"{text}; fix: {self.fix}"
-
-
-class _Unavailable(Exception):
-    """A resource a check depends on is missing; the message says which."""
-
-
-class _Unreadable(Exception):
-    """A read failed (``ReadError``); ``kind`` says which API, for the fix."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-def _account_id(member: str) -> str:
-    """``serviceAccount:a@p.iam…`` or ``a@p.iam…`` → ``a``; the Pub/Sub agent → its name."""
-    if member == PUBSUB_AGENT:
-        return "pubsub-agent"
-    return member.split(":", 1)[-1].split("@", 1)[0]
-
-
-def _email(member: str) -> str:
-    return member.split(":", 1)[-1]
-
-
-def _get(data: JSON | None, *path: str) -> Any:
-    value: Any = data
-    for key in path:
-        value = value.get(key) if isinstance(value, Mapping) else None
-    return value
-
-
-class Verifier:
+class Verifier(LiveProject):
     """Checks one environment through ``reader``; each resource is read at most once."""
 
     def __init__(self, manifest: Manifest, env: EnvConfig, reader: CloudReader,
                  inventory: InventoryReader) -> None:
+        super().__init__(env, reader)
         self.manifest = manifest
-        self.env = env
-        self.reader = reader
         self.inventory = inventory
         self.wiring = derive(manifest, env)
-        self._cache: dict[tuple[str, str], JSON | _Unreadable | None] = {}
-
-    # resource names
-
-    @property
-    def _project(self) -> str:
-        return f"projects/{self.env.project_id}"
-
-    @property
-    def _location(self) -> str:
-        return f"{self._project}/locations/{self.env.region}"
-
-    def service_name(self, cloud_name: str) -> str:
-        return f"{self._location}/services/{cloud_name}"
-
-    def function_name(self, cloud_name: str) -> str:
-        return f"{self._location}/functions/{cloud_name}"
-
-    def subscription_name(self, name: str) -> str:
-        return f"{self._project}/subscriptions/{name}"
-
-    def topic_name(self, name: str) -> str:
-        return f"{self._project}/topics/{name}"
-
-    # reads
-
-    def _read(self, kind: str, name: str) -> JSON | None:
-        key = (kind, name)
-        if key not in self._cache:
-            r = self.reader
-            readers: dict[str, Callable[[str], JSON | None]] = {
-                "service": r.get_service, "iam": r.get_service_iam_policy,
-                "function": r.get_function, "subscription": r.get_subscription,
-                "topic_iam": r.get_topic_iam_policy,
-                "subscription_iam": r.get_subscription_iam_policy,
-                "service_account_iam": r.get_service_account_iam_policy,
-                "dataset": r.get_dataset, "project": r.get_project,
-                "project_iam": r.get_project_iam_policy, "bucket_iam": r.get_bucket_iam_policy,
-            }
-            try:
-                self._cache[key] = readers[kind](name)
-            except ReadError as err:
-                self._cache[key] = _Unreadable(kind, str(err))
-        value = self._cache[key]
-        if isinstance(value, _Unreadable):
-            raise value
-        return value
-
-    def _service_of(self, target: Target) -> str:
-        """Full name of the Cloud Run service behind ``target``; ``_Unavailable`` if unknown."""
-        if target.kind == "run.service":
-            return self.service_name(target.name)
-        function = self._read("function", self.function_name(target.name))
-        if function is None:
-            raise _Unavailable(f"function {target.name} not found")
-        service = _get(function, "service_config", "service")
-        if not service:
-            raise _Unavailable(f"function {target.name} has no Cloud Run service yet")
-        return str(service)
-
-    def _live_member(self, member: str) -> str:
-        """The member as the live policy lists it: the agent's needs the project number."""
-        if member != PUBSUB_AGENT:
-            return member
-        project = self._read("project", self._project)
-        number = str(_get(project, "name") or "").removeprefix("projects/")
-        if not number.isdigit():
-            raise _Unavailable(f"project {self.env.project_id} not found, so the Pub/Sub "
-                               "agent's project number is unknown")
-        return f"serviceAccount:service-{number}@gcp-sa-pubsub.iam.gserviceaccount.com"
-
-    # fixes
-
-    def _apply_fix(self) -> str:
-        return (f"the stack declares it: run `make plan ENV={self.env.name}` and "
-                f"`make apply ENV={self.env.name}`")
-
-    def _read_fix(self, kind: str) -> str:
-        role = {"service": "roles/run.viewer", "iam": "roles/run.viewer",
-                "function": "roles/cloudfunctions.viewer",
-                "subscription": "roles/pubsub.viewer", "topic_iam": "roles/pubsub.viewer",
-                "subscription_iam": "roles/pubsub.viewer",
-                "dataset": "roles/bigquery.metadataViewer", "project": "roles/browser",
-                }.get(kind, "roles/iam.securityReviewer")
-        return f"give the verifying identity {role} on {self.env.project_id}"
 
     # checks
 
@@ -235,19 +107,18 @@ class Verifier:
         old system. ``CannotRead`` when the inventory or the build triggers cannot be read."""
         w = self.wiring
         for name in w.services:
-            yield self._guard("service", name, lambda n=name: self._service(n))
+            yield self._guard("service", name, partial(self._service, name))
         for name in w.functions:
-            yield self._guard("function", name, lambda n=name: self._function(n))
+            yield self._guard("function", name, partial(self._function, name))
         for trig in w.triggers:
-            yield self._guard("trigger", trig.function, lambda t=trig: self._trigger(t))
+            yield self._guard("trigger", trig.function, partial(self._trigger, trig))
         for edge in w.edges:
             yield self._guard("subscription", edge.subscription,
-                              lambda e=edge: self._subscription(e))
+                              partial(self._subscription, edge))
         for grant in w.grants:
             kind = ROLE_KINDS.get(grant.role, "iam")
-            subject = f"{_account_id(grant.member)} → {grant.target.name}"
-            yield self._guard(kind, subject, lambda g=grant, k=kind, s=subject: self._grant(
-                g, k, s))
+            subject = f"{account_id(grant.member)} → {grant.target.name}"
+            yield self._guard(kind, subject, partial(self._grant, grant, kind, subject))
         yield from self._old_system()
 
     def _old_system(self) -> Iterator[Check]:
@@ -273,22 +144,22 @@ class Verifier:
     def _guard(self, kind: str, subject: str, check: Callable[[], Check]) -> Check:
         try:
             return check()
-        except _Unreadable as err:
-            return Check(False, kind, subject, f"could not read: {err}", self._read_fix(err.kind))
-        except _Unavailable as err:
-            return Check(False, kind, subject, f"cannot check: {err}", self._apply_fix())
+        except Unreadable as err:
+            return Check(False, kind, subject, f"could not read: {err}", self.read_fix(err.kind))
+        except Unavailable as err:
+            return Check(False, kind, subject, f"cannot check: {err}", self.apply_fix())
 
     def _ready(self, service: JSON) -> str | None:
         """Why ``service`` is not ready, or ``None`` when it is."""
-        state = _get(service, "terminal_condition", "state")
+        state = get_path(service, "terminal_condition", "state")
         if state == READY:
             return None
-        message = _get(service, "terminal_condition", "message") or "no message"
+        message = get_path(service, "terminal_condition", "message") or "no message"
         return f"not ready ({state or 'no terminal condition'}: {message})"
 
     def _public(self, service_name: str) -> str | None:
         """Why the service is public (any role for allUsers/allAuthenticatedUsers), or None."""
-        policy = self._read("iam", service_name) or {}
+        policy = self.read("iam", service_name) or {}
         found = sorted({f"{b.get('role')} for {m}" for b in policy.get("bindings") or []
                         for m in b.get("members") or [] if m in PUBLIC_MEMBERS})
         return f"public: {', '.join(found)}" if found else None
@@ -299,10 +170,10 @@ class Verifier:
                 f"--member allUsers --role roles/run.invoker`); pipeline services are private")
 
     def _service(self, name: str) -> Check:
-        service = self._read("service", self.service_name(name))
+        service = self.read("service", self.service_name(name))
         if service is None:
-            return Check(False, "service", name, f"not found in {self._location}",
-                         self._apply_fix())
+            return Check(False, "service", name, f"not found in {self.location}",
+                         self.apply_fix())
         problem = self._ready(service)
         if problem:
             return Check(False, "service", name, problem,
@@ -315,10 +186,10 @@ class Verifier:
         return Check(True, "service", name, f"ready at {service.get('uri', '?')}")
 
     def _function(self, name: str) -> Check:
-        function = self._read("function", self.function_name(name))
+        function = self.read("function", self.function_name(name))
         if function is None:
-            return Check(False, "function", name, f"not found in {self._location}",
-                         self._apply_fix())
+            return Check(False, "function", name, f"not found in {self.location}",
+                         self.apply_fix())
         state = function.get("state")
         if state != ACTIVE:
             messages = [m.get("message", "") for m in function.get("state_messages") or []
@@ -329,13 +200,13 @@ class Verifier:
                          f"{self.env.region} --project {self.env.project_id}` and the build "
                          "logs; prove the code starts with `make check-functions`, then "
                          "plan and apply")
-        service_name = self._service_of(Target("function.service", name))
-        service = self._read("service", service_name)
+        service_name = self.service_of(Target("function.service", name))
+        service = self.read("service", service_name)
         short = service_name.rsplit("/", 1)[-1]
         if service is None:
             return Check(False, "function", name,
                          f"ACTIVE but its Cloud Run service {short} is not found",
-                         self._apply_fix())
+                         self.apply_fix())
         problem = self._ready(service)
         if problem:
             return Check(False, "function", name,
@@ -350,40 +221,40 @@ class Verifier:
 
     def _trigger(self, trig: Trigger) -> Check:
         name = trig.function
-        function = self._read("function", self.function_name(name))
+        function = self.read("function", self.function_name(name))
         if function is None:
-            raise _Unavailable(f"function {name} not found")
+            raise Unavailable(f"function {name} not found")
         trigger = function.get("event_trigger")
         if not isinstance(trigger, Mapping) or not trigger:
             return Check(False, "trigger", name, "the function has no event trigger",
-                         self._apply_fix())
+                         self.apply_fix())
         problems: list[str] = []
         want_topic = self.topic_name(trig.topic)
         if trigger.get("pubsub_topic") != want_topic:
             problems.append(f"topic is {trigger.get('pubsub_topic') or 'unset'}, "
                             f"expected {want_topic}")
-        account = _email(trig.member)
+        account = email(trig.member)
         if trigger.get("service_account_email") != account:
             problems.append(f"trigger identity is {trigger.get('service_account_email') or 'unset'}"
                             f", expected {account}")
         if problems:
-            return Check(False, "trigger", name, "; ".join(problems), self._apply_fix())
+            return Check(False, "trigger", name, "; ".join(problems), self.apply_fix())
         return Check(True, "trigger", name, f"{trig.topic} delivered as {trig.account_id}")
 
     def _subscription(self, edge: PushEdge) -> Check:
-        sub = self._read("subscription", self.subscription_name(edge.subscription))
+        sub = self.read("subscription", self.subscription_name(edge.subscription))
         if sub is None:
             return Check(False, "subscription", edge.subscription,
-                         f"not found in project {self.env.project_id}", self._apply_fix())
+                         f"not found in project {self.env.project_id}", self.apply_fix())
         problems: list[str] = []
         want_topic = self.topic_name(edge.topic)
         if sub.get("topic") != want_topic:
             problems.append(f"topic is {sub.get('topic')}, expected {want_topic}")
 
-        endpoint = _get(sub, "push_config", "push_endpoint")
-        audience = _get(sub, "push_config", "oidc_token", "audience")
-        oidc_account = _get(sub, "push_config", "oidc_token", "service_account_email")
-        service = self._read("service", self._service_of(edge.target))
+        endpoint = get_path(sub, "push_config", "push_endpoint")
+        audience = get_path(sub, "push_config", "oidc_token", "audience")
+        oidc_account = get_path(sub, "push_config", "oidc_token", "service_account_email")
+        service = self.read("service", self.service_of(edge.target))
         if service is None:
             problems.append(f"target service {edge.target.name} not found")
         else:
@@ -395,20 +266,20 @@ class Verifier:
             if audience not in uris:
                 problems.append(f"OIDC audience is {audience or 'unset'}, expected "
                                 f"{uris[0] if uris else edge.target.name}")
-        account = _email(edge.member)
+        account = email(edge.member)
         if oidc_account != account:
             problems.append(f"OIDC identity is {oidc_account or 'unset'}, expected {account}")
         want_dlq = self.topic_name(edge.dead_letter_topic)
-        dlq = _get(sub, "dead_letter_policy", "dead_letter_topic")
+        dlq = get_path(sub, "dead_letter_policy", "dead_letter_topic")
         if dlq != want_dlq:
             problems.append(f"dead-letter topic is {dlq or 'unset'}, expected {want_dlq}")
-        attempts = _get(sub, "dead_letter_policy", "max_delivery_attempts")
+        attempts = get_path(sub, "dead_letter_policy", "max_delivery_attempts")
         if dlq and attempts != edge.max_delivery_attempts:
             problems.append(f"max delivery attempts is {attempts}, expected "
                             f"{edge.max_delivery_attempts}")
         if problems:
             return Check(False, "subscription", edge.subscription, "; ".join(problems),
-                         f"{self._apply_fix()} (`make drift ENV={self.env.name}` shows what "
+                         f"{self.apply_fix()} (`make drift ENV={self.env.name}` shows what "
                          "changed)")
         return Check(True, "subscription", edge.subscription,
                      f"{edge.topic} → {endpoint} as {edge.account_id}, dead letters to "
@@ -416,33 +287,11 @@ class Verifier:
 
     # grants
 
-    def _policy_of(self, target: Target) -> tuple[str, JSON | None]:
-        """What ``target`` is called in messages, and its IAM policy (``None``: not found)."""
-        project, name = self.env.project_id, target.name
-        if target.kind in ("run.service", "function.service"):
-            service = self._service_of(target)
-            return f"Cloud Run service {service.rsplit('/', 1)[-1]}", self._read("iam", service)
-        reads = {
-            "pubsub.topic": ("topic_iam", self.topic_name(name)),
-            "pubsub.subscription": ("subscription_iam", self.subscription_name(name)),
-            "iam.serviceAccount": ("service_account_iam",
-                                   f"{self._project}/serviceAccounts/{name}"),
-            "project": ("project_iam", f"projects/{name}"),
-            "storage.bucket": ("bucket_iam", f"projects/_/buckets/{name}"),
-        }
-        if target.kind == "bigquery.dataset":
-            dataset = self._read("dataset", f"projects/{project}/datasets/{name}")
-            return f"dataset {name}", None if dataset is None else _dataset_policy(dataset)
-        if target.kind not in reads:
-            raise _Unavailable(f"{target.kind} IAM is not read by infra.live.reader")
-        kind, full = reads[target.kind]
-        return f"{target.kind.split('.')[-1]} {name}", self._read(kind, full)
-
     def _grant(self, grant: Grant, kind: str, subject: str) -> Check:
-        what, policy = self._policy_of(grant.target)
+        what, policy = self.policy_of(grant.target)
         if policy is None:
-            raise _Unavailable(f"{what} not found")
-        member = self._live_member(grant.member)
+            raise Unavailable(f"{what} not found")
+        member = self.live_member(grant.member)
         conditional = False
         for binding in policy.get("bindings") or []:
             if binding.get("role") != grant.role or member not in (binding.get("members") or []):
@@ -458,7 +307,7 @@ class Verifier:
                      else " only under an IAM condition")
         return Check(False, kind, subject,
                      f"{grant.role} for {member}{where} on {what}; needed: {grant.why}",
-                     f"{self._apply_fix()}{self._emergency(grant, member)}")
+                     f"{self.apply_fix()}{self._emergency(grant, member)}")
 
     def _emergency(self, grant: Grant, member: str) -> str:
         """The one-off gcloud command restoring ``grant`` until the next apply, if any."""
@@ -517,27 +366,6 @@ class Verifier:
         return EXIT_FAILED if failed else EXIT_OK
 
 
-def _dataset_policy(dataset: JSON) -> JSON:
-    """A dataset's ``access`` entries as policy bindings (legacy roles to IAM roles).
-
-    An entry names a service account as ``userByEmail`` (or ``iamMember``); a conditional
-    entry keeps its ``condition``.
-    """
-    iam_role = {legacy: role for role, legacy in LEGACY_DATASET_ROLES.items()}
-    bindings = []
-    for entry in dataset.get("access") or []:
-        email, other = entry.get("userByEmail"), entry.get("iamMember")
-        if not email and not other:
-            continue
-        member = other or f"serviceAccount:{email}"
-        if email and not email.endswith(".gserviceaccount.com"):
-            member = f"user:{email}"
-        role = str(entry.get("role"))
-        bindings.append({"role": iam_role.get(role, role), "members": [member],
-                         **({"condition": entry["condition"]} if entry.get("condition") else {})})
-    return {"bindings": bindings}
-
-
 # --- CLI -------------------------------------------------------------------------------------
 
 
@@ -558,8 +386,6 @@ def main(argv: Sequence[str] | None = None, reader: CloudReader | None = None,
     except UsageError as err:
         print(f"verify: usage: {err}", file=sys.stderr)
         return EXIT_CANNOT_VERIFY
-    from infra.model.pipeline import load
-
     env = get_env(args.env)
     verifier = Verifier(load(), env, reader or GoogleCloudReader(),
                         inventory or InventoryReader())

@@ -43,8 +43,9 @@ noise -- muted but counted: provider-computed attributes, by resource type and p
 
 Planned changes in a normal plan are not drift; only the critical rules look at them.
 
-The pieces: `drift_classify` (the classes, the sets above and the rules), `drift_ignore`
-(the ignore file), `drift_report` (the Markdown); this module is the command line.
+The pieces: `drift_rules` (the sets above), `drift_classify` (the classes and how the rules
+apply), `drift_gates` (the gates' variables), `drift_ignore` (the ignore file), `drift_report`
+(the Markdown); this module is the command line.
 """
 
 from __future__ import annotations
@@ -55,19 +56,18 @@ from collections.abc import Sequence
 from datetime import date
 
 from infra.cli import Parser, UsageError
+from infra.errors import InputError
 from infra.terraform.drift_classify import (
-    DATA_STORE_TYPES,
     EXIT_CLEAN,
     EXIT_CRITICAL,
     EXIT_DRIFT,
     EXIT_UNREADABLE,
-    RUNTIME_TYPES,
-    is_iam,
     review,
 )
 from infra.terraform.drift_ignore import DEFAULT_IGNORE_FILE, load_ignore_file
 from infra.terraform.drift_report import cell, code, render
-from infra.terraform.plan_json import InputError, load_plan
+from infra.terraform.drift_rules import DATA_STORE_TYPES, RUNTIME_TYPES, is_iam
+from infra.terraform.plan_json import load_plan
 
 # What other modules and the tests read from here (the plan summary shares the type sets
 # and the Markdown helpers).

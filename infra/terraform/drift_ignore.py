@@ -2,6 +2,8 @@
 
 Each entry mutes one attribute (a path prefix) on the addresses matching a glob, and needs a
 reason and an `expires` day; past that day it stops muting and the review reports it as drift.
+The file is checked against its typed model (`IgnoreFile`); a broken entry is an
+``infra.errors.InputError`` naming the entry, the field and the value.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from infra.terraform.plan_json import AttrPath, InputError, parse_path, read_json
+from pydantic import BaseModel, BeforeValidator, StringConstraints
+
+from infra.input_files import STRICT, read_json, validated
+from infra.terraform.plan_json import AttrPath, parse_path
 
 DEFAULT_IGNORE_FILE = Path(__file__).with_name("drift-ignore.json")
 
@@ -36,7 +41,6 @@ class IgnoreEntry:
     def expired(self, today: date) -> bool:
         """An entry is valid through its `expires` day."""
         return today > self.expires
-
 
 
 def _escape_brackets(glob: str) -> str:
@@ -62,36 +66,50 @@ def path_has_prefix(path: AttrPath, prefix: AttrPath) -> bool:
     return True
 
 
-def load_ignore_file(path: str | Path) -> tuple[IgnoreEntry, ...]:
-    """Read the ignore file; raise `InputError` on any entry without reason or expiry."""
-    data = read_json(path)
-    entries = data.get("ignore") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise InputError(path, 'expected an object with an "ignore" list')
-    return tuple(_parse_ignore_entry(entry, index, path) for index, entry in enumerate(entries))
-
-
-def _parse_ignore_entry(entry: Any, index: int, path: str | Path) -> IgnoreEntry:
-    """Validate one ignore entry; every mute needs a reason and an expiry date."""
-    where = f"ignore[{index}]"
-    if not isinstance(entry, dict):
-        raise InputError(path, f"{where} is not an object")
-    for field in ("address", "attribute", "reason", "expires"):
-        value = entry.get(field)
-        if not isinstance(value, str) or not value.strip():
-            raise InputError(
-                path,
-                f"{where}: missing {field!r} (every entry needs address, attribute, "
-                "reason and expires YYYY-MM-DD)",
-            )
+def _iso_date(value: object) -> date:
+    if not isinstance(value, str):
+        raise ValueError("expected a date YYYY-MM-DD")
     try:
-        expires = date.fromisoformat(entry["expires"])
+        return date.fromisoformat(value)
     except ValueError:
-        raise InputError(
-            path, f"{where}: expires {entry['expires']!r} is not a YYYY-MM-DD date"
-        ) from None
+        raise ValueError("expected a date YYYY-MM-DD") from None
+
+
+def _attribute_path(value: object) -> AttrPath:
+    if not isinstance(value, str):
+        raise ValueError("expected an attribute path such as template[0].labels")
     try:
-        attribute = parse_path(entry["attribute"])
+        return parse_path(value)
     except ValueError as err:
-        raise InputError(path, f"{where}: {err}") from None
-    return IgnoreEntry(entry["address"], attribute, entry["reason"].strip(), expires)
+        raise ValueError(f"expected an attribute path such as template[0].labels ({err})"
+                         ) from None
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class IgnoreFileEntry(BaseModel):
+    """One entry as written: every mute needs an address glob, an attribute path, a reason
+    and an expiry day."""
+
+    model_config = STRICT
+
+    address: Text
+    attribute: Annotated[AttrPath, BeforeValidator(_attribute_path)]
+    reason: Text
+    expires: Annotated[date, BeforeValidator(_iso_date)]
+
+
+class IgnoreFile(BaseModel):
+    """The ignore file: ``{"ignore": [entry, ...]}``."""
+
+    model_config = STRICT
+
+    ignore: list[IgnoreFileEntry]
+
+
+def load_ignore_file(path: str | Path) -> tuple[IgnoreEntry, ...]:
+    """Read the ignore file; ``InputError`` naming the entry and field that is unusable."""
+    document = validated(IgnoreFile, read_json(path), path)
+    return tuple(IgnoreEntry(e.address, e.attribute, e.reason, e.expires)
+                 for e in document.ignore)

@@ -8,20 +8,23 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, BaseModel, StringConstraints
+
+from infra.errors import InputError
+from infra.input_files import STRICT, read_json, validated
 from infra.live.adopt_record import ADOPTION_DIR, record_path
 from infra.paths import REPO_ROOT, stack_name
 from infra.terraform.drift import code
 from infra.terraform.plan_json import (
     AttrChange,
     AttrPath,
-    InputError,
     Plan,
     ResourceChange,
     diff_values,
     marked,
-    read_json,
+    value_at,
 )
 
 NOT_ANNOUNCED = "not announced by the adoption report"
@@ -114,74 +117,77 @@ def find_adoption(plan_path: str | Path, option: str | None,
     return load_adoption(path, shown(path), env)
 
 
-def load_adoption(path: Path, source: str, env: str | None = None) -> Adoption:
-    """Read and check an adoption record; ``InputError`` names the file and the field.
-
-    ``env``: the plan's env when known; a record for another env is refused.
-    """
-    data = read_json(path)
-    if not isinstance(data, dict):
-        raise InputError(source, f"top level is {_kind(data)}, expected an adoption record "
-                                 "object (`python -m infra.adopt` writes it)")
-    version = data.get("version")
-    if version is not None and (isinstance(version, bool) or version not in RECORD_VERSIONS):
-        raise InputError(source, f"version is {_shown_value(version)}, expected one of "
-                                 f"{', '.join(map(str, RECORD_VERSIONS))}")
-    record_env = data.get("env")
-    if record_env is not None and not isinstance(record_env, str):
-        raise InputError(source, f"env is {_shown_value(record_env)}, expected a string")
-    if env is not None and record_env is not None and record_env != env:
-        raise InputError(source, f"env is {json.dumps(record_env)}, but the plan is of "
-                                 f"{stack_name(env)}; pass the record of {json.dumps(env)}")
-    changes = _entries(data, "changes", source)
-    kept = _entries(data, "kept", source)
-    note = "" if "changes" in data and data["changes"] is not None else (
-        f"Adoption record {code(source)} has no `changes` list (written before version 2)")
-    return Adoption(
-        source=source,
-        found=True,
-        changes=tuple(Announced(address, attribute, steps)
-                      for _entry, address, attribute, steps in changes),
-        kept=tuple(Kept(address, attribute, steps, entry.get("value"), "value" in entry)
-                   for entry, address, attribute, steps in kept),
-        note=note,
-    )
-
-
-def _entries(data: dict[str, Any], key: str, source: str
-             ) -> list[tuple[dict[str, Any], str, str, Steps]]:
-    """Entries of the record's ``changes`` or ``kept`` list (absent or null: none), checked."""
-    entries = data.get(key)
-    if entries is None:
-        return []
-    if not isinstance(entries, list):
-        raise InputError(source, f"{key} is {_shown_value(entries)}, expected a list")
-    checked = []
-    for index, entry in enumerate(entries):
-        where = f"{key}[{index}]"
-        if not isinstance(entry, dict):
-            raise InputError(source, f"{where} is {_shown_value(entry)}, expected an object "
-                                     "with address and attribute")
-        for field in ("address", "attribute"):
-            if not isinstance(entry.get(field), str) or not entry[field]:
-                found = "missing" if field not in entry else _shown_value(entry[field])
-                raise InputError(source, f"{where}.{field} is {found}, expected a non-empty "
-                                         "string")
-        try:
-            steps = attribute_steps(entry["attribute"])
-        except ValueError as err:
-            raise InputError(source, f"{where}.attribute: {err}") from None
-        checked.append((entry, entry["address"], entry["attribute"], steps))
-    return checked
-
-
 def attribute_steps(attribute: str) -> Steps:
     """Split a record path ``template.containers.0.env`` at its dots; digits are indices."""
     parts = attribute.split(".")
     if any(not part for part in parts):
-        raise ValueError(f"{json.dumps(attribute)} has an empty part; expected dotted names "
-                         "such as \"template.containers.0.env\"")
+        raise ValueError("expected dotted names without an empty part, such as "
+                         "\"template.containers.0.env\"")
     return tuple(int(part) if part.isdigit() else part for part in parts)
+
+
+def _dotted(attribute: str) -> str:
+    """A record path that ``attribute_steps`` can split."""
+    attribute_steps(attribute)
+    return attribute
+
+
+def _record_version(version: int) -> int:
+    if version not in RECORD_VERSIONS:
+        raise ValueError(f"expected one of {', '.join(map(str, RECORD_VERSIONS))}")
+    return version
+
+
+class RecordEntry(BaseModel):
+    """An entry of the record's ``changes`` or ``kept``: an address and an attribute path."""
+
+    model_config = STRICT
+
+    address: Annotated[str, StringConstraints(min_length=1)]
+    attribute: Annotated[str, AfterValidator(_dotted)]
+    value: Any = None
+
+    @property
+    def steps(self) -> Steps:
+        return attribute_steps(self.attribute)
+
+    @property
+    def has_value(self) -> bool:
+        return "value" in self.model_fields_set
+
+
+class AdoptionRecord(BaseModel):
+    """What the review reads of an adoption record (``python -m infra.adopt`` writes it)."""
+
+    model_config = STRICT
+
+    version: Annotated[int, AfterValidator(_record_version)] | None = None
+    env: str | None = None
+    changes: list[RecordEntry] | None = None
+    kept: list[RecordEntry] | None = None
+
+
+def load_adoption(path: Path, source: str, env: str | None = None) -> Adoption:
+    """Read and check an adoption record (``AdoptionRecord``); ``InputError`` names the file,
+    the field and the value.
+
+    ``env``: the plan's env when known; a record for another env is refused.
+    """
+    record = validated(AdoptionRecord, read_json(path), source)
+    if env is not None and record.env is not None and record.env != env:
+        raise InputError(source, f"the plan is of {stack_name(env)}; pass the record of "
+                                 f"{json.dumps(env)}, found {json.dumps(record.env)}",
+                         field="env")
+    note = "" if record.changes is not None else (
+        f"Adoption record {code(source)} has no `changes` list (written before version 2)")
+    return Adoption(
+        source=source,
+        found=True,
+        changes=tuple(Announced(e.address, e.attribute, e.steps) for e in record.changes or ()),
+        kept=tuple(Kept(e.address, e.attribute, e.steps, e.value, e.has_value)
+                   for e in record.kept or ()),
+        note=note,
+    )
 
 
 def covers(steps: Steps, path: AttrPath) -> bool:
@@ -200,22 +206,6 @@ def covers(steps: Steps, path: AttrPath) -> bool:
             return False
         position += 1
     return True
-
-
-def _kind(value: Any) -> str:
-    """A JSON type name for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    names = {dict: "an object", list: "a list", str: "a string"}
-    return names.get(type(value), "a number")
-
-
-def _shown_value(value: Any) -> str:
-    """``a number (3)``: the JSON type and the value, cut short, for one-line errors."""
-    text = json.dumps(value, ensure_ascii=False)
-    return f"{_kind(value)} ({text if len(text) <= 60 else text[:57] + '...'})"
 
 
 # --- the first-plan review -------------------------------------------------------------------
@@ -272,7 +262,7 @@ def attribute_changes(rc: ResourceChange) -> list[AttrChange]:
         # `after` leaves unknown values out; one absent from `before` too is found here.
         if not any(path[: len(p)] == p for p in seen):
             sensitive = marked(rc.before_sensitive, path) or marked(rc.after_sensitive, path)
-            changes.append(AttrChange(path, _value_at(rc.before, path), None,
+            changes.append(AttrChange(path, value_at(rc.before, path), None,
                                       sensitive=sensitive, unknown=True))
     masked = [
         AttrChange(c.path, c.before, c.after, sensitive=True, unknown=c.unknown)
@@ -296,17 +286,6 @@ def _true_paths(tree: Any, path: AttrPath = ()) -> Iterator[AttrPath]:
     elif isinstance(tree, list):
         for index, item in enumerate(tree):
             yield from _true_paths(item, (*path, index))
-
-
-def _value_at(value: Any, path: AttrPath) -> Any:
-    for step in path:
-        if isinstance(value, dict) and isinstance(step, str):
-            value = value.get(step)
-        elif isinstance(value, list) and isinstance(step, int) and step < len(value):
-            value = value[step]
-        else:
-            return None
-    return value
 
 
 def _path_key(path: AttrPath) -> tuple[tuple[int, int, str], ...]:

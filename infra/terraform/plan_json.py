@@ -1,11 +1,11 @@
 """Shared helpers for reading `terraform show -json PLANFILE` output.
 
-The format is Terraform's "JSON Output Format" (format_version 1.x; Terraform 1.6+ writes
-"1.2"). Per its compatibility rules we accept any 1.x minor version, ignore properties we
-do not know, and reject other major versions.
+`load_plan`/`parse_plan` validate the document against its typed model
+(``infra.terraform.plan_model``) and keep what the lifecycle tools use as a frozen `Plan`;
+the rest are the pure helpers they share on attribute paths, diffs and values.
 
-Everything here is pure except `load_plan`, which reads one file. Errors are `InputError`,
-whose message is one line naming the file and the reason.
+Everything here is pure except `load_plan`, which reads one file. Errors are
+``infra.errors.InputError``, one line naming the file, the field path and the value found.
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SUPPORTED_MAJOR = 1
+from infra.input_files import Location, read_json, validated
+from infra.terraform.plan_model import (
+    ConfigModule,
+    Configuration,
+    OutputChangeEntry,
+    PlanDocument,
+    ResourceChangeEntry,
+)
 
 # Terraform attribute paths: names for object attributes and map keys, ints for list items.
 AttrPath = tuple[str | int, ...]
@@ -29,25 +36,6 @@ _INSTANCE_KEY = re.compile(r'\[(?:\d+|"(?:[^"\\]|\\.)*")\]')
 SENSITIVE = "(sensitive)"
 UNKNOWN = "(known after apply)"
 ABSENT = "(absent)"
-
-
-KNOWN_ACTIONS: frozenset[tuple[str, ...]] = frozenset({
-    ("no-op",), ("create",), ("read",), ("update",), ("delete",),
-    ("delete", "create"), ("create", "delete"), ("forget",),
-})
-"""Every ``change.actions`` list Terraform's JSON output format documents
-(https://developer.hashicorp.com/terraform/internals/json-format, "Change Representation";
-``forget`` since Terraform 1.7's ``removed`` blocks). Anything else is unreadable input: a
-change whose action nobody knows must never drop silently out of the counts."""
-
-
-class InputError(Exception):
-    """A file this tool needs cannot be used; the message names the file and the reason."""
-
-    def __init__(self, source: str | Path, reason: str) -> None:
-        super().__init__(f"{source}: {reason}")
-        self.source = str(source)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -67,6 +55,8 @@ class ResourceChange:
     action_reason: str | None
     replace_paths: tuple[AttrPath, ...]
     previous_address: str | None
+    importing: bool = False
+    """The change imports the object (``change.importing``, Terraform 1.5+)."""
 
     @property
     def action(self) -> str:
@@ -98,6 +88,9 @@ class OutputChange:
     name: str
     actions: tuple[str, ...]
     sensitive: bool
+    after: Any = None
+    after_unknown: Any = None
+    after_sensitive: Any = None
 
     @property
     def action(self) -> str:
@@ -117,6 +110,11 @@ class Plan:
     output_changes: tuple[OutputChange, ...]
     references: Mapping[str, frozenset[str]]
     errored: bool
+
+    @property
+    def imports(self) -> frozenset[str]:
+        """Addresses the plan imports (``change.importing``)."""
+        return frozenset(rc.address for rc in self.resource_changes if rc.importing)
 
     @property
     def kind(self) -> str:
@@ -160,189 +158,84 @@ def config_address(address: str) -> str:
 
 
 def load_plan(path: str | Path) -> Plan:
-    """Read and validate a plan JSON file; raise `InputError` saying why it is unusable."""
+    """Read and validate a plan JSON file; ``InputError`` saying why it is unusable."""
     return parse_plan(read_json(path), str(path))
 
 
-def read_json(path: str | Path) -> Any:
-    """Read a JSON file; raise `InputError` for a missing, unreadable or non-JSON file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, expected a JSON file") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8 text, expected JSON") from None
-    except OSError as err:
-        raise InputError(path, f"cannot read ({err.strerror})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(
-            path, f"not JSON (line {err.lineno} column {err.colno}: {err.msg})"
-        ) from None
-
-
 def parse_plan(data: Any, source: str) -> Plan:
-    """Validate decoded plan JSON and keep the parts the lifecycle tools use."""
-    if not isinstance(data, dict):
-        raise InputError(source, f"not a plan JSON: top level is {_kind(data)}, expected object")
-    version = data.get("format_version")
-    if version is None:
-        raise InputError(
-            source, "not a plan JSON: no format_version (expected `terraform show -json PLANFILE`)"
-        )
-    _check_format_version(version, source)
-    for key, kind in (("terraform_version", str), ("errored", bool)):
-        if key in data and not isinstance(data[key], kind):
-            raise InputError(source, _wrong_type(key, data[key], kind))
-    plan_keys = ("planned_values", "resource_changes", "resource_drift", "output_changes")
-    if not any(key in data for key in plan_keys):
-        hint = " (this looks like state output)" if "values" in data else ""
-        raise InputError(
-            source,
-            f"not a plan JSON: none of {', '.join(plan_keys)}{hint}; "
-            "run `terraform show -json PLANFILE`",
-        )
-    outputs = data.get("output_changes")
-    outputs = {} if outputs is None else outputs
-    if not isinstance(outputs, dict):
-        raise InputError(source, f"output_changes is {_kind(outputs)}, expected object")
+    """Validate decoded plan JSON (``PlanDocument``) and keep the parts the tools use."""
+    document = validated(PlanDocument, data, source, context=lambda loc: _address_at(data, loc))
     return Plan(
         source=source,
-        format_version=version,
-        terraform_version=str(data.get("terraform_version", "unknown")),
-        resource_drift=_parse_changes(data, "resource_drift", source),
-        resource_changes=_parse_changes(data, "resource_changes", source),
-        output_changes=tuple(
-            _parse_output(name, entry, source) for name, entry in sorted(outputs.items())
-        ),
-        references=_collect_references(data.get("configuration")),
-        errored=data.get("errored") is True,
+        format_version=document.format_version,
+        terraform_version=document.terraform_version,
+        resource_drift=tuple(_resource_change(e) for e in document.resource_drift or ()),
+        resource_changes=tuple(_resource_change(e) for e in document.resource_changes or ()),
+        output_changes=tuple(_output_change(name, entry) for name, entry
+                             in sorted((document.output_changes or {}).items())),
+        references=_collect_references(document.configuration),
+        errored=document.errored,
     )
 
 
-def _kind(value: Any) -> str:
-    """A JSON type name for error messages."""
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
-    if value is None:
-        return "null"
-    return names.get(type(value), "a number")
+def _address_at(data: Any, loc: Location) -> str:
+    """The address of the resource change a problem is in ("" elsewhere), for the message."""
+    if len(loc) < 2 or loc[0] not in ("resource_changes", "resource_drift"):
+        return ""
+    try:
+        address = data[loc[0]][loc[1]]["address"]
+    except (KeyError, IndexError, TypeError):
+        return ""
+    return address if isinstance(address, str) else ""
 
 
-def _wrong_type(where: str, value: Any, kind: type) -> str:
-    expected = {str: "a string", bool: "a boolean", list: "a list", dict: "an object"}[kind]
-    return f"{where} is {_kind(value)} ({json.dumps(value)}), expected {expected}"
-
-
-def _check_format_version(version: Any, source: str) -> None:
-    """Accept the string "1.x"; anything else is a format this parser was not written for."""
-    if not isinstance(version, str):
-        # Terraform writes a string; a number such as 1.2 is not what `terraform show` wrote.
-        raise InputError(source, _wrong_type("format_version", version, str)
-                         + ' such as "1.2"')
-    match = re.fullmatch(r"(\d+)\.(\d+)", version)
-    if match is None:
-        raise InputError(source, f"unsupported format_version {version!r} (expected 1.x)")
-    if int(match.group(1)) != SUPPORTED_MAJOR:
-        raise InputError(
-            source, f"unsupported format_version {version} (this tool reads {SUPPORTED_MAJOR}.x)"
-        )
-
-
-def _parse_changes(data: dict[str, Any], key: str, source: str) -> tuple[ResourceChange, ...]:
-    """Parse a list of resource-change objects, naming the bad entry when one is malformed."""
-    entries = data.get(key)
-    entries = [] if entries is None else entries
-    if not isinstance(entries, list):
-        raise InputError(source, f"{key} is {_kind(entries)}, expected a list")
-    return tuple(
-        _parse_change(entry, f"{key}[{index}]", source) for index, entry in enumerate(entries)
-    )
-
-
-def _parse_change(entry: Any, where: str, source: str) -> ResourceChange:
-    """Parse one resource-change object."""
-    if not isinstance(entry, dict):
-        raise InputError(source, f"{where} is {_kind(entry)}, expected object")
-    for field in ("address", "type", "name"):
-        if not isinstance(entry.get(field), str) or not entry[field]:
-            raise InputError(source, f"{where}: missing or empty {field!r}")
-    change = entry.get("change")
-    if not isinstance(change, dict):
-        raise InputError(source, f"{where} ({entry['address']}): missing 'change' object")
-    actions = _check_actions(change.get("actions"), f"{where} ({entry['address']}): change.actions",
-                             source)
-    for key in ("mode", "previous_address", "action_reason"):
-        if entry.get(key) is not None and not isinstance(entry[key], str):
-            raise InputError(source, _wrong_type(f"{where} ({entry['address']}).{key}",
-                                                 entry[key], str))
-    if entry.get("mode") not in (None, "managed", "data"):
-        raise InputError(source, f"{where} ({entry['address']}).mode: unknown value "
-                                 f"{json.dumps(entry['mode'])}; expected \"managed\" or \"data\"")
-    replace_paths = change.get("replace_paths") or []
-    if not isinstance(replace_paths, list):
-        raise InputError(source, _wrong_type(f"{where} ({entry['address']}).change.replace_paths",
-                                             replace_paths, list))
+def _resource_change(entry: ResourceChangeEntry) -> ResourceChange:
+    change = entry.change
     return ResourceChange(
-        address=entry["address"],
-        resource_type=entry["type"],
-        name=entry["name"],
-        mode=str(entry.get("mode", "managed")),
-        actions=actions,
-        before=change.get("before"),
-        after=change.get("after"),
-        after_unknown=change.get("after_unknown"),
-        before_sensitive=change.get("before_sensitive"),
-        after_sensitive=change.get("after_sensitive"),
-        action_reason=entry.get("action_reason"),
-        replace_paths=tuple(tuple(p) for p in replace_paths if isinstance(p, list)),
-        previous_address=entry.get("previous_address"),
+        address=entry.address,
+        resource_type=entry.type,
+        name=entry.name,
+        mode=entry.mode or "managed",
+        actions=tuple(change.actions),
+        before=change.before,
+        after=change.after,
+        after_unknown=change.after_unknown,
+        before_sensitive=change.before_sensitive,
+        after_sensitive=change.after_sensitive,
+        action_reason=entry.action_reason,
+        replace_paths=tuple(tuple(p) for p in change.replace_paths or ()),
+        previous_address=entry.previous_address,
+        importing=change.importing is not None,
     )
 
 
-def _parse_output(name: str, entry: Any, source: str) -> OutputChange:
-    """Parse one `output_changes` value."""
-    if not isinstance(entry, dict):
-        raise InputError(source, _wrong_type(f"output_changes.{name}", entry, dict))
-    actions = _check_actions(entry.get("actions"), f"output_changes.{name}.actions", source)
-    sensitive = bool(entry.get("before_sensitive")) or bool(entry.get("after_sensitive"))
-    return OutputChange(name=name, actions=actions, sensitive=sensitive)
+def _output_change(name: str, entry: OutputChangeEntry) -> OutputChange:
+    return OutputChange(
+        name=name,
+        actions=tuple(entry.actions),
+        sensitive=bool(entry.before_sensitive) or bool(entry.after_sensitive),
+        after=entry.after,
+        after_unknown=entry.after_unknown,
+        after_sensitive=entry.after_sensitive,
+    )
 
 
-def _check_actions(actions: Any, where: str, source: str) -> tuple[str, ...]:
-    """``actions`` as a tuple when it is one of ``KNOWN_ACTIONS``; ``InputError`` otherwise."""
-    if actions is None:
-        raise InputError(source, f"{where} is missing, expected a list such as [\"update\"]")
-    if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
-        raise InputError(source, _wrong_type(where, actions, list) + " of action names")
-    if tuple(actions) not in KNOWN_ACTIONS:
-        known = ", ".join(json.dumps(list(a)) for a in sorted(KNOWN_ACTIONS))
-        raise InputError(source, f"{where}: unknown actions {json.dumps(actions)}; Terraform "
-                                 f"writes one of {known}")
-    return tuple(actions)
-
-
-def _collect_references(configuration: Any) -> dict[str, frozenset[str]]:
+def _collect_references(configuration: Configuration | None) -> dict[str, frozenset[str]]:
     """Map each configured resource address to every address its expressions reference."""
     found: dict[str, frozenset[str]] = {}
-    if isinstance(configuration, dict):
-        _walk_module(configuration.get("root_module"), "", found)
+    if configuration is not None and configuration.root_module is not None:
+        _walk_module(configuration.root_module, "", found)
     return found
 
 
-def _walk_module(module: Any, prefix: str, found: dict[str, frozenset[str]]) -> None:
+def _walk_module(module: ConfigModule, prefix: str, found: dict[str, frozenset[str]]) -> None:
     """Collect references of one configuration module and, recursively, its module calls."""
-    if not isinstance(module, dict):
-        return
-    for resource in module.get("resources") or []:
-        if isinstance(resource, dict) and isinstance(resource.get("address"), str):
-            refs = {prefix + ref for ref in _references_in(resource.get("expressions"))}
-            found[prefix + resource["address"]] = frozenset(refs)
-    for call_name, call in (module.get("module_calls") or {}).items():
-        if isinstance(call, dict):
-            _walk_module(call.get("module"), f"{prefix}module.{call_name}.", found)
+    for resource in module.resources:
+        refs = {prefix + ref for ref in _references_in(resource.expressions)}
+        found[prefix + resource.address] = frozenset(refs)
+    for call_name, call in module.module_calls.items():
+        if call.module is not None:
+            _walk_module(call.module, f"{prefix}module.{call_name}.", found)
 
 
 def _references_in(expressions: Any) -> Iterator[str]:
@@ -381,6 +274,18 @@ def marked(tree: Any, path: AttrPath) -> bool:
         else:
             return False
     return node is True
+
+
+def value_at(value: Any, path: AttrPath) -> Any:
+    """The value at ``path`` in a resource value; None where the path leads nowhere."""
+    for step in path:
+        if isinstance(value, dict) and isinstance(step, str):
+            value = value.get(step)
+        elif isinstance(value, list) and isinstance(step, int) and step < len(value):
+            value = value[step]
+        else:
+            return None
+    return value
 
 
 def diff_values(

@@ -38,26 +38,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.errors import InputError
 from infra.live.adopt_record import ADOPTION_DIR
 from infra.terraform.drift import DATA_STORE_TYPES, RUNTIME_TYPES, cell, code, is_iam
 from infra.terraform.first_plan import (
     NO_RECORD,
     NOT_ANNOUNCED,
     FirstPlanReview,
-    _value_at,
     find_adoption,
     review_first_plan,
 )
 from infra.terraform.plan_json import (
     AttrPath,
-    InputError,
     Plan,
     ResourceChange,
     format_path,
     load_plan,
     marked,
-    read_json,
     render_value,
+    value_at,
 )
 
 COLUMNS = ("create", "update", "replace", "delete")
@@ -67,6 +66,7 @@ USAGE = "usage: python -m infra.plan_summary [--adoption FILE] PLAN_JSON"
 EXIT_OK = 0
 EXIT_UNREADABLE = 1
 EXIT_UNANNOUNCED = 2
+
 
 @dataclass(frozen=True)
 class Row:
@@ -78,11 +78,6 @@ class Row:
     resource_type: str
     why: str
     warning: str
-
-
-# --- the adoption record ---------------------------------------------------------------------
-
-
 
 
 def warning_for(rc: ResourceChange) -> str:
@@ -105,7 +100,8 @@ def grant_of(before: Any) -> str:
     members = before.get("members")
     if isinstance(before.get("member"), str):
         members = [before["member"]]
-    shown = ", ".join(code(str(m)) for m in members) if isinstance(members, list) and members         else ""
+    shown = ", ".join(code(str(m)) for m in members) if isinstance(members, list) and members \
+        else ""
     if not isinstance(role, str) and not shown:
         return ""
     text = f": {code(role)}" if isinstance(role, str) else ":"
@@ -116,8 +112,8 @@ def forced_by(rc: ResourceChange, path: AttrPath) -> str:
     """``path: `before` → `after` ``: an attribute forcing replacement and its two values
     (sensitive ones as `(sensitive)`, unknown ones as `(known after apply)`)."""
     sensitive = marked(rc.before_sensitive, path) or marked(rc.after_sensitive, path)
-    before = render_value(_value_at(rc.before, path), sensitive=sensitive, limit=80)
-    after = render_value(_value_at(rc.after, path), sensitive=sensitive,
+    before = render_value(value_at(rc.before, path), sensitive=sensitive, limit=80)
+    after = render_value(value_at(rc.after, path), sensitive=sensitive,
                          unknown=marked(rc.after_unknown, path), limit=80)
     return f"{format_path(path)}: {code(before)} → {code(after)}"
 
@@ -133,16 +129,6 @@ def why(rc: ResourceChange) -> str:
     if rc.previous_address:
         parts.append(f"moved from {rc.previous_address}")
     return "; ".join(parts)
-
-
-def importing(data: object) -> frozenset[str]:
-    """Addresses the plan imports (``resource_changes[].change.importing``, Terraform 1.5+)."""
-    entries = data.get("resource_changes") if isinstance(data, dict) else None
-    return frozenset(
-        e["address"] for e in entries or []
-        if isinstance(e, dict) and isinstance(e.get("address"), str)
-        and isinstance(e.get("change"), dict) and e["change"].get("importing") is not None
-    )
 
 
 def rows(plan: Plan, imports: frozenset[str] = frozenset()) -> list[Row]:
@@ -214,10 +200,10 @@ def render_review(review: FirstPlanReview) -> list[str]:
     return lines
 
 
-def render(plan: Plan, imports: frozenset[str] = frozenset(),
-           review: FirstPlanReview | None = None) -> str:
-    """The Markdown summary; ``imports``: addresses the plan imports (see ``importing``);
-    ``review``: the first-plan review (default: reviewed as having no adoption record)."""
+def render(plan: Plan, review: FirstPlanReview | None = None) -> str:
+    """The Markdown summary; ``review``: the first-plan review (default: reviewed as having no
+    adoption record)."""
+    imports = plan.imports
     changes = rows(plan, imports)
     if review is None:
         review = review_first_plan(plan, imports, NO_RECORD)
@@ -245,11 +231,11 @@ def render(plan: Plan, imports: frozenset[str] = frozenset(),
         return "\n".join([*lines, "", "No changes.", ""])
     columns = ("import", *COLUMNS) if imports else COLUMNS
     lines += ["", "| component | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    per_component = Counter((r.component, r.action) for r in changes)
-    per_component.update(r.component for r in changes if r.address in imports)
+    per_action = Counter((r.component, r.action) for r in changes)
+    imported = Counter(r.component for r in changes if r.address in imports)
     for component in sorted({r.component for r in changes}):
-        counts = " | ".join(str(per_component[component] if a == "import"
-                                else per_component[component, a]) for a in columns)
+        counts = " | ".join(str(imported[component] if a == "import"
+                                else per_action[component, a]) for a in columns)
         lines.append(f"| {cell(component)} | {counts} |")
     lines += ["", "| | component | action | address | why |", "|---|---|---|---|---|"]
     for r in changes:
@@ -307,15 +293,14 @@ def main(argv: Sequence[str] | None = None, adoption_dir: Path = ADOPTION_DIR) -
     plan_path, option = parsed
     try:
         plan = load_plan(plan_path)
-        imports = importing(read_json(plan_path))
         # Only a plan that imports is checked against a record: a later plan never reads it.
         adoption = (find_adoption(plan_path, option, adoption_dir)
-                    if imports or option is not None else NO_RECORD)
+                    if plan.imports or option is not None else NO_RECORD)
     except InputError as err:
         print(f"plan_summary: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
-    review = review_first_plan(plan, imports, adoption)
-    sys.stdout.write(render(plan, imports, review))
+    review = review_first_plan(plan, plan.imports, adoption)
+    sys.stdout.write(render(plan, review))
     if review.unannounced:
         print(f"plan_summary: {unannounced_line(review)}", file=sys.stderr)
         return EXIT_UNANNOUNCED

@@ -3,8 +3,11 @@
     python -m infra.tf {plan,apply,drift} --env ENV [--outdir cdktf.out] [--synth]
 
 Works in ``<outdir>/stacks/pipeline-<env>`` (``make synth`` writes it). Each command prints
-one line per step; Terraform's own output goes to a log file beside the plan
-(``init.log``, ``plan.log``, ``apply.log``, ``drift.log``), named when a step fails.
+one line per step. Terraform runs with ``-json`` (its machine-readable UI,
+``infra.terraform.tf_ui``); what it said goes to a log file beside the plan (``init.log``,
+``plan.log``, ``apply.log``, ``drift.log``: one readable line per message, the raw JSON lines
+in ``<log>.jsonl``), named when a step fails. The steps themselves are in
+``infra.terraform.tf_steps``.
 
 plan   ``terraform init``, ``terraform plan -out=plan.tfplan``, ``terraform show -json`` into
        ``plan.json``, then ``python -m infra.plan_summary plan.json`` (Markdown, also saved as
@@ -31,8 +34,9 @@ PATH or no Google credentials can be found locally (checked without network:
 ``GOOGLE_APPLICATION_CREDENTIALS``, ``GOOGLE_CREDENTIALS``, ``GOOGLE_OAUTH_ACCESS_TOKEN``,
 ``CLOUDSDK_AUTH_ACCESS_TOKEN``, or the gcloud ADC file); only then ``--synth`` synthesizes
 the environment's stack (``make plan`` and ``make drift`` pass it), and a missing stack
-folder is refused. When ``terraform init`` fails (provider download, state bucket) it
-prints Terraform's reason on one line.
+folder is refused. When a Terraform step fails (provider download, state bucket, an invalid
+configuration) it prints Terraform's first error on one line (``summary: detail
+(file:line)``), then every further error on a line of its own.
 """
 
 from __future__ import annotations
@@ -41,224 +45,34 @@ import argparse
 import hashlib
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+from pydantic import BaseModel
 
 from infra.cli import Parser, UsageError, add_env_argument
+from infra.errors import InputError
+from infra.input_files import STRICT, read_json, validated
 from infra.paths import DEFAULT_OUTDIR, REPO_ROOT, stack_dir
+from infra.terraform.plan_json import Plan, load_plan
+from infra.terraform.tf_steps import (
+    JSON_FLAG,
+    Refusal,
+    Runner,
+    StepFailed,
+    Workspace,
+    check_stack,
+    credentials_source,
+    find_terraform,
+)
 
-ADC_FILE = Path(".config") / "gcloud" / "application_default_credentials.json"
-"""gcloud's Application Default Credentials, relative to the home (or ``CLOUDSDK_CONFIG``)."""
-
-TOKEN_VARIABLES = ("GOOGLE_OAUTH_ACCESS_TOKEN", "CLOUDSDK_AUTH_ACCESS_TOKEN")
-"""Access tokens the google provider (first) and gcloud-style tooling (second) accept."""
+__all__ = ["Refusal", "StepFailed", "Workspace", "main", "plan_fingerprint"]
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_BOX = "╷│╵"
-_APPLY_DONE = re.compile(r"^Apply complete! Resources: .*$", re.MULTILINE)
-
-
-class Refusal(Exception):
-    """A precondition is not met; the message is the one line to print (with the fix)."""
-
-
-class StepFailed(Exception):
-    """A command failed; the message is the one line to print."""
-
-
-@dataclass(frozen=True)
-class Workspace:
-    """The files of one environment's stack folder."""
-
-    env: str
-    stack_dir: Path
-
-    @property
-    def stack_json(self) -> Path:
-        return self.stack_dir / "cdk.tf.json"
-
-    def file(self, name: str) -> Path:
-        return self.stack_dir / name
-
-    def shown(self, name: str) -> str:
-        """A path as the user should read it: relative to the repo when it is inside it."""
-        path = self.file(name)
-        try:
-            return str(path.relative_to(Path.cwd()))
-        except ValueError:
-            return str(path)
-
-
-# --- preconditions ---------------------------------------------------------------------------
-
-
-def find_terraform(environ: Mapping[str, str]) -> str:
-    """The terraform executable on ``environ['PATH']``; ``Refusal`` when there is none."""
-    found = shutil.which("terraform", path=environ.get("PATH", ""))
-    if found is None:
-        raise Refusal("terraform is not on PATH; install Terraform 1.11 "
-                      "(https://developer.hashicorp.com/terraform/install) and retry")
-    return found
-
-
-def check_stack(ws: Workspace) -> None:
-    """``Refusal`` when the stack has not been synthesized."""
-    if not ws.stack_json.is_file():
-        raise Refusal(f"stack folder {ws.stack_dir} has no cdk.tf.json; "
-                      f"run `make synth` first")
-
-
-def credentials_source(environ: Mapping[str, str], home: Path) -> str:
-    """Where Google credentials would come from, without using the network.
-
-    Returns a short description of the first source found; raises ``Refusal`` when there
-    is none, or when ``GOOGLE_APPLICATION_CREDENTIALS`` names a file that does not exist
-    (every Google client would fail on it, whatever else is set).
-    """
-    key_file = environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
-    if key_file:
-        if not Path(key_file).is_file():
-            raise Refusal(f"GOOGLE_APPLICATION_CREDENTIALS points to {key_file}, which does not "
-                          "exist; fix the path or unset it")
-        return f"GOOGLE_APPLICATION_CREDENTIALS ({key_file})"
-    if environ.get("GOOGLE_CREDENTIALS", "").strip():
-        return "GOOGLE_CREDENTIALS"
-    for name in TOKEN_VARIABLES:
-        if environ.get(name, "").strip():
-            return name
-    config_dir = environ.get("CLOUDSDK_CONFIG")
-    adc = (Path(config_dir) / ADC_FILE.name) if config_dir else home / ADC_FILE
-    if adc.is_file():
-        return f"gcloud application default credentials ({adc})"
-    raise Refusal("no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS, "
-                  "GOOGLE_OAUTH_ACCESS_TOKEN or CLOUDSDK_AUTH_ACCESS_TOKEN, or run "
-                  "`gcloud auth application-default login` (CI: google-github-actions/auth "
-                  "with Workload Identity Federation)")
-
-
-# --- running steps ---------------------------------------------------------------------------
-
-
-def terraform_reason(stderr: str) -> str:
-    """Terraform's first error as one line: ``summary: first paragraph of the detail``.
-
-    Works on colored and ``-no-color`` output alike; adds ``(+N more errors)`` when
-    Terraform reported several. Falls back to the last non-empty line.
-    """
-    lines = [_ANSI.sub("", line).strip().lstrip(_BOX).strip() for line in stderr.splitlines()]
-    starts = [i for i, line in enumerate(lines) if line.startswith("Error: ")]
-    if not starts:
-        rest = [line for line in lines if line]
-        return rest[-1] if rest else "no error output"
-    first = starts[0]
-    summary = lines[first].removeprefix("Error: ").strip()
-    end = starts[1] if len(starts) > 1 else len(lines)
-    paragraphs: list[list[str]] = [[]]
-    for line in lines[first + 1:end]:
-        if line:
-            paragraphs[-1].append(line)
-        elif paragraphs[-1]:
-            paragraphs.append([])
-    location = detail = ""
-    for para in filter(None, paragraphs):
-        if para[0].startswith("on ") and not location:
-            location = para[0].rstrip(":")
-            continue
-        detail = " ".join(para)
-        break
-    reason = summary + (f": {detail}" if detail else "") + (f" ({location})" if location else "")
-    if len(starts) > 1:
-        reason += f" (+{len(starts) - 1} more error{'s' if len(starts) > 2 else ''})"
-    return reason
-
-
-class Runner:
-    """Runs the steps of one command in the stack folder, one printed line per step."""
-
-    def __init__(self, ws: Workspace, terraform: str, out: TextIO) -> None:
-        self.ws = ws
-        self.terraform = terraform
-        self.out = out
-
-    def say(self, text: str) -> None:
-        print(f"tf: {text}", file=self.out, flush=True)
-
-    def _start(self, label: str) -> float:
-        print(f"tf: {label} …", end="", file=self.out, flush=True)
-        return time.monotonic()
-
-    def _end(self, started: float, note: str = "") -> None:
-        print(f" ok ({time.monotonic() - started:.1f}s){note}", file=self.out, flush=True)
-
-    def terraform_step(self, args: Sequence[str], log: str, label: str | None = None,
-                       ok_codes: Sequence[int] = (0,),
-                       context: str = "") -> subprocess.CompletedProcess[str]:
-        """Run ``terraform ARGS``; keep stdout+stderr in ``log``; ``StepFailed`` otherwise.
-
-        ``context`` (default none) is said after "failed" to explain what the step needs.
-        """
-        shown = label or "terraform " + " ".join(a for a in args if a != "-no-color")
-        started = self._start(shown)
-        proc = subprocess.run([self.terraform, *args], cwd=self.ws.stack_dir, text=True,
-                              capture_output=True, check=False)
-        self.ws.file(log).write_text(proc.stdout + proc.stderr)
-        if proc.returncode not in ok_codes:
-            print(" failed", file=self.out, flush=True)
-            reason = terraform_reason(proc.stderr or proc.stdout)
-            raise StepFailed(f"{shown} failed{context}: {reason} "
-                             f"(full output: {self.ws.shown(log)})")
-        note = ""
-        if args and args[0] == "apply":
-            done = _APPLY_DONE.search(proc.stdout)
-            note = f": {done.group(0)}" if done else ""
-        self._end(started, note)
-        return proc
-
-    def init(self) -> None:
-        self.terraform_step(["init", "-input=false", "-no-color"], "init.log",
-                            context=" (it downloads the google provider and opens the "
-                                    "state bucket)")
-
-    def show_json(self, plan_file: str, json_file: str) -> None:
-        label = f"terraform show -json {plan_file} > {json_file}"
-        started = self._start(label)
-        proc = subprocess.run([self.terraform, "show", "-no-color", "-json", plan_file],
-                              cwd=self.ws.stack_dir, text=True, capture_output=True, check=False)
-        if proc.returncode != 0:
-            print(" failed", file=self.out, flush=True)
-            raise StepFailed(f"{label} failed: {terraform_reason(proc.stderr)}")
-        self.ws.file(json_file).write_text(proc.stdout)
-        self._end(started)
-
-    def python_tool(self, module: str, json_file: str, report: str,
-                    ok_codes: Sequence[int] = (0,)) -> int:
-        """Run ``python -m MODULE JSON_FILE``; save its Markdown in ``report`` and print it."""
-        label = f"python -m {module} {json_file} > {report}"
-        started = self._start(label)
-        path = self.ws.file(json_file)
-        arg = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
-        proc = subprocess.run([sys.executable, "-m", module, arg], cwd=REPO_ROOT, text=True,
-                              capture_output=True, check=False)
-        if proc.returncode not in ok_codes:
-            print(" failed", file=self.out, flush=True)
-            message = proc.stderr.strip().splitlines()
-            raise StepFailed(f"{label} failed (exit {proc.returncode}): "
-                             f"{message[-1] if message else 'no output'}")
-        self.ws.file(report).write_text(proc.stdout)
-        self._end(started)
-        print(file=self.out)
-        self.out.write(proc.stdout)
-        return proc.returncode
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -273,15 +87,15 @@ def _mask(value: Any, sensitive: Any) -> Any:
     if sensitive is True:
         return "(sensitive)"
     if isinstance(value, dict):
-        marks = sensitive if isinstance(sensitive, dict) else {}
-        return {k: _mask(v, marks.get(k)) for k, v in value.items()}
+        by_key = sensitive if isinstance(sensitive, dict) else {}
+        return {k: _mask(v, by_key.get(k)) for k, v in value.items()}
     if isinstance(value, list):
-        marks = sensitive if isinstance(sensitive, list) else []
-        return [_mask(v, marks[i] if i < len(marks) else None) for i, v in enumerate(value)]
+        by_index = sensitive if isinstance(sensitive, list) else []
+        return [_mask(v, by_index[i] if i < len(by_index) else None) for i, v in enumerate(value)]
     return value
 
 
-def plan_fingerprint(plan: Any) -> tuple[str, int]:
+def plan_fingerprint(plan: Plan) -> tuple[str, int]:
     """``("sha256:…", number of changes)`` of what a ``terraform show -json`` plan would do.
 
     Covers every resource and output change except no-ops and data reads: address,
@@ -289,24 +103,29 @@ def plan_fingerprint(plan: Any) -> tuple[str, int]:
     the replace paths. Two plans with the same fingerprint make the same changes, whatever
     the state looked like before; a change of a sensitive value alone is not seen.
     """
-    changes: list[dict[str, Any]] = []
-    entries = [(rc.get("address"), rc.get("change")) for rc in plan.get("resource_changes") or []]
-    entries += [(f"output.{name}", change)
-                for name, change in (plan.get("output_changes") or {}).items()]
-    for address, change in entries:
-        change = change or {}
-        actions = change.get("actions") or []
-        if actions in (["no-op"], ["read"]):
-            continue
-        changes.append({
-            "address": address, "actions": actions,
-            "after": _mask(change.get("after"), change.get("after_sensitive")),
-            "after_unknown": change.get("after_unknown"),
-            "replace_paths": change.get("replace_paths") or [],
-        })
+    changes: list[dict[str, Any]] = [
+        {"address": rc.address, "actions": list(rc.actions),
+         "after": _mask(rc.after, rc.after_sensitive), "after_unknown": rc.after_unknown,
+         "replace_paths": [list(path) for path in rc.replace_paths]}
+        for rc in plan.resource_changes]
+    changes += [
+        {"address": f"output.{oc.name}", "actions": list(oc.actions),
+         "after": _mask(oc.after, oc.after_sensitive), "after_unknown": oc.after_unknown,
+         "replace_paths": []}
+        for oc in plan.output_changes]
+    changes = [c for c in changes if c["actions"] not in (["no-op"], ["read"])]
     changes.sort(key=lambda c: str(c["address"]))
     blob = json.dumps(changes, sort_keys=True, separators=(",", ":"))
     return f"sha256:{hashlib.sha256(blob.encode()).hexdigest()}", len(changes)
+
+
+class PlanMeta(BaseModel):
+    """``plan.meta.json``: what ``plan`` planned, read by ``apply`` before it applies."""
+
+    model_config = STRICT
+
+    env: str
+    stack_sha256: str
 
 
 EXIT_UNANNOUNCED = 2
@@ -318,13 +137,13 @@ def do_plan(runner: Runner) -> int:
     ws = runner.ws
     digest = stack_digest(ws)
     runner.init()
-    runner.terraform_step(["plan", "-input=false", "-no-color", "-out=plan.tfplan"], "plan.log")
+    runner.terraform_step(["plan", "-input=false", JSON_FLAG, "-out=plan.tfplan"], "plan.log")
     try:
         runner.show_json("plan.tfplan", "plan.json")
         try:
-            fingerprint, count = plan_fingerprint(json.loads(ws.file("plan.json").read_text()))
-        except (json.JSONDecodeError, AttributeError) as err:
-            raise StepFailed(f"{ws.shown('plan.json')} is not a plan JSON: {err}") from None
+            fingerprint, count = plan_fingerprint(load_plan(ws.shown("plan.json")))
+        except InputError as err:
+            raise StepFailed(str(err)) from None
         ws.file("plan.fingerprint").write_text(f"{fingerprint}\n")
         runner.say(f"{count} change{'' if count == 1 else 's'}, fingerprint "
                    f"{fingerprint[:19]}… in {ws.shown('plan.fingerprint')}")
@@ -355,14 +174,14 @@ def check_saved_plan(ws: Workspace) -> None:
     meta_file = ws.file("plan.meta.json")
     if meta_file.is_file():
         try:
-            meta = json.loads(meta_file.read_text())
-        except json.JSONDecodeError:
-            raise Refusal(f"{ws.shown('plan.meta.json')} is not JSON; run "
-                          f"`make plan ENV={ws.env}` again") from None
-        if meta.get("env") != ws.env:
-            raise Refusal(f"the saved plan is for env {meta.get('env')!r}, not {ws.env!r}; run "
+            meta = validated(PlanMeta, read_json(ws.shown("plan.meta.json")),
+                             ws.shown("plan.meta.json"))
+        except InputError as err:
+            raise Refusal(f"{err}; run `make plan ENV={ws.env}` again") from None
+        if meta.env != ws.env:
+            raise Refusal(f"the saved plan is for env {meta.env!r}, not {ws.env!r}; run "
                           f"`make plan ENV={ws.env}`")
-        if meta.get("stack_sha256") != stack_digest(ws):
+        if meta.stack_sha256 != stack_digest(ws):
             raise Refusal(f"the stack changed since the plan was made ({ws.stack_json.name} "
                           f"differs); run `make plan ENV={ws.env}` and review it again")
         return
@@ -374,7 +193,7 @@ def check_saved_plan(ws: Workspace) -> None:
 def do_apply(runner: Runner) -> int:
     ws = runner.ws
     runner.init()
-    runner.terraform_step(["apply", "-input=false", "-no-color", "plan.tfplan"], "apply.log",
+    runner.terraform_step(["apply", "-input=false", JSON_FLAG, "plan.tfplan"], "apply.log",
                           label="terraform apply -input=false plan.tfplan")
     runner.say(f"applied the reviewed plan to {ws.env}; check it live with "
                f"`make verify ENV={ws.env}`")
@@ -386,7 +205,7 @@ def do_drift(runner: Runner) -> int:
     runner.init()
     # -detailed-exitcode: 0 no changes, 2 changes (drift) present; both are success here.
     runner.terraform_step(["plan", "-refresh-only", "-detailed-exitcode", "-input=false",
-                           "-no-color", "-out=drift.tfplan"], "drift.log", ok_codes=(0, 2))
+                           JSON_FLAG, "-out=drift.tfplan"], "drift.log", ok_codes=(0, 2))
     runner.show_json("drift.tfplan", "drift.json")
     code = runner.python_tool("infra.drift", "drift.json", "drift.md", ok_codes=(0, 2, 3))
     verdict = {0: "no drift", 2: "drift", 3: "critical drift"}[code]
@@ -427,16 +246,16 @@ def record_result(ws: Workspace, command: str, code: int) -> None:
 def synthesize(runner: Runner, outdir: Path) -> None:
     """``python -m infra.main --env ENV``; ``StepFailed`` with its last error line."""
     label = f"synth pipeline-{runner.ws.env}"
-    started = runner._start(label)
+    started = runner.start(label)
     proc = subprocess.run([sys.executable, "-m", "infra.main", "--quiet", "--env",
                            runner.ws.env, "--outdir", str(outdir)], cwd=REPO_ROOT, text=True,
                           capture_output=True, check=False)
     if proc.returncode != 0:
-        print(" failed", file=runner.out, flush=True)
+        runner.failed()
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         raise StepFailed(f"{label} failed (exit {proc.returncode}): "
                          f"{lines[-1] if lines else 'no output'}")
-    runner._end(started)
+    runner.end(started)
 
 
 
@@ -444,18 +263,18 @@ def preflight(runner: Runner) -> None:
     """``python -m infra.live.preflight --env ENV --live``: the APIs the plan reads through and
     the Slack token's secret exist (``StepFailed`` with its first line otherwise)."""
     label = "python -m infra.live.preflight --live"
-    started = runner._start(label)
+    started = runner.start(label)
     proc = subprocess.run([sys.executable, "-m", "infra.live.preflight", "--env", runner.ws.env,
                            "--live"], cwd=REPO_ROOT, text=True, capture_output=True,
                           check=False)
     if proc.returncode != 0:
-        print(" failed", file=runner.out, flush=True)
+        runner.failed()
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         for line in lines[1:]:
             print(line, file=sys.stderr)
         raise StepFailed(f"{label} failed (exit {proc.returncode}): "
                          f"{lines[0] if lines else 'no output'}")
-    runner._end(started)
+    runner.end(started)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -512,14 +331,20 @@ def run(command: str, ws: Workspace, synth_outdir: Path | None,
         print(f"tf: refused: {err}", file=sys.stderr)
         return EXIT_REFUSED
     except StepFailed as err:
-        print(f"tf: error: {err}", file=sys.stderr)
+        report(err)
         return EXIT_REFUSED
     runner.say(f"{command} {ws.env} in {ws.shown('.')} (credentials: {source})")
     try:
         return COMMANDS[command](runner)
     except StepFailed as err:
-        print(f"tf: error: {err}", file=sys.stderr)
+        report(err)
         return EXIT_REFUSED
+
+
+def report(err: StepFailed) -> None:
+    """The failure line on stderr, and each of its details on a line of its own."""
+    for line in (f"error: {err}", *err.details):
+        print(f"tf: {line}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -99,9 +99,6 @@ class FakeProject:
         """The resource (or policy) no longer exists: its read answers ``None``."""
         del self.answers[folder][self._key(folder, short)]
 
-    def shorts(self, folder: str) -> list[str]:
-        return sorted(name.rsplit("/", 1)[-1] for name in self.answers[folder])
-
     def messages(self) -> Iterator[tuple[str, str, JSON]]:
         """Every stored answer as (folder, full name, answer)."""
         for folder in FOLDERS:
@@ -112,8 +109,7 @@ class FakeProject:
 
     def _read(self, folder: str, name: str) -> JSON | None:
         self.calls[(folder, name)] += 1
-        data = self.answers[folder].get(name)
-        return copy.deepcopy(data) if data is not None else None
+        return copy.deepcopy(self.answers[folder].get(name))
 
     def get_service(self, name: str) -> JSON | None:
         return self._read("services", name)

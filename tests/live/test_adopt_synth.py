@@ -20,7 +20,7 @@ from infra.model.pipeline import load
 from infra.model.provider.resources import KINDS
 from infra.stackjson.stack import StackJson
 from infra.terraform.plan_json import parse_plan
-from infra.terraform.plan_summary import importing, render
+from infra.terraform.plan_summary import render
 
 REC = Path(__file__).parent / "recorded" / "adoption"
 PROD = get_env("prod")
@@ -198,10 +198,12 @@ def test_the_plan_summary_counts_imports_and_warns_on_replace_while_importing() 
         change("google_bigquery_dataset.dataset_raw__dataset", ["update"], True),
     ]}
     plan = parse_plan(data, "plan.json")
-    text = render(plan, importing(data))
+    assert plan.imports == {"google_pubsub_topic.phase4_trigger__topic",
+                            "google_bigquery_dataset.dataset_raw__dataset"}
+    text = render(plan)
     assert "**2 to import, 0 to create, 1 to update" in text
     assert "destroys or replaces while it imports" not in text
     data["resource_changes"].append(  # type: ignore[union-attr]
         change("google_bigquery_dataset.dataset_analytics__dataset", ["delete", "create"], True))
-    text = render(parse_plan(data, "plan.json"), importing(data))
+    text = render(parse_plan(data, "plan.json"))
     assert "⚠ this plan destroys or replaces while it imports" in text

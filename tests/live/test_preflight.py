@@ -92,7 +92,8 @@ def test_an_unreadable_inventory_is_exit_1(tmp_path: Path,
     path.write_text("{")
     assert main(["--env", "prod", "--inventory", str(path)]) == 1
     [line] = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"preflight: {path}: the inventory is not valid JSON")
+    assert line == f"preflight: {path}: not JSON (line 1 column 2: Expecting property name " \
+                   "enclosed in double quotes)"
 
 
 def test_live_mode_asks_service_usage_and_secret_manager(

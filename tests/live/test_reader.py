@@ -155,6 +155,12 @@ class FakeSession:
     def __init__(self):
         self.requests = []
 
+    def get(self, url):
+        return self.request("GET", url)
+
+    def post(self, url, json=None):
+        return self.request("POST", url, json)
+
     def request(self, method, url, json=None):
         self.requests.append((method, url, json))
         url, _, query = url.partition("?")

@@ -256,7 +256,7 @@ class FakeSession:
 def session(monkeypatch):
     def use(answer: object) -> FakeSession:
         fake = FakeSession(answer)
-        monkeypatch.setattr(rest_config, "_session", lambda: fake)
+        monkeypatch.setattr(rest_config, "authorized_session", lambda: fake)
         return fake
     return use
 

@@ -11,7 +11,6 @@ its boundaries in `test_reader.py`.
 """
 
 import json
-import sys
 from collections import Counter
 from dataclasses import replace
 
@@ -22,121 +21,28 @@ from google.iam.v1 import policy_pb2
 from google.protobuf import json_format
 
 from infra.live import verify
-from infra.live.reader import ReadError, proto_to_dict
-from infra.live.verify import ROLE_KINDS, Verifier
+from infra.live.reader import proto_to_dict
+from infra.live.verify import Verifier
 from infra.model.envs import get_env
 from infra.model.pipeline import load
-from infra.model.wiring import INVOKER, PUBSUB_AGENT, Target, derive
+from infra.model.wiring import derive
 from tests.live.fake_project import PROJECT_NUMBER, FakeProject
 from tests.live.inventories import CLEAN
-
-PROD = get_env("prod")
-WIRING = derive(load(), PROD)
-
-AGENT = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
-OLD_SYSTEM = ("removed", "deploy-path", "release-path")
-
-# Where verify reads the IAM policy of each kind of grant target (a function's service and a
-# Cloud Run service alike: the service's policy).
-POLICY_FOLDERS = {"run.service": "service_iam", "function.service": "service_iam",
-                  "pubsub.topic": "topic_iam", "pubsub.subscription": "subscription_iam",
-                  "iam.serviceAccount": "service_account_iam", "bigquery.dataset": "datasets",
-                  "project": "project_iam", "storage.bucket": "bucket_iam"}
-
-
-def account_id(member: str) -> str:
-    return "pubsub-agent" if member == PUBSUB_AGENT else member.split(":")[-1].split("@")[0]
-
-
-def wiring_subjects(w=WIRING) -> list[tuple[str, str]]:
-    """(kind, subject) of every check of the wiring, in verify's order."""
-    return [*(("service", s) for s in w.services), *(("function", f) for f in w.functions),
-            *(("trigger", t.function) for t in w.triggers),
-            *(("subscription", e.subscription) for e in w.edges),
-            *((ROLE_KINDS.get(g.role, "iam"), f"{account_id(g.member)} → {g.target.name}")
-              for g in w.grants)]
-
-
-def agent_grants(w=WIRING) -> int:
-    return sum(1 for g in w.grants if g.member == PUBSUB_AGENT)
-
-
-def run_verifier(reader, capsys, env=PROD):
-    code = Verifier(load(), env, reader, CLEAN).run(sys.stdout)
-    lines = capsys.readouterr().out.splitlines()
-    return code, lines
-
-
-def fails(lines):
-    return [line for line in lines if line.startswith("FAIL")]
-
-
-def checks(lines):
-    return [line for line in lines if line.startswith(("OK", "FAIL"))]
-
-
-def subject_of(line: str) -> tuple[str, str]:
-    """``OK   invoker      a → b: ...`` → ``("invoker", "a → b")``."""
-    kind, rest = line[5:].split(" ", 1)
-    return kind, rest.strip().split(": ", 1)[0]
-
-
-# --- the broken projects: one thing broken on a copy of the healthy one -------------------
-
-
-def invoker_stripped_by_redeploy(p: FakeProject) -> None:
-    """The orchestrator's Cloud Run IAM policy after a `gcloud functions deploy` reset it: no
-    `roles/run.invoker` for its trigger identity (failure 1 of the seeds)."""
-    p.put("service_iam", "phase3-to-phase4-orchestrator", {"version": 1, "etag": "BwYkq3Yx0aE="})
-
-
-def publisher_missing(p: FakeProject) -> None:
-    """`nba-phase4-trigger`'s policy after a `set-iam-policy` kept only a viewer."""
-    p.put("topic_iam", "nba-phase4-trigger", {"version": 1, "etag": "BwY23x2mRg==", "bindings": [
-        {"role": "roles/pubsub.viewer", "members": ["group:nba-platform-oncall@example.com"]}]})
-
-
-def token_creator_missing(p: FakeProject) -> None:
-    """The Pub/Sub agent lost token creator on `nba-push-phase2-to-phase3`."""
-    p.put("service_account_iam",
-          "nba-push-phase2-to-phase3@nba-props-platform.iam.gserviceaccount.com",
-          {"version": 1, "etag": "BwY06x2mRg=="})
-
-
-def endpoint_wrong(p: FakeProject) -> None:
-    """`nba-phase3-analytics-sub` pushes to `/process-date-range` instead of `/process`."""
-    def wrong(sub):
-        sub["push_config"]["push_endpoint"] = sub["push_config"]["push_endpoint"].replace(
-            "/process", "/process-date-range")
-
-    p.edit("subscriptions", "nba-phase3-analytics-sub", wrong)
-
-
-def function_not_active(p: FakeProject) -> None:
-    """The orchestrator's last deploy `FAILED` with "Container Healthcheck failed … PORT=8080"
-    (failure 3 of the seeds)."""
-    def failed(fn):
-        fn["state"] = "FAILED"
-        fn["state_messages"] = [{
-            "severity": "ERROR", "type_": "CloudRunServiceUpdate",
-            "message": "Could not create or update Cloud Run service "
-                       "phase3-to-phase4-orchestrator, Container Healthcheck failed. Revision "
-                       "'phase3-to-phase4-orchestrator-00008-vuh' is not ready and cannot serve "
-                       "traffic. The user-provided container failed to start and listen on the "
-                       "port defined provided by the PORT=8080 environment variable within the "
-                       "allocated timeout."}]
-
-    p.edit("functions", "phase3-to-phase4-orchestrator", failed)
-
-
-BROKEN = {f.__name__: f for f in (invoker_stripped_by_redeploy, publisher_missing,
-                                  token_creator_missing, endpoint_wrong, function_not_active)}
-
-
-def broken(project: FakeProject, name: str) -> FakeProject:
-    BROKEN[name](project)
-    return project
-
+from tests.live.verify_support import (
+    AGENT,
+    BROKEN,
+    OLD_SYSTEM,
+    POLICY_FOLDERS,
+    PROD,
+    WIRING,
+    agent_grants,
+    broken,
+    checks,
+    fails,
+    run_verifier,
+    subject_of,
+    wiring_subjects,
+)
 
 # --- the healthy project and the seeds' failures ----------------------------------------
 
@@ -312,251 +218,6 @@ def test_every_answer_is_a_real_api_message(healthy_prod, variant):
         assert proto_to_dict(message) == data, name
     assert set(seen) == set(POLICY_FOLDERS.values()) | {"services", "functions",
                                                          "subscriptions", "projects"}
-
-
-# --- broken variants built in the test ---------------------------------------------------
-
-
-def test_missing_subscription_is_not_found(project, capsys):
-    project.drop("subscriptions", "nba-phase5-predictions-sub")
-    code, lines = run_verifier(project, capsys)
-    assert code == 1
-    assert fails(lines) == [
-        "FAIL subscription nba-phase5-predictions-sub: not found in project nba-props-platform; "
-        "fix: the stack declares it: run `make plan ENV=prod` and `make apply ENV=prod`"
-    ]
-
-
-def test_default_compute_identity_on_a_push_edge_fails(project, capsys):
-    compute = f"{PROJECT_NUMBER}-compute@developer.gserviceaccount.com"
-
-    def use_compute(sub):
-        sub["push_config"]["oidc_token"]["service_account_email"] = compute
-
-    project.edit("subscriptions", "nba-phase2-raw-sub", use_compute)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
-    assert (f"FAIL subscription nba-phase2-raw-sub: OIDC identity is {compute}, expected "
-            "nba-push-phase1-to-phase2@nba-props-platform.iam.gserviceaccount.com") in line
-
-
-def test_dead_letter_policy_is_checked(project, capsys):
-    def no_dead_letter(sub):
-        del sub["dead_letter_policy"]
-
-    project.edit("subscriptions", "nba-phase4-precompute-sub", no_dead_letter)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
-    assert ("dead-letter topic is unset, expected "
-            "projects/nba-props-platform/topics/nba-phase4-precompute-sub-dlq") in line
-
-
-def test_service_not_ready_names_the_condition(project, capsys):
-    def failed(svc):
-        svc["terminal_condition"] = {"type_": "Ready", "state": "CONDITION_FAILED",
-                                     "message": "Revision 'x' is not ready"}
-
-    project.edit("services", "prediction-worker", failed)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
-    assert line.startswith("FAIL service      prediction-worker: not ready (CONDITION_FAILED: "
-                           "Revision 'x' is not ready); fix: read the revision logs")
-
-
-def test_public_service_fails(project, capsys):
-    def public(policy):
-        policy["bindings"] = [{"role": "roles/run.invoker", "members": ["allUsers"]}]
-
-    project.edit("service_iam", "nba-phase1-scrapers", public)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
-    assert line.startswith("FAIL service      nba-phase1-scrapers: public: roles/run.invoker "
-                           "for allUsers; fix: remove the public binding")
-
-
-def test_invoker_only_under_a_condition_fails(project, capsys):
-    def conditional(policy):
-        policy["bindings"][0]["condition"] = {"title": "office-hours",
-                                              "expression": "request.time.getHours() < 18"}
-
-    project.edit("service_iam", "prediction-worker", conditional)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
-    assert "only under an IAM condition on Cloud Run service prediction-worker" in line
-
-
-@pytest.mark.parametrize("condition", [None, {"title": "any", "expression": "true"}])
-def test_the_builders_object_grant_outside_its_condition_fails(project, capsys, condition):
-    """Held project-wide without the source-bucket condition (or under another one): the
-    build identity could write the raw files; verify names the condition it needs."""
-
-    def widen(policy):
-        for b in policy["bindings"]:
-            if b["role"] == "roles/storage.objectUser":
-                b.pop("condition")
-                if condition:
-                    b["condition"] = condition
-
-    project.edit("project_iam", "nba-props-platform", widen)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
-    assert "roles/storage.objectUser for serviceAccount:nba-fn-builder@" in line
-    assert "not under its condition (resource.name.startsWith(" in line
-
-
-@pytest.mark.parametrize(("folder", "file", "drop", "failed"), [
-    ("subscription_iam", "nba-phase4-precompute-sub", AGENT,
-     "FAIL subscriber   pubsub-agent → nba-phase4-precompute-sub: roles/pubsub.subscriber for "
-     f"{AGENT} missing on subscription nba-phase4-precompute-sub; needed: Pub/Sub "
-     "acknowledges dead-lettered messages of nba-phase4-precompute-sub"),
-    ("subscription_iam", "nba-phase2-raw-sub-dlq-sub",
-     "serviceAccount:nba-fn-canary@nba-props-platform.iam.gserviceaccount.com",
-     "FAIL subscriber   nba-fn-canary → nba-phase2-raw-sub-dlq-sub: roles/pubsub.subscriber "
-     "for serviceAccount:nba-fn-canary@nba-props-platform.iam.gserviceaccount.com missing on "
-     "subscription nba-phase2-raw-sub-dlq-sub; needed: pipeline-canary peeks at "
-     "nba-phase2-raw-sub-dlq-sub to report failing pushes"),
-    ("topic_iam", "nba-phase3-analytics-sub-dlq", AGENT,
-     "FAIL publisher    pubsub-agent → nba-phase3-analytics-sub-dlq: roles/pubsub.publisher "
-     f"for {AGENT} missing on topic nba-phase3-analytics-sub-dlq; needed: "
-     "nba-phase3-analytics-sub dead-letters to nba-phase3-analytics-sub-dlq"),
-    ("project_iam", "nba-props-platform",
-     "serviceAccount:nba-fn-orch-p3p4@nba-props-platform.iam.gserviceaccount.com",
-     "FAIL datastore    nba-fn-orch-p3p4 → nba-props-platform: roles/datastore.user for "
-     "serviceAccount:nba-fn-orch-p3p4@nba-props-platform.iam.gserviceaccount.com missing on "
-     "project nba-props-platform; needed: phase3-to-phase4-orchestrator tracks completions "
-     "in Firestore"),
-    ("bucket_iam", "nba-props-platform-nba-raw",
-     "serviceAccount:nba-run-p1-scrapers@nba-props-platform.iam.gserviceaccount.com",
-     "FAIL iam          nba-run-p1-scrapers → nba-props-platform-nba-raw: "
-     "roles/storage.objectUser for serviceAccount:nba-run-p1-scrapers@nba-props-platform.iam."
-     "gserviceaccount.com missing on bucket nba-props-platform-nba-raw; needed: "
-     "nba-phase1-scrapers writes (and overwrites) nba-props-platform-nba-raw"),
-])
-def test_each_missing_grant_fails_alone(project, capsys, folder, file, drop, failed):
-    def without(policy):
-        for binding in policy["bindings"]:
-            binding["members"] = [m for m in binding["members"] if m != drop]
-
-    project.edit(folder, file, without)
-    code, lines = run_verifier(project, capsys)
-    assert code == 1
-    [line] = fails(lines)
-    assert line.startswith(f"{failed}; fix: the stack declares it"), line
-
-
-def test_missing_data_editor_on_a_dataset_fails(project, capsys):
-    def without_writer(dataset):
-        dataset["access"] = [a for a in dataset["access"] if "userByEmail" not in a]
-
-    project.edit("datasets", "nba_orchestration", without_writer)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
-    assert line.startswith(
-        "FAIL data-editor  nba-fn-orch-p3p4 → nba_orchestration: roles/bigquery.dataEditor for "
-        "serviceAccount:nba-fn-orch-p3p4@nba-props-platform.iam.gserviceaccount.com missing on "
-        "dataset nba_orchestration; needed: phase3-to-phase4-orchestrator dual-writes "
-        "phase_completions; fix: the stack declares it: run `make plan ENV=prod` and "
-        "`make apply ENV=prod`"), line
-    assert "emergency" not in line
-
-
-def test_dataset_writer_in_iam_form_or_reader_role(project, capsys):
-    """An entry in IAM form counts; a reader role where the wiring wants a writer does not."""
-
-    def iam_form(dataset):
-        for a in dataset["access"]:
-            if a.get("userByEmail", "").startswith("nba-run-p2-raw@"):
-                a["role"] = "roles/bigquery.dataEditor"
-
-    def reader(dataset):
-        for a in dataset["access"]:
-            if a.get("userByEmail", "").startswith("nba-run-p3-analytics@"):
-                a["role"] = "READER"
-
-    project.edit("datasets", "nba_raw", iam_form)
-    project.edit("datasets", "nba_analytics", reader)
-    _, lines = run_verifier(project, capsys)
-    assert [line.split(":")[0] for line in fails(lines)] == [
-        "FAIL data-editor  nba-run-p3-analytics → nba_analytics"]
-
-
-def test_agent_of_another_project_does_not_count(project, capsys):
-    def other_number(data):
-        data["name"] = "projects/111111111111"
-
-    project.edit("projects", "nba-props-platform", other_number)
-    _, lines = run_verifier(project, capsys)
-    agent_fails = [line for line in fails(lines) if "pubsub-agent →" in line]
-    assert len(agent_fails) == len(fails(lines)) == agent_grants()
-    assert all("service-111111111111@gcp-sa-pubsub" in line for line in agent_fails)
-
-
-def test_missing_project_makes_the_agent_grants_uncheckable(project, capsys):
-    project.drop("projects", "nba-props-platform")
-    _, lines = run_verifier(project, capsys)
-    assert len(fails(lines)) == agent_grants()
-    assert all("cannot check: project nba-props-platform not found, so the Pub/Sub agent's "
-               "project number is unknown" in line for line in fails(lines))
-
-
-def test_missing_dead_letter_subscription_fails_its_reader_grant(project, capsys):
-    project.drop("subscription_iam", "nba-phase5-predictions-sub-dlq-sub")
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
-    assert line.startswith("FAIL subscriber   nba-fn-canary → nba-phase5-predictions-sub-dlq-sub: "
-                           "cannot check: subscription nba-phase5-predictions-sub-dlq-sub not "
-                           "found; fix: the stack declares it")
-
-
-def test_missing_function_fails_its_dependent_edges(project, capsys):
-    project.drop("functions", "phase3-to-phase4-orchestrator")
-    _, lines = run_verifier(project, capsys)
-    assert [line.split(":")[0] for line in fails(lines)] == [
-        "FAIL function     phase3-to-phase4-orchestrator",
-        "FAIL trigger      phase3-to-phase4-orchestrator",
-        "FAIL invoker      nba-trg-orch-p3p4 → phase3-to-phase4-orchestrator",
-    ]
-    assert all("function phase3-to-phase4-orchestrator not found" in line
-               or "not found in projects/" in line for line in fails(lines))
-
-
-def test_unreadable_policy_fails_with_the_permission_fix(healthy_prod, capsys):
-    service = "nba-phase3-analytics-processors"
-
-    class Denied(FakeProject):
-        def get_service_iam_policy(self, name):
-            if name.endswith(f"/{service}"):
-                self.calls[("service_iam", name)] += 1
-                raise ReadError(f"reading IAM policy of {name}: 403 Permission "
-                                "'run.services.getIamPolicy' denied")
-            return super().get_service_iam_policy(name)
-
-    reader = Denied(PROD, healthy_prod.copy().answers)
-    code, lines = run_verifier(reader, capsys)
-    assert code == 1
-    failed = fails(lines)
-    # the service itself and every invoker on it (its push identity, the jobs calling it)
-    invokers = [g for g in WIRING.grants if g.target == Target("run.service", service)]
-    assert [g.role for g in invokers] == [INVOKER] * len(invokers) and len(invokers) >= 2
-    assert [line.split(":")[0] for line in failed] == [
-        f"FAIL service      {service}",
-        *(f"FAIL invoker      {account_id(g.member)} → {service}" for g in invokers)]
-    assert all("could not read: reading IAM policy" in line and
-               "fix: give the verifying identity roles/run.viewer on nba-props-platform" in line
-               for line in failed)
-    assert max(reader.calls.values()) == 1
-
-
-def test_unreadable_topic_policy_names_the_pubsub_viewer_role(healthy_prod, capsys):
-    class Denied(FakeProject):
-        def get_topic_iam_policy(self, name):
-            raise ReadError(f"reading IAM policy of {name}: 403 Permission "
-                            "'pubsub.topics.getIamPolicy' denied")
-
-    _, lines = run_verifier(Denied(PROD, healthy_prod.copy().answers), capsys)
-    assert len(fails(lines)) == sum(1 for g in WIRING.grants if g.target.kind == "pubsub.topic")
-    assert all("give the verifying identity roles/pubsub.viewer" in line
-               for line in fails(lines))
 
 
 # --- expectations come from the wiring ----------------------------------------------------

@@ -3,12 +3,13 @@ read from recorded inventories and trigger lists (``recorded/adoption/``), with 
 the project the healthy one generated from the stack (``tests/live/fake_project.py``)."""
 
 import sys
+from pathlib import Path
 
 import pytest
 from google.api_core.exceptions import PermissionDenied
 
 from infra.live import verify
-from infra.live.adopt_inputs import load_inventory, load_triggers
+from infra.live.adopt_inputs import load_inventory, load_triggers, parse_inventory
 from infra.live.adopt_report import plan_adoption
 from infra.live.inventory import InventoryReader
 from infra.live.verify import Verifier
@@ -60,7 +61,10 @@ def test_a_clean_project_passes_the_old_system_checks(project, capsys):
     assert code == 0
     assert [line.split()[:2] for line in lines] == [
         ["OK", "removed"], ["OK", "deploy-path"], ["OK", "release-path"]]
-    assert "58 live resources and 2 build triggers read" in lines[0]
+    resources, triggers = CLEAN.read(PROD)
+    live = [x for x in parse_inventory(resources, Path("clean"), PROD.project_id)
+            if not x.foreign]
+    assert f"{len(live)} live resources and {len(triggers)} build triggers read" in lines[0]
 
 
 def test_regional_triggers_are_read_in_the_envs_region(project, capsys):
@@ -101,4 +105,6 @@ def test_a_malformed_api_answer_cannot_be_verified(project, capsys):
     reader = InventoryReader(lambda p: [{"name": "x"}], CLEAN.triggers)
     code = verify.main(["--env", "prod"], reader=project, inventory=reader)
     [err] = capsys.readouterr().err.splitlines()
-    assert code == 2 and "entry [0] has no string 'assetType'" in err
+    assert code == 2 and err == ("verify: could not verify the old system: <Cloud Asset "
+                                 "inventory of nba-props-platform>: [0].name: expected a full "
+                                 "resource name //<service>.googleapis.com/..., found 'x'")

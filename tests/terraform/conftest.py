@@ -1,4 +1,5 @@
-"""Shared fixtures for the plan JSON lifecycle tools (drift review, plan summary).
+"""Shared fixtures for the plan JSON lifecycle tools (drift review, plan summary) and the
+Terraform wrapper (``fake``: the fake terraform of ``tests/terraform/fake_terraform.py``).
 
 Helpers that need pytest's machinery (tmp paths, capture) are fixtures here; plain values
 the tests share (fixture addresses, the CLI run tuple) are in ``tests/terraform/support.py``.
@@ -6,12 +7,15 @@ the tests share (fixture addresses, the CLI run tuple) are in ``tests/terraform/
 
 import copy
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.terraform.fake_terraform import CREDENTIAL_VARIABLES, FakeTerraform
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -74,3 +78,17 @@ def write_json(tmp_path: Path) -> Callable[..., Path]:
 def no_ignores(write_json: Callable[..., Path]) -> Path:
     """An empty ignore file, so tests do not depend on the checked-in one."""
     return write_json({"ignore": []}, "no-ignores.json")
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """A fake terraform first on PATH, an empty HOME, and an access token as credentials."""
+    fake = FakeTerraform(tmp_path)
+    monkeypatch.setenv("PATH", f"{fake.bin}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("FAKE_TF_LOG", str(fake.log))
+    monkeypatch.setenv("FAKE_TF_ANSWERS", str(fake.answers))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for name in CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.test-token")
+    return fake

@@ -1,10 +1,10 @@
-"""Shared plan JSON helpers (`infra.plan_json`): paths, diffs, masking, references, parsing."""
+"""Shared plan JSON helpers (`infra.terraform.plan_json`): paths, diffs, masking, references, parsing."""
 
 import pytest
 
+from infra.errors import InputError
 from infra.terraform.plan_json import (
     AttrChange,
-    InputError,
     action_word,
     component_of,
     config_address,
