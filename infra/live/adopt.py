@@ -18,8 +18,8 @@ from pathlib import Path
 from infra.cli import Parser, UsageError, add_env_argument, fail
 from infra.errors import InputError
 from infra.live.adopt_inputs import load_inventory, load_triggers
-from infra.live.adopt_record import ADOPTION_DIR, record_path, render_record
 from infra.live.adopt_report import EXIT_BLOCKED, plan_adoption, render
+from infra.model.adoption import ADOPTION_DIR, record_path, render_record
 from infra.model.envs import get_env
 from infra.model.pipeline import load
 from infra.paths import DEFAULT_OUTDIR, stack_file

@@ -31,8 +31,8 @@ from typing import Any
 
 from infra.live.adopt_inputs import Live
 from infra.live.adopt_match import Blocked, Declared
-from infra.live.adopt_record import Change, Kept
 from infra.live.rest_config import MASK
+from infra.model.adoption import Change, Kept
 from infra.model.provider.attributes import API_VERSION, FACTS, AttributeFact, normalize_path
 from infra.stackjson.stack import StackJson
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.live.adopt_inputs import Live
-from infra.live.adopt_record import Import
+from infra.model.adoption import Import
 from infra.model.provider.resources import (
     EVENTARC_SUBSCRIPTION,
     FORCE_NEW,

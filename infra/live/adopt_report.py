@@ -22,8 +22,8 @@ from infra.live.adopt_findings import (
 )
 from infra.live.adopt_inputs import BuildTrigger, Live
 from infra.live.adopt_match import Blocked, Declared, declared_resources, match, owned
-from infra.live.adopt_record import Change, Import, Kept
 from infra.live.preflight import API_TYPE, from_inventory, problems
+from infra.model.adoption import Change, Import, Kept
 from infra.model.envs import EnvConfig
 from infra.model.manifest import Manifest
 from infra.model.naming import Names

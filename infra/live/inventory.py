@@ -42,8 +42,8 @@ from google.auth.exceptions import DefaultCredentialsError, RefreshError
 
 from infra.cli import Parser, UsageError, add_env_argument, fail, one_line
 from infra.live import rest_config
-from infra.live.adopt_record import ADOPTION_DIR, inventory_path, triggers_path
 from infra.live.rest_config import RestError, UnexpectedName
+from infra.model.adoption import ADOPTION_DIR, inventory_path, triggers_path
 from infra.model.apis import PIPELINE_APIS
 from infra.model.envs import EnvConfig, get_env
 

@@ -28,8 +28,8 @@ from typing import Any
 from infra.cli import Parser, UsageError, add_env_argument, fail, one_line
 from infra.errors import InputError
 from infra.live.adopt_inputs import Live, load_inventory
-from infra.live.adopt_record import inventory_path
 from infra.live.rest_config import authorized_session
+from infra.model.adoption import inventory_path
 from infra.model.apis import PIPELINE_APIS
 from infra.model.envs import EnvConfig, get_env
 

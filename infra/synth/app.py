@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cdktn import App
 
-from infra.live.adopt_record import ADOPTION_DIR, Record, load_record
+from infra.model.adoption import ADOPTION_DIR, Record, load_record
 from infra.model.envs import ENVS, get_env
 from infra.model.manifest import Manifest
 from infra.paths import BUNDLE_DIR, DEFAULT_OUTDIR, FUNCTIONS_DIR, stack_file

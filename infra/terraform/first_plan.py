@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, StringConstraints
 
 from infra.errors import InputError
 from infra.input_files import STRICT, read_json, validated
-from infra.live.adopt_record import ADOPTION_DIR, record_path
+from infra.model.adoption import ADOPTION_DIR, record_path
 from infra.paths import REPO_ROOT, stack_name
 from infra.terraform.drift import code
 from infra.terraform.plan_json import (

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.errors import InputError
-from infra.live.adopt_record import ADOPTION_DIR
+from infra.model.adoption import ADOPTION_DIR
 from infra.terraform.drift import DATA_STORE_TYPES, RUNTIME_TYPES, cell, code, is_iam
 from infra.terraform.first_plan import (
     NO_RECORD,

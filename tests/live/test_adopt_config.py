@@ -185,7 +185,7 @@ def test_a_record_carries_kept_values_changes_and_live_services(
 @pytest.fixture(scope="module")
 def adopted(configured: Adoption, tmp_path_factory: pytest.TempPathFactory) -> StackJson:
     """The prod stack synthesized with the configured inventory's adoption record."""
-    from infra.live.adopt_record import render_record
+    from infra.model.adoption import render_record
     from infra.synth.app import synthesize
 
     folder = tmp_path_factory.mktemp("adoption")

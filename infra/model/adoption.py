@@ -13,7 +13,8 @@ and what of their live configuration the stack keeps.
   names so the grant precedes the function's update.
 
 No file, or no entries: no imports, and the stack is exactly what it would be without
-adoption.
+adoption. It is model data: ``infra.live`` writes it and ``infra.synth`` reads it, so it sits
+below both.
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from pydantic import BaseModel, Field
+
+from infra.errors import InputError
+from infra.input_files import STRICT, read_json, validated
 from infra.paths import REPO_ROOT
 
 ADOPTION_DIR = REPO_ROOT / "infra" / "adoption"
 RECORD_VERSION = 2
-
-
-class RecordError(ValueError):
-    """An adoption record that cannot be used; the message names the file and the field."""
 
 
 @dataclass(frozen=True)
@@ -101,56 +103,66 @@ def render_record(env: str, project: str, imports: Sequence[Import],
     return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
 
-def load_imports(env: str, project: str, adoption_dir: Path = ADOPTION_DIR) -> Mapping[str, str]:
-    """Address → import id from ``<adoption_dir>/<env>.json``; empty when there is no file.
+class _ImportEntry(BaseModel):
+    model_config = STRICT
+    address: str
+    import_id: str = Field(min_length=1)
 
-    Raises ``RecordError`` naming the file and the field when it is unreadable, names another
-    project or env, or lists an address twice.
-    """
+
+class _KeptEntry(BaseModel):
+    model_config = STRICT
+    address: str
+    attribute: str
+    value: Any
+
+
+class _RecordFile(BaseModel):
+    """What the synth reads of ``infra/adoption/<env>.json`` (``render_record`` writes it)."""
+
+    model_config = STRICT
+    env: str
+    project: str
+    imports: list[_ImportEntry]
+    kept: list[_KeptEntry] = []
+    services: dict[str, str] = {}
+
+
+def load_imports(env: str, project: str, adoption_dir: Path = ADOPTION_DIR) -> Mapping[str, str]:
+    """Address → import id from ``<adoption_dir>/<env>.json``; empty when there is no file."""
     return load_record(env, project, adoption_dir).imports
 
 
 def load_record(env: str, project: str, adoption_dir: Path = ADOPTION_DIR) -> Record:
     """The whole record of ``env`` (imports, kept values, live services); an empty ``Record``
-    when there is no file. ``RecordError`` names the file and the field when it is unusable;
-    a record of version 1 (imports only) is read as such."""
+    when there is no file.
+
+    ``InputError`` names the file, the field path and the value when it is unreadable, of
+    another env or project, lists an address or a kept attribute twice, or keeps a value of a
+    resource it does not import.
+    """
     path = record_path(env, adoption_dir)
     if not path.is_file():
         return Record()
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordError(f"{path}: not readable JSON ({exc})") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("imports"), list):
-        raise RecordError(f"{path}: expected an object with an 'imports' list; re-run "
-                          "`make adopt`")
-    for key, want in (("env", env), ("project", project)):
-        if data.get(key) != want:
-            raise RecordError(f"{path}: {key} is {data.get(key)!r}, expected {want!r}")
+    data = validated(_RecordFile, read_json(path), path)
+    for name, found, want in (("env", data.env, env), ("project", data.project, project)):
+        if found != want:
+            raise InputError(path, f"expected {want!r}, found {found!r}", field=name)
     imports: dict[str, str] = {}
-    for i, entry in enumerate(data["imports"]):
-        address = entry.get("address") if isinstance(entry, dict) else None
-        import_id = entry.get("import_id") if isinstance(entry, dict) else None
-        if not isinstance(address, str) or not isinstance(import_id, str) or not import_id:
-            raise RecordError(f"{path}: imports[{i}] needs a string address and import_id")
-        if address in imports:
-            raise RecordError(f"{path}: imports[{i}].address {address} is listed twice")
-        imports[address] = import_id
+    for i, entry in enumerate(data.imports):
+        if entry.address in imports:
+            raise InputError(path, f"{entry.address} is listed twice", field=f"imports[{i}].address")
+        imports[entry.address] = entry.import_id
     kept: dict[str, dict[str, object]] = {}
-    for i, entry in enumerate(data.get("kept") or []):
-        address = entry.get("address") if isinstance(entry, dict) else None
-        attribute = entry.get("attribute") if isinstance(entry, dict) else None
-        if not isinstance(address, str) or not isinstance(attribute, str) or "value" not in entry:
-            raise RecordError(f"{path}: kept[{i}] needs a string address, a string attribute "
-                              "and a value")
-        if address not in imports:
-            raise RecordError(f"{path}: kept[{i}].address {address} is not imported; re-run "
-                              "`make adopt`")
-        if attribute in kept.setdefault(address, {}):
-            raise RecordError(f"{path}: kept[{i}] {address} {attribute} is listed twice")
-        kept[address][attribute] = entry["value"]
-    services = data.get("services") or {}
-    if not isinstance(services, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) and v for k, v in services.items()):
-        raise RecordError(f"{path}: services must map function addresses to service names")
-    return Record(imports, kept, dict(services))
+    for i, kept_entry in enumerate(data.kept):
+        if kept_entry.address not in imports:
+            raise InputError(path, f"{kept_entry.address} is not imported; re-run `make adopt`",
+                             field=f"kept[{i}].address")
+        if kept_entry.attribute in kept.setdefault(kept_entry.address, {}):
+            raise InputError(path, f"{kept_entry.address} {kept_entry.attribute} is listed twice",
+                             field=f"kept[{i}]")
+        kept[kept_entry.address][kept_entry.attribute] = kept_entry.value
+    for address, service in data.services.items():
+        if not service:
+            raise InputError(path, "expected the function's live service name, found ''",
+                             field=f"services.{address}")
+    return Record(imports, kept, dict(data.services))
