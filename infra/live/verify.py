@@ -53,10 +53,7 @@ from infra.live.verify_reads import (
     email,
     get_path,
 )
-from infra.model.envs import EnvConfig, get_env
-from infra.model.manifest import Manifest
-from infra.model.pipeline import load
-from infra.model.wiring import (
+from infra.model.access import (
     DATA_EDITOR,
     DATASTORE_USER,
     DATASTORE_VIEWER,
@@ -65,11 +62,12 @@ from infra.model.wiring import (
     SUBSCRIBER,
     TOKEN_CREATOR,
     Grant,
-    PushEdge,
     Target,
-    Trigger,
-    derive,
 )
+from infra.model.envs import EnvConfig, get_env
+from infra.model.manifest import Manifest
+from infra.model.pipeline import load
+from infra.model.wiring import PushEdge, Trigger, derive
 
 __all__ = ["CloudReader", "GoogleCloudReader", "ReadError", "Verifier", "main"]
 

@@ -21,8 +21,8 @@ from infra.live.rest_config import (
     service_state,
     service_url,
 )
+from infra.model.access import PRIMITIVE_ROLES
 from infra.model.provider.resources import KINDS
-from infra.model.wiring import PRIMITIVE_ROLES
 
 P = "nba-props-platform"
 
