@@ -127,11 +127,6 @@ class _RecordFile(BaseModel):
     services: dict[str, str] = {}
 
 
-def load_imports(env: str, project: str, adoption_dir: Path = ADOPTION_DIR) -> Mapping[str, str]:
-    """Address → import id from ``<adoption_dir>/<env>.json``; empty when there is no file."""
-    return load_record(env, project, adoption_dir).imports
-
-
 def load_record(env: str, project: str, adoption_dir: Path = ADOPTION_DIR) -> Record:
     """The whole record of ``env`` (imports, kept values, live services); an empty ``Record``
     when there is no file.

@@ -13,7 +13,7 @@ from infra.errors import InputError
 from infra.live import inventory
 from infra.live.adopt_inputs import load_inventory
 from infra.live.adopt_match import declared_resources, match
-from infra.model.adoption import Import, load_imports, render_record
+from infra.model.adoption import Import, load_record, render_record
 from infra.model.envs import get_env
 from infra.model.manifest import ManifestError
 from infra.model.naming import Names
@@ -145,7 +145,7 @@ def test_an_empty_record_synthesizes_the_stack_unchanged(synth_dir: Path,
 def test_a_broken_record_is_refused(tmp_path: Path, body: str, why: str) -> None:
     (tmp_path / "prod.json").write_text(body)
     with pytest.raises(InputError) as err:
-        load_imports("prod", P, tmp_path)
+        load_record("prod", P, tmp_path)
     assert why in str(err.value)
 
 

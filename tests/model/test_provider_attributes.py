@@ -16,16 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.model.provider.attributes import (
-    API_VERSION,
-    FACTS,
-    fact_for,
-    load,
-    normalize_path,
-    resettable,
-    set_paths,
-)
+from infra.model.provider.attributes import API_VERSION, FACTS, load, normalize_path, resettable
 from infra.stackjson.stack import Resource, StackJson
+from tests.model.provider_facts import fact_for, set_paths
 
 MIRROR = Path(os.environ.get("PROVIDER_SOURCE_MIRROR", "/work/.mirror"))
 REPOS = {"mmv1/": "GoogleCloudPlatform+magic-modules", "google/": "hashicorp+terraform-provider-google",
