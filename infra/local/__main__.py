@@ -20,15 +20,18 @@ import sys
 import threading
 from pathlib import Path
 
-from infra.cli import OneLineParser, add_env_argument
-from infra.local.drills import ALL_DRILLS
+from infra.cli import EXIT_USAGE, Parser, add_env_argument
+from infra.local.drill_names import ALL_DRILLS
 from infra.local.errors import LocalError
 from infra.local.runner import DEFAULT_WORKDIR, UpOptions, down, read_state, status, up
 
+TOOL = "local: error"
+"""How every error line starts; a bad command line (every subcommand's) exits ``EXIT_USAGE``."""
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m infra.local", description=__doc__, tool="local: error",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="python -m infra.local", description=__doc__, tool=TOOL, code=EXIT_USAGE,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -36,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="state, logs, bundles and records (default: .local/)")
         add_env_argument(p, default="dev", help="environment whose stack runs (default: dev)")
 
-    p_up = sub.add_parser("up", help="start the local pipeline", tool="local: error")
+    p_up = sub.add_parser("up", help="start the local pipeline", tool=TOOL, code=EXIT_USAGE)
     common(p_up)
     p_up.add_argument("--stack", type=Path, default=None,
                       help="synthesized stack "
@@ -49,20 +52,20 @@ def _parser() -> argparse.ArgumentParser:
                       help="do not fire scheduler jobs on their cron (run-job still works)")
     p_up.add_argument("--heap-mb", type=int, default=256, help="emulator JVM heap (default 256)")
     for name, text in (("down", "stop everything up started"), ("status", "what runs")):
-        common(sub.add_parser(name, help=text, tool="local: error"))
+        common(sub.add_parser(name, help=text, tool=TOOL, code=EXIT_USAGE))
     p_demo = sub.add_parser("demo", help="drive one game day and print its timeline",
-                            tool="local: error")
+                            tool=TOOL, code=EXIT_USAGE)
     common(p_demo)
     p_demo.add_argument("--date", default=None,
                         help="game date YYYY-MM-DD (default: today in America/New_York, or "
                              "the latest earlier date an earlier run has not used)")
     p_demo.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
-    p_job = sub.add_parser("run-job", help="fire a scheduler job now", tool="local: error")
+    p_job = sub.add_parser("run-job", help="fire a scheduler job now", tool=TOOL, code=EXIT_USAGE)
     common(p_job)
     p_job.add_argument("job", help="job name (with or without the sport prefix), its "
                                    "manifest key, or the target only it calls")
     p_drill = sub.add_parser("drill", help="re-enact each outage class and print what "
-                             "detected it", tool="local: error")
+                             "detected it", tool=TOOL, code=EXIT_USAGE)
     common(p_drill)
     p_drill.add_argument("names", nargs="*", metavar="NAME",
                          help="drills to run (default: all): " + ", ".join(ALL_DRILLS))
@@ -71,13 +74,13 @@ def _parser() -> argparse.ArgumentParser:
                               "(default: cdktf.out/stacks/pipeline-<env>/cdk.tf.json)")
     p_drill.add_argument("--heap-mb", type=int, default=256,
                          help="emulator JVM heap (default 256)")
-    p_serve = sub.add_parser("serve", help=argparse.SUPPRESS, tool="local: error")
+    p_serve = sub.add_parser("serve", help=argparse.SUPPRESS, tool=TOOL, code=EXIT_USAGE)
     p_serve.add_argument("--workdir", type=Path, required=True)
     return parser
 
 
 def _run_job(workdir: Path, name: str, env_name: str) -> int:
-    from infra.local.plan import find_job, job_keys
+    from infra.local.launch import find_job, job_keys
     from infra.local.runner import load_plan
     from infra.local.supervisor import JobCall, fire_job
     from infra.model.envs import get_env
@@ -108,7 +111,8 @@ def _say(line: str) -> None:
 def _drill(workdir: Path, env: str, stack: Path | None, names: list[str], heap_mb: int) -> int:
     """Start the emulators, run the drills on them, stop them; print the table."""
     from infra.local import emulators
-    from infra.local.drills import DrillOptions, run_drills, select, table
+    from infra.local.drill_names import select
+    from infra.local.drills import DrillOptions, run_drills, table
     from infra.local.runner import default_stack
 
     try:

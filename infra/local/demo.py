@@ -24,9 +24,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from infra.local.errors import LocalError
-from infra.local.pubsub_rest import PubSubRest
+from infra.local.pubsub import PubSub
 from infra.local.records import read_jsonl
 from infra.local.runner import DEFAULT_WORKDIR, read_state
+from infra.wait import WaitTimeout, wait_until
 
 Say = Callable[[str], None]
 POLL_S = 0.1
@@ -162,7 +163,7 @@ def run_demo(workdir: Path = DEFAULT_WORKDIR, game_date: str | None = None,
         "timestamp": dt.datetime.now(dt.UTC).isoformat(),
     }
     t0 = time.time()
-    ids = PubSubRest(state["pubsub_emulator_host"]).publish_json(topic, [message])
+    ids = PubSub(state["pubsub_emulator_host"]).publish_json(topic, [message])
     say(f"demo: game day {game_date} ({why}); published the Phase 1 completion to {topic} "
         f"(message {ids[0]}, correlation {correlation})")
     final = state["final_target"]
@@ -172,14 +173,16 @@ def run_demo(workdir: Path = DEFAULT_WORKDIR, game_date: str | None = None,
         return [r for r in fronts_records(state)
                 if r.get("game_date") == game_date and _epoch(r["ts"]) >= t0 - 1]
 
-    reached: dict[str, Any] | None = None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        reached = next((r for r in day_records() if r.get("target") == final
-                        and 200 <= int(r.get("status", 0)) < 300), None)
-        if reached is not None:
-            break
-        time.sleep(POLL_S)
+    def final_answer() -> dict[str, Any] | None:
+        return next((r for r in day_records() if r.get("target") == final
+                     and 200 <= int(r.get("status", 0)) < 300), None)
+
+    reached: dict[str, Any] | None
+    try:
+        reached = wait_until(final_answer, timeout=timeout, what=f"the prediction stage ({final})",
+                             interval=POLL_S)
+    except WaitTimeout:
+        reached = None  # the timeline below says where the day stalled
     records = day_records()
     say("")
     say(f"### Local pipeline day {game_date}")

@@ -1,12 +1,11 @@
 """What every drill shares: its options and result row, a deployed topology and the canary
 run against it on a simulated clock, driving a game day, and checking the canary's findings
-(``infra.local.drills`` runs the drills themselves)."""
+(``infra.local.drill_cases`` holds the drills themselves, ``infra.local.drills`` runs them)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from infra.local.demo import firestore_document
 from infra.local.errors import LocalError
-from infra.local.pubsub_rest import PubSubRest
+from infra.local.pubsub import PubSub
 from infra.local.records import read_jsonl
 from infra.local.runner import load_plan
 from infra.local.simulator import SimulatorSpec
@@ -34,12 +33,6 @@ WAIT_S = 30.0
 SETTLE_S = 1.0
 """After the trigger, how long a second one would take to show up."""
 CONCURRENT_DELIVERIES = 16
-
-CLEAN = "clean"
-CANARY_DRILLS = ("push-invoker", "trigger-invoker", "orchestrator-crash", "config-drift",
-                 "processor-never-reports", "duplicates", "baseline", "gameless", "backfill")
-MONITORING_DRILLS = ("canary-silenced", "scheduler-failures", "backlog-age")
-ALL_DRILLS = CANARY_DRILLS + MONITORING_DRILLS
 
 
 @dataclass(frozen=True)
@@ -95,8 +88,8 @@ class Deployed:
     canary: Canary | None = None
 
     @property
-    def pubsub(self) -> PubSubRest:
-        return PubSubRest(self.state["pubsub_emulator_host"])
+    def pubsub(self) -> PubSub:
+        return PubSub(self.state["pubsub_emulator_host"])
 
     @property
     def project(self) -> str:
@@ -107,8 +100,8 @@ class Deployed:
 
     def own_subscription(self, topic_short: str, label: str) -> str:
         path = f"projects/{self.project}/subscriptions/drill-{label}-{uuid.uuid4().hex[:8]}"
-        self.pubsub.create_subscription(path, {"topic": self.topic(topic_short),
-                                               "ackDeadlineSeconds": 60})
+        self.pubsub.create_subscription({"name": path, "topic": self.topic(topic_short),
+                                         "ack_deadline_seconds": 60})
         return path
 
     def document(self, path: str) -> dict[str, Any] | None:
@@ -138,7 +131,7 @@ class Canary:
 
     def __init__(self, deployed: Deployed, environment: Mapping[str, str], zone: str | None,
                  log_path: Path) -> None:
-        from google.cloud import firestore, pubsub_v1
+        from google.cloud import firestore
 
         from functions.pipeline_canary.announcements import PubSubFeed
         from functions.pipeline_canary.config import CanaryConfig
@@ -149,13 +142,14 @@ class Canary:
             env["CANARY_TIMEZONE"] = zone
         self.config = CanaryConfig.from_env(env)
         self.db = firestore.Client(project=deployed.project)
-        subscriber = pubsub_v1.SubscriberClient()
+        # The emulator's shared subscriber (``infra.local.pubsub``): the process keeps it.
+        subscriber = deployed.pubsub.clients.subscriber
         self.feed = PubSubFeed(subscriber)
         self.peek: Callable[[str], list[dict[str, Any]]] = (
             lambda path: peek_dead_letters(subscriber, path))
         self.log_path = log_path
         self.runs = 0
-        self._closers: list[Callable[[], Any]] = [self.db.close, subscriber.close]
+        self._closers: list[Callable[[], Any]] = [self.db.close]
 
     def close(self) -> None:
         for close in self._closers:
@@ -221,18 +215,6 @@ def pick_zone(configured: str, now: dt.datetime) -> tuple[str, bool]:
             or midnight - local < MIDNIGHT_MARGIN:
         return FALLBACK_ZONE, True
     return configured, False
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = WAIT_S) -> Any:
-    """Poll ``check`` until it returns something truthy; ``LocalError`` naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise LocalError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)
 
 
 # --------------------------------------------------------------------------- driving a day

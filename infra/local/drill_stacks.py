@@ -63,6 +63,8 @@ def remove_push_invoker(data: dict[str, Any], subscription: str) -> str:
     push = first(sub.body["push_config"])
     identity = stack.ref_address(first(push.get("oidc_token")).get("service_account_email"))
     target = next((a for a in stack.refs(push.get("push_endpoint"))), None)
+    if target is None:
+        raise LocalError(f"push subscription {subscription!r} pushes to no resource of the stack")
     members = data["resource"][RUN_IAM]
     doomed = [key for key, body in members.items()
               if stack.ref_address(body.get("name")) == target

@@ -21,14 +21,15 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.local import ports, procs
+from infra import ports
+from infra.local import procs
+from infra.wait import WaitTimeout, wait_until
 
 DEFAULT_SDK_ROOT = Path("/usr/lib/google-cloud-sdk")
 PUBSUB_LAUNCHER = Path("platform/pubsub-emulator/bin/cloud-pubsub-emulator")
@@ -173,8 +174,8 @@ def _spawn(
 
 def wait_ready(emulator: EmulatorProcess, timeout: float = DEFAULT_READY_TIMEOUT_S) -> None:
     """Poll ``emulator`` until it answers; on failure stop it and raise ``EmulatorError``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         code = procs.exit_code(emulator.pid)
         if code is not None:
             procs.stop(emulator.pid)
@@ -182,15 +183,17 @@ def wait_ready(emulator: EmulatorProcess, timeout: float = DEFAULT_READY_TIMEOUT
                 f"{emulator.name} emulator exited with code {code} before it was "
                 f"ready; see {emulator.log_path}: {log_tail(emulator.log_path)}"
             )
-        if _probe(emulator.host, emulator.port):
-            return
-        time.sleep(0.1)
-    stop(emulator.pid)
-    raise EmulatorError(
-        f"{emulator.name} emulator not ready on {emulator.address} after {timeout:g}s; raise "
-        f"the timeout or check the machine's load; see {emulator.log_path}: "
-        f"{log_tail(emulator.log_path)}"
-    )
+        return _probe(emulator.host, emulator.port)
+
+    try:
+        wait_until(ready, timeout=timeout, what=f"the {emulator.name} emulator")
+    except WaitTimeout:
+        stop(emulator.pid)
+        raise EmulatorError(
+            f"{emulator.name} emulator not ready on {emulator.address} after {timeout:g}s; raise "
+            f"the timeout or check the machine's load; see {emulator.log_path}: "
+            f"{log_tail(emulator.log_path)}"
+        ) from None
 
 
 def spawn_pubsub(

@@ -40,13 +40,13 @@ import json
 import threading
 import time
 import urllib.parse
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 from infra.local.errors import LocalError
 from infra.local.httpd import http_server
-from infra.local.pubsub_rest import PubSubRest
 from infra.local.records import JsonlLog, now_iso, parse_time
 from infra.local.topology import invoker_allows
 
@@ -57,6 +57,17 @@ HOP_HEADERS = frozenset({"host", "connection", "content-length", "keep-alive",
                          "transfer-encoding", "authorization", CALLER_HEADER.lower()})
 # Push answers Pub/Sub treats as an acknowledgement.
 ACK_STATUSES = frozenset({102, 200, 201, 202, 204})
+
+
+class Publisher(Protocol):
+    """What the fronts and simulators publish with: the supervisor hands them the emulator's
+    ``infra.local.pubsub.PubSub`` (tests may hand a double). Failures are ``LocalError``."""
+
+    def publish(self, topic: str, payloads: Sequence[bytes],
+                attributes: Mapping[str, str] | None = None) -> list[str]: ...
+
+    def publish_json(self, topic: str, payloads: Sequence[Any],
+                     attributes: Mapping[str, str] | None = None) -> list[str]: ...
 
 
 def as_path(identity: str | None, path: str) -> str:
@@ -184,7 +195,7 @@ class Envelope:
 class Front:
     """The decision, delivery and forwarding logic of one front (the server wraps it)."""
 
-    def __init__(self, spec: FrontSpec, log: JsonlLog, pubsub: PubSubRest | None = None) -> None:
+    def __init__(self, spec: FrontSpec, log: JsonlLog, pubsub: Publisher | None = None) -> None:
         self.spec = spec
         self.log = log
         self.pubsub = pubsub
@@ -311,8 +322,11 @@ class Front:
             "CloudPubSubDeadLetterSourceSubscriptionProject": policy.project,
             "CloudPubSubDeadLetterSourceTopicPublishTime": str(msg.get("publishTime", "")),
         })
-        self.pubsub.publish_raw(policy.dead_letter_topic,
-                                [{"data": msg.get("data") or "", "attributes": attributes}])
+        try:
+            data = base64.b64decode(msg.get("data") or "")
+        except ValueError as exc:
+            raise LocalError(f"the pushed message's data is not base64 ({exc})") from exc
+        self.pubsub.publish(policy.dead_letter_topic, [data], attributes)
 
     def forward(self, method: str, path: str, headers: dict[str, str],
                 body: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -1,32 +1,33 @@
 """``up``, ``down`` and ``status``: bring the synthesized topology up on the emulators.
 
-``up`` reads the stack, plans what to start (``infra.local.plan``), then spawns it: the
-Pub/Sub and Firestore emulators (small heap, 127.0.0.1, free ports, by PID), each function
-from its bundle with functions-framework, and the supervisor (fronts, simulators, scheduler)
-in its own session; it creates every topic and subscription with push endpoints rewritten
-to the fronts, and writes ``state.json``. ``down`` stops every process ``up`` started, by
-PID and process group, and checks that none is left. Each step prints one line; each
-failure is one ``LocalError`` line.
+``up`` reads the stack, checks it is current (``infra.local.freshness``), plans what to start
+(``infra.local.launch``), then spawns it: the Pub/Sub and Firestore emulators (small heap,
+127.0.0.1, free ports, by PID), each function from its bundle with functions-framework, and
+the supervisor (fronts, simulators, scheduler) in its own session; it creates every topic
+and subscription with push endpoints rewritten to the fronts
+(``infra.local.pubsub_topology``), and writes ``state.json``. ``down`` stops every process
+``up`` started, by PID and process group, and checks that none is left. Each step prints one
+line; each failure is one ``LocalError`` line.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import sys
 import time
-import zipfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from infra.local import emulators, ports, procs
-from infra.local.errors import LocalError
+from infra import ports
+from infra.local import emulators, procs
+from infra.local.errors import LocalError, shown_path
+from infra.local.freshness import check_consistency, prepare_bundle
 from infra.local.front import as_path
-from infra.local.plan import (
+from infra.local.launch import (
     DEFAULT_WORKDIR,
     PASSED_ENV,
     Ports,
@@ -38,29 +39,20 @@ from infra.local.plan import (
     state_fields,
     supervisor_plan,
 )
-from infra.local.pubsub_rest import PubSubRest
 from infra.local.records import now_iso
-from infra.local.simulator import SimulatorSpec
 from infra.local.supervisor import PLAN_FILE, READY_FILE
-from infra.local.topology import (
-    FunctionSpec,
-    SubscriptionSpec,
-    Topology,
-    read_topology,
-    subscription_body,
-)
-from infra.model.envs import EnvConfig, get_env
-from infra.model.function_config import function_env
-from infra.model.manifest import Manifest, ManifestError
-from infra.model.naming import Names
+from infra.local.topology import read_topology
+from infra.model.envs import get_env
+from infra.model.manifest import ManifestError
 from infra.paths import REPO_ROOT, stack_file
-from infra.synth.bundle import build_bundle
+from infra.wait import WaitTimeout, wait_until
 
 # Re-exported: ``infra.local`` and its commands import these from here.
 __all__ = ["DEFAULT_WORKDIR", "UpOptions", "down", "read_state", "status", "up"]
 
 STATE_FILE = "state.json"
 READY_TIMEOUT_S = 60.0
+POLL_S = 0.05
 
 Say = Callable[[str], None]
 
@@ -93,100 +85,42 @@ def _write_state(workdir: Path, state: Mapping[str, Any]) -> None:
     tmp.replace(path)
 
 
-def _rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+def _connects(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _wait_port(port: int, pid: int | None, what: str, log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         if pid is not None and procs.exit_code(pid) is not None:
             raise LocalError(f"{what} exited with code {procs.exit_code(pid)} before listening; "
-                             f"see {_rel(log)}: {emulators.log_tail(log, 5)}")
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.settimeout(0.5)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise LocalError(f"{what} not listening on 127.0.0.1:{port} after {timeout:.0f}s; "
-                     f"see {_rel(log)}: {emulators.log_tail(log, 5)}")
+                             f"see {shown_path(log)}: {emulators.log_tail(log, 5)}")
+        return _connects(port)
+
+    try:
+        wait_until(listening, timeout=timeout, what=f"{what} to listen", interval=POLL_S)
+    except WaitTimeout:
+        raise LocalError(f"{what} not listening on 127.0.0.1:{port} after {timeout:.0f}s; "
+                         f"see {shown_path(log)}: {emulators.log_tail(log, 5)}") from None
 
 
 def _wait_exit(port: int, pid: int, what: str, log: Path, timeout: float) -> int:
     """Wait for ``pid`` to exit without ever listening on ``port``; return its exit code.
     ``LocalError`` when it listens (the crash it was deployed to have did not happen)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def exited() -> int | None:
         code = procs.exit_code(pid)
-        if code is not None:
-            return code
-        if emulators.port_in_use(port):
+        if code is None and emulators.port_in_use(port):
             raise LocalError(f"{what} listens on 127.0.0.1:{port} but was deployed to crash at "
-                             f"start; see {_rel(log)}")
-        time.sleep(0.05)
-    raise LocalError(f"{what} neither listened nor exited within {timeout:.0f}s; see {_rel(log)}")
+                             f"start; see {shown_path(log)}")
+        return code
 
-
-def check_consistency(topology: Topology, manifest: Manifest, env: EnvConfig,
-                      drift: list[str] | None = None) -> None:
-    """Raise ``LocalError`` when the stack was not synthesized from ``manifest`` for ``env``.
-
-    With ``drift`` given, a function variable that differs from the manifest's is appended
-    to it (one line each) instead of raising: a drill deploys such a stack on purpose.
-    """
-    if topology.stack_project != env.project_id:
-        raise LocalError(
-            f"{_rel(topology.stack_path)} is for project {topology.stack_project}, env "
-            f"{env.name} is {env.project_id}; pass the matching --env or --stack"
-        )
-    names = Names(env)
-    for fn in manifest.functions:
-        spec = next((f for f in topology.functions if f.name == names.function(fn)), None)
-        if spec is None:
-            raise LocalError(f"{_rel(topology.stack_path)} declares no function "
-                             f"{names.function(fn)}; it is stale: run `make synth`")
-        for key, value in sorted(function_env(manifest, env, fn).items()):
-            if spec.environment.get(key) != value:
-                if drift is not None:
-                    drift.append(f"function {spec.name} has {key}="
-                                 f"{spec.environment.get(key)!r}, the manifest gives {value!r}")
-                    continue
-                raise LocalError(
-                    f"{_rel(topology.stack_path)} is stale: function {spec.name} has {key}="
-                    f"{spec.environment.get(key)!r}, the manifest gives {value!r}; run `make synth`"
-                )
-
-
-def prepare_bundle(fn: FunctionSpec, workdir: Path, say: Say) -> Path:
-    """Unzip the function's bundle into ``workdir/functions/``; return the folder."""
-    name = fn.bundle_object.removeprefix("functions/").removesuffix(".zip")
-    source, _, digest = name.rpartition("-")
-    if not source or len(digest) != 16:
-        raise LocalError(f"function {fn.name}: bundle object {fn.bundle_object!r} is not "
-                         "functions/<source>-<hash16>.zip; re-synthesize with `make synth`")
-    built = build_bundle(source, workdir / "bundles")
-    if built.object_name == fn.bundle_object:
-        zip_path, origin = built.path, "built from functions/" + source
-    elif fn.bundle_asset is not None:
-        zip_path, origin = Path(fn.bundle_asset), "the synthesized asset"
-        say(f"local: note: functions/{source} changed since the stack was synthesized; "
-            "serving the synthesized bundle (run `make synth` to serve your edits)")
-    else:
-        raise LocalError(
-            f"function {fn.name}: the stack deploys {fn.bundle_object} but functions/{source} "
-            f"now builds {built.object_name}; the stack is stale: run `make synth`"
-        )
-    target = workdir / "functions" / name
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    with zipfile.ZipFile(zip_path) as zf:
-        zf.extractall(target)
-    say(f"local: function {fn.name}: bundle {name}.zip ({origin}) unzipped into {_rel(target)}")
-    return target
+    try:
+        return wait_until(exited, timeout=timeout, what=f"{what} to exit", interval=POLL_S)
+    except WaitTimeout:
+        raise LocalError(f"{what} neither listened nor exited within {timeout:.0f}s; "
+                         f"see {shown_path(log)}") from None
 
 
 def _preflight(workdir: Path, opts: UpOptions) -> None:
@@ -199,7 +133,7 @@ def _preflight(workdir: Path, opts: UpOptions) -> None:
         live = [f"{name} {pid}" for name, (pid, marker) in _owned(old).items()
                 if procs.ours(pid, marker)]
         if live:
-            raise LocalError(f"the local pipeline already runs from {_rel(workdir)} "
+            raise LocalError(f"the local pipeline already runs from {shown_path(workdir)} "
                              f"({', '.join(live[:3])}); run `python -m infra.local down` first")
         path.unlink()
     for flag, port in (("--pubsub-port", opts.pubsub_port),
@@ -261,8 +195,8 @@ class _Up:
         unknown = sorted(set(opts.crashing_functions) - {f.name for f in topology.functions})
         if unknown:
             raise LocalError(f"crashing_functions {unknown} are not functions of "
-                             f"{_rel(stack_path)}: {[f.name for f in topology.functions]}")
-        say(f"local: stack {_rel(stack_path)}: {len(topology.topics)} topics, "
+                             f"{shown_path(stack_path)}: {[f.name for f in topology.functions]}")
+        say(f"local: stack {shown_path(stack_path)}: {len(topology.topics)} topics, "
             f"{len(topology.subscriptions)} subscriptions, {len(topology.targets)} Cloud Run "
             f"targets, {topology.invoker_grant_count()} invoker grants, "
             f"{len(topology.jobs)} jobs; emulator project {topology.project}")
@@ -321,7 +255,7 @@ class _Up:
             self.started(f"function:{fn.name}", pid, str(folder))
             function_ports[fn.name] = port
             say(f"local: function {fn.name} ({fn.signature}, entry {fn.entry_point}) → "
-                f"functions-framework on 127.0.0.1:{port} (pid {pid}, log {_rel(log)}); "
+                f"functions-framework on 127.0.0.1:{port} (pid {pid}, log {shown_path(log)}); "
                 f"env from the stack{'; local: ' + ', '.join(changed) if changed else ''}")
 
         # The supervisor serves fronts and simulators on sockets bound here and inherited,
@@ -352,7 +286,7 @@ class _Up:
             for sock in listening.values():
                 sock.close()
         self.started("supervisor", sup, f"serve --workdir {workdir}")
-        say(f"local: supervisor (pid {sup}, log {_rel(serve_log)}): {len(plan.fronts)} fronts, "
+        say(f"local: supervisor (pid {sup}, log {shown_path(serve_log)}): {len(plan.fronts)} fronts, "
             f"{len(plan.simulators)} contract simulators, scheduler "
             f"{'on (jobs fire on their cron)' if plan.scheduler else 'off'}")
 
@@ -362,9 +296,13 @@ class _Up:
             except emulators.EmulatorError as exc:
                 raise LocalError(str(exc)) from exc
             say(f"local: {proc.name} emulator on {proc.address} (pid {proc.pid}, "
-                f"log {_rel(proc.log_path)})")
+                f"log {shown_path(proc.log_path)})")
 
-        created = self._create_pubsub(topology, hosts["pubsub"], got.fronts)
+        # The Pub/Sub client library loads with ``up`` only: ``down`` and ``status`` stay light.
+        from infra.local.pubsub import PubSub
+        from infra.local.pubsub_topology import create_topology
+
+        created = create_topology(PubSub(hosts["pubsub"]), topology, got.fronts)
         say(f"local: created {len(topology.topics)} topics and {created} subscriptions in "
             f"{topology.project}; push endpoints → fronts at http://127.0.0.1:<port>/__as/<identity>/…")
 
@@ -375,7 +313,7 @@ class _Up:
                 code = _wait_exit(function_ports[fn.name], pid, f"function {fn.name}", log,
                                   READY_TIMEOUT_S)
                 say(f"local: function {fn.name} exited with code {code} before listening, as "
-                    f"deployed (its front answers 503); see {_rel(log)}: "
+                    f"deployed (its front answers 503); see {shown_path(log)}: "
                     f"{emulators.log_tail(log, 1)}")
                 continue
             _wait_port(function_ports[fn.name], pid, f"function {fn.name}", log,
@@ -389,47 +327,23 @@ class _Up:
         self.state.update(state_fields(plan, hosts, got, self.workdir))
         self.state["status"] = "up"
         _write_state(workdir, self.state)
-        say(f"local: up in {time.monotonic() - began:.1f}s; state {_rel(state_path(workdir))}; "
+        say(f"local: up in {time.monotonic() - began:.1f}s; state {shown_path(state_path(workdir))}; "
             "next: `python -m infra.local demo` (make local-demo)")
         return self.state
 
-    def _create_pubsub(self, topology: Topology, host: str, front_port: Mapping[str, int]) -> int:
-        rest = PubSubRest(host)
-        # Emulators reused from an earlier run may hold these names with stale endpoints.
-        project = f"projects/{topology.project}"
-        subs = {s.get("name") for s in rest.call("GET", f"{project}/subscriptions?pageSize=1000")
-                .get("subscriptions", [])}
-        topics = {t.get("name") for t in rest.call("GET", f"{project}/topics?pageSize=1000")
-                  .get("topics", [])}
-        paths = [topology.subscription_path(s) for s in topology.subscriptions]
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(rest.delete, [p for p in paths if p in subs]))
-            list(pool.map(rest.delete, [topology.topic_path(t) for t in topology.topics
-                                        if topology.topic_path(t) in topics]))
-            list(pool.map(rest.create_topic, [topology.topic_path(t) for t in topology.topics]))
-
-            def create(sub: SubscriptionSpec) -> None:
-                endpoint = None
-                if sub.push is not None:
-                    endpoint = (f"http://127.0.0.1:{front_port[sub.push.target]}"
-                                f"{as_path(sub.push.identity, topology.push_path(sub))}")
-                rest.create_subscription(topology.subscription_path(sub),
-                                         subscription_body(topology, sub, endpoint))
-
-            list(pool.map(create, topology.subscriptions))
-        return len(topology.subscriptions)
-
     def _wait_supervisor(self, pid: int, log: Path) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not (self.workdir / READY_FILE).is_file():
+        def ready() -> bool:
             code = procs.exit_code(pid)
             if code is not None:
-                raise LocalError(f"the supervisor exited with code {code}; see {_rel(log)}: "
+                raise LocalError(f"the supervisor exited with code {code}; see {shown_path(log)}: "
                                  f"{emulators.log_tail(log, 3)}")
-            if time.monotonic() > deadline:
-                raise LocalError(f"the supervisor did not start within {READY_TIMEOUT_S:.0f}s; "
-                                 f"see {_rel(log)}")
-            time.sleep(0.05)
+            return (self.workdir / READY_FILE).is_file()
+
+        try:
+            wait_until(ready, timeout=READY_TIMEOUT_S, what="the supervisor", interval=POLL_S)
+        except WaitTimeout:
+            raise LocalError(f"the supervisor did not start within {READY_TIMEOUT_S:.0f}s; "
+                             f"see {shown_path(log)}") from None
 
 
 def up(opts: UpOptions, say: Say = print) -> dict[str, Any]:
@@ -445,7 +359,7 @@ def down(workdir: Path = DEFAULT_WORKDIR, say: Say = print) -> list[int]:
     workdir = workdir.resolve()
     path = state_path(workdir)
     if not path.is_file():
-        say(f"local: nothing to stop (no {_rel(path)})")
+        say(f"local: nothing to stop (no {shown_path(path)})")
         return []
     try:
         state = json.loads(path.read_text())
@@ -484,7 +398,7 @@ def down(workdir: Path = DEFAULT_WORKDIR, say: Say = print) -> list[int]:
     path.unlink(missing_ok=True)
     (workdir / READY_FILE).unlink(missing_ok=True)
     say(f"local: down; {len(stopped)} process groups stopped, none left "
-        f"(logs and records kept in {_rel(workdir)})")
+        f"(logs and records kept in {shown_path(workdir)})")
     return stopped
 
 
@@ -517,10 +431,3 @@ def front_url(state: Mapping[str, Any], target: str, identity: str | None, path:
 def load_plan(workdir: Path) -> dict[str, Any]:
     return dict(json.loads((workdir.resolve() / PLAN_FILE).read_text()))
 
-
-def simulator_spec(workdir: Path, key: str) -> SimulatorSpec:
-    """The spec the supervisor runs for the service ``key`` (used by the demo and tests)."""
-    for s in load_plan(workdir)["simulators"]:
-        if s["spec"]["key"] == key:
-            return SimulatorSpec.from_json(s["spec"])
-    raise LocalError(f"no simulator for service {key!r}")

@@ -38,9 +38,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from infra.local.errors import LocalError
-from infra.local.front import CALLER_HEADER, Envelope
+from infra.local.front import CALLER_HEADER, Envelope, Publisher
 from infra.local.httpd import http_server
-from infra.local.pubsub_rest import PubSubRest
 from infra.local.records import JsonlLog, now_iso
 from infra.local.topology import Topology
 from infra.model.envs import EnvConfig
@@ -196,7 +195,7 @@ def decode_request(body: bytes) -> Request:
 class Simulator:
     """The behaviour of one service; ``handle`` is called by the HTTP server per request."""
 
-    def __init__(self, spec: SimulatorSpec, pubsub: PubSubRest, fronts: Mapping[str, int],
+    def __init__(self, spec: SimulatorSpec, pubsub: Publisher, fronts: Mapping[str, int],
                  log: JsonlLog) -> None:
         self.spec = spec
         self.pubsub = pubsub

@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 from infra.local.front import Front, FrontSpec, as_path
 from infra.local.front import make_server as make_front
-from infra.local.pubsub_rest import PubSubRest
 from infra.local.records import FRONTS_LOG, JsonlLog, now_iso
 from infra.local.simulator import Simulator, SimulatorSpec
 from infra.local.simulator import make_server as make_simulator
@@ -113,10 +112,14 @@ def _scheduler(jobs: list[JobCall], stop: threading.Event, log: JsonlLog) -> Non
 
 def serve(workdir: Path) -> int:
     """Run the plan in ``workdir`` until SIGTERM/SIGINT; return the exit code."""
+    # The Pub/Sub client library loads in this process only, not with every module that
+    # reads ``JobCall`` (``up``, ``down`` and ``run-job`` stay light).
+    from infra.local.pubsub import PubSub
+
     plan = json.loads((workdir / PLAN_FILE).read_text())
     records = Path(plan["records_dir"])
     fronts_log = JsonlLog(records / FRONTS_LOG)
-    pubsub = PubSubRest(plan["pubsub_host"])
+    pubsub = PubSub(plan["pubsub_host"])
     front_ports: Mapping[str, int] = {f["target"]: f["port"] for f in plan["fronts"]}
     fds: Mapping[str, int] = plan.get("listen_fds", {})
     servers: list[ThreadingHTTPServer] = []

@@ -485,36 +485,3 @@ def _function(stack: StackJson, reader: _Reader, res: Resource, topic_short: Any
         trigger_identity=trigger_identity, retry=retry,
     )
 
-
-def subscription_body(topology: Topology, sub: SubscriptionSpec,
-                      push_endpoint: str | None) -> dict[str, Any]:
-    """The emulator REST body creating ``sub``, pushing to ``push_endpoint``.
-
-    A push subscription is created without its dead-letter and retry policies: the
-    emulator stalls and never dead-letters when several pushed messages fail under a retry
-    policy, so the front applies them (see ``infra.local.front``). A pull subscription
-    keeps them: nothing stands between the emulator and its reader.
-    """
-    body: dict[str, Any] = {
-        "topic": topology.topic_path(sub.topic),
-        "ackDeadlineSeconds": sub.ack_deadline_seconds,
-    }
-    if sub.retention:
-        body["messageRetentionDuration"] = sub.retention
-    if sub.push is not None and push_endpoint is not None:
-        push: dict[str, Any] = {"pushEndpoint": push_endpoint}
-        if sub.push.identity:
-            push["oidcToken"] = {"serviceAccountEmail": sub.push.identity}
-        body["pushConfig"] = push
-        return body
-    if sub.dead_letter_topic is not None:
-        body["deadLetterPolicy"] = {
-            "deadLetterTopic": topology.topic_path(sub.dead_letter_topic),
-            "maxDeliveryAttempts": sub.max_delivery_attempts or 5,
-        }
-    if sub.minimum_backoff or sub.maximum_backoff:
-        body["retryPolicy"] = {
-            "minimumBackoff": sub.minimum_backoff or "10s",
-            "maximumBackoff": sub.maximum_backoff or "600s",
-        }
-    return body

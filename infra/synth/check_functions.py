@@ -2,11 +2,12 @@
 
     python -m infra.synth.check_functions [NAME ...] [--functions-dir DIR] [--timeout SECONDS]
 
-For each function: build its bundle with ``infra.bundle.build_bundle`` (the exact zip the
+For each function: build its bundle with ``infra.synth.bundle.build_bundle`` (the exact zip the
 stack uploads) into ``.build/bundles/``, unzip it into a temporary directory, install its
 ``requirements.txt`` into a clean virtualenv cached under ``.build/venvs/<hash>`` (keyed by
 the requirements and the Python version, so reruns are fast), and start
 ``functions-framework --target <entry point> --signature-type <type> --port <free port>``
+(the port from ``infra.ports``, the base layer: this check imports nothing of ``infra.local``)
 from the unzipped bundle with the function's variables set to dummy-but-valid values. A
 function that does not answer HTTP within the timeout fails the check (exit 1) and its own
 stderr is printed: this is the "Container Healthcheck failed ... PORT=8080" deploy, caught
@@ -34,16 +35,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.local import ports
+from infra import ports
 from infra.model.envs import get_env
 from infra.model.function_config import function_env
 from infra.model.pipeline import load
 from infra.paths import BUILD_DIR, FUNCTIONS_DIR
 from infra.synth.bundle import build_bundle
+from infra.wait import WaitTimeout, wait_until
 
 DEFAULT_TIMEOUT_S = 10.0
 STDERR_TAIL_LINES = 40
 PIP_TIMEOUT_S = 900
+POLL_S = 0.05
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -178,20 +181,24 @@ def serve_and_wait(
         proc = subprocess.Popen(
             argv, cwd=source, env=env, stdout=out, stderr=err, start_new_session=True
         )
+
+    def listening() -> bool:
+        if proc.poll() is not None:
+            raise CheckError(
+                f"exited with code {proc.returncode} before listening",
+                _tail(stderr_path.read_text(errors="replace")),
+            )
+        return _answers_http(port)
+
     try:
-        while time.monotonic() - started < timeout:
-            if proc.poll() is not None:
-                raise CheckError(
-                    f"exited with code {proc.returncode} before listening",
-                    _tail(stderr_path.read_text(errors="replace")),
-                )
-            if _answers_http(port):
-                return time.monotonic() - started
-            time.sleep(0.05)
+        wait_until(listening, timeout=timeout, what=f"the function to listen on PORT={port}",
+                   interval=POLL_S)
+        return time.monotonic() - started
+    except WaitTimeout:
         raise CheckError(
             f"did not listen on PORT={port} within {timeout:g}s",
             _tail(stderr_path.read_text(errors="replace")),
-        )
+        ) from None
     finally:
         _stop(proc)
 

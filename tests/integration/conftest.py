@@ -44,7 +44,8 @@ import pytest
 
 from infra.local import LocalError, UpOptions, down, up
 from infra.local.emulators import Emulators
-from infra.local.runner import check_consistency, default_stack, prepare_bundle
+from infra.local.freshness import check_consistency, prepare_bundle
+from infra.local.runner import default_stack
 from infra.local.topology import read_topology
 from infra.model.envs import get_env
 from infra.model.pipeline import load

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from infra.local.demo import firestore_document
-from infra.local.pubsub_rest import PubSubRest, Received
+from infra.local.pubsub import PubSub, Received
 from infra.local.records import read_jsonl
 from infra.model.manifest import Manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -32,8 +30,8 @@ class Running:
     stack: Path
 
     @property
-    def pubsub(self) -> PubSubRest:
-        return PubSubRest(self.state["pubsub_emulator_host"])
+    def pubsub(self) -> PubSub:
+        return PubSub(self.state["pubsub_emulator_host"])
 
     def topic(self, short: str) -> str:
         return self.state["topics"][short]
@@ -42,8 +40,8 @@ class Running:
         """A fresh pull subscription of this test on ``topic_short``."""
         path = (f"projects/{self.state['project']}/subscriptions/"
                 f"test-{label}-{uuid.uuid4().hex[:8]}")
-        self.pubsub.create_subscription(path, {"topic": self.topic(topic_short),
-                                               "ackDeadlineSeconds": 60})
+        self.pubsub.create_subscription({"name": path, "topic": self.topic(topic_short),
+                                         "ack_deadline_seconds": 60})
         return path
 
     def document(self, path: str) -> dict[str, Any] | None:
@@ -54,19 +52,6 @@ class Running:
 
     def service_records(self, key: str) -> list[dict[str, Any]]:
         return list(read_jsonl(Path(self.state["records"]) / f"{key}.jsonl"))
-
-
-def wait_until(check: Callable[[], T | None], timeout: float, what: str,
-               interval: float = 0.1) -> T:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 def by_date(messages: Iterable[Received]) -> Counter[str]:

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from tests.integration.support import Running, by_date, completion, wait_until
+from infra.wait import wait_until
+from tests.integration.support import Running, by_date, completion
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +49,7 @@ def test_duplicates_and_disorder_yield_one_trigger_per_complete_date(base: Runni
         docs = [base.document(f"phase3_completion/{d}") for d in (DAY_A, DAY_B)]
         return all(doc and doc.get("_triggered") for doc in docs)
 
-    wait_until(triggered, 30, "both complete dates to be triggered")
+    wait_until(triggered, timeout=30, what="both complete dates to be triggered")
     time.sleep(2.0)  # redeliveries and stragglers would produce a second trigger by now
     assert by_date(base.pubsub.drain(triggers)) == {DAY_A: 1, DAY_B: 1}
     for day in (DAY_A, DAY_B):

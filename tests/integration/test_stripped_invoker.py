@@ -23,8 +23,9 @@ import pytest
 from infra.local.runner import load_plan
 from infra.local.supervisor import JobCall, fire_job
 from infra.local.topology import read_topology
+from infra.wait import wait_until
 from tests.integration.conftest import BROKEN_SUBSCRIPTION, BROKEN_TARGET, BrokenDay
-from tests.integration.support import Running, by_date, stack_json, wait_until
+from tests.integration.support import Running, by_date, stack_json
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +64,8 @@ def canary_report_while_dead_lettered(broken_day: BrokenDay) -> dict[str, Any]:
         return any(f["finding"] == "dead_letters" and f.get("count", 0) >= enabled
                    for f in reports[-1]["findings"])
 
-    wait_until(reported, 40, f"the canary to report {enabled} dead-lettered messages")
+    wait_until(reported, timeout=40,
+               what=f"the canary to report {enabled} dead-lettered messages")
     return reports[-1]
 
 
@@ -78,7 +80,8 @@ def dead_lettered(broken_day: BrokenDay, canary_report_while_dead_lettered: dict
         got.extend(running.pubsub.drain(dlq))
         return len(got) >= enabled
 
-    wait_until(all_dead, 40, f"{enabled} Phase 2 completions in the dead-letter topic")
+    wait_until(all_dead, timeout=40,
+               what=f"{enabled} Phase 2 completions in the dead-letter topic")
     return got
 
 
@@ -133,7 +136,7 @@ def test_no_phase4_trigger_and_the_canary_reports_the_stall(
     attempts = fire_job(_job(running, "same-day-phase3"))
     assert [code for code, _ in attempts] == [200]
     wait_until(lambda: (running.document(f"phase3_completion/{day}") or {}).get(
-        "_completed_count") == 1, 30, "the backup job's completion to be recorded")
+        "_completed_count") == 1, timeout=30, what="the backup job's completion to be recorded")
 
     # The canary over HTTP, through its front, as its scheduler job calls it.
     code, body = fire_job(_job(running, "pipeline-canary-queries"))[-1]

@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from infra.local import emulators, ports
+from infra import ports
+from infra.local import emulators
 
 
 def fake_sdk(tmp_path, script):

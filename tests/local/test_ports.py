@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.local import ports
+from infra import ports
 from infra.local.httpd import http_server
 
 
@@ -173,7 +173,7 @@ def test_a_descriptor_on_another_port_is_refused(folder: Path) -> None:
 def test_markers_are_removed_when_the_process_exits(tmp_path: Path) -> None:
     folder = tmp_path / "tmp"
     folder.mkdir()
-    code = ("from infra.local import ports; import sys; "
+    code = ("from infra import ports; import sys; "
             "print(ports.reserve()); print(len(list(ports.reservation_dir().iterdir())))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "TMPDIR": str(folder),

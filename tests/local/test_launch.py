@@ -1,4 +1,4 @@
-"""What ``up`` starts (``infra.local.plan``), planned from the dev stack without spawning."""
+"""What ``up`` starts (``infra.local.launch``), planned from the dev stack without spawning."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.errors import LocalError
-from infra.local.plan import (
+from infra.local.launch import (
     PASSED_ENV,
     Ports,
     UpOptions,

@@ -1,4 +1,7 @@
-"""Local TCP ports for the emulators, functions and fronts, chosen without races.
+"""Local TCP ports for the emulators, functions, fronts and checks, chosen without races.
+
+Base layer (standard library and ``psutil``): the local pipeline (``infra.local``) and the
+bundle startup check (``infra.synth.check_functions``) both pick ports here.
 
 ``bind(0)`` hands out a port from the kernel's ephemeral range and forgets it at once: by
 the time a child process binds it, an outgoing connection (a gRPC channel to the emulator,
@@ -26,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from infra.local import procs
+import psutil
 
 HOST = "127.0.0.1"
 RESERVATION_TTL_S = 300.0
@@ -68,7 +71,17 @@ def _stale(marker: Path) -> bool:
         owner = int(marker.read_text().strip() or "0")
     except (OSError, ValueError):
         return True
-    return age > RESERVATION_TTL_S or owner <= 0 or not procs.alive(owner)
+    return age > RESERVATION_TTL_S or owner <= 0 or not _running(owner)
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie is gone: it holds no port)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
 
 
 def _claim(port: int, folder: Path) -> bool:

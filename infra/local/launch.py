@@ -1,13 +1,13 @@
-"""What ``up`` starts, decided before anything starts.
+"""The launch plan: what ``up`` starts, decided before anything starts.
 
 ``plan_up`` is a pure function of the topology (read from the stack), the manifest, the
 environment and the options: which emulators to spawn (or which running ones to reuse), the
 functions functions-framework serves, the contract simulators standing in for the Cloud Run
 services, one front per target with the push deliveries and the ingress it applies, the
-scheduler's jobs,
-and what the demo reads from ``state.json``. It binds no port and spawns nothing: the runner
-does, then ``supervisor_plan`` and ``state_fields`` turn the plan and the ports it got into
-the supervisor's plan file and ``state.json``.
+scheduler's jobs, and what the demo reads from ``state.json``. It binds no port and spawns
+nothing: the runner (``infra.local.runner``) does, then ``supervisor_plan`` and
+``state_fields`` turn the plan and the ports it got into the supervisor's plan file and
+``state.json``. ``find_job`` resolves the job ``run-job`` names.
 """
 
 from __future__ import annotations
@@ -29,10 +29,6 @@ from infra.model.naming import Names, key_of
 from infra.paths import REPO_ROOT
 
 DEFAULT_WORKDIR = REPO_ROOT / ".local"
-# Variables the local run changes in a function's environment, and why: the emulator
-# project may differ from the stack's, and there is no BigQuery emulator (the orchestrator
-# skips its dual write when the table is empty).
-LOCAL_ENV_OVERRIDES = ("GCP_PROJECT", "BQ_COMPLETIONS_TABLE")
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 
 
@@ -228,7 +224,9 @@ def function_process_env(fn: FunctionSpec, project: str, hosts: Mapping[str, str
     """The environment functions-framework serves ``fn`` with, and the local changes made.
 
     ``inherited``: the caller's environment (only ``PASSED_ENV`` is kept); then the stack's
-    variables, with ``LOCAL_ENV_OVERRIDES`` adjusted, and the emulator and runtime settings.
+    variables, with two adjusted: ``GCP_PROJECT`` names the emulator project (which may differ
+    from the stack's), ``BQ_COMPLETIONS_TABLE`` is emptied (there is no BigQuery emulator; the
+    orchestrator skips its dual write then); then the emulator and runtime settings.
     """
     env = {k: inherited[k] for k in PASSED_ENV if k in inherited}
     env.update(fn.environment)
