@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import grpc  # type: ignore[import-untyped]  # grpcio ships no type hints (no stub package pinned)
+import grpc
 from google.api_core import exceptions as gexc
 from google.pubsub_v1 import PublisherClient, PubsubMessage, SubscriberClient
 from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
