@@ -96,11 +96,9 @@ def bundle_files(source_dir: Path) -> Iterator[tuple[str, Path]]:
     yield from sorted(entries)
 
 
-def content_hash(source_dir: Path) -> str:
-    """SHA-256 over each shipped file's zip path and content, in sorted order."""
+def _digest(files: list[tuple[str, bytes]]) -> str:
     digest = hashlib.sha256()
-    for rel, path in bundle_files(source_dir):
-        data = path.read_bytes()
+    for rel, data in files:
         digest.update(rel.encode())
         digest.update(b"\0")
         digest.update(len(data).to_bytes(8, "big"))
@@ -108,10 +106,22 @@ def content_hash(source_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def _read(source_dir: Path) -> list[tuple[str, bytes]]:
+    """``(path in the zip, content)`` of each shipped file, in ``bundle_files`` order."""
+    return [(rel, path.read_bytes()) for rel, path in bundle_files(source_dir)]
+
+
+def content_hash(source_dir: Path) -> str:
+    """SHA-256 over each shipped file's zip path and content, in sorted order."""
+    return _digest(_read(source_dir))
+
+
 def build_bundle(name: str, out_dir: Path, source_dir: Path | None = None) -> Bundle:
     """Zip ``functions/<name>/`` (or ``source_dir``) into ``out_dir/<name>-<hash>.zip``.
 
-    Raises ``FileNotFoundError`` naming the folder when it is missing or has no ``main.py``.
+    The folder is walked and each file read once: the hash, the file list and the zip all
+    come from that one read. Raises ``FileNotFoundError`` naming the folder when it is
+    missing or has no ``main.py``.
     """
     src = source_dir or FUNCTIONS_DIR / name
     if not (src / "main.py").is_file():
@@ -119,17 +129,17 @@ def build_bundle(name: str, out_dir: Path, source_dir: Path | None = None) -> Bu
             f"function {name!r}: {src}/main.py not found; every function folder needs main.py "
             "with its entry point and a requirements.txt"
         )
-    sha = content_hash(src)
-    files = tuple(rel for rel, _ in bundle_files(src))
+    shipped = _read(src)
+    sha = _digest(shipped)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name}-{sha[:16]}.zip"
     if not target.exists():
         tmp = target.with_suffix(".zip.tmp")
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for rel, path in bundle_files(src):
+            for rel, data in shipped:
                 info = zipfile.ZipInfo(rel, date_time=ZIP_EPOCH)
                 info.external_attr = FILE_MODE
                 info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(info, path.read_bytes())
+                zf.writestr(info, data)
         tmp.replace(target)
-    return Bundle(name=name, path=target, sha256=sha, files=files)
+    return Bundle(name=name, path=target, sha256=sha, files=tuple(rel for rel, _ in shipped))

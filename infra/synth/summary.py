@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-from infra.live.adopt_record import ADOPTION_DIR, load_record, record_path
+from infra.model.adoption import ADOPTION_DIR, load_record, record_path
 from infra.model.envs import get_env
 from infra.paths import REPO_ROOT, stack_name
 from infra.stackjson.stack import StackJson, first

@@ -1,4 +1,4 @@
-"""infra.check_functions: a function that cannot start fails the check with its own error.
+"""infra.synth.check_functions: a function that cannot start fails the check with its own error.
 
 The copies below keep only functions-framework in requirements.txt: the orchestrator module
 imports no google client at import time, so that is all it needs to start (the positive

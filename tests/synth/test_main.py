@@ -34,7 +34,7 @@ def test_summary_lists_counts_and_edges(tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_summary_says_what_the_adoption_record_added(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from infra.live.adopt_record import Import, Kept, render_record
+    from infra.model.adoption import Import, Kept, render_record
     from infra.model.pipeline import load
     from infra.synth import summary
     from infra.synth.app import synthesize

@@ -21,16 +21,18 @@ from infra.model.pipeline import load
 from infra.model.wiring import derive
 from infra.stackjson.stack import Resource, StackJson
 from infra.synth.app import synthesize
+from infra.synth.constructs.backlog import (
+    DETECTION_BUDGET_SECONDS,
+    EVENTARC_MAX_BACKOFF_SECONDS,
+    Delivery,
+    backlog_threshold,
+    seconds_of,
+)
 from infra.synth.constructs.dashboard import dashboard_rows, pipeline_dashboard
 from infra.synth.constructs.monitoring import (
     CANARY_SUMMARY_PREFIX,
-    DETECTION_BUDGET_SECONDS,
-    EVENTARC_MAX_BACKOFF_SECONDS,
     HEARTBEAT_RUNS,
-    Delivery,
-    backlog_threshold,
     schedule_interval_seconds,
-    seconds_of,
 )
 from tests.synth.tfassert import at
 

@@ -30,7 +30,7 @@ from cdktn_provider_google.monitoring_notification_channel import (
 )
 from constructs import Construct
 
-from infra.synth.constructs.base import pin_address
+from infra.synth.constructs.base import StackConstruct, ref
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def error_log_filter(cloud_name: str) -> str:
     )
 
 
-class AlertChannel(Construct):
+class AlertChannel(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: AlertChannelProps) -> None:
         super().__init__(scope, id)
         self.props = props
@@ -76,7 +76,8 @@ class AlertChannel(Construct):
                 auth_token_wo_version=str(props.token_version),
             ),
         )
-        pin_address(self.channel, props.component, "slack_channel")
+        self.channel_name = ref(self.pin(self.channel, props.component, "slack_channel"), "name")
+        """The channel's ``name`` as a reference (every policy notifying it follows it)."""
 
     def alert_on_errors(self, component: str, cloud_name: str, auto_close_seconds: int,
                         display_name: str | None = None) -> None:
@@ -93,7 +94,7 @@ class AlertChannel(Construct):
                     filter=error_log_filter(cloud_name),
                 ),
             )],
-            notification_channels=[self.channel.name],
+            notification_channels=[self.channel_name],
             alert_strategy=MonitoringAlertPolicyAlertStrategy(
                 auto_close=f"{auto_close_seconds}s",
                 notification_rate_limit=MonitoringAlertPolicyAlertStrategyNotificationRateLimit(
@@ -106,4 +107,4 @@ class AlertChannel(Construct):
                 mime_type="text/markdown",
             ),
         )
-        pin_address(policy, self.props.component, f"errors_{component}")
+        self.pin(policy, self.props.component, f"errors_{component}")

@@ -9,7 +9,14 @@ from cdktn_provider_google.project_service import ProjectService
 from constructs import Construct
 
 from infra.model.apis import PIPELINE_APIS
-from infra.synth.constructs.base import pin_address
+from infra.synth.constructs.base import (
+    Dependent,
+    StackConstruct,
+    add_depends_on,
+    index_of,
+    resource_type,
+    stack_of,
+)
 
 # Exact types first: data.google_project and project IAM go through Resource Manager (the
 # ``google_project`` prefix would also match ``google_project_service`` itself).
@@ -54,16 +61,22 @@ def apis_for(resource_type: str) -> tuple[str, ...]:
     return ()
 
 
-def agent_apis(node: TerraformResource | TerraformDataSource | TerraformEphemeralResource) -> tuple[str, ...]:
-    """The APIs whose service agent ``node`` grants a role to (its ``member``), if any."""
-    member = getattr(node, "member_input", None) if "_iam_member" in node.terraform_resource_type \
-        else None
+def agent_apis(node: Dependent, member: str | None = None) -> tuple[str, ...]:
+    """The APIs whose service agent ``node`` grants a role to (its ``member``), if any.
+
+    ``member``: the member as its construct recorded it (``StackIndex.members``); when not
+    given, an IAM member's is read from ``node``.
+    """
+    if "_iam_member" not in resource_type(node):
+        return ()
+    if member is None:
+        member = getattr(node, "member_input", None)
     if not isinstance(member, str):
         return ()
     return tuple(api for domain, api in AGENT_APIS if domain in member)
 
 
-class ProjectApis(Construct):
+class ProjectApis(StackConstruct):
     def __init__(self, scope: Construct, id: str, project: str,
                  apis: tuple[str, ...] = PIPELINE_APIS) -> None:
         super().__init__(scope, id)
@@ -71,21 +84,22 @@ class ProjectApis(Construct):
         for api in apis:
             svc = ProjectService(self, api, project=project, service=api,
                                  disable_on_destroy=False, disable_dependent_services=False)
-            self.addresses[api.split(".")[0]] = pin_address(svc, "apis", api.split(".")[0])
+            self.addresses[api.split(".")[0]] = self.pin(svc, "apis", api.split(".")[0])
 
     def order_before(self, scope: Construct) -> None:
         """Make every resource and data source under ``scope`` depend on its APIs.
 
         Raises ``KeyError`` naming the API when a resource needs one this set does not enable.
         """
+        members = index_of(stack_of(scope)).members
         for node in scope.node.find_all():
             if not isinstance(node, TerraformResource | TerraformDataSource | TerraformEphemeralResource):
                 continue
-            needed = apis_for(node.terraform_resource_type) + agent_apis(node)
+            rtype = resource_type(node)
+            member = members.get(node) if isinstance(node, TerraformResource) else None
+            needed = apis_for(rtype) + agent_apis(node, member)
             missing = [a for a in needed if a not in self.addresses]
             if missing:
-                raise KeyError(f"{node.terraform_resource_type} needs the APIs {missing}; add "
-                               "them to PIPELINE_APIS")
+                raise KeyError(f"{rtype} needs the APIs {missing}; add them to PIPELINE_APIS")
             if needed:
-                node.depends_on = sorted(set(node.depends_on or [])
-                                         | {self.addresses[a] for a in needed})
+                add_depends_on(node, {self.addresses[a] for a in needed})

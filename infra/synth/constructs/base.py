@@ -1,21 +1,119 @@
-"""Helpers every construct shares: Terraform addresses and the IAM lifecycle rule.
+"""Helpers every construct shares: Terraform addresses, references, the IAM lifecycle rule,
+and the bookkeeping that spares jsii round trips.
 
 Construct IDs are Terraform addresses (``<type>.<component>__<part>``): renaming one is a
 state migration, not a refactor. The component prefix lets plan summaries group changes.
+
+Every read of a construct's attribute (``resource.email``, ``resource.depends_on``,
+``TerraformStack.of(x)``) is a request to the jsii Node process and its answer, so a synth
+reads nothing it can know in Python: a reference to an attribute of a pinned resource is
+written as Terraform writes it (``ref``), and the stack of each ``StackConstruct`` (found
+once, from its scope), each provider class's resource type (``resource_type``), what the
+stack's constructs pinned (``StackIndex``) and the ``depends_on`` written so far
+(``add_depends_on``) are kept here. ``bench/synth.py`` counts the round trips of a synth.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Protocol
+from weakref import WeakKeyDictionary
 
-from cdktn import TerraformResource, TerraformResourceLifecycle, TerraformStack
+from cdktn import (
+    TerraformDataSource,
+    TerraformEphemeralResource,
+    TerraformProvider,
+    TerraformResource,
+    TerraformResourceLifecycle,
+    TerraformStack,
+)
+from constructs import Construct, IConstruct
 
 from infra.model.provider.lifecycle import replacement_trigger
 from infra.model.wiring import Grant
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+Dependent = TerraformResource | TerraformDataSource | TerraformEphemeralResource
+"""What can wait for others (``depends_on``) and has a resource type."""
+
+_TYPE_ATTRIBUTE = "TF_RESOURCE_TYPE"
+_TYPES: dict[type, str] = {}
+_NODE_TYPES: WeakKeyDictionary[Dependent, str] = WeakKeyDictionary()
+_DEPENDS_ON: WeakKeyDictionary[Dependent, frozenset[str]] = WeakKeyDictionary()
+"""Each node's ``depends_on`` as this module last wrote (or read) it."""
+_BATCHES: list[dict[Dependent, None]] = []
+"""The nodes whose ``depends_on`` each open ``batched_depends_on`` will write, innermost last."""
+
+
+def resource_type(node: Dependent) -> str:
+    """``node.terraform_resource_type``, read once per generated provider class (the
+    ``TF_RESOURCE_TYPE`` it gives each of its instances) rather than once per node; a node of
+    a class that declares none (``TerraformResource`` itself: ``time_sleep``) is asked once."""
+    cls = type(node)
+    known = _TYPES.get(cls)
+    if known is not None:
+        return known
+    if _TYPE_ATTRIBUTE in vars(cls):
+        known = _TYPES[cls] = str(getattr(cls, _TYPE_ATTRIBUTE))
+        return known
+    known = _NODE_TYPES.get(node)
+    if known is None:
+        known = _NODE_TYPES[node] = node.terraform_resource_type
+    return known
+
+
+@dataclass
+class StackIndex:
+    """What one stack's constructs registered as they were built (``index_of``)."""
+
+    resources: dict[str, TerraformResource] = field(default_factory=dict)
+    """Pinned address → its resource (``pin_address``)."""
+    members: dict[TerraformResource, str] = field(default_factory=dict)
+    """IAM member resource → the member it grants, as the construct passed it."""
+    constructs: list[StackConstruct] = field(default_factory=list)
+    """Every ``StackConstruct`` of the stack, in the order they were built."""
+    providers: dict[str, TerraformProvider] = field(default_factory=dict)
+    """Providers a construct declared when it first needed one, by name."""
+
+
+_INDEXES: WeakKeyDictionary[TerraformStack, StackIndex] = WeakKeyDictionary()
+
+
+def index_of(stack: TerraformStack) -> StackIndex:
+    index = _INDEXES.get(stack)
+    if index is None:
+        index = _INDEXES[stack] = StackIndex()
+    return index
+
+
+def stack_of(scope: IConstruct) -> TerraformStack:
+    """The stack ``scope`` is in: ``scope`` itself, or what a ``StackConstruct`` recorded;
+    only another construct costs a ``TerraformStack.of`` round trip."""
+    if isinstance(scope, TerraformStack):
+        return scope
+    if isinstance(scope, StackConstruct):
+        return scope.stack
+    return TerraformStack.of(scope)
+
+
+class StackConstruct(Construct):
+    """A construct of this repository: it knows its stack (``stack``) without asking jsii,
+    and is listed in the stack's index (``StackIndex.constructs``)."""
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        self.stack = stack_of(scope)
+        index_of(self.stack).constructs.append(self)
+
+    def pin(self, resource: TerraformResource, component: str, part: str,
+            member: str | None = None) -> str:
+        """``pin_address`` for a resource of this construct (``member``: what an IAM member
+        resource grants, recorded so nothing reads it back)."""
+        return pin_address(resource, component, part, self.stack, member)
 
 
 def logical_id(component: str, part: str) -> str:
@@ -30,30 +128,41 @@ def logical_id(component: str, part: str) -> str:
     return lid
 
 
-def pin_address(resource: TerraformResource, component: str, part: str) -> str:
+def pin_address(resource: TerraformResource, component: str, part: str,
+                stack: TerraformStack | None = None, member: str | None = None) -> str:
     """Give ``resource`` a stable logical ID and return its literal Terraform address.
 
+    ``stack``: the stack ``resource`` is in, when the caller knows it (default: asked);
+    ``member``: for an IAM member resource, the member it grants (``StackIndex.members``).
     Raises ``ValueError`` when the stack already holds that address: two resources pinned to
     one address would synthesize as one, the later silently replacing the earlier.
     """
     lid = logical_id(component, part)
-    address = f"{resource.terraform_resource_type}.{lid}"
-    stack = TerraformStack.of(resource)
-    pinned: set[str] | None = getattr(stack, "_pinned_addresses", None)
-    if pinned is None:
-        pinned = set()
-        stack._pinned_addresses = pinned  # type: ignore[attr-defined]
-    if address in pinned:
+    address = f"{resource_type(resource)}.{lid}"
+    if stack is None:
+        stack = TerraformStack.of(resource)
+    index = index_of(stack)
+    if address in index.resources:
         raise ValueError(f"address {address} is pinned twice in stack {stack.node.id}: "
                          "each grant's part must name its principal")
-    pinned.add(address)
+    index.resources[address] = resource
+    if resource not in _DEPENDS_ON:
+        _DEPENDS_ON[resource] = frozenset()  # created by a construct: depends on nothing yet
+    if member is not None:
+        index.members[resource] = member
     resource.override_logical_id(lid)
-    resources: dict[str, TerraformResource] | None = getattr(stack, "_pinned_resources", None)
-    if resources is None:
-        resources = {}
-        stack._pinned_resources = resources  # type: ignore[attr-defined]
-    resources[address] = resource
     return address
+
+
+def ref(address: str, attribute: str) -> str:
+    """``${<address>.<attribute>}``: a reference to an attribute of the resource pinned at
+    ``address`` (``pin_address``), the string cdktn renders for a token of that attribute.
+
+    Terraform orders whatever holds it after that resource, as it would with the token, and
+    nothing is read through jsii (reading a token is a round trip). ``address`` must be the
+    pinned, literal address.
+    """
+    return f"${{{address}.{attribute}}}"
 
 
 def import_existing(stack: TerraformStack, imports: Mapping[str, str]) -> None:
@@ -63,7 +172,7 @@ def import_existing(stack: TerraformStack, imports: Mapping[str, str]) -> None:
     Raises ``ValueError`` naming the address when the stack declares no such resource: an
     import block for nothing is a stale adoption record, never silently dropped.
     """
-    resources: dict[str, TerraformResource] = getattr(stack, "_pinned_resources", {})
+    resources = index_of(stack).resources
     for address, import_id in sorted(imports.items()):
         if address not in resources:
             raise ValueError(f"adoption record: {address} is not declared in stack "
@@ -78,7 +187,7 @@ def keep_live(stack: TerraformStack, kept: Mapping[str, Mapping[str, object]]) -
     ``template.containers.0.resources``) → the live value in Terraform's form. Raises
     ``ValueError`` naming the address when the stack declares no such resource.
     """
-    resources: dict[str, TerraformResource] = getattr(stack, "_pinned_resources", {})
+    resources = index_of(stack).resources
     for address, values in sorted(kept.items()):
         if address not in resources:
             raise ValueError(f"adoption record: kept values of {address}, which stack "
@@ -100,6 +209,51 @@ def replaced_with(target_address: str) -> TerraformResourceLifecycle:
     return TerraformResourceLifecycle(replace_triggered_by=[replacement_trigger(target_address)])
 
 
+def add_depends_on(node: Dependent, addresses: Iterable[str]) -> None:
+    """Make ``node`` depend on ``addresses`` as well (``depends_on`` kept sorted).
+
+    ``node.depends_on`` is read from jsii only when this module has not seen ``node``: a
+    resource ``pin_address`` pinned is known to depend on nothing yet (no construct passes
+    ``depends_on`` to a constructor), and after a write this module knows what it wrote. So
+    every ``depends_on`` of the stacks' resources is written here or by ``set_depends_on``
+    (``tests/synth/constructs/test_base.py`` keeps it so); a write elsewhere would be overwritten.
+    """
+    known = _DEPENDS_ON.get(node)
+    current = frozenset(node.depends_on or []) if known is None else known
+    merged = current | frozenset(addresses)
+    if known is None or merged != known:
+        _write_depends_on(node, merged)
+
+
+def set_depends_on(node: Dependent, addresses: Iterable[str]) -> None:
+    """Make ``node`` depend on exactly ``addresses`` (sorted), whatever it depended on."""
+    _write_depends_on(node, frozenset(addresses))
+
+
+def _write_depends_on(node: Dependent, addresses: frozenset[str]) -> None:
+    _DEPENDS_ON[node] = addresses
+    if _BATCHES:
+        _BATCHES[-1][node] = None
+    else:
+        node.depends_on = sorted(addresses)
+
+
+@contextmanager
+def batched_depends_on() -> Iterator[None]:
+    """Within it, ``add_depends_on`` and ``set_depends_on`` only record; leaving it writes
+    each changed node's ``depends_on`` once. A resource of the stacks gains dependencies in up
+    to three steps (its construct's grants, the propagation waits, its APIs): one write each
+    is three round trips where one will do. Nothing is written when the block raises."""
+    batch: dict[Dependent, None] = {}
+    _BATCHES.append(batch)
+    try:
+        yield
+    finally:
+        _BATCHES.pop()
+    for node in batch:
+        _write_depends_on(node, _DEPENDS_ON[node])
+
+
 def wait_for(resource: TerraformResource, grants: Iterable[Grant]) -> None:
     """Make ``resource`` depend on the IAM members that made ``grants`` (their addresses).
 
@@ -108,10 +262,10 @@ def wait_for(resource: TerraformResource, grants: Iterable[Grant]) -> None:
     addresses = set()
     for g in grants:
         if not g.address:
-            raise ValueError(f"{resource.terraform_resource_type} cannot wait for {g}: no "
+            raise ValueError(f"{resource_type(resource)} cannot wait for {g}: no "
                              "construct made it (a grant method returns its address)")
         addresses.add(g.address)
-    resource.depends_on = sorted(set(resource.depends_on or []) | addresses)
+    add_depends_on(resource, addresses)
 
 
 class Principal(Protocol):

@@ -13,7 +13,7 @@ from constructs import Construct
 
 from infra.model.wiring import DATA_EDITOR, DATA_VIEWER, Grant, Target
 from infra.paths import SCHEMAS_DIR
-from infra.synth.constructs.base import Principal, pin_address, replaced_with
+from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
 
 FIELD_TYPES = frozenset({"STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP", "JSON",
                          "NUMERIC", "RECORD", "DATETIME", "BYTES"})
@@ -60,7 +60,7 @@ def load_schema(schema_key: str, table: str) -> list[dict[str, object]]:
     return fields
 
 
-class BigQueryDataset(Construct):
+class BigQueryDataset(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: DatasetProps) -> None:
         super().__init__(scope, id)
         self.props = props
@@ -71,7 +71,9 @@ class BigQueryDataset(Construct):
             location=props.location, description=props.description or None, lifecycle=keep,
             delete_contents_on_destroy=False,
         )
-        self.address = pin_address(self.dataset, props.component, "dataset")
+        self.address = self.pin(self.dataset, props.component, "dataset")
+        self.dataset_ref = ref(self.address, "dataset_id")
+        """The dataset's ``dataset_id`` as a reference (tables and grants follow it)."""
         self.tables: dict[str, BigqueryTable] = {}
         for spec in props.tables:
             fields = load_schema(props.schema_key, spec.name)
@@ -81,23 +83,24 @@ class BigQueryDataset(Construct):
                 raise ValueError(f"table {props.dataset_id}.{spec.name}: partition_field "
                                  f"{spec.partition_field!r} is not a column of its schema")
             table = BigqueryTable(
-                self, f"table-{spec.name}", dataset_id=self.dataset.dataset_id,
+                self, f"table-{spec.name}", dataset_id=self.dataset_ref,
                 table_id=spec.name, project=props.project, schema=json.dumps(fields),
                 description=spec.description or None, deletion_protection=True, lifecycle=keep,
                 time_partitioning=BigqueryTableTimePartitioning(
                     type="DAY", field=spec.partition_field,
                 ) if spec.partition_field else None,
             )
-            pin_address(table, props.component, f"table_{spec.name}")
+            self.pin(table, props.component, f"table_{spec.name}")
             self.tables[spec.name] = table
 
     def _grant(self, role: str, principal: Principal, part: str) -> Grant:
+        member = principal.member
         m = BigqueryDatasetIamMember(
             self, f"{part}-{principal.component}", project=self.props.project,
-            dataset_id=self.dataset.dataset_id, role=role,
-            member=principal.member, lifecycle=replaced_with(self.address),
+            dataset_id=self.dataset_ref, role=role,
+            member=member, lifecycle=replaced_with(self.address),
         )
-        address = pin_address(m, self.props.component, f"{part}_{principal.component}")
+        address = self.pin(m, self.props.component, f"{part}_{principal.component}", member)
         return Grant(principal.literal_member, role,
                      Target("bigquery.dataset", self.props.dataset_id), address=address)
 

@@ -15,7 +15,7 @@ from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMemb
 from constructs import Construct
 
 from infra.model.wiring import OBJECT_USER, OBJECT_VIEWER, Grant, Target
-from infra.synth.constructs.base import Principal, pin_address, replaced_with
+from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class BucketProps:
     protected: bool = False
 
 
-class Bucket(Construct):
+class Bucket(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: BucketProps) -> None:
         super().__init__(scope, id)
         self.props = props
@@ -43,18 +43,20 @@ class Bucket(Construct):
             lifecycle=TerraformResourceLifecycle(prevent_destroy=True) if props.protected
             else None,
         )
-        self.address = pin_address(self.bucket, props.component, "bucket")
+        self.address = self.pin(self.bucket, props.component, "bucket")
 
     @property
     def name(self) -> str:
-        return self.bucket.name
+        """The bucket's ``name`` as a reference (what uses it follows the bucket)."""
+        return ref(self.address, "name")
 
     def _grant(self, role: str, principal: Principal, part: str) -> Grant:
+        member = principal.member
         m = StorageBucketIamMember(
-            self, f"{part}-{principal.component}", bucket=self.bucket.name,
-            role=role, member=principal.member, lifecycle=replaced_with(self.address),
+            self, f"{part}-{principal.component}", bucket=self.name,
+            role=role, member=member, lifecycle=replaced_with(self.address),
         )
-        address = pin_address(m, self.props.component, f"{part}_{principal.component}")
+        address = self.pin(m, self.props.component, f"{part}_{principal.component}", member)
         return Grant(principal.literal_member, role, Target("storage.bucket", self.props.name),
                      address=address)
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from infra.model.wiring import BUILD_SOURCE_CONDITION, BUILDER_PROJECT_ROLES, OBJECT_USER, Grant
+from infra.synth.constructs.base import StackConstruct
 from infra.synth.constructs.identity import Identity, IdentityProps
 
 
@@ -41,7 +42,7 @@ class FunctionBuilderProps:
     component: str = "function_builder"
 
 
-class FunctionBuilder(Construct):
+class FunctionBuilder(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: FunctionBuilderProps) -> None:
         super().__init__(scope, id)
         self.props = props

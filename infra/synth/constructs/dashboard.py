@@ -38,7 +38,7 @@ from constructs import Construct
 from infra.model.manifest import Manifest, Transition
 from infra.model.naming import Names
 from infra.model.wiring import PushEdge, Trigger, Wiring
-from infra.synth.constructs.base import pin_address
+from infra.synth.constructs.base import StackConstruct
 from infra.synth.constructs.monitoring import (
     OLDEST_UNACKED_AGE,
     UNDELIVERED_MESSAGES,
@@ -202,7 +202,7 @@ class DashboardProps:
     component: str = "monitoring"
 
 
-class PipelineDashboard(Construct):
+class PipelineDashboard(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: DashboardProps) -> None:
         super().__init__(scope, id)
         if not props.layout.get("displayName"):
@@ -210,4 +210,4 @@ class PipelineDashboard(Construct):
         self.props = props
         self.dashboard = MonitoringDashboard(self, "dashboard", project=props.project,
                                              dashboard_json=dashboard_json(props.layout))
-        self.address = pin_address(self.dashboard, props.component, "dashboard")
+        self.address = self.pin(self.dashboard, props.component, "dashboard")

@@ -10,7 +10,7 @@ from cdktn_provider_google.firestore_field import FirestoreField, FirestoreField
 from constructs import Construct
 
 from infra.model.wiring import DATASTORE_USER, DATASTORE_VIEWER, Grant
-from infra.synth.constructs.base import pin_address
+from infra.synth.constructs.base import StackConstruct, ref
 from infra.synth.constructs.identity import Identity
 
 
@@ -25,7 +25,7 @@ class FirestoreProps:
     component: str = "firestore"
 
 
-class Firestore(Construct):
+class Firestore(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: FirestoreProps) -> None:
         super().__init__(scope, id)
         self.props = props
@@ -35,16 +35,17 @@ class Firestore(Construct):
             delete_protection_state="DELETE_PROTECTION_ENABLED", deletion_policy="ABANDON",
             lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
         )
-        self.address = pin_address(self.database, props.component, "database")
+        self.address = self.pin(self.database, props.component, "database")
+        database = ref(self.address, "name")
         for collection in props.ttl_collections:
             field = FirestoreField(
                 self, f"ttl-{collection}", project=props.project,
-                database=self.database.name, collection=collection, field=props.ttl_field,
+                database=database, collection=collection, field=props.ttl_field,
                 ttl_config=FirestoreFieldTtlConfig(),
                 # TTL fields need no single-field index; an empty config disables them.
                 index_config={},
             )
-            pin_address(field, props.component, f"ttl_{collection}")
+            self.pin(field, props.component, f"ttl_{collection}")
 
     def grant_read_write(self, identity: Identity) -> Grant:
         """Firestore IAM is project-level only: ``roles/datastore.user``."""

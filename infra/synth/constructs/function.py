@@ -52,7 +52,7 @@ from constructs import Construct
 
 from infra.model.wiring import INVOKER, Grant, Target
 from infra.synth.bundle import Bundle
-from infra.synth.constructs.base import Principal, pin_address, wait_for
+from infra.synth.constructs.base import Principal, StackConstruct, ref, wait_for
 from infra.synth.constructs.builder import FunctionBuilder
 from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
 from infra.synth.constructs.topic import Topic
@@ -91,7 +91,7 @@ class FunctionProps:
     so it precedes the function's update); ``None`` for a function the apply creates."""
 
 
-class CloudFunction(Construct):
+class CloudFunction(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: FunctionProps) -> None:
         super().__init__(scope, id)
         if props.trigger_topic is not None and (
@@ -111,7 +111,7 @@ class CloudFunction(Construct):
             self, "bundle", name=props.bundle.object_name, bucket=props.bucket_name,
             source=asset.path,
         )
-        pin_address(self.object, props.component, "bundle")
+        bundle = self.pin(self.object, props.component, "bundle")
 
         self.trigger_identity: Identity | None = None
         event_trigger = None
@@ -125,7 +125,7 @@ class CloudFunction(Construct):
             event_trigger = Cloudfunctions2FunctionEventTrigger(
                 trigger_region=props.region, event_type=PUBSUB_EVENT,
                 pubsub_topic=props.trigger_topic.id, retry_policy="RETRY_POLICY_RETRY",
-                service_account_email=self.trigger_identity.account.email,
+                service_account_email=self.trigger_identity.email_ref,
             )
             if props.pubsub_agent is not None:
                 # Eventarc's push subscription mints OIDC tokens as the trigger identity.
@@ -136,16 +136,16 @@ class CloudFunction(Construct):
             description=props.description or None, deletion_policy="PREVENT",
             build_config=Cloudfunctions2FunctionBuildConfig(
                 runtime=props.runtime, entry_point=props.entry_point,
-                service_account=props.build_identity.identity.account.id,
+                service_account=props.build_identity.identity.id_ref,
                 source=Cloudfunctions2FunctionBuildConfigSource(
                     storage_source=Cloudfunctions2FunctionBuildConfigSourceStorageSource(
-                        bucket=props.bucket_name, object=self.object.name,
-                        generation=self.object.generation,
+                        bucket=props.bucket_name, object=ref(bundle, "name"),
+                        generation=self.object.generation,  # a number: only its token fits
                     ),
                 ),
             ),
             service_config=Cloudfunctions2FunctionServiceConfig(
-                service_account_email=self.identity.account.email,
+                service_account_email=self.identity.email_ref,
                 timeout_seconds=props.timeout_seconds,
                 available_memory=f"{props.memory_mb}M",
                 max_instance_count=props.max_instances,
@@ -155,7 +155,7 @@ class CloudFunction(Construct):
             ),
             event_trigger=event_trigger,
         )
-        self.address = pin_address(self.function, props.component, "function")
+        self.address = self.pin(self.function, props.component, "function")
         # Every grant that can exist before the function does (see the module docstring).
         wait_for(self.function, (*props.build_identity.grants, *trigger_grants))
 
@@ -172,15 +172,26 @@ class CloudFunction(Construct):
                 self.function, () if props.live_service else (invoker.address or "",))
 
     @property
+    def uri(self) -> str:
+        """The function's ``service_config[0].uri`` as a reference."""
+        return ref(self.address, "service_config[0].uri")
+
+    @property
+    def service_ref(self) -> str:
+        """The function's ``service_config[0].service`` (its Cloud Run service) as a
+        reference."""
+        return ref(self.address, "service_config[0].service")
+
+    @property
     def audience(self) -> str:
-        return self.function.service_config.uri
+        return self.uri
 
     @property
     def timeout_seconds(self) -> int:
         return self.props.timeout_seconds
 
     def url(self, path: str) -> str:
-        return f"{self.function.service_config.uri}{'' if path == '/' else path}"
+        return f"{self.uri}{'' if path == '/' else path}"
 
     def grant_invoke(self, principal: Principal) -> Grant:
         """``roles/run.invoker`` on the function's Cloud Run service (gen2 checks it there).
@@ -192,12 +203,13 @@ class CloudFunction(Construct):
         function itself would re-create the grant on every code change (a new bundle updates
         the function in place).
         """
+        member = principal.member
         m = CloudRunV2ServiceIamMember(
             self, f"invoker-{principal.component}", project=self.props.project,
             location=self.props.region,
-            name=self.props.live_service or self.function.service_config.service,
-            role=INVOKER, member=principal.member,
+            name=self.props.live_service or self.service_ref,
+            role=INVOKER, member=member,
         )
-        address = pin_address(m, self.props.component, f"invoker_{principal.component}")
+        address = self.pin(m, self.props.component, f"invoker_{principal.component}", member)
         return Grant(principal.literal_member, INVOKER,
                      Target("function.service", self.props.name), address=address)

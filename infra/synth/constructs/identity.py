@@ -13,7 +13,7 @@ from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMe
 from constructs import Construct
 
 from infra.model.wiring import PRIMITIVE_ROLES, PUBSUB_AGENT, TOKEN_CREATOR, Grant, Target
-from infra.synth.constructs.base import Principal, logical_id, pin_address, replaced_with
+from infra.synth.constructs.base import Principal, StackConstruct, logical_id, ref, replaced_with
 
 ACCOUNT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 
@@ -45,7 +45,7 @@ class OwnsIdentity(Protocol):
     def identity_account_id(self) -> str: ...
 
 
-class Identity(Construct):
+class Identity(StackConstruct):
     """A ``google_service_account`` with grant helpers that only ever add members."""
 
     @classmethod
@@ -67,13 +67,15 @@ class Identity(Construct):
                 "'short' or the sport prefix"
             )
         self.props = props
+        self.owner = scope
+        """The construct this identity belongs to (its scope, kept so no one asks jsii)."""
         # Single underscores: grant addresses embed it after their own ``__`` separator.
         self.component = logical_id(props.component, props.part).replace("__", "_")
         self.account = ServiceAccount(
             self, "sa", account_id=props.account_id, display_name=props.display_name,
             project=props.project,
         )
-        self.address = pin_address(self.account, props.component, props.part)
+        self.address = self.pin(self.account, props.component, props.part)
         self.email = f"{props.account_id}@{props.project}.iam.gserviceaccount.com"
         self.users: list[tuple[TerraformResource, frozenset[str]]] = []
         """Resources that act as this identity, each with the grant addresses it cannot wait
@@ -86,9 +88,25 @@ class Identity(Construct):
         self.users.append((resource, frozenset(except_grants)))
 
     @property
+    def email_ref(self) -> str:
+        """The account's ``email`` as a reference: whatever uses it is created after the
+        account."""
+        return ref(self.address, "email")
+
+    @property
+    def name_ref(self) -> str:
+        """The account's ``name`` (``projects/P/serviceAccounts/E``) as a reference."""
+        return ref(self.address, "name")
+
+    @property
+    def id_ref(self) -> str:
+        """The account's ``id`` as a reference."""
+        return ref(self.address, "id")
+
+    @property
     def member(self) -> str:
         # The reference (not the literal email) orders the grant after the account exists.
-        return f"serviceAccount:{self.account.email}"
+        return f"serviceAccount:{self.email_ref}"
 
     @property
     def literal_member(self) -> str:
@@ -96,16 +114,17 @@ class Identity(Construct):
 
     def grant_token_creator(self, principal: Principal) -> Grant:
         """Let ``principal`` mint OIDC tokens as this identity (Pub/Sub push needs it)."""
+        member = principal.member
         m = ServiceAccountIamMember(
             self, f"token-creator-{principal.component}",
-            service_account_id=self.account.name,
+            service_account_id=self.name_ref,
             role=TOKEN_CREATOR,
-            member=principal.member,
+            member=member,
             lifecycle=replaced_with(self.address),
         )
         # The principal is part of the address: a second principal is a second member.
-        address = pin_address(m, self.props.component,
-                    f"{self.props.part}_token_creator_{principal.component}")
+        address = self.pin(m, self.props.component,
+                           f"{self.props.part}_token_creator_{principal.component}", member)
         return Grant(principal.literal_member, TOKEN_CREATOR,
                      Target("iam.serviceAccount", self.email), address=address)
 
@@ -122,7 +141,7 @@ class Identity(Construct):
             member=self.member,
             condition=ProjectIamMemberCondition(title=condition[0], expression=condition[1])
             if condition else None)
-        address = pin_address(m, self.props.component, f"{self.props.part}_{role_key}")
+        address = self.pin(m, self.props.component, f"{self.props.part}_{role_key}", self.member)
         return Grant(self.literal_member, role, Target("project", self.props.project),
                      address=address, condition=condition[1] if condition else "")
 

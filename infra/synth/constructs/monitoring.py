@@ -15,44 +15,9 @@ components report about it, every policy notifying the stack's one Slack channel
 * **the canary's heartbeat** missing for two runs of its job: a log-based counter of the
   canary's summary line and a metric-absence condition on it.
 
-The backlog threshold, one formula (``backlog_threshold``)
-------------------------------------------------------------
-
-A delivery subscription is described by its attempt deadline ``A``, its retry backoff
-``b_min .. b_max`` and the attempts ``N`` before dead-lettering (``Delivery``):
-
-* a push edge: ``A`` = its ``ack_deadline_seconds`` (Pub/Sub waits that long for the push
-  response, https://cloud.google.com/pubsub/docs/push), its ``retry_policy`` backoff, ``N`` =
-  its ``max_delivery_attempts``;
-* a function trigger: ``A`` = the function's timeout ``T`` (the function is stopped then),
-  Eventarc's backoff of 10 s .. 600 s, no dead-letter topic: ``RETRY_POLICY_RETRY`` retries
-  until the message expires (https://cloud.google.com/functions/docs/writing/retries).
-
-::
-
-    threshold    = A + retry_budget
-    retry_budget = sum(min(b_max, b_min * 2**k) for k in range(N - 1))   with dead-lettering
-                 = b_max                                                  without
-
-A healthy message is acknowledged by its first attempt, within ``A``; one the target refuses
-(403, 404, 5xx: answered at once) is retried ``N - 1`` times, each after an exponentially
-growing wait (Pub/Sub's documented exponential backoff between the policy's minimum and
-maximum, modelled as doubling from ``b_min``, capped at ``b_max``), and then dead-lettered,
-which acknowledges it on the source subscription and raises the dead-letter alert. So the
-oldest unacknowledged message is older than ``threshold`` only when delivery is stuck short of
-dead-lettering: at least two attempts ran into their deadline (a target that hangs or times
-out), or Pub/Sub is not delivering at all. Dead-lettering would say so only after about
-``N * A`` (52 minutes for 5 attempts of 600 s), which no edge could fit in 30 minutes
-(``N`` is at least 5, and ``A`` must cover the target's run time), hence this threshold.
-Without dead-lettering the message is retried for days; one older than a full attempt plus
-the longest wait before the next has failed at least once and is still not delivered, and a
-function that fails at startup fails every delivery.
-
-The alert is loud ``threshold + BACKLOG_DURATION_SECONDS + PUBSUB_METRIC_DELAY_SECONDS`` after
-the message was published; that must fit ``DETECTION_BUDGET_SECONDS`` (30 minutes), or the
-construct raises ``ValueError`` naming the edge. Today: every push edge (600 s deadline, 5
-attempts, 10 .. 600 s) 600 + 10 + 20 + 40 + 80 = 750 s, loud after 990 s; the Phase 3→4
-orchestrator's trigger (540 s timeout) 540 + 600 = 1140 s, loud after 1380 s.
+The backlog threshold is one formula over the delivery's deadline, backoff and attempts
+(``infra.synth.constructs.backlog``); every alert must be loud within
+``DETECTION_BUDGET_SECONDS``, or the construct raises ``ValueError`` naming what it watches.
 
 The heartbeat
 -------------
@@ -71,6 +36,7 @@ summed across revisions, so a deploy (a new revision, a new time series) is not 
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -92,27 +58,23 @@ from cdktn_provider_google.monitoring_alert_policy import (
 from constructs import Construct
 from croniter import croniter
 
+from infra.model.limits import fire_times
 from infra.model.manifest import DEFAULT_AUTO_CLOSE_SECONDS
 from infra.synth.constructs.alerting import AlertChannel
-from infra.synth.constructs.base import pin_address
+from infra.synth.constructs.backlog import (
+    BACKLOG_DURATION_SECONDS,
+    DETECTION_BUDGET_SECONDS,
+    Delivery,
+    checked_backlog_threshold,
+    retry_budget,
+)
+from infra.synth.constructs.base import StackConstruct, ref
 from infra.synth.constructs.function import CloudFunction
 from infra.synth.constructs.push_edge import PushEdge
 from infra.synth.constructs.scheduled_job import ScheduledJob
 
-DETECTION_BUDGET_SECONDS = 30 * 60
-"""Every silence is loud within 30 minutes of its first undelivered message or missed run."""
-BACKLOG_DURATION_SECONDS = 120
-"""How long the backlog age must stay above its threshold: two samples, so one late sample
-does not open an incident (a stuck backlog only grows older)."""
-PUBSUB_METRIC_DELAY_SECONDS = 120
-"""Pub/Sub samples subscription metrics every 60 s and a sample becomes visible up to 120 s
-later (https://cloud.google.com/monitoring/api/metrics_gcp_p_z#gcp-pubsub)."""
 ALIGNMENT_SECONDS = 60
 """Alignment period of every metric condition: one Pub/Sub sample."""
-EVENTARC_MIN_BACKOFF_SECONDS = 10
-EVENTARC_MAX_BACKOFF_SECONDS = 600
-"""Event-driven functions with retries: "an exponential backoff strategy, with an increasing
-backoff of between 10 and 600 seconds" (https://cloud.google.com/functions/docs/writing/retries)."""
 LOG_NOTIFICATION_PERIOD_SECONDS = 300
 """A log-match condition notifies at most once per period (the API requires a rate limit)."""
 HEARTBEAT_RUNS = 2
@@ -135,101 +97,6 @@ https://cloud.google.com/scheduler/docs/audit-logging). The failure filter match
 (``scheduler_failure_filter``)."""
 CANARY_SUMMARY_PREFIX = "pipeline canary: "
 """How every run's summary line of ``functions/pipeline_canary/health.py`` starts."""
-
-_DURATION = re.compile(r"^(\d+)s$")
-
-
-def seconds_of(what: str, value: str | int) -> int:
-    """``"600s"`` (or 600) → 600; ``ValueError`` naming ``what`` and the value otherwise."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    m = _DURATION.match(str(value))
-    if m is None:
-        raise ValueError(f"{what}: {value!r} is not a duration in whole seconds like '600s'")
-    return int(m.group(1))
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """How a delivery subscription retries: what its backlog threshold is derived from.
-
-    ``max_delivery_attempts``: attempts before dead-lettering; ``None`` when the subscription
-    never dead-letters (a function trigger retries until the message expires).
-    """
-
-    edge: str
-    attempt_deadline_seconds: int
-    min_backoff_seconds: int
-    max_backoff_seconds: int
-    max_delivery_attempts: int | None
-
-    def __post_init__(self) -> None:
-        for name in ("attempt_deadline_seconds", "min_backoff_seconds", "max_backoff_seconds"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"edge {self.edge}: {name} {value!r} must be a positive "
-                                 "number of seconds")
-        if self.min_backoff_seconds > self.max_backoff_seconds:
-            raise ValueError(f"edge {self.edge}: min_backoff_seconds {self.min_backoff_seconds} "
-                             f"exceeds max_backoff_seconds {self.max_backoff_seconds}")
-        if self.max_delivery_attempts is not None and self.max_delivery_attempts < 1:
-            raise ValueError(f"edge {self.edge}: max_delivery_attempts "
-                             f"{self.max_delivery_attempts!r} must be at least 1 (or None)")
-
-    @classmethod
-    def of_push_edge(cls, edge: PushEdge) -> Delivery:
-        """A push edge's subscription as its construct declares it."""
-        p = edge.props
-        return cls(p.name, p.ack_deadline_seconds,
-                   seconds_of(f"edge {p.name} minimum_backoff", p.minimum_backoff),
-                   seconds_of(f"edge {p.name} maximum_backoff", p.maximum_backoff),
-                   p.max_delivery_attempts)
-
-    @classmethod
-    def of_function_trigger(cls, fn: CloudFunction) -> Delivery:
-        """The Eventarc subscription of a function's Pub/Sub trigger (``RETRY_POLICY_RETRY``)."""
-        if fn.props.trigger_topic is None:
-            raise ValueError(f"function {fn.props.name}: trigger_topic is None; only a "
-                             "Pub/Sub-triggered function has a delivery subscription")
-        return cls(f"{fn.props.name} trigger", fn.props.timeout_seconds,
-                   EVENTARC_MIN_BACKOFF_SECONDS, EVENTARC_MAX_BACKOFF_SECONDS, None)
-
-
-def retry_budget(d: Delivery) -> int:
-    """Seconds of backoff a message waits between its attempts before it is dead-lettered
-    (``N - 1`` waits doubling from the minimum, capped at the maximum), or, with no
-    dead-lettering, one wait at the maximum. See the module docstring."""
-    if d.max_delivery_attempts is None:
-        return d.max_backoff_seconds
-    return sum(min(d.max_backoff_seconds, d.min_backoff_seconds * 2 ** k)
-               for k in range(d.max_delivery_attempts - 1))
-
-
-def backlog_threshold(d: Delivery) -> int:
-    """Age in seconds past which the oldest unacknowledged message of ``d`` means delivery is
-    stuck short of dead-lettering: one attempt at its deadline plus ``retry_budget``."""
-    return d.attempt_deadline_seconds + retry_budget(d)
-
-
-def backlog_detection_seconds(d: Delivery) -> int:
-    """When the backlog alert of ``d`` is loud, counted from the stuck message's publication."""
-    return backlog_threshold(d) + BACKLOG_DURATION_SECONDS + PUBSUB_METRIC_DELAY_SECONDS
-
-
-def checked_backlog_threshold(d: Delivery) -> int:
-    """``backlog_threshold(d)``; ``ValueError`` naming the edge when it cannot be loud within
-    ``DETECTION_BUDGET_SECONDS``."""
-    threshold = backlog_threshold(d)
-    loud = backlog_detection_seconds(d)
-    if loud > DETECTION_BUDGET_SECONDS:
-        raise ValueError(
-            f"edge {d.edge}: a stuck delivery would be loud only after {loud}s (threshold "
-            f"{threshold}s = attempt deadline {d.attempt_deadline_seconds}s + retry backoff "
-            f"{retry_budget(d)}s, held {BACKLOG_DURATION_SECONDS}s, visible "
-            f"{PUBSUB_METRIC_DELAY_SECONDS}s later), beyond the {DETECTION_BUDGET_SECONDS}s "
-            "budget; shorten its deadline, backoff or attempts")
-    return threshold
-
 
 def eventarc_subscription_prefix(region: str, function: str) -> str:
     """The name prefix of the subscription Eventarc creates for ``function``'s Pub/Sub trigger:
@@ -278,18 +145,22 @@ def heartbeat_log_filter(service: str, prefix: str) -> str:
 
 def schedule_interval_seconds(schedule: str, time_zone: str) -> int:
     """The longest gap between two consecutive runs of cron ``schedule`` in ``time_zone``, over
-    ``SCHEDULE_WINDOW_DAYS`` from a fixed date (``*/15 * * * *`` → 900)."""
+    ``SCHEDULE_WINDOW_DAYS`` from a fixed date (``*/15 * * * *`` → 900).
+
+    The runs are ``infra.model.limits.fire_times`` of the window's year (cached: the manifest's
+    validation has already computed the canary job's), not thousands of croniter steps.
+    """
     if not croniter.is_valid(schedule):
         raise ValueError(f"schedule {schedule!r} is not a cron expression")
     start = SCHEDULE_WINDOW_START.replace(tzinfo=ZoneInfo(time_zone))
-    end = start + dt.timedelta(days=SCHEDULE_WINDOW_DAYS)
-    runs = croniter(schedule, start)
-    previous: dt.datetime = runs.get_next(dt.datetime)
+    end = (start + dt.timedelta(days=SCHEDULE_WINDOW_DAYS)).timestamp()
+    fires = fire_times(schedule, time_zone, start.year)
     longest = 0
-    while previous < end:
-        current: dt.datetime = runs.get_next(dt.datetime)
-        longest = max(longest, int((current - previous).total_seconds()))
-        previous = current
+    # From the first run after the start, each run before the end and the one after it.
+    for i in range(bisect.bisect_right(fires, start.timestamp()), len(fires) - 1):
+        if fires[i] >= end:
+            break
+        longest = max(longest, int(fires[i + 1] - fires[i]))
     return longest
 
 
@@ -335,7 +206,7 @@ class Watch:
     """The condition as a reader checks it (``age > 750s for 120s``)."""
 
 
-class PipelineMonitoring(Construct):
+class PipelineMonitoring(StackConstruct):
     """The alert policies (and the heartbeat's log-based metric) watching a stack's delivery
     paths from the outside; one method per kind of silence, each returning what it declared."""
 
@@ -353,7 +224,7 @@ class PipelineMonitoring(Construct):
         policy = MonitoringAlertPolicy(
             self, f"{component}-{part}", project=self.props.project,
             display_name=display_name, combiner="OR", conditions=[condition],
-            notification_channels=[self.props.channel.channel.name],
+            notification_channels=[self.props.channel.channel_name],
             alert_strategy=MonitoringAlertPolicyAlertStrategy(
                 auto_close=f"{self.props.auto_close_seconds}s",
                 notification_rate_limit=MonitoringAlertPolicyAlertStrategyNotificationRateLimit(
@@ -364,7 +235,7 @@ class PipelineMonitoring(Construct):
                 mime_type="text/markdown",
             ),
         )
-        watch = Watch(kind, watched, pin_address(policy, component, part), display_name,
+        watch = Watch(kind, watched, self.pin(policy, component, part), display_name,
                       threshold)
         self.watches.append(watch)
         return watch
@@ -482,12 +353,12 @@ class PipelineMonitoring(Construct):
             metric_descriptor=LoggingMetricMetricDescriptor(metric_kind="DELTA",
                                                             value_type="INT64"),
         )
-        pin_address(metric, fn.props.component, "heartbeat_metric")
+        metric_address = self.pin(metric, fn.props.component, "heartbeat_metric")
         condition = MonitoringAlertPolicyConditions(
             display_name=f"no summary line of {fn.props.name} for {absence}s",
             condition_absent=MonitoringAlertPolicyConditionsConditionAbsent(
                 # The metric's name attribute: the policy waits for the metric to exist.
-                filter=(f'metric.type="{USER_LOG_METRIC}{metric.name}" AND '
+                filter=(f'metric.type="{USER_LOG_METRIC}{ref(metric_address, "name")}" AND '
                         'resource.type="cloud_run_revision"'),
                 duration=f"{absence}s",
                 aggregations=[MonitoringAlertPolicyConditionsConditionAbsentAggregations(

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cdktn import TerraformProvider, TerraformProviderGeneratorMetadata, TerraformResource, TerraformStack
+from cdktn import TerraformProvider, TerraformProviderGeneratorMetadata, TerraformResource
 from constructs import Construct
 
-from infra.synth.constructs.base import pin_address
+from infra.synth.constructs.base import StackConstruct, index_of, set_depends_on
 
 TIME_PROVIDER_VERSION = "0.13.1"
 PROPAGATION_SECONDS = 420
@@ -41,15 +41,27 @@ _META = TerraformProviderGeneratorMetadata(provider_name="time",
                                            provider_version_constraint=TIME_PROVIDER_VERSION)
 
 
-def _time_provider(scope: Construct) -> None:
-    stack = TerraformStack.of(scope)
-    if getattr(stack, "_time_provider", None) is None:
-        stack._time_provider = TerraformProvider(  # type: ignore[attr-defined]
-            stack, "time", terraform_resource_type="time", terraform_generator_metadata=_META,
-            terraform_provider_source="hashicorp/time")
+def _time_provider(scope: StackConstruct) -> None:
+    """Declare the ``time`` provider in ``scope``'s stack, once."""
+    providers = index_of(scope.stack).providers
+    if "time" not in providers:
+        providers["time"] = TerraformProvider(
+            scope.stack, "time", terraform_resource_type="time",
+            terraform_generator_metadata=_META, terraform_provider_source="hashicorp/time")
 
 
-class PropagationWait(Construct):
+class TimeSleep(TerraformResource):
+    """A ``time_sleep`` of the ``time`` provider (which has no generated bindings here); its
+    type is declared on the class, as generated provider classes do, so nothing reads it back."""
+
+    TF_RESOURCE_TYPE = "time_sleep"
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id, terraform_resource_type=self.TF_RESOURCE_TYPE,
+                         terraform_generator_metadata=_META)
+
+
+class PropagationWait(StackConstruct):
     """``time_sleep`` after ``grant_addresses`` (IAM member addresses); ``address`` is its own."""
 
     def __init__(self, scope: Construct, id: str, component: str, part: str,
@@ -60,11 +72,10 @@ class PropagationWait(Construct):
         if not grants:
             raise ValueError(f"propagation wait {component}.{part}: no grants to wait for")
         _time_provider(self)
-        self.sleep = TerraformResource(self, "sleep", terraform_resource_type="time_sleep",
-                                       terraform_generator_metadata=_META)
+        self.sleep = TimeSleep(self, "sleep")
         self.sleep.add_override("create_duration", f"{seconds}s")
         # A re-created grant has a new id: the sleep is replaced and waits again.
         self.sleep.add_override("triggers", {a.split(".", 1)[1]: f"${{{a}.id}}" for a in grants})
-        self.sleep.depends_on = grants
-        self.address = pin_address(self.sleep, component, part)
+        set_depends_on(self.sleep, grants)
+        self.address = self.pin(self.sleep, component, part)
         self.grants = tuple(grants)

@@ -21,7 +21,7 @@ from cdktn_provider_google.pubsub_subscription_iam_member import PubsubSubscript
 from constructs import Construct
 
 from infra.model.wiring import SUBSCRIBER, Grant, Target
-from infra.synth.constructs.base import Principal, pin_address, replaced_with
+from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
 from infra.synth.constructs.topic import Topic
 
 
@@ -41,7 +41,7 @@ class PullSubscriptionProps:
     retention: str = "604800s"
 
 
-class PullSubscription(Construct):
+class PullSubscription(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: PullSubscriptionProps) -> None:
         super().__init__(scope, id)
         if not 10 <= props.ack_deadline_seconds <= 600:
@@ -54,7 +54,7 @@ class PullSubscription(Construct):
             message_retention_duration=props.retention,
             expiration_policy=PubsubSubscriptionExpirationPolicy(ttl=""),
         )
-        self.address = pin_address(self.subscription, props.component, "subscription")
+        self.address = self.pin(self.subscription, props.component, "subscription")
 
     @property
     def name(self) -> str:
@@ -62,11 +62,12 @@ class PullSubscription(Construct):
 
     def grant_subscribe(self, principal: Principal) -> Grant:
         """``roles/pubsub.subscriber`` on this subscription only (pull and acknowledge)."""
+        member = principal.member
         m = PubsubSubscriptionIamMember(
             self, f"subscriber-{principal.component}", project=self.props.project,
-            subscription=self.subscription.name, role=SUBSCRIBER, member=principal.member,
+            subscription=ref(self.address, "name"), role=SUBSCRIBER, member=member,
             lifecycle=replaced_with(self.address),
         )
-        address = pin_address(m, self.props.component, f"subscriber_{principal.component}")
+        address = self.pin(m, self.props.component, f"subscriber_{principal.component}", member)
         return Grant(principal.literal_member, SUBSCRIBER,
                      Target("pubsub.subscription", self.props.name), address=address)

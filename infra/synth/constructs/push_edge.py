@@ -33,7 +33,8 @@ from infra.model.wiring import SUBSCRIBER, Grant, Target
 from infra.synth.constructs.base import (
     Invokable,
     Principal,
-    pin_address,
+    StackConstruct,
+    ref,
     replaced_with,
     wait_for,
 )
@@ -67,7 +68,7 @@ class PushEdgeProps:
     dead_letter_retention: str = "604800s"
 
 
-class PushEdge(Construct):
+class PushEdge(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: PushEdgeProps) -> None:
         super().__init__(scope, id)
         if not props.path.startswith("/"):
@@ -88,7 +89,7 @@ class PushEdge(Construct):
             message_retention_duration=props.dead_letter_retention,
             expiration_policy=PubsubSubscriptionExpirationPolicy(ttl=""),
         )
-        self.dead_letter_subscription_address = pin_address(
+        self.dead_letter_subscription_address = self.pin(
             self.dead_letter_subscription, props.component, "dead_letter_subscription")
         # The grants the push needs, first: the subscription depends on them.
         token_creator = self.identity.grant_token_creator(agent)
@@ -99,7 +100,7 @@ class PushEdge(Construct):
             push_config=PubsubSubscriptionPushConfig(
                 push_endpoint=props.target.url(props.path),
                 oidc_token=PubsubSubscriptionPushConfigOidcToken(
-                    service_account_email=self.identity.account.email,
+                    service_account_email=self.identity.email_ref,
                     audience=props.target.audience,
                 ),
             ),
@@ -112,20 +113,20 @@ class PushEdge(Construct):
             ),
             expiration_policy=PubsubSubscriptionExpirationPolicy(ttl=""),
         )
-        self.address = pin_address(self.subscription, props.component, "subscription")
+        self.address = self.pin(self.subscription, props.component, "subscription")
         wait_for(self.subscription, (token_creator, invoker))
         self.identity.acts_for(self.subscription)
 
         agent_sub = PubsubSubscriptionIamMember(
             self, "agent-subscriber", project=props.project,
-            subscription=self.subscription.name, role=SUBSCRIBER,
+            subscription=ref(self.address, "name"), role=SUBSCRIBER,
             member=agent.member, lifecycle=replaced_with(self.address),
         )
         self.grants: tuple[Grant, ...] = (
             self.dead_letter_topic.grant_publish(agent),
             Grant(agent.literal_member, SUBSCRIBER, Target("pubsub.subscription", props.name),
-                  address=pin_address(agent_sub, props.component,
-                                      f"subscriber_{agent.component}")),
+                  address=self.pin(agent_sub, props.component, f"subscriber_{agent.component}",
+                                   agent.member)),
             token_creator,
             invoker,
         )
@@ -133,14 +134,15 @@ class PushEdge(Construct):
 
     def grant_dead_letter_read(self, principal: Principal) -> Grant:
         """Let ``principal`` peek at the dead-letter subscription (the canary watches it)."""
+        member = principal.member
         m = PubsubSubscriptionIamMember(
             self, f"dlq-reader-{principal.component}", project=self.props.project,
-            subscription=self.dead_letter_subscription.name, role=SUBSCRIBER,
-            member=principal.member,
+            subscription=ref(self.dead_letter_subscription_address, "name"), role=SUBSCRIBER,
+            member=member,
             lifecycle=replaced_with(self.dead_letter_subscription_address),
         )
-        address = pin_address(m, self.props.component,
-                              f"dead_letter_reader_{principal.component}")
+        address = self.pin(m, self.props.component,
+                           f"dead_letter_reader_{principal.component}", member)
         return Grant(principal.literal_member, SUBSCRIBER,
                      Target("pubsub.subscription", self.props.dead_letter_subscription),
                      address=address)

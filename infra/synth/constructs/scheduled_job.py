@@ -23,7 +23,7 @@ from cdktn_provider_google.cloud_scheduler_job import (
 from constructs import Construct
 
 from infra.model.wiring import Grant
-from infra.synth.constructs.base import Invokable, pin_address
+from infra.synth.constructs.base import Invokable, StackConstruct
 from infra.synth.constructs.identity import Identity
 
 
@@ -68,7 +68,7 @@ def attempt_deadline(name: str, target_timeout_seconds: int) -> int:
                min(target_timeout_seconds + DEADLINE_MARGIN_SECONDS, MAX_DEADLINE_SECONDS))
 
 
-class ScheduledJob(Construct):
+class ScheduledJob(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: ScheduledJobProps) -> None:
         super().__init__(scope, id)
         if props.body is not None and props.http_method != "POST":
@@ -89,12 +89,12 @@ class ScheduledJob(Construct):
                 headers={"Content-Type": "application/json"} if props.body else None,
                 body=base64.b64encode(props.body.encode()).decode() if props.body else None,
                 oidc_token=CloudSchedulerJobHttpTargetOidcToken(
-                    service_account_email=self.identity.account.email,
+                    service_account_email=self.identity.email_ref,
                     audience=props.target.audience,
                 ),
             ),
         )
-        self.address = pin_address(self.job, props.component, "job")
+        self.address = self.pin(self.job, props.component, "job")
         self.identity.acts_for(self.job)
         self.grants: tuple[Grant, ...] = (props.target.grant_invoke(self.identity),)
         """What connecting the job to its target granted."""

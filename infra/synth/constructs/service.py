@@ -40,7 +40,7 @@ from constructs import Construct
 from infra.model.provider.lifecycle import DEPLOYED_FIELDS
 from infra.model.wiring import INVOKER, PUBLIC_MEMBERS, Grant, Target
 from infra.stackjson.ingress import RUN_INTERNAL
-from infra.synth.constructs.base import Principal, pin_address, replaced_with
+from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
 from infra.synth.constructs.identity import Identity
 
 INTERNAL_INGRESS = frozenset(RUN_INTERNAL)
@@ -76,7 +76,7 @@ MAX_TIMEOUT_SECONDS = 3600
 """Cloud Run's maximum request timeout (https://cloud.google.com/run/docs/configuring/request-timeout)."""
 
 
-class CloudRunService(Construct):
+class CloudRunService(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: ServiceProps) -> None:
         super().__init__(scope, id)
         if props.ingress not in INGRESS_VALUES:
@@ -94,7 +94,7 @@ class CloudRunService(Construct):
             ingress=props.ingress, deletion_protection=True,
             lifecycle=TerraformResourceLifecycle(ignore_changes=list(DEPLOYED_FIELDS)),
             template=CloudRunV2ServiceTemplate(
-                service_account=self.identity.account.email,
+                service_account=self.identity.email_ref,
                 timeout=f"{props.timeout_seconds}s",
                 scaling=CloudRunV2ServiceTemplateScaling(
                     min_instance_count=props.min_instances,
@@ -108,19 +108,29 @@ class CloudRunService(Construct):
                 )],
             ),
         )
-        self.address = pin_address(self.service, props.component, "service")
+        self.address = self.pin(self.service, props.component, "service")
         self.identity.acts_for(self.service)
 
     @property
+    def uri(self) -> str:
+        """The service's ``uri`` as a reference (callers follow the service)."""
+        return ref(self.address, "uri")
+
+    @property
+    def name_ref(self) -> str:
+        """The service's ``name`` as a reference (its grants follow it)."""
+        return ref(self.address, "name")
+
+    @property
     def audience(self) -> str:
-        return self.service.uri
+        return self.uri
 
     @property
     def timeout_seconds(self) -> int:
         return self.props.timeout_seconds
 
     def url(self, path: str) -> str:
-        return f"{self.service.uri}{path}"
+        return f"{self.uri}{path}"
 
     @property
     def vpc_egress(self) -> bool:
@@ -138,18 +148,19 @@ class CloudRunService(Construct):
         if principal.literal_member in PUBLIC_MEMBERS:
             raise ValueError(f"service {self.props.name}: invoker {principal.literal_member} is "
                              "public; grant the caller's own identity")
-        caller = getattr(getattr(principal, "node", None), "scope", None)
+        caller = principal.owner if isinstance(principal, Identity) else None
         if (isinstance(caller, CloudRunService) and self.props.ingress in INTERNAL_INGRESS
                 and not caller.vpc_egress):
             raise ValueError(
                 f"service {self.props.name}: ingress {self.props.ingress} refuses calls from "
                 f"service {caller.props.name}, which has no VPC egress; declare ingress "
                 "INGRESS_TRAFFIC_ALL (its invoker members stay the only callers)")
+        member = principal.member
         m = CloudRunV2ServiceIamMember(
             self, f"invoker-{principal.component}", project=self.props.project,
-            location=self.props.region, name=self.service.name, role=INVOKER,
-            member=principal.member, lifecycle=replaced_with(self.address),
+            location=self.props.region, name=self.name_ref, role=INVOKER,
+            member=member, lifecycle=replaced_with(self.address),
         )
-        address = pin_address(m, self.props.component, f"invoker_{principal.component}")
+        address = self.pin(m, self.props.component, f"invoker_{principal.component}", member)
         return Grant(principal.literal_member, INVOKER, Target("run.service", self.props.name),
                      address=address)

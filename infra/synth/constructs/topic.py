@@ -9,7 +9,7 @@ from cdktn_provider_google.pubsub_topic_iam_member import PubsubTopicIamMember
 from constructs import Construct
 
 from infra.model.wiring import PUBLISHER, Grant, Target
-from infra.synth.constructs.base import Principal, pin_address, replaced_with
+from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class TopicProps:
     retention: str = "604800s"
 
 
-class Topic(Construct):
+class Topic(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: TopicProps) -> None:
         super().__init__(scope, id)
         self.props = props
@@ -36,12 +36,17 @@ class Topic(Construct):
             self, "topic", name=props.name, project=props.project,
             message_retention_duration=props.retention, labels=dict(props.labels) or None,
         )
-        self.address = pin_address(self.topic, props.component, props.part)
+        self.address = self.pin(self.topic, props.component, props.part)
 
     @property
     def id(self) -> str:
         """Full topic id ``projects/P/topics/T`` (a reference, so order follows)."""
-        return self.topic.id
+        return ref(self.address, "id")
+
+    @property
+    def name_ref(self) -> str:
+        """The topic's ``name`` as a reference (grants follow the topic)."""
+        return ref(self.address, "name")
 
     @property
     def name(self) -> str:
@@ -49,12 +54,13 @@ class Topic(Construct):
 
     def grant_publish(self, principal: Principal) -> Grant:
         """Add ``roles/pubsub.publisher`` on this topic only (never project-wide)."""
+        member = principal.member
         m = PubsubTopicIamMember(
             self, f"publisher-{principal.component}", project=self.props.project,
-            topic=self.topic.name, role=PUBLISHER, member=principal.member,
+            topic=self.name_ref, role=PUBLISHER, member=member,
             lifecycle=replaced_with(self.address),
         )
-        address = pin_address(m, self.props.component,
-                              f"{self.props.part}_publisher_{principal.component}")
+        address = self.pin(m, self.props.component,
+                           f"{self.props.part}_publisher_{principal.component}", member)
         return Grant(principal.literal_member, PUBLISHER, Target("pubsub.topic", self.props.name),
                      address=address)

@@ -19,7 +19,7 @@ from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
 from functions._shared.completion import ANNOUNCEMENTS, EXPIRES_AT, TTL_SUBCOLLECTIONS
-from infra.live.adopt_record import Record
+from infra.model.adoption import Record
 from infra.model.envs import EnvConfig
 from infra.model.function_config import function_env
 from infra.model.manifest import Manifest
@@ -47,9 +47,14 @@ from infra.synth.constructs.apis import ProjectApis
 from infra.synth.constructs.base import (
     Invokable,
     Principal,
+    add_depends_on,
+    batched_depends_on,
     import_existing,
+    index_of,
     keep_live,
     logical_id,
+    ref,
+    resource_type,
 )
 from infra.synth.constructs.bigquery import BigQueryDataset, DatasetProps, TableSpec
 from infra.synth.constructs.bucket import Bucket, BucketProps
@@ -95,7 +100,13 @@ class PipelineStack(TerraformStack):
         adopted functions; ``imports`` alone is a record of imports only. Default none, so
         everything is created."""
         super().__init__(scope, stack_name(env))
-        record = record or Record(imports=imports or {})
+        # Each resource's depends_on is written once, at the end (see batched_depends_on).
+        with batched_depends_on():
+            self._build(manifest, env, bundle_dir, functions_dir,
+                        record or Record(imports=imports or {}))
+
+    def _build(self, manifest: Manifest, env: EnvConfig, bundle_dir: Path, functions_dir: Path,
+               record: Record) -> None:
         # Write-only attributes (the alert token) need Terraform 1.11.
         self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         env.validate(manifest)
@@ -110,9 +121,9 @@ class PipelineStack(TerraformStack):
         apis = ProjectApis(self, "apis", project)
         project_data = DataGoogleProject(self, "project", project_id=project)
         project_data.override_logical_id("project")
+        project_number = ref(f"data.{resource_type(project_data)}.project", "number")
         pubsub_agent = GoogleAgent(
-            member=(f"serviceAccount:service-{project_data.number}"
-                    "@gcp-sa-pubsub.iam.gserviceaccount.com"),
+            member=f"serviceAccount:service-{project_number}@gcp-sa-pubsub.iam.gserviceaccount.com",
             component="pubsub_agent",
         )
 
@@ -275,7 +286,7 @@ class PipelineStack(TerraformStack):
         # scheduler job's failed runs, the canary's heartbeat; the dashboard from the wiring.
         monitoring = PipelineMonitoring(self, "monitoring", MonitoringProps(
             project=project, channel=channel))
-        built = list(self.node.find_all())
+        built = list(index_of(self).constructs)
         for edge in (n for n in built if isinstance(n, PushEdge)):
             monitoring.alert_on_backlog(edge)
             monitoring.alert_on_dead_letters(edge)
@@ -307,7 +318,7 @@ class PipelineStack(TerraformStack):
         keep_live(self, record.kept)
 
     def _identities(self) -> list[Identity]:
-        return sorted({id(n): n for n in self.node.find_all() if isinstance(n, Identity)}.values(),
+        return sorted((c for c in index_of(self).constructs if isinstance(c, Identity)),
                       key=lambda i: i.address)
 
     def _wait_for_propagation(self, granted: Sequence[Grant]) -> None:
@@ -328,7 +339,7 @@ class PipelineStack(TerraformStack):
                     waits[wanted] = PropagationWait(
                         identity, f"propagated-{len(waits)}", identity.props.component,
                         part + (f"_{len(waits) + 1}" if waits else ""), wanted).address
-                resource.depends_on = sorted(set(resource.depends_on or []) | {waits[wanted]})
+                add_depends_on(resource, {waits[wanted]})
 
     def _principal(self, member: str) -> Principal:
         principals: list[Principal] = [self.builder.identity]

@@ -1,5 +1,5 @@
 """PipelineMonitoring: backlog, dead-letter, trigger-backlog, job-failure and heartbeat alerts,
-each threshold derived from the construct it watches (formula: infra.synth.constructs.monitoring)."""
+each threshold derived from the construct it watches (formula: infra.synth.constructs.backlog)."""
 
 from __future__ import annotations
 
@@ -11,21 +11,23 @@ from cdktn import TerraformStack
 
 from infra.synth.bundle import Bundle
 from infra.synth.constructs.alerting import AlertChannel, AlertChannelProps
-from infra.synth.constructs.monitoring import (
+from infra.synth.constructs.backlog import (
     DETECTION_BUDGET_SECONDS,
     Delivery,
-    MonitoringProps,
-    PipelineMonitoring,
     backlog_detection_seconds,
     backlog_threshold,
     checked_backlog_threshold,
+    retry_budget,
+    seconds_of,
+)
+from infra.synth.constructs.monitoring import (
+    MonitoringProps,
+    PipelineMonitoring,
     eventarc_subscription_prefix,
     heartbeat_absence_seconds,
     heartbeat_log_filter,
-    retry_budget,
     schedule_interval_seconds,
     scheduler_failure_filter,
-    seconds_of,
 )
 from infra.synth.constructs.push_edge import PushEdge, PushEdgeProps
 from infra.synth.constructs.scheduled_job import ScheduledJob, ScheduledJobProps
