@@ -26,6 +26,7 @@ same endpoint, keyed by game date: 2 x shards concurrent pushes, as in productio
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -47,8 +48,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from infra.local.emulators import emulators  # noqa: E402
-from infra.local.ports import reserve  # noqa: E402
+from infra.ports import reserve  # noqa: E402
 from infra.synth.bundle import build_bundle  # noqa: E402
+from infra.wait import WaitTimeout, wait_until  # noqa: E402
 
 PROJECT = "bench-project"
 PROCESSORS = [f"bench_processor_{i}" for i in range(1, 6)]
@@ -121,18 +123,21 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def wait_http(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         if proc.poll() is not None:
             raise SystemExit(f"bench: functions-framework exited with {proc.returncode}")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-            return
         except urllib.error.HTTPError:
-            return
+            return True
         except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"bench: functions-framework not listening on {port} after {timeout}s")
+            return False
+        return True
+
+    try:
+        wait_until(answers, timeout=timeout, what=f"functions-framework on {port}", interval=0.05)
+    except WaitTimeout as err:
+        raise SystemExit(f"bench: {err}") from None
 
 
 def raw_round_trip(
@@ -263,12 +268,10 @@ def orchestrator_latency(
             rng.shuffle(early)
             for processor in early:
                 publish(processor, game_date, rng)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                summary = collection.document(game_date).get().to_dict() or {}
-                if summary.get("_completed_count") == len(PROCESSORS) - 1:
-                    break
-                time.sleep(0.5)
+            with contextlib.suppress(WaitTimeout):
+                wait_until(lambda: (collection.document(game_date).get().to_dict() or {}).get(
+                    "_completed_count") == len(PROCESSORS) - 1,
+                    timeout=60, what=f"{game_date}'s early completions", interval=0.5)
             publish(last, game_date, rng)
             complete_at = time.monotonic()
             for _ in range(copies - 1):
