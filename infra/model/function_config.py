@@ -8,12 +8,10 @@ and ``make check-functions`` use the very same values.
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 import json
-from zoneinfo import ZoneInfo
 
 from infra.model.envs import EnvConfig
+from infra.model.limits import longest_gap_minutes
 from infra.model.manifest import Function, Manifest, Transition
 from infra.model.naming import Names
 
@@ -40,20 +38,10 @@ def completion_table(manifest: Manifest, env: EnvConfig) -> str:
 
 def check_interval_minutes(manifest: Manifest, fn: Function) -> int:
     """The longest gap, in minutes, between two runs of the scheduler jobs calling ``fn``
-    (0 when no job calls it), over one week of their cron schedules."""
-    from croniter import croniter
-
-    start = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)  # a Monday: a week covers every weekday
-    fires: list[dt.datetime] = []
-    for job in manifest.jobs:
-        if job.target != fn.key:
-            continue
-        it = croniter(job.schedule, start.astimezone(ZoneInfo(job.time_zone)))
-        while (nxt := it.get_next(dt.datetime)) <= start + dt.timedelta(days=8):
-            fires.append(nxt.astimezone(dt.UTC))
-    fires.sort()
-    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fires)]
-    return int(max(gaps, default=0) // 60)
+    (0 when no job calls it), over a year of their cron schedules in their time zones
+    (``infra.model.limits.longest_gap_minutes``, the rule the manifest checks the canary by)."""
+    schedules = tuple((job.schedule, job.time_zone) for job in manifest.jobs if job.target == fn.key)
+    return longest_gap_minutes(schedules) if schedules else 0
 
 
 def silent_minutes(stall_minutes: int, interval_minutes: int) -> int:

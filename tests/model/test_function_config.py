@@ -63,7 +63,8 @@ def test_the_canary_reads_its_own_subscription_and_reports_within_the_stall_limi
 
 @pytest.mark.parametrize(("schedule", "interval"), [
     ("*/15 * * * *", 15), ("*/5 * * * *", 5), ("0 * * * *", 60), ("0,10 * * * *", 50),
-    ("0 9-17 * * 1-5", 64 * 60),  # Friday 17:00 to Monday 09:00
+    # Friday 17:00 to Monday 09:00, an hour longer on the weekend the clocks fall back
+    ("0 9-17 * * 1-5", 65 * 60),
 ])
 def test_check_interval_is_the_longest_gap_between_runs(schedule: str, interval: int) -> None:
     manifest = load()
