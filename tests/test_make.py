@@ -7,7 +7,6 @@ every run (README, "What make adds"), and as the ``Error N`` make prints.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -20,6 +19,7 @@ import pytest
 from infra.model.envs import ENVS
 from infra.model.manifest import ManifestError
 from infra.synth.docs import main as docs_main
+from tests.terraform.fake_terraform import FakeTerraform
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS_WITH_ENV = ("synth", "plan", "apply", "drift", "inventory", "adopt", "preflight",
@@ -141,19 +141,10 @@ def test_a_refused_run_through_make_leaves_no_earlier_success(dirs, command):
     assert not (stack / "cdk.tf.json").exists(), "refused before synthesis"
 
 
-def load_fake_terraform():
-    spec = importlib.util.spec_from_file_location("tf_wrapper_tests",
-                                                  ROOT / "tests" / "terraform" / "test_tf.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.FakeTerraform
-
-
 def test_make_drift_returns_the_review_code_to_its_caller(dirs, tmp_path):
     """A critical drift (3) through make: make exits 2, says `Error 3`, the file says 3."""
     outdir, home = dirs
-    fake = load_fake_terraform()(tmp_path / "fake")
+    fake = FakeTerraform(tmp_path / "fake")
     fake.answer("plan-refresh-only.rc", "2")
     fake.show("drift.tfplan", "drift-invoker-deleted.json")
     proc = make("drift", "ENV=prod", outdir=outdir, home=home,
