@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,7 +37,3 @@ def synthesize(manifest: Manifest, env_names: Sequence[str] = tuple(ENVS),
         PipelineStack(app, manifest, env, bundle_dir, functions_dir, record=record)
     app.synth()
     return {stack_name(env): stack_file(env.name, outdir) for env in envs}
-
-
-def load_stack(path: Path) -> dict[str, object]:
-    return json.loads(path.read_text())
