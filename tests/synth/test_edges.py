@@ -8,10 +8,11 @@ import json
 
 import pytest
 
+from infra.model.access import Grant, Target
 from infra.model.envs import get_env
 from infra.model.naming import Names
 from infra.model.pipeline import load
-from infra.model.wiring import Grant, Target, derive
+from infra.model.wiring import derive
 from infra.stackjson.stack import StackJson, first
 from infra.synth.constructs.base import logical_id
 from infra.synth.stacks.pipeline_stack import check_grants

@@ -32,8 +32,8 @@ from cdktn import (
 )
 from constructs import Construct, IConstruct
 
+from infra.model.access import Grant
 from infra.model.provider.lifecycle import replacement_trigger
-from infra.model.wiring import Grant
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 

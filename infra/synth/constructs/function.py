@@ -50,7 +50,7 @@ from cdktn_provider_google.cloudfunctions2_function import (
 from cdktn_provider_google.storage_bucket_object import StorageBucketObject
 from constructs import Construct
 
-from infra.model.wiring import INVOKER, Grant, Target
+from infra.model.access import INVOKER, Grant, Target
 from infra.synth.bundle import Bundle
 from infra.synth.constructs.base import Principal, StackConstruct, ref, wait_for
 from infra.synth.constructs.builder import FunctionBuilder

@@ -12,7 +12,7 @@ from cdktn_provider_google.service_account import ServiceAccount
 from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
 from constructs import Construct
 
-from infra.model.wiring import PRIMITIVE_ROLES, PUBSUB_AGENT, TOKEN_CREATOR, Grant, Target
+from infra.model.access import PRIMITIVE_ROLES, PUBSUB_AGENT, TOKEN_CREATOR, Grant, Target
 from infra.synth.constructs.base import Principal, StackConstruct, logical_id, ref, replaced_with
 
 ACCOUNT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")

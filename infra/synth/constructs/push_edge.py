@@ -29,7 +29,7 @@ from cdktn_provider_google.pubsub_subscription import (
 from cdktn_provider_google.pubsub_subscription_iam_member import PubsubSubscriptionIamMember
 from constructs import Construct
 
-from infra.model.wiring import SUBSCRIBER, Grant, Target
+from infra.model.access import SUBSCRIBER, Grant, Target
 from infra.synth.constructs.base import (
     Invokable,
     Principal,

@@ -37,8 +37,8 @@ from cdktn_provider_google.cloud_run_v2_service import (
 from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
 from constructs import Construct
 
+from infra.model.access import INVOKER, PUBLIC_MEMBERS, Grant, Target
 from infra.model.provider.lifecycle import DEPLOYED_FIELDS
-from infra.model.wiring import INVOKER, PUBLIC_MEMBERS, Grant, Target
 from infra.stackjson.ingress import RUN_INTERNAL
 from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
 from infra.synth.constructs.identity import Identity

@@ -19,12 +19,7 @@ from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
 from functions._shared.completion import ANNOUNCEMENTS, EXPIRES_AT, TTL_SUBCOLLECTIONS
-from infra.model.adoption import Record
-from infra.model.envs import EnvConfig
-from infra.model.function_config import function_env
-from infra.model.manifest import Manifest
-from infra.model.naming import Names
-from infra.model.wiring import (
+from infra.model.access import (
     DATA_EDITOR,
     DATA_VIEWER,
     DATASTORE_USER,
@@ -36,9 +31,13 @@ from infra.model.wiring import (
     PUBLISHER,
     SUBSCRIBER,
     Grant,
-    Wiring,
-    derive,
 )
+from infra.model.adoption import Record
+from infra.model.envs import EnvConfig
+from infra.model.function_config import function_env
+from infra.model.manifest import Manifest
+from infra.model.naming import Names
+from infra.model.wiring import Wiring, derive
 from infra.paths import FUNCTIONS_DIR
 from infra.paths import stack_name as _stack_name
 from infra.synth.bundle import build_bundle
