@@ -113,14 +113,14 @@ def as_input_error(err: ValidationError, source: str | Path,
                       field=field_path(first["loc"]))
 
 
-def field_path(loc: Sequence[int | str]) -> str:
+def field_path(loc: Sequence[int | str], names: re.Pattern[str] = _IDENTIFIER) -> str:
     """``("resource_changes", 3, "change")`` as ``resource_changes[3].change``; map keys that
-    are not names as ``["key"]``."""
+    are not names (``names`` matches a name; default a Python identifier) as ``["key"]``."""
     text = ""
     for step in loc:
         if isinstance(step, int):
             text += f"[{step}]"
-        elif _IDENTIFIER.match(step):
+        elif names.match(step):
             text += f".{step}" if text else step
         else:
             text += "[" + json.dumps(step) + "]"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, RootModel, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, RootModel, StringConstraints
 
 from infra.input_files import STRICT, STRICT_ROOT, document_error, read_json, validated
 from infra.live.rest_config import MIRRORED_VERSION
@@ -145,19 +145,23 @@ class InventoryEntry(BaseModel):
         default=None, alias="versionedResources")
 
 
-class Inventory(RootModel[list[InventoryEntry]]):
+def _json_list(of: str) -> BeforeValidator:
+    """The check that a file is a JSON list (``of`` says of what and how it is made) before
+    its entries are read: anything else is said so in one line, not field by field."""
+
+    def check(data: Any) -> Any:
+        if not isinstance(data, list):
+            raise document_error(f"expected a JSON list of {of}, got {type(data).__name__}")
+        return data
+
+    return BeforeValidator(check)
+
+
+class Inventory(RootModel[Annotated[list[InventoryEntry], _json_list(
+        "ResourceSearchResult objects (gcloud asset search-all-resources --format=json)")]]):
     """The inventory file: a JSON list of ResourceSearchResult objects."""
 
     model_config = STRICT_ROOT
-
-    @model_validator(mode="before")
-    @classmethod
-    def _is_a_list(cls, data: Any) -> Any:
-        if not isinstance(data, list):
-            raise document_error("expected a JSON list of ResourceSearchResult objects (gcloud "
-                                 f"asset search-all-resources --format=json), got "
-                                 f"{type(data).__name__}")
-        return data
 
 
 class TriggerEntry(BaseModel):
@@ -170,18 +174,11 @@ class TriggerEntry(BaseModel):
     resource_name: str | None = Field(default=None, alias="resourceName")
 
 
-class Triggers(RootModel[list[TriggerEntry]]):
+class Triggers(RootModel[Annotated[list[TriggerEntry], _json_list(
+        "build triggers (gcloud builds triggers list --format=json)")]]):
     """The trigger list file: a JSON list of build triggers."""
 
     model_config = STRICT_ROOT
-
-    @model_validator(mode="before")
-    @classmethod
-    def _is_a_list(cls, data: Any) -> Any:
-        if not isinstance(data, list):
-            raise document_error("expected a JSON list of build triggers (gcloud builds "
-                                 f"triggers list --format=json), got {type(data).__name__}")
-        return data
 
 
 def _mirrored_resource(entry: InventoryEntry) -> tuple[str, Mapping[str, Any]]:

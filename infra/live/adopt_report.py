@@ -229,6 +229,13 @@ def _table(findings: Sequence[Finding], numbered: bool = False) -> list[str]:
     return [*lines, ""]
 
 
+def _findings(title: str, findings: Sequence[Finding], intro: str,
+              numbered: bool = False) -> list[str]:
+    """A section of findings: its heading, what to do about them, their table; nothing when
+    there are none."""
+    return [f"## {title}", "", intro, "", *_table(findings, numbered)] if findings else []
+
+
 def render(a: Adoption, inventory: str, triggers: str | None) -> str:
     """The Markdown adoption report."""
     env = a.env
@@ -262,33 +269,27 @@ def render(a: Adoption, inventory: str, triggers: str | None) -> str:
                 "create them (`make preflight ENV=" + env.name + "` checks them again).", ""]
         out += [f"- {p}" for p in a.prerequisites]
         out.append("")
-    if a.removed:
-        out += ["## Removed but live", "",
-                "Delete in this order (build triggers first so nothing redeploys, topics last "
-                "so no publisher fails). Phase 3 is triggered by its declared push "
-                "subscription, which none of these commands touches.", ""]
-        out += _table(a.removed, numbered=True)
-    if a.second_deploy:
-        out += ["## Second deploy path", "",
-                "These Cloud Build triggers deploy a function Terraform now owns; each "
-                "push would reset its IAM (the invoker binding) and its code. Delete them "
-                "before the apply.", ""]
-        out += _table(a.second_deploy)
-    if a.duplicates:
-        out += ["## Duplicates", "",
-                "A live resource doing a declared one's job under another name: both would "
-                "fire. Delete the live one, or set its live name on the manifest entry "
-                "(`cloud_name`) to adopt it instead; for an alert policy or channel, delete "
-                "the old one once the declared one is live, or set its live display name on the "
-                "manifest's AlertPolicy (`display_name`) or the env's "
-                "`alert_channel_display_name` so it is imported.", ""]
-        out += _table(a.duplicates)
-        out += [a.monitoring_note, ""] if a.monitoring_note else []
-    if a.undeclared:
-        out += ["## Undeclared", "", "Live pipeline resources nothing declares. A data store "
-                "(bucket, dataset, table, Firestore database) is never deleted: declare it "
-                "and adopt it, or leave it.", ""]
-        out += _table(a.undeclared)
+    out += _findings("Removed but live", a.removed,
+                     "Delete in this order (build triggers first so nothing redeploys, topics "
+                     "last so no publisher fails). Phase 3 is triggered by its declared push "
+                     "subscription, which none of these commands touches.", numbered=True)
+    out += _findings("Second deploy path", a.second_deploy,
+                     "These Cloud Build triggers deploy a function Terraform now owns; each "
+                     "push would reset its IAM (the invoker binding) and its code. Delete them "
+                     "before the apply.")
+    out += _findings("Duplicates", a.duplicates,
+                     "A live resource doing a declared one's job under another name: both would "
+                     "fire. Delete the live one, or set its live name on the manifest entry "
+                     "(`cloud_name`) to adopt it instead; for an alert policy or channel, delete "
+                     "the old one once the declared one is live, or set its live display name on "
+                     "the manifest's AlertPolicy (`display_name`) or the env's "
+                     "`alert_channel_display_name` so it is imported.")
+    if a.duplicates and a.monitoring_note:
+        out += [a.monitoring_note, ""]
+    out += _findings("Undeclared", a.undeclared,
+                     "Live pipeline resources nothing declares. A data store (bucket, dataset, "
+                     "table, Firestore database) is never deleted: declare it and adopt it, or "
+                     "leave it.")
     if a.changes:
         out += ["## What the first apply changes", "",
                 "Attributes the manifest decides (identities, endpoints, OIDC, schedules, "

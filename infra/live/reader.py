@@ -10,6 +10,7 @@ returned in one shape, a ``google.iam.v1.Policy`` as ``proto_to_dict`` writes it
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from typing import Any, Protocol
 
 import requests
@@ -124,47 +125,33 @@ class GoogleCloudReader:
     """
 
     def __init__(self) -> None:
-        self._run: run_v2.ServicesClient | None = None
-        self._functions: functions_v2.FunctionServiceClient | None = None
-        self._pubsub: SubscriberClient | None = None
-        self._publisher: PublisherClient | None = None
         self._bigquery: bigquery.Client | None = None
-        self._session: AuthorizedSession | None = None
 
-    @property
+    @cached_property
     def run(self) -> run_v2.ServicesClient:
-        if self._run is None:
-            self._run = run_v2.ServicesClient()
-        return self._run
+        return run_v2.ServicesClient()
 
-    @property
+    @cached_property
     def functions(self) -> functions_v2.FunctionServiceClient:
-        if self._functions is None:
-            self._functions = functions_v2.FunctionServiceClient()
-        return self._functions
+        return functions_v2.FunctionServiceClient()
 
-    @property
+    @cached_property
     def pubsub(self) -> SubscriberClient:
-        if self._pubsub is None:
-            self._pubsub = SubscriberClient()
-        return self._pubsub
+        return SubscriberClient()
 
-    @property
+    @cached_property
     def publisher(self) -> PublisherClient:
-        if self._publisher is None:
-            self._publisher = PublisherClient()
-        return self._publisher
+        return PublisherClient()
 
     def bigquery(self, project: str) -> bigquery.Client:
+        """The BigQuery client, created for the project of the first dataset read."""
         if self._bigquery is None:
             self._bigquery = bigquery.Client(project=project)
         return self._bigquery
 
-    @property
+    @cached_property
     def session(self) -> AuthorizedSession:
-        if self._session is None:
-            self._session = authorized_session()
-        return self._session
+        return authorized_session()
 
     @staticmethod
     def _call(what: str, call: Callable[[], JSON]) -> JSON | None:

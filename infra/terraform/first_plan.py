@@ -8,13 +8,17 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
-
-from pydantic import AfterValidator, BaseModel, StringConstraints
+from typing import Any
 
 from infra.errors import InputError
-from infra.input_files import STRICT, read_json, validated
-from infra.model.adoption import ADOPTION_DIR, record_path
+from infra.model.adoption import (
+    ADOPTION_DIR,
+    AttributeEntry,
+    KeptEntry,
+    Steps,
+    read_record,
+    record_path,
+)
 from infra.paths import REPO_ROOT, stack_name
 from infra.terraform.drift import code
 from infra.terraform.plan_json import (
@@ -29,9 +33,6 @@ from infra.terraform.plan_json import (
 
 NOT_ANNOUNCED = "not announced by the adoption report"
 
-RECORD_VERSIONS = (1, 2)
-"""Adoption record versions this review reads: 1 has only `imports`, 2 adds `changes`/`kept`."""
-
 DERIVED_MAPS = {"terraform_labels": "labels", "effective_labels": "labels",
                 "effective_annotations": "annotations"}
 """Top-level maps the google provider fills from another (``labels`` plus provider defaults;
@@ -41,42 +42,21 @@ comes from is (an announced ``labels`` covers ``effective_labels.component``).""
 WRITE_ONLY_SUFFIX = "_wo"
 """Write-only arguments (Terraform 1.11+) end in `_wo`; never shown, whatever the plan says."""
 
-Steps = tuple[str | int, ...]
-"""An adoption record attribute path split at its dots; all-digit parts are list indices."""
-
-
-@dataclass(frozen=True)
-class Announced:
-    """One entry of the record's `changes`: a first-apply change the adoption report announced."""
-
-    address: str
-    attribute: str
-    steps: Steps
-
-
-@dataclass(frozen=True)
-class Kept:
-    """One entry of the record's `kept`: an attribute whose live value the stack keeps."""
-
-    address: str
-    attribute: str
-    steps: Steps
-    value: Any
-    has_value: bool
-
 
 @dataclass(frozen=True)
 class Adoption:
     """What the adoption record announced; ``found`` False when there is no record.
 
     ``source``: the record as the summary names it ("" when none could be named);
-    ``note``: one sentence for the summary when there is no record or no ``changes`` list.
+    ``changes``: the first-apply changes the adoption report announced; ``kept``: attributes
+    whose live value the stack keeps; ``note``: one sentence for the summary when there is no
+    record or no ``changes`` list.
     """
 
     source: str
     found: bool
-    changes: tuple[Announced, ...] = ()
-    kept: tuple[Kept, ...] = ()
+    changes: tuple[AttributeEntry, ...] = ()
+    kept: tuple[KeptEntry, ...] = ()
     note: str = ""
 
 
@@ -117,77 +97,21 @@ def find_adoption(plan_path: str | Path, option: str | None,
     return load_adoption(path, shown(path), env)
 
 
-def attribute_steps(attribute: str) -> Steps:
-    """Split a record path ``template.containers.0.env`` at its dots; digits are indices."""
-    parts = attribute.split(".")
-    if any(not part for part in parts):
-        raise ValueError("expected dotted names without an empty part, such as "
-                         "\"template.containers.0.env\"")
-    return tuple(int(part) if part.isdigit() else part for part in parts)
-
-
-def _dotted(attribute: str) -> str:
-    """A record path that ``attribute_steps`` can split."""
-    attribute_steps(attribute)
-    return attribute
-
-
-def _record_version(version: int) -> int:
-    if version not in RECORD_VERSIONS:
-        raise ValueError(f"expected one of {', '.join(map(str, RECORD_VERSIONS))}")
-    return version
-
-
-class RecordEntry(BaseModel):
-    """An entry of the record's ``changes`` or ``kept``: an address and an attribute path."""
-
-    model_config = STRICT
-
-    address: Annotated[str, StringConstraints(min_length=1)]
-    attribute: Annotated[str, AfterValidator(_dotted)]
-    value: Any = None
-
-    @property
-    def steps(self) -> Steps:
-        return attribute_steps(self.attribute)
-
-    @property
-    def has_value(self) -> bool:
-        return "value" in self.model_fields_set
-
-
-class AdoptionRecord(BaseModel):
-    """What the review reads of an adoption record (``python -m infra.adopt`` writes it)."""
-
-    model_config = STRICT
-
-    version: Annotated[int, AfterValidator(_record_version)] | None = None
-    env: str | None = None
-    changes: list[RecordEntry] | None = None
-    kept: list[RecordEntry] | None = None
-
-
 def load_adoption(path: Path, source: str, env: str | None = None) -> Adoption:
-    """Read and check an adoption record (``AdoptionRecord``); ``InputError`` names the file,
-    the field and the value.
+    """Read and check an adoption record (``infra.model.adoption.RecordFile``); ``InputError``
+    names the file, the field and the value.
 
     ``env``: the plan's env when known; a record for another env is refused.
     """
-    record = validated(AdoptionRecord, read_json(path), source)
+    record = read_record(path, source)
     if env is not None and record.env is not None and record.env != env:
         raise InputError(source, f"the plan is of {stack_name(env)}; pass the record of "
                                  f"{json.dumps(env)}, found {json.dumps(record.env)}",
                          field="env")
     note = "" if record.changes is not None else (
         f"Adoption record {code(source)} has no `changes` list (written before version 2)")
-    return Adoption(
-        source=source,
-        found=True,
-        changes=tuple(Announced(e.address, e.attribute, e.steps) for e in record.changes or ()),
-        kept=tuple(Kept(e.address, e.attribute, e.steps, e.value, e.has_value)
-                   for e in record.kept or ()),
-        note=note,
-    )
+    return Adoption(source=source, found=True, changes=tuple(record.changes or ()),
+                    kept=tuple(record.kept), note=note)
 
 
 def covers(steps: Steps, path: AttrPath) -> bool:
@@ -219,7 +143,7 @@ class ReviewedChange:
     change: AttrChange
     announced_by: str
     """The record's attribute that announced it; "" when none did."""
-    kept: Kept | None = None
+    kept: KeptEntry | None = None
     """A `kept` entry of the record covering it: the report said the live value stays."""
 
     @property

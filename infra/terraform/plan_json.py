@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.input_files import Location, read_json, validated
+from infra.input_files import Location, field_path, read_json, validated
 from infra.terraform.plan_model import (
     ConfigModule,
     Configuration,
@@ -267,25 +267,24 @@ def marked(tree: Any, path: AttrPath) -> bool:
     for step in path:
         if node is True:
             return True
-        if isinstance(node, dict) and isinstance(step, str):
-            node = node.get(step)
-        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
-            node = node[step]
-        else:
-            return False
+        node = _child(node, step)
     return node is True
 
 
 def value_at(value: Any, path: AttrPath) -> Any:
     """The value at ``path`` in a resource value; None where the path leads nowhere."""
     for step in path:
-        if isinstance(value, dict) and isinstance(step, str):
-            value = value.get(step)
-        elif isinstance(value, list) and isinstance(step, int) and step < len(value):
-            value = value[step]
-        else:
-            return None
+        value = _child(value, step)
     return value
+
+
+def _child(node: Any, step: str | int) -> Any:
+    """The attribute, map value or list item ``step`` of ``node``; None where there is none."""
+    if isinstance(node, dict) and isinstance(step, str):
+        return node.get(step)
+    if isinstance(node, list) and isinstance(step, int) and step < len(node):
+        return node[step]
+    return None
 
 
 def diff_values(
@@ -339,16 +338,9 @@ def _both(old: Any, new: Any, kind: type) -> bool:
 
 
 def format_path(path: AttrPath) -> str:
-    """Render a path the way Terraform writes it: `template[0].containers[0].env[2].value`."""
-    text = ""
-    for step in path:
-        if isinstance(step, int):
-            text += f"[{step}]"
-        elif _IDENTIFIER.match(step):
-            text += f".{step}" if text else step
-        else:
-            text += "[" + json.dumps(step) + "]"
-    return text
+    """Render a path the way Terraform writes it: `template[0].containers[0].env[2].value`
+    (a name may hold `-`)."""
+    return field_path(path, _IDENTIFIER)
 
 
 def parse_path(text: str) -> AttrPath:

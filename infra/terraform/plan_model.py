@@ -70,8 +70,9 @@ def _format_version(version: str) -> str:
     return version
 
 
-class ChangeEntry(BaseModel):
-    """A ``change`` object: the actions and the values before and after."""
+class OutputChangeEntry(BaseModel):
+    """A change representation: the actions and the values before and after (the value of an
+    ``output_changes`` entry; a resource's ``change`` adds to it)."""
 
     model_config = STRICT
 
@@ -81,6 +82,11 @@ class ChangeEntry(BaseModel):
     after_unknown: Any = None
     before_sensitive: Any = None
     after_sensitive: Any = None
+
+
+class ChangeEntry(OutputChangeEntry):
+    """A resource's ``change`` object: also what forces a replacement and the import."""
+
     replace_paths: list[list[Step]] | None = None
     importing: dict[str, Any] | None = None
     """Present (Terraform 1.5+) when the change imports the object."""
@@ -98,19 +104,6 @@ class ResourceChangeEntry(BaseModel):
     change: ChangeEntry
     action_reason: str | None = None
     previous_address: str | None = None
-
-
-class OutputChangeEntry(BaseModel):
-    """One value of ``output_changes``."""
-
-    model_config = STRICT
-
-    actions: Actions
-    before: Any = None
-    after: Any = None
-    after_unknown: Any = None
-    before_sensitive: Any = None
-    after_sensitive: Any = None
 
 
 class ConfigResource(BaseModel):

@@ -141,6 +141,9 @@ def test_an_empty_record_synthesizes_the_stack_unchanged(synth_dir: Path,
     ('{"env": "prod", "project": "nba-props-platform", "imports": [], '
      '"kept": [{"address": "a", "attribute": "x", "value": 1}]}',
      "prod.json: kept[0].address: a is not imported"),
+    ('{"env": "prod", "project": "nba-props-platform", "imports": '
+     '[{"address": "a", "import_id": "x"}], "kept": [{"address": "a", "attribute": "x"}]}',
+     "prod.json: kept[0].value: missing, required"),
 ])
 def test_a_broken_record_is_refused(tmp_path: Path, body: str, why: str) -> None:
     (tmp_path / "prod.json").write_text(body)

@@ -60,7 +60,7 @@ class FakeRunClient:
 def test_google_reader_converts_real_messages():
     reader = GoogleCloudReader()
     fake = FakeRunClient()
-    reader._run = fake
+    reader.run = fake
     name = f"projects/{PROD.project_id}/locations/{PROD.region}/services/prediction-worker"
     assert reader.get_service(name) == recorded("services", "prediction-worker")
     assert reader.get_service_iam_policy(name) == recorded("service_iam", "prediction-worker")
@@ -69,7 +69,7 @@ def test_google_reader_converts_real_messages():
 
 def test_google_reader_maps_not_found_and_api_errors():
     reader = GoogleCloudReader()
-    reader._run = FakeRunClient()
+    reader.run = FakeRunClient()
     assert reader.get_service_iam_policy("projects/p/locations/r/services/gone") is None
     with pytest.raises(ReadError, match=r"^reading IAM policy of projects/p/locations/r/"
                                         r"services/secret: 403 Permission"):
@@ -91,8 +91,8 @@ def test_google_reader_converts_functions_and_subscriptions():
             return pubsub_v1.types.Subscription.from_json(json.dumps(sub_data))
 
     reader = GoogleCloudReader()
-    reader._functions = Functions()
-    reader._pubsub = Subscriber()
+    reader.functions = Functions()
+    reader.pubsub = Subscriber()
     assert reader.get_function(fn_data["name"]) == fn_data
     assert reader.get_subscription(sub_data["name"]) == sub_data
 
@@ -112,8 +112,8 @@ class FakeIamClient:
 
 def test_google_reader_reads_topic_and_subscription_policies():
     reader = GoogleCloudReader()
-    reader._publisher = FakeIamClient("topic_iam")
-    reader._pubsub = FakeIamClient("subscription_iam")
+    reader.publisher = FakeIamClient("topic_iam")
+    reader.pubsub = FakeIamClient("subscription_iam")
     topic = f"projects/{PROD.project_id}/topics/nba-phase4-trigger"
     sub = f"projects/{PROD.project_id}/subscriptions/nba-phase2-raw-sub-dlq-sub"
     assert reader.get_topic_iam_policy(topic) == recorded("topic_iam", "nba-phase4-trigger")
@@ -191,7 +191,7 @@ class FakeSession:
 
 def test_google_reader_reads_the_policies_no_client_reads_over_rest():
     reader = GoogleCloudReader()
-    reader._session = FakeSession()
+    reader.session = FakeSession()
     email = "nba-push-phase2-to-phase3@nba-props-platform.iam.gserviceaccount.com"
     assert reader.get_service_account_iam_policy(
         f"projects/nba-props-platform/serviceAccounts/{email}") == recorded(
@@ -208,7 +208,7 @@ def test_google_reader_reads_the_policies_no_client_reads_over_rest():
 
 def test_google_reader_rest_errors_are_one_line():
     reader = GoogleCloudReader()
-    reader._session = FakeSession()
+    reader.session = FakeSession()
     with pytest.raises(ReadError, match=r"^reading IAM policy of projects/_/buckets/secret: "
                                         r"403 no storage.buckets.getIamPolicy$"):
         reader.get_bucket_iam_policy("projects/_/buckets/secret")

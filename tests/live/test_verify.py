@@ -39,6 +39,7 @@ from tests.live.verify_support import (
     broken,
     checks,
     fails,
+    only_failure,
     run_verifier,
     subject_of,
     wiring_subjects,
@@ -159,9 +160,7 @@ def test_publisher_missing_fails_one_grant(project, capsys):
 
 def test_token_creator_missing_fails_one_grant(project, capsys):
     """Without it Pub/Sub cannot sign the push: every delivery on the edge is refused."""
-    code, lines = run_verifier(broken(project, "token_creator_missing"), capsys)
-    assert code == 1
-    [line] = fails(lines)
+    line = only_failure(broken(project, "token_creator_missing"), capsys)
     assert line.startswith(
         "FAIL token        pubsub-agent → nba-push-phase2-to-phase3@nba-props-platform.iam."
         f"gserviceaccount.com: roles/iam.serviceAccountTokenCreator for {AGENT} missing on "
@@ -173,9 +172,7 @@ def test_token_creator_missing_fails_one_grant(project, capsys):
 
 
 def test_wrong_push_endpoint_fails_the_subscription(project, capsys):
-    code, lines = run_verifier(broken(project, "endpoint_wrong"), capsys)
-    assert code == 1
-    [line] = fails(lines)
+    line = only_failure(broken(project, "endpoint_wrong"), capsys)
     uri = f"https://nba-phase3-analytics-processors-{PROJECT_NUMBER}.us-west2.run.app"
     assert line.startswith(f"FAIL subscription nba-phase3-analytics-sub: push endpoint is "
                            f"{uri}/process-date-range, expected {uri}/process; fix: ")
@@ -183,9 +180,7 @@ def test_wrong_push_endpoint_fails_the_subscription(project, capsys):
 
 
 def test_function_not_active_fails_with_the_deploy_error(project, capsys):
-    code, lines = run_verifier(broken(project, "function_not_active"), capsys)
-    assert code == 1
-    [line] = fails(lines)
+    line = only_failure(broken(project, "function_not_active"), capsys)
     assert line.startswith("FAIL function     phase3-to-phase4-orchestrator: state FAILED: "
                            "Could not create or update Cloud Run service")
     assert "PORT=8080" in line

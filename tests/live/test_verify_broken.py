@@ -13,6 +13,7 @@ from tests.live.verify_support import (
     account_id,
     agent_grants,
     fails,
+    only_failure,
     run_verifier,
 )
 
@@ -36,8 +37,7 @@ def test_default_compute_identity_on_a_push_edge_fails(project, capsys):
         sub["push_config"]["oidc_token"]["service_account_email"] = compute
 
     project.edit("subscriptions", "nba-phase2-raw-sub", use_compute)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
+    line = only_failure(project, capsys)
     assert (f"FAIL subscription nba-phase2-raw-sub: OIDC identity is {compute}, expected "
             "nba-push-phase1-to-phase2@nba-props-platform.iam.gserviceaccount.com") in line
 
@@ -47,8 +47,7 @@ def test_dead_letter_policy_is_checked(project, capsys):
         del sub["dead_letter_policy"]
 
     project.edit("subscriptions", "nba-phase4-precompute-sub", no_dead_letter)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
+    line = only_failure(project, capsys)
     assert ("dead-letter topic is unset, expected "
             "projects/nba-props-platform/topics/nba-phase4-precompute-sub-dlq") in line
 
@@ -59,8 +58,7 @@ def test_service_not_ready_names_the_condition(project, capsys):
                                      "message": "Revision 'x' is not ready"}
 
     project.edit("services", "prediction-worker", failed)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
+    line = only_failure(project, capsys)
     assert line.startswith("FAIL service      prediction-worker: not ready (CONDITION_FAILED: "
                            "Revision 'x' is not ready); fix: read the revision logs")
 
@@ -70,8 +68,7 @@ def test_public_service_fails(project, capsys):
         policy["bindings"] = [{"role": "roles/run.invoker", "members": ["allUsers"]}]
 
     project.edit("service_iam", "nba-phase1-scrapers", public)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
+    line = only_failure(project, capsys)
     assert line.startswith("FAIL service      nba-phase1-scrapers: public: roles/run.invoker "
                            "for allUsers; fix: remove the public binding")
 
@@ -82,8 +79,7 @@ def test_invoker_only_under_a_condition_fails(project, capsys):
                                               "expression": "request.time.getHours() < 18"}
 
     project.edit("service_iam", "prediction-worker", conditional)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
+    line = only_failure(project, capsys)
     assert "only under an IAM condition on Cloud Run service prediction-worker" in line
 
 
@@ -100,8 +96,7 @@ def test_the_builders_object_grant_outside_its_condition_fails(project, capsys, 
                     b["condition"] = condition
 
     project.edit("project_iam", "nba-props-platform", widen)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
+    line = only_failure(project, capsys)
     assert "roles/storage.objectUser for serviceAccount:nba-fn-builder@" in line
     assert "not under its condition (resource.name.startsWith(" in line
 
@@ -140,9 +135,7 @@ def test_each_missing_grant_fails_alone(project, capsys, folder, file, drop, fai
             binding["members"] = [m for m in binding["members"] if m != drop]
 
     project.edit(folder, file, without)
-    code, lines = run_verifier(project, capsys)
-    assert code == 1
-    [line] = fails(lines)
+    line = only_failure(project, capsys)
     assert line.startswith(f"{failed}; fix: the stack declares it"), line
 
 
@@ -151,8 +144,7 @@ def test_missing_data_editor_on_a_dataset_fails(project, capsys):
         dataset["access"] = [a for a in dataset["access"] if "userByEmail" not in a]
 
     project.edit("datasets", "nba_orchestration", without_writer)
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
+    line = only_failure(project, capsys)
     assert line.startswith(
         "FAIL data-editor  nba-fn-orch-p3p4 → nba_orchestration: roles/bigquery.dataEditor for "
         "serviceAccount:nba-fn-orch-p3p4@nba-props-platform.iam.gserviceaccount.com missing on "
@@ -203,8 +195,7 @@ def test_missing_project_makes_the_agent_grants_uncheckable(project, capsys):
 
 def test_missing_dead_letter_subscription_fails_its_reader_grant(project, capsys):
     project.drop("subscription_iam", "nba-phase5-predictions-sub-dlq-sub")
-    _, lines = run_verifier(project, capsys)
-    [line] = fails(lines)
+    line = only_failure(project, capsys)
     assert line.startswith("FAIL subscriber   nba-fn-canary → nba-phase5-predictions-sub-dlq-sub: "
                            "cannot check: subscription nba-phase5-predictions-sub-dlq-sub not "
                            "found; fix: the stack declares it")

@@ -11,18 +11,6 @@ from infra.model.wiring import derive
 from tests.live.fake_project import PROJECT_NUMBER, FakeProject
 from tests.live.inventories import CLEAN
 
-"""Live verification (`infra.verify`) against a healthy live project generated from the stack.
-
-The `Verifier` reads through a `CloudReader`; here a `FakeProject` (`tests/live/fake_project.py`)
-answers as the project a clean apply of the session's synthesized prod stack leaves behind, in
-the shapes `GoogleCloudReader` returns. What verify expects comes from the wiring, what the
-project holds from the stack, so a healthy verdict is the proof that the stack declares every
-edge and grant of the wiring. Each broken case breaks one thing on a copy of that project.
-Expected counts are the wiring's, never today's numbers: adding a job, a service or a processor
-changes the stack, the project and the expectations together. The real reader is tested at
-its boundaries in `test_reader.py`.
-"""
-
 PROD = get_env("prod")
 WIRING = derive(load(), PROD)
 
@@ -62,6 +50,14 @@ def run_verifier(reader, capsys, env=PROD):
 
 def fails(lines):
     return [line for line in lines if line.startswith("FAIL")]
+
+
+def only_failure(reader, capsys, env=PROD):
+    """The one FAIL line of a run (the run exits 1); the test fails unless there is just one."""
+    code, lines = run_verifier(reader, capsys, env)
+    [line] = fails(lines)
+    assert code == 1
+    return line
 
 
 def checks(lines):

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from infra.model.adoption import attribute_steps
 from infra.terraform import first_plan as review_module
 from infra.terraform import plan_summary
 from infra.terraform.plan_json import parse_plan
@@ -242,7 +243,7 @@ def test_an_announcement_of_another_address_does_not_count(first_plan, load):
     ("push_config.oidc_token", ("push_config", 0, "oidc_token", 0, "audience"), True),
 ])
 def test_an_announcement_covers_its_path_and_below_at_a_dot_boundary(attribute, path, expected):
-    steps = review_module.attribute_steps(attribute)
+    steps = attribute_steps(attribute)
     assert review_module.covers(steps, path) is expected
 
 

@@ -1,6 +1,7 @@
 """The typed models of the files the Terraform tools read: a plan JSON
 (`infra.terraform.plan_model`), the drift-ignore file (`infra.terraform.drift_ignore`) and the
-adoption record the first-plan review reads (`infra.terraform.first_plan`).
+adoption record (`infra.model.adoption`), as the first-plan review (`infra.terraform.first_plan`)
+reads it.
 
 Each rejects a broken file with one `infra.errors.InputError` naming the file, the field path
 of the problem (`InputError.field`) and the value found, and accepts what Terraform adds.
@@ -12,8 +13,9 @@ import pytest
 
 from infra.errors import InputError
 from infra.input_files import validated
+from infra.model.adoption import RecordFile
 from infra.terraform.drift_ignore import load_ignore_file
-from infra.terraform.first_plan import AdoptionRecord, load_adoption
+from infra.terraform.first_plan import load_adoption
 from infra.terraform.plan_json import parse_plan
 
 TOPIC = "google_pubsub_topic.t__topic"
@@ -110,7 +112,7 @@ def test_the_ignore_file_keeps_fields_it_does_not_read(write_json):
 ])
 def test_the_adoption_record_names_the_entry_field_and_value(record, field, reason):
     with pytest.raises(InputError) as caught:
-        validated(AdoptionRecord, record, "prod.json")
+        validated(RecordFile, record, "prod.json")
     assert (caught.value.field, caught.value.reason) == (field, reason)
 
 
