@@ -130,18 +130,19 @@ def run_checkov(stack_files: Sequence[Path], checkov: Path = DEFAULT_CHECKOV,
         raise CheckovError(f"checkov printed no JSON report ({exc})") from exc
 
 
-def _reports(report: Any) -> list[Mapping[str, Any]]:
+def _results(report: Any, key: str) -> list[Any]:
+    """The ``results.<key>`` entries of every framework's part of checkov's report."""
     reports = report if isinstance(report, list) else [report]
-    return [r for r in reports if isinstance(r, Mapping)]
+    out: list[Any] = []
+    for r in reports:
+        results = r.get("results") if isinstance(r, Mapping) else None
+        if isinstance(results, Mapping):
+            out += results.get(key) or []
+    return out
 
 
 def _checks(report: Any, key: str) -> list[Mapping[str, Any]]:
-    out: list[Mapping[str, Any]] = []
-    for r in _reports(report):
-        results = r.get("results")
-        if isinstance(results, Mapping):
-            out += [c for c in results.get(key) or [] if isinstance(c, Mapping)]
-    return out
+    return [c for c in _results(report, key) if isinstance(c, Mapping)]
 
 
 def address_of(stack: StackJson, resource: str) -> str:
@@ -214,12 +215,7 @@ def checkov_input(path: Path, folder: Path) -> Path:
 
 def parsing_errors(report: Any) -> list[str]:
     """The files checkov could not parse (it reports them and checks nothing in them)."""
-    errors: list[str] = []
-    for r in _reports(report):
-        results = r.get("results")
-        if isinstance(results, Mapping):
-            errors += [str(e) for e in results.get("parsing_errors") or []]
-    return errors
+    return [str(e) for e in _results(report, "parsing_errors")]
 
 
 def scan(stacks: Mapping[str, tuple[Path, StackJson]], checkov: Path = DEFAULT_CHECKOV,

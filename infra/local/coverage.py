@@ -20,16 +20,15 @@ A class with a member no policy covers is ``NOT COVERED``.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from infra.local.topology import seconds
 from infra.stackjson.stack import Resource, StackJson, first
 
 ALERT_POLICY = "google_monitoring_alert_policy"
 OLDEST_UNACKED = "oldest_unacked_message_age"
-_SECONDS = re.compile(r"^(\d+)s$")
 
 
 @dataclass(frozen=True)
@@ -86,11 +85,6 @@ def _conditions(stack: StackJson) -> list[_Condition]:
     return out
 
 
-def _seconds(value: object) -> float:
-    m = _SECONDS.match(str(value or ""))
-    return float(m.group(1)) if m else 0.0
-
-
 def _watches(cond: _Condition, resource_type: str, *names: str) -> bool:
     return (f'resource.type=\\"{resource_type}\\"' in cond.text
             and all(f'\\"{n}\\"' in cond.text for n in names))
@@ -103,7 +97,7 @@ def _policies(found: Iterable[_Condition]) -> tuple[str, ...]:
 def canary_silenced(stack: StackJson, canary: str) -> Covered:
     found = [c for c in _conditions(stack) if c.kind == "condition_absent"
              and _watches(c, "cloud_run_revision", canary)]
-    minutes = max((_seconds(c.body.get("duration")) / 60 for c in found), default=None)
+    minutes = max((seconds(c.body.get("duration")) / 60 for c in found), default=None)
     return Covered("canary-silenced", f"the canary not running ({canary}: its job paused or "
                    "failing, the function not starting): nothing it checks is reported",
                    _policies(found), () if found else (f"heartbeat of {canary}",), minutes)
@@ -143,7 +137,7 @@ def backlog_age(stack: StackJson, region: str) -> Covered:
         found += hits
         if not hits:
             missing.append(name + ("*" if name in triggered else ""))
-    minutes = max(((float(c.body.get("threshold_value") or 0) + _seconds(c.body.get("duration")))
+    minutes = max(((float(c.body.get("threshold_value") or 0) + seconds(c.body.get("duration")))
                    / 60 for c in found), default=None)
     return Covered("backlog-age", f"a delivery stuck short of dead-lettering ({len(subs)} push "
                    f"subscriptions, {len(triggered)} function triggers): the target hangs or "
@@ -153,11 +147,6 @@ def backlog_age(stack: StackJson, region: str) -> Covered:
 def coverage(stack: StackJson, canary: str, region: str) -> list[Covered]:
     """The three classes only Cloud Monitoring sees, and what covers each."""
     return [canary_silenced(stack, canary), scheduler_failures(stack), backlog_age(stack, region)]
-
-
-def region_of(stack: StackJson) -> str:
-    return str(first((stack.data.get("provider") or {}).get("google")).get("region")
-               or "us-central1")
 
 
 def policies(stack: StackJson) -> list[Resource]:

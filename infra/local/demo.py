@@ -12,9 +12,7 @@ import datetime as dt
 import json
 import statistics
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -24,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from infra.local.errors import LocalError
+from infra.local.httpd import call
 from infra.local.pubsub import PubSub
 from infra.local.records import read_jsonl
 from infra.local.runner import DEFAULT_WORKDIR, read_state
@@ -38,17 +37,16 @@ def firestore_document(state: Mapping[str, Any], path: str) -> dict[str, Any] | 
     host = state["firestore_emulator_host"]
     url = (f"http://{host}/v1/projects/{state['project']}/databases/(default)/documents/"
            f"{urllib.parse.quote(path)}")
-    request = urllib.request.Request(url, headers={"Authorization": "Bearer owner"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            doc = json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return None
-        raise LocalError(f"Firestore emulator answered HTTP {exc.code} for {path}") from exc
+        status, answer = call(url, timeout=10, headers={"Authorization": "Bearer owner"})
     except OSError as exc:
         raise LocalError(f"Firestore emulator at {host} unreachable ({exc}); is the local "
                          "pipeline up? `python -m infra.local status`") from exc
+    if status == 404:
+        return None
+    if status >= 400:
+        raise LocalError(f"Firestore emulator answered HTTP {status} for {path}")
+    doc = json.loads(answer)
     return {k: _value(v) for k, v in (doc.get("fields") or {}).items()}
 
 

@@ -14,8 +14,6 @@ import datetime as dt
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +41,7 @@ from infra.local.drill_day import (
 )
 from infra.local.drill_names import CLEAN
 from infra.local.front import as_path
+from infra.local.httpd import call
 from infra.local.topology import read_topology, seconds
 from infra.model.naming import Names
 from infra.model.wiring import PushEdge, derive
@@ -57,14 +56,23 @@ def _clock(ctx: Context, days: int) -> dt.datetime:
     return dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
 
 
+def _triggers_once(ctx: Context, game_date: str, drill: str, flag: str, until: str,
+                   skip: bool = False) -> int:
+    """Drive ``game_date`` through the clean topology (backfill completions when ``skip``)
+    until the orchestrator's summary of it carries ``flag``, let late messages land, and
+    count the triggers published for it."""
+    d = ctx.topologies[CLEAN]
+    triggers = d.own_subscription(ctx.gated.trigger_topic or "", drill)
+    drive_upstream_day(ctx, d, game_date, skip=skip)
+    wait_until(lambda: bool(summary(ctx, d, game_date).get(flag)), timeout=WAIT_S,
+               what=f"the {drill} day {game_date} {until}")
+    time.sleep(SETTLE_S)
+    return count_triggers(d, triggers, game_date)
+
+
 def drill_baseline(ctx: Context) -> Finisher:
     d, game_date = ctx.topologies[CLEAN], ctx.day(2)
-    triggers = d.own_subscription(ctx.gated.trigger_topic or "", "baseline")
-    drive_upstream_day(ctx, d, game_date)
-    wait_until(lambda: bool(summary(ctx, d, game_date).get("_triggered")), timeout=WAIT_S,
-               what=f"the baseline day {game_date} to trigger")
-    time.sleep(SETTLE_S)
-    n = count_triggers(d, triggers, game_date)
+    n = _triggers_once(ctx, game_date, "baseline", "_triggered", "to trigger")
     row = clean_row(ctx, d, "baseline", "nothing: the stack as synthesized", game_date,
                     _clock(ctx, 2), extra="1 trigger published" if n == 1 else "",
                     problem="" if n == 1 else f"{n} triggers published, 1 expected")
@@ -80,12 +88,8 @@ def drill_gameless(ctx: Context) -> Finisher:
 
 def drill_backfill(ctx: Context) -> Finisher:
     d, game_date = ctx.topologies[CLEAN], ctx.day(6)
-    triggers = d.own_subscription(ctx.gated.trigger_topic or "", "backfill")
-    drive_upstream_day(ctx, d, game_date, skip=True)
-    wait_until(lambda: bool(summary(ctx, d, game_date).get("_trigger_skipped")), timeout=WAIT_S,
-               what=f"the backfill day {game_date} to complete without a trigger")
-    time.sleep(SETTLE_S)
-    n = count_triggers(d, triggers, game_date)
+    n = _triggers_once(ctx, game_date, "backfill", "_trigger_skipped",
+                       "to complete without a trigger", skip=True)
     row = clean_row(ctx, d, "backfill", "nothing: a day of backfill completions "
                     "(skip_downstream_trigger)", game_date, _clock(ctx, 6),
                     extra="complete, no trigger published" if n == 0 else "",
@@ -100,15 +104,9 @@ def _deliver(front: str, identity: str, path: str, project: str, message: dict[s
         "messageId": message_id, "attributes": {},
         "publishTime": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")},
         "subscription": f"projects/{project}/subscriptions/drill-concurrent"}).encode()
-    request = urllib.request.Request(f"{front}{as_path(identity, path)}", data=body,
-                                     method="POST",
-                                     headers={"Content-Type": "application/json"})
     start.wait(timeout=30)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+    return call(f"{front}{as_path(identity, path)}", timeout=60, method="POST", data=body,
+                headers={"Content-Type": "application/json"})[0]
 
 
 def drill_duplicates(ctx: Context) -> Finisher:

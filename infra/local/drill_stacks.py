@@ -52,6 +52,19 @@ def _function(data: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
                      f"{sorted(b.get('name') for b in _resources(data, FUNCTION).values())}")
 
 
+def _remove_invoker(data: dict[str, Any], stack: StackJson, target: str,
+                    identity: str | None) -> None:
+    """Delete the one ``roles/run.invoker`` member of ``identity`` on the Cloud Run ``target``
+    (both resource addresses of ``stack``, the parsed ``data``)."""
+    members = data["resource"][RUN_IAM]
+    doomed = [key for key, body in members.items()
+              if stack.ref_address(body.get("name")) == target
+              and identity in stack.refs(body.get("member"))]
+    if len(doomed) != 1:
+        raise LocalError(f"expected one invoker of {target} for {identity}, found {doomed}")
+    del members[doomed[0]]
+
+
 def remove_push_invoker(data: dict[str, Any], subscription: str) -> str:
     """Delete the invoker member of ``subscription``'s push identity on its target, and
     compress the subscription's retry backoff (``SHORT_BACKOFF``)."""
@@ -65,13 +78,7 @@ def remove_push_invoker(data: dict[str, Any], subscription: str) -> str:
     target = next((a for a in stack.refs(push.get("push_endpoint"))), None)
     if target is None:
         raise LocalError(f"push subscription {subscription!r} pushes to no resource of the stack")
-    members = data["resource"][RUN_IAM]
-    doomed = [key for key, body in members.items()
-              if stack.ref_address(body.get("name")) == target
-              and identity in stack.refs(body.get("member"))]
-    if len(doomed) != 1:
-        raise LocalError(f"expected one invoker of {target} for {identity}, found {doomed}")
-    del members[doomed[0]]
+    _remove_invoker(data, stack, target, identity)
     data["resource"][SUBSCRIPTION][sub.name]["retry_policy"] = dict(SHORT_BACKOFF)
     return (f"roles/run.invoker of {subscription}'s push identity on "
             f"{stack.resources[target].body.get('name')} removed")
@@ -84,14 +91,7 @@ def remove_trigger_invoker(data: dict[str, Any], function: str) -> str:
     identity = stack.ref_address(first(body.get("event_trigger")).get("service_account_email"))
     if identity is None:
         raise LocalError(f"function {function} has no trigger identity in the stack")
-    address = f"{FUNCTION}.{key}"
-    members = data["resource"][RUN_IAM]
-    doomed = [k for k, b in members.items()
-              if stack.ref_address(b.get("name")) == address
-              and identity in stack.refs(b.get("member"))]
-    if len(doomed) != 1:
-        raise LocalError(f"expected one invoker of {function} for {identity}, found {doomed}")
-    del members[doomed[0]]
+    _remove_invoker(data, stack, f"{FUNCTION}.{key}", identity)
     return f"roles/run.invoker of {function}'s trigger identity on {function} removed"
 
 

@@ -54,7 +54,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from infra.local import drill_stacks
-from infra.local.coverage import Covered, coverage, region_of
+from infra.local.coverage import Covered, coverage
 from infra.local.drill_cases import DRILLS, Finisher, orchestrator_of, push_edge
 from infra.local.drill_day import (
     DRILLS_FILE,
@@ -72,7 +72,7 @@ from infra.local.drill_names import ALL_DRILLS, CLEAN, select
 from infra.local.errors import LocalError
 from infra.local.launch import UpOptions
 from infra.local.runner import down, up
-from infra.local.topology import read_topology
+from infra.local.topology import read_topology, region_of
 from infra.model.envs import get_env
 from infra.model.naming import Names
 from infra.stackjson.stack import StackJson

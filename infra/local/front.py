@@ -41,12 +41,11 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol
 
 from infra.local.errors import LocalError
-from infra.local.httpd import http_server
+from infra.local.httpd import Answer
 from infra.local.records import JsonlLog, now_iso, parse_time
 from infra.local.topology import invoker_allows
 
@@ -112,13 +111,12 @@ class DeliveryPolicy:
 
 
 @dataclass(frozen=True)
-class FrontSpec:
-    """One front: the target it guards, who may invoke it, and where its backend listens."""
+class FrontPlan:
+    """The front guarding one Cloud Run target: who may invoke it and how pushes to it are
+    delivered; its backend is the function or simulator of the same name."""
 
     target: str
     kind: str
-    port: int
-    backend_port: int
     invokers: tuple[str, ...]
     timeout_seconds: int
     deliveries: dict[str, DeliveryPolicy]
@@ -136,6 +134,20 @@ class FrontSpec:
         return (self.internal_only and caller_service is not None
                 and caller_service not in self.vpc_callers)
 
+    def spec(self, port: int, backend_port: int) -> FrontSpec:
+        """This front listening on ``port``, its backend on ``backend_port``."""
+        return FrontSpec(**{f.name: getattr(self, f.name) for f in fields(FrontPlan)},
+                         port=port, backend_port=backend_port)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrontSpec(FrontPlan):
+    """One front as the supervisor runs it: its plan, the port it listens on and its
+    backend's."""
+
+    port: int
+    backend_port: int
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -145,6 +157,11 @@ class FrontSpec:
                       "vpc_callers": tuple(data.get("vpc_callers") or ()),
                       "deliveries": {k: DeliveryPolicy(**v)
                                      for k, v in data["deliveries"].items()}})
+
+
+def plain(status: int, text: str) -> Answer:
+    """A plain-text answer, as Cloud Run and Pub/Sub give their own."""
+    return status, {"Content-Type": "text/plain"}, text.encode()
 
 
 def describe(payload: Any) -> dict[str, Any]:
@@ -215,8 +232,8 @@ class Front:
             self._counts[key] = self._counts.get(key, 0) + 1
             return self._counts[key]
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str],
-               body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Answer:
+        """Decide, forward and record one request (``infra.local.httpd.Handle``)."""
         arrived = time.time()
         identity, path = split_identity(raw_path)
         env = Envelope.parse(body)
@@ -226,7 +243,7 @@ class Front:
         attempt = self._attempt(key, policy, arrived)
         if key is not None and policy is not None and attempt is None:
             # Redelivered by the emulator before the declared backoff: not an attempt.
-            return 503, {"Content-Type": "text/plain"}, b"retry backoff: not due yet"
+            return plain(503, "retry backoff: not due yet")
         if env.message is not None:
             if policy is not None and policy.dead_letter_topic and attempt is not None:
                 env.outer["deliveryAttempt"] = attempt
@@ -252,20 +269,19 @@ class Front:
         if caller is not None:
             record["caller_service"] = caller
         if self.spec.ingress_refuses(caller):
-            status = 404
-            answer = (f"404 Not Found: {self.spec.target} takes internal traffic only and "
-                      f"{caller} has no VPC egress, so its call is external").encode()
-            out_headers = {"Content-Type": "text/plain"}
+            status, out_headers, answer = plain(
+                404, f"404 Not Found: {self.spec.target} takes internal traffic only and "
+                f"{caller} has no VPC egress, so its call is external")
             record["decision"] = "refused by ingress"
         elif self.spec.allows(identity):
             status, out_headers, answer = self.forward(method, path, headers, body)
             record["decision"] = "allowed"
         else:
-            status = 401 if identity is None else 403
+            code = 401 if identity is None else 403
             who = identity or "a caller without an identity token"
-            answer = (f"{status} {'Unauthorized' if status == 401 else 'Forbidden'}: {who} "
-                      f"lacks roles/run.invoker on {self.spec.target}").encode()
-            out_headers = {"Content-Type": "text/plain"}
+            status, out_headers, answer = plain(
+                code, f"{code} {'Unauthorized' if code == 401 else 'Forbidden'}: {who} "
+                f"lacks roles/run.invoker on {self.spec.target}")
             record["decision"] = "denied"
         record.update(status=status, duration_ms=round((time.time() - arrived) * 1000, 1))
         if status >= 400:
@@ -280,26 +296,25 @@ class Front:
 
     def _settle(self, key: tuple[str, str], policy: DeliveryPolicy, attempt: int,
                 env: Envelope, status: int, headers: dict[str, str], answer: bytes,
-                record: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+                record: dict[str, Any]) -> Answer:
         """Apply the subscription's policy to the outcome of one delivery attempt."""
         if status in ACK_STATUSES:
             self._forget(key)
             return status, headers, answer
-        text = {"Content-Type": "text/plain"}
         if not policy.retry:
             self._forget(key)
             record["delivery"] = "dropped (the trigger does not retry)"
-            return 200, text, b"failed; not retried (RETRY_POLICY_DO_NOT_RETRY)"
+            return plain(200, "failed; not retried (RETRY_POLICY_DO_NOT_RETRY)")
         limit = policy.max_delivery_attempts
         if policy.dead_letter_topic and limit is not None and attempt >= limit:
             try:
                 self._dead_letter(policy, env, attempt)
             except LocalError as exc:
                 record["delivery"] = f"dead-lettering failed: {exc}"
-                return 503, text, str(exc).encode()
+                return plain(503, str(exc))
             self._forget(key)
             record["delivery"] = f"dead-lettered to {policy.dead_letter_topic}"
-            return 200, text, f"dead-lettered after {attempt} attempts".encode()
+            return plain(200, f"dead-lettered after {attempt} attempts")
         wait = policy.backoff(attempt)
         with self._lock:
             self._due[key] = time.time() + wait
@@ -328,8 +343,7 @@ class Front:
             raise LocalError(f"the pushed message's data is not base64 ({exc})") from exc
         self.pubsub.publish(policy.dead_letter_topic, [data], attributes)
 
-    def forward(self, method: str, path: str, headers: dict[str, str],
-                body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
         conn = http.client.HTTPConnection("127.0.0.1", self.spec.backend_port,
                                           timeout=self.spec.timeout_seconds)
         try:
@@ -341,35 +355,8 @@ class Front:
             return resp.status, keep, answer
         except (OSError, http.client.HTTPException) as exc:
             # Cloud Run answers 503 when the container does not respond.
-            return 503, {"Content-Type": "text/plain"}, (
-                f"503 Service Unavailable: {self.spec.target} backend on port "
-                f"{self.spec.backend_port} did not answer ({exc})").encode()
+            return plain(503, f"503 Service Unavailable: {self.spec.target} backend on port "
+                         f"{self.spec.backend_port} did not answer ({exc})")
         finally:
             conn.close()
 
-
-def make_server(front: Front, fd: int | None = None) -> ThreadingHTTPServer:
-    """A threaded HTTP server on 127.0.0.1:``front.spec.port`` answering with ``front``;
-    on the inherited listening socket ``fd`` when given."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            status, headers, answer = front.handle(
-                self.command, self.path, dict(self.headers.items()), body)
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Requests are recorded as JSONL; nothing goes to stderr."""
-
-    return http_server(front.spec.port, Handler, fd)

@@ -13,12 +13,12 @@ nothing: the runner (``infra.local.runner``) does, then ``supervisor_plan`` and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from infra.local.errors import LocalError
-from infra.local.front import DeliveryPolicy, FrontSpec
+from infra.local.front import DeliveryPolicy, FrontPlan, FrontSpec
 from infra.local.records import FRONTS_LOG
 from infra.local.simulator import SimulatorSpec, simulator_specs
 from infra.local.supervisor import JobCall
@@ -36,7 +36,7 @@ PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 class UpOptions:
     """How to bring the pipeline up. Defaults: the dev stack in ``cdktf.out``, ``.local/``.
 
-    ``manifest``: what the simulators follow (default: ``infra.pipeline.load()``); it must
+    ``manifest``: what the simulators follow (default: ``infra.model.pipeline.load()``); it must
     be the manifest the stack was synthesized from. ``project``: emulator project id
     (default: the stack's). ``emulator_hosts``: reuse running emulators (``pubsub``,
     ``firestore`` → ``host:port``) instead of starting them; ``down`` then leaves them.
@@ -72,28 +72,6 @@ class EmulatorLaunch:
 
 
 @dataclass(frozen=True)
-class FrontPlan:
-    """The front guarding one Cloud Run target; its backend is the function or simulator
-    of the same name."""
-
-    target: str
-    kind: str
-    invokers: tuple[str, ...]
-    timeout_seconds: int
-    deliveries: dict[str, DeliveryPolicy]
-    """Subscription path → the delivery policy of each push subscription to this target."""
-    internal_only: bool = False
-    vpc_callers: tuple[str, ...] = ()
-    """Targets whose own calls leave through a VPC network (internal to this one)."""
-
-    def spec(self, port: int, backend_port: int) -> FrontSpec:
-        return FrontSpec(target=self.target, kind=self.kind, port=port,
-                         backend_port=backend_port, invokers=self.invokers,
-                         timeout_seconds=self.timeout_seconds, deliveries=self.deliveries,
-                         internal_only=self.internal_only, vpc_callers=self.vpc_callers)
-
-
-@dataclass(frozen=True)
 class Ports:
     """The ports the runner got for a plan: function and simulator backends, fronts."""
 
@@ -125,10 +103,7 @@ class UpPlan:
 
     def job_calls(self, front_ports: Mapping[str, int]) -> list[JobCall]:
         """The scheduler jobs as the local scheduler fires them, through their fronts."""
-        return [JobCall(name=j.name, schedule=j.schedule, time_zone=j.time_zone,
-                        target=j.target, front_port=front_ports[j.target], path=j.path,
-                        method=j.method, body=j.body, headers=j.headers, identity=j.identity,
-                        retry_count=j.retry_count) for j in self.topology.jobs]
+        return [JobCall(**asdict(j), front_port=front_ports[j.target]) for j in self.topology.jobs]
 
 
 def job_keys(manifest: Manifest, env: EnvConfig) -> dict[str, str]:

@@ -78,6 +78,19 @@ def read_state(workdir: Path) -> dict[str, Any]:
                          "and `up` again") from exc
 
 
+def _left_state(workdir: Path) -> dict[str, Any] | None:
+    """What an earlier ``up`` recorded in ``workdir``: ``None`` without a state file, ``{}``
+    when it is no JSON object (it names no process then)."""
+    path = state_path(workdir)
+    if not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text())
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
 def _write_state(workdir: Path, state: Mapping[str, Any]) -> None:
     path = state_path(workdir)
     tmp = path.with_suffix(".json.tmp")
@@ -124,18 +137,14 @@ def _wait_exit(port: int, pid: int, what: str, log: Path, timeout: float) -> int
 
 
 def _preflight(workdir: Path, opts: UpOptions) -> None:
-    path = state_path(workdir)
-    if path.is_file():
-        try:
-            old = json.loads(path.read_text())
-        except ValueError:
-            old = {}
+    old = _left_state(workdir)
+    if old is not None:
         live = [f"{name} {pid}" for name, (pid, marker) in _owned(old).items()
                 if procs.ours(pid, marker)]
         if live:
             raise LocalError(f"the local pipeline already runs from {shown_path(workdir)} "
                              f"({', '.join(live[:3])}); run `python -m infra.local down` first")
-        path.unlink()
+        state_path(workdir).unlink()
     for flag, port in (("--pubsub-port", opts.pubsub_port),
                        ("--firestore-port", opts.firestore_port)):
         if port is not None and emulators.port_in_use(port):
@@ -358,13 +367,10 @@ def down(workdir: Path = DEFAULT_WORKDIR, say: Say = print) -> list[int]:
     """
     workdir = workdir.resolve()
     path = state_path(workdir)
-    if not path.is_file():
+    state = _left_state(workdir)
+    if state is None:
         say(f"local: nothing to stop (no {shown_path(path)})")
         return []
-    try:
-        state = json.loads(path.read_text())
-    except ValueError:
-        state = {}
     stopped: list[int] = []
     survivors: list[str] = []
     owned = _owned(state)

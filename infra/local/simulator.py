@@ -26,30 +26,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from functions._shared.messages import DATE_RE, normalise_processor
 from infra.local.errors import LocalError
-from infra.local.front import CALLER_HEADER, Envelope, Publisher
-from infra.local.httpd import http_server
+from infra.local.front import CALLER_HEADER, Envelope, Publisher, as_path
+from infra.local.httpd import HOST, Answer, call
 from infra.local.records import JsonlLog, now_iso
 from infra.local.topology import Topology
 from infra.model.envs import EnvConfig
 from infra.model.manifest import Manifest, Service
 from infra.model.naming import Names
 
-# The manifest does not say which table each Phase 2 processor writes. This is the local
-# contract: every table of the trigger map that a Phase 3 processor depends on for a full
-# day is written by an enabled processor, so a day can complete.
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 INVOKE_TIMEOUT_S = 60.0
 
 
@@ -149,14 +142,6 @@ def _spec(manifest: Manifest, env: EnvConfig, topology: Topology, svc: Service, 
     )
 
 
-def normalise_processor(name: str) -> str:
-    """``UpcomingPlayerGameContextProcessor`` → ``upcoming_player_game_context``."""
-    if re.match(r"^[a-z][a-z0-9_]*$", name):
-        return name
-    base = name.removesuffix("Processor") or name
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", base).lower()
-
-
 def resolve_date(value: object, time_zone: str, now: dt.datetime | None = None) -> str | None:
     """``TODAY``/``TOMORROW``/``YESTERDAY`` in ``time_zone``, or a literal YYYY-MM-DD."""
     if not isinstance(value, str):
@@ -165,7 +150,7 @@ def resolve_date(value: object, time_zone: str, now: dt.datetime | None = None) 
     offsets = {"TODAY": 0, "TOMORROW": 1, "YESTERDAY": -1}
     if value.upper() in offsets:
         return (today + dt.timedelta(days=offsets[value.upper()])).isoformat()
-    if _DATE_RE.match(value):
+    if DATE_RE.match(value):
         try:
             return dt.date.fromisoformat(value).isoformat()
         except ValueError:
@@ -192,6 +177,15 @@ def decode_request(body: bytes) -> Request:
                    dict(env.message.get("attributes") or {}))
 
 
+def _processor_name(requested: object) -> str:
+    """A requested processor as the manifest names it (a class name is normalised as the
+    orchestrator does); ``""`` when it is no processor name at all."""
+    try:
+        return normalise_processor(str(requested))
+    except ValueError:
+        return ""
+
+
 class Simulator:
     """The behaviour of one service; ``handle`` is called by the HTTP server per request."""
 
@@ -206,8 +200,7 @@ class Simulator:
         by_name = {p.name: p for p in self.spec.processors}
         requested = payload.get("processors")
         if isinstance(requested, list):
-            wanted = [normalise_processor(str(p)) for p in requested]
-            return [by_name[w] for w in wanted if w in by_name]
+            return [by_name[w] for w in map(_processor_name, requested) if w in by_name]
         if self.spec.table_triggers:
             table = payload.get("output_table")
             return [by_name[p] for p in self.spec.table_triggers.get(str(table), ())
@@ -233,7 +226,13 @@ class Simulator:
             message["skip_downstream_trigger"] = True
         return message
 
-    def handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        """Answer one call as JSON (``infra.local.httpd.Handle``)."""
+        status, answer = self.reply(method, path, body)
+        return status, {"Content-Type": "application/json"}, json.dumps(answer).encode()
+
+    def reply(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Serve and record one call: the status and the JSON answer."""
         route = urllib.parse.urlsplit(path).path or "/"
         req = decode_request(body)
         record: dict[str, Any] = {
@@ -277,9 +276,9 @@ class Simulator:
                     for mid, m in zip(ids, messages, strict=False)
                 )
         invoked: list[dict[str, Any]] = []
-        for call in self.spec.invokes:
-            code = self.invoke(call, payload, correlation, game_date)
-            invoked.append({"target": call.target, "path": call.path, "status": code})
+        for to in self.spec.invokes:
+            code = self.invoke(to, payload, correlation, game_date)
+            invoked.append({"target": to.target, "path": to.path, "status": code})
             if not 200 <= code < 300:
                 status = 502
         record.update(outcome="processed" if status == 200 else "invoke_failed", status=status,
@@ -287,47 +286,18 @@ class Simulator:
         self.log.write(record)
         return status, {"game_date": game_date, "published": published, "invoked": invoked}
 
-    def invoke(self, call: InvokeSpec, payload: Mapping[str, Any], correlation: str,
+    def invoke(self, to: InvokeSpec, payload: Mapping[str, Any], correlation: str,
                game_date: str) -> int:
-        port = self.fronts.get(call.target)
+        port = self.fronts.get(to.target)
         if port is None:
             return 404
-        identity = urllib.parse.quote(self.spec.identity or "anonymous", safe="@.")
-        url = f"http://127.0.0.1:{port}/__as/{identity}{call.path}"
         data = json.dumps({"game_date": game_date, "correlation_id": correlation,
                            "requested_by": self.spec.name, "trigger": dict(payload)}).encode()
-        request = urllib.request.Request(url, data=data, method="POST", headers={
-            "Content-Type": "application/json", CALLER_HEADER: self.spec.name})
         try:
-            with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_S) as resp:
-                return int(resp.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
+            return call(f"http://{HOST}:{port}{as_path(self.spec.identity, to.path)}",
+                        timeout=INVOKE_TIMEOUT_S, method="POST", data=data,
+                        headers={"Content-Type": "application/json",
+                                 CALLER_HEADER: self.spec.name})[0]
         except OSError:
             return 503
 
-
-def make_server(sim: Simulator, port: int, fd: int | None = None) -> ThreadingHTTPServer:
-    """A threaded HTTP server on 127.0.0.1:``port`` answering with ``sim``; on the inherited
-    listening socket ``fd`` when given."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            status, answer = sim.handle(self.command, self.path, body)
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Requests are recorded as JSONL; nothing goes to stderr."""
-
-    return http_server(port, Handler, fd)

@@ -12,8 +12,6 @@ import json
 import signal
 import sys
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from http.server import ThreadingHTTPServer
@@ -23,10 +21,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from infra.local.front import Front, FrontSpec, as_path
-from infra.local.front import make_server as make_front
+from infra.local.httpd import HOST, call, serve_http
 from infra.local.records import FRONTS_LOG, JsonlLog, now_iso
 from infra.local.simulator import Simulator, SimulatorSpec
-from infra.local.simulator import make_server as make_simulator
+from infra.local.topology import JobSpec
 
 PLAN_FILE = "plan.json"
 READY_FILE = "serve.ready"
@@ -35,20 +33,10 @@ JOB_RETRY_BACKOFF_S = 5.0
 
 
 @dataclass(frozen=True)
-class JobCall:
+class JobCall(JobSpec):
     """A scheduler job as the local scheduler fires it: through the target's front."""
 
-    name: str
-    schedule: str
-    time_zone: str
-    target: str
     front_port: int
-    path: str
-    method: str
-    body: str | None
-    headers: dict[str, str]
-    identity: str | None
-    retry_count: int
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,16 +53,12 @@ def fire_job(job: JobCall, retries: bool = True,
     for n in range(tries):
         if n:
             threading.Event().wait(JOB_RETRY_BACKOFF_S)
-        url = f"http://127.0.0.1:{job.front_port}{as_path(job.identity, job.path)}"
-        request = urllib.request.Request(
-            url, data=job.body.encode() if job.body is not None else None, method=job.method,
-            headers=job.headers,
-        )
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as resp:
-                attempts.append((int(resp.status), resp.read().decode(errors="replace")))
-        except urllib.error.HTTPError as exc:
-            attempts.append((int(exc.code), exc.read().decode(errors="replace")))
+            status, answer = call(
+                f"http://{HOST}:{job.front_port}{as_path(job.identity, job.path)}",
+                timeout=timeout, method=job.method, headers=job.headers,
+                data=job.body.encode() if job.body is not None else None)
+            attempts.append((status, answer.decode(errors="replace")))
         except OSError as exc:
             attempts.append((503, f"front unreachable: {exc}"))
         if 200 <= attempts[-1][0] < 300:
@@ -125,13 +109,12 @@ def serve(workdir: Path) -> int:
     servers: list[ThreadingHTTPServer] = []
     try:
         for f in plan["fronts"]:
-            server = make_front(Front(FrontSpec.from_json(f), fronts_log, pubsub),
-                                fds.get(str(f["port"])))
-            servers.append(server)
+            front = Front(FrontSpec.from_json(f), fronts_log, pubsub)
+            servers.append(serve_http(front.spec.port, front.handle, fds.get(str(front.spec.port))))
         for s in plan["simulators"]:
             spec = SimulatorSpec.from_json(s["spec"])
             sim = Simulator(spec, pubsub, front_ports, JsonlLog(records / f"{spec.key}.jsonl"))
-            servers.append(make_simulator(sim, int(s["port"]), fds.get(str(s["port"]))))
+            servers.append(serve_http(int(s["port"]), sim.handle, fds.get(str(s["port"]))))
     except OSError as exc:
         for server in servers:
             server.server_close()

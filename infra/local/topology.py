@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -288,8 +288,9 @@ def _project(stack: StackJson) -> str:
                      "re-synthesize with `make synth`")
 
 
-def _region(stack: StackJson) -> str:
-    block = first(stack.data.get("provider", {}).get("google"))
+def region_of(stack: StackJson) -> str:
+    """The region of the stack's google provider (its default when none is set)."""
+    block = first((stack.data.get("provider") or {}).get("google"))
     return str(block.get("region") or "us-central1")
 
 
@@ -313,30 +314,17 @@ def read_topology(path: Path, sport: str, project: str | None = None) -> Topolog
         res = reader.resource(ref, where)
         return by_address[res.address]
 
-    targets: dict[str, Target] = {}
-    target_by_address: dict[str, str] = {}
+    found: list[Target] = []
     for res in stack.of_type(RUN_SERVICE):
         tpl = first(res.body.get("template"))
-        name = str(res.body.get("name"))
-        targets[name] = Target(
-            name=name, kind="service", address=res.address,
-            timeout_seconds=int(seconds(tpl.get("timeout"), 300.0)),
-            identity=reader.email(tpl.get("service_account")),
-            internal_only=internal_only(RUN_SERVICE, res.body),
-            vpc_egress=vpc_egress(RUN_SERVICE, res.body),
-        )
-        target_by_address[res.address] = name
+        found.append(_target(reader, res, "service", int(seconds(tpl.get("timeout"), 300.0)),
+                             tpl.get("service_account")))
     for res in stack.of_type(FUNCTION):
         svc = first(res.body.get("service_config"))
-        name = str(res.body.get("name"))
-        targets[name] = Target(
-            name=name, kind="function", address=res.address,
-            timeout_seconds=int(svc.get("timeout_seconds") or 60),
-            identity=reader.email(svc.get("service_account_email")),
-            internal_only=internal_only(FUNCTION, res.body),
-            vpc_egress=vpc_egress(FUNCTION, res.body),
-        )
-        target_by_address[res.address] = name
+        found.append(_target(reader, res, "function", int(svc.get("timeout_seconds") or 60),
+                             svc.get("service_account_email")))
+    targets = {t.name: t for t in found}
+    target_by_address = {t.address: t.name for t in found}
 
     _collect_invokers(stack, reader, targets, target_by_address)
 
@@ -369,7 +357,7 @@ def read_topology(path: Path, sport: str, project: str | None = None) -> Topolog
         ))
 
     functions: list[FunctionSpec] = []
-    region = _region(stack)
+    region = region_of(stack)
     for res in stack.of_type(FUNCTION):
         functions.append(_function(stack, reader, res, topic_short, subscriptions, region, notes))
 
@@ -398,6 +386,15 @@ def read_topology(path: Path, sport: str, project: str | None = None) -> Topolog
     )
 
 
+def _target(reader: _Reader, res: Resource, kind: str, timeout_seconds: int,
+            account: object) -> Target:
+    """The Cloud Run target ``res`` (a service or a gen2 function) running as ``account``."""
+    return Target(name=str(res.body.get("name")), kind=kind, address=res.address,
+                  timeout_seconds=timeout_seconds, identity=reader.email(account),
+                  internal_only=internal_only(res.type, res.body),
+                  vpc_egress=vpc_egress(res.type, res.body))
+
+
 def _collect_invokers(stack: StackJson, reader: _Reader, targets: dict[str, Target],
                       target_by_address: Mapping[str, str]) -> None:
     members: dict[str, list[str]] = {name: [] for name in targets}
@@ -415,25 +412,27 @@ def _collect_invokers(stack: StackJson, reader: _Reader, targets: dict[str, Targ
                         ("google_cloud_run_v2_service_iam_binding", "name"),
                         ("google_cloud_run_service_iam_member", "service"),
                         ("google_cloud_run_service_iam_binding", "service")):
-        for res in stack.of_type(rtype):
-            if res.body.get("role") not in INVOKER_ROLES:
-                continue
+        for res, granted in _invoker_grants(stack, reader, rtype):
             name = target_name(res.body.get(attr))
-            if name is None:
-                continue
-            listed = res.body.get("members") if rtype.endswith("binding") else [
-                res.body.get("member")]
-            members[name].extend(str(reader.text(m)) for m in listed or [] if m)
+            if name is not None:
+                members[name].extend(granted)
     for rtype in ("google_project_iam_member", "google_project_iam_binding"):
-        for res in stack.of_type(rtype):
-            if res.body.get("role") not in INVOKER_ROLES:
-                continue
+        for _, granted in _invoker_grants(stack, reader, rtype):
+            project_wide.extend(granted)
+    for name, target in list(targets.items()):
+        targets[name] = replace(target, invokers=tuple(sorted(set(members[name])
+                                                              | set(project_wide))))
+
+
+def _invoker_grants(stack: StackJson, reader: _Reader,
+                    rtype: str) -> Iterator[tuple[Resource, list[str]]]:
+    """Each ``rtype`` resource (an IAM member or binding) granting an invoker role, with the
+    members it grants."""
+    for res in stack.of_type(rtype):
+        if res.body.get("role") in INVOKER_ROLES:
             listed = res.body.get("members") if rtype.endswith("binding") else [
                 res.body.get("member")]
-            project_wide.extend(str(reader.text(m)) for m in listed or [] if m)
-    for name, target in list(targets.items()):
-        granted = tuple(sorted(set(members[name]) | set(project_wide)))
-        targets[name] = replace(target, invokers=granted)
+            yield res, [str(reader.text(m)) for m in listed or [] if m]
 
 
 def _function(stack: StackJson, reader: _Reader, res: Resource, topic_short: Any,

@@ -42,14 +42,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from infra.local import LocalError, UpOptions, down, up
+from infra.local import LocalError, UpOptions, down, drill_stacks, up
 from infra.local.emulators import Emulators
 from infra.local.freshness import check_consistency, prepare_bundle
 from infra.local.runner import default_stack
 from infra.local.topology import read_topology
 from infra.model.envs import get_env
 from infra.model.pipeline import load
-from infra.stackjson.stack import StackJson, first
 from tests.integration.support import REPO_ROOT, Running, phase1_completion
 
 DISABLED_PROCESSOR = load().enabled_processors(3)[-1]
@@ -57,7 +56,6 @@ DISABLED_PROCESSOR = load().enabled_processors(3)[-1]
 BROKEN_TARGET = "nba-phase3-analytics-processors"
 BROKEN_SUBSCRIPTION = "nba-phase3-analytics-sub"
 CLOSED_TARGET = "prediction-worker"
-SHORT_BACKOFF = {"minimum_backoff": "1s", "maximum_backoff": "2s"}
 SYNTH_TIMEOUT_S = 180
 SYNTH_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
 SYNTH_SOURCES = ("infra/**/*.py", "infra/model/schemas/**/*.json", "functions/**/*", "cdktf.json")
@@ -177,32 +175,15 @@ def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Background]
                     down(bg.cli_workdir, say=lambda _line: None)
 
 
-def break_invoker(base: Path, out: Path, target: str, subscription: str) -> Path:
-    """Write a copy of ``base`` without ``target``'s invoker for ``subscription``'s identity,
-    and with ``CLOSED_TARGET`` internal-only."""
+def break_invoker(base: Path, out: Path, subscription: str) -> Path:
+    """Write a copy of ``base`` without the invoker of ``subscription``'s push identity on its
+    target (``BROKEN_TARGET``), as the push-invoker drill breaks it, and with
+    ``CLOSED_TARGET`` internal-only."""
     data = json.loads(base.read_text())
-    stack = StackJson(data, base)
-    sub = next(r for r in stack.of_type("google_pubsub_subscription")
-               if r.body.get("name") == subscription)
-    oidc = first(first(sub.body["push_config"]).get("oidc_token"))
-    identity = stack.ref_address(oidc["service_account_email"])
-    service = next(r for r in stack.of_type("google_cloud_run_v2_service")
-                   if r.body.get("name") == target)
-    members = data["resource"]["google_cloud_run_v2_service_iam_member"]
-    doomed = [name for name, body in members.items()
-              if stack.ref_address(body.get("name")) == service.address
-              and identity in stack.refs(body.get("member"))]
-    assert len(doomed) == 1, f"expected one invoker of {target} for {identity}, found {doomed}"
-    del members[doomed[0]]
-    data["resource"]["google_pubsub_subscription"][sub.name]["retry_policy"] = SHORT_BACKOFF
+    said = drill_stacks.remove_push_invoker(data, subscription)
+    assert f"on {BROKEN_TARGET} removed" in said, said
     close_ingress(data, CLOSED_TARGET)
-    # The copy lives elsewhere: point the bundle assets at the original's files.
-    for obj in data["resource"].get("google_storage_bucket_object", {}).values():
-        if isinstance(obj.get("source"), str):
-            obj["source"] = str((base.parent / obj["source"]).resolve())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=2))
-    return out
+    return drill_stacks.write_stack(data, base, out)
 
 
 def close_ingress(data: dict[str, Any], target: str) -> None:
@@ -251,7 +232,7 @@ def local(base_stack: Path, hosts: dict[str, str], background: Background,
     if background.cli_up is None:
         start_cli_up(background, local_root / "cli", base_stack)
     broken = break_invoker(base_stack, local_root / "broken-stack" / "cdk.tf.json",
-                           BROKEN_TARGET, BROKEN_SUBSCRIPTION)
+                           BROKEN_SUBSCRIPTION)
     stacks = {"base": base_stack, "broken": broken}
     running: dict[str, Running] = {}
     try:

@@ -9,12 +9,11 @@ as Cloud Run would, while the push that reached the coordinator (internal) was a
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
 
+from infra.local.httpd import call
 from infra.local.runner import front_url
 from infra.local.topology import read_topology
 from tests.integration.conftest import CLOSED_TARGET, BrokenDay
@@ -32,13 +31,9 @@ def start_predictions(running: Running, game_date: str) -> tuple[int, dict[str, 
               if s.push is not None and s.push.target == COORDINATOR]
     url = front_url(running.state, COORDINATOR, push.identity, push.path)
     body = json.dumps({"game_date": game_date, "correlation_id": f"ingress-{running.name}"})
-    request = urllib.request.Request(url, data=body.encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    status, answer = call(url, timeout=30, method="POST", data=body.encode(),
+                          headers={"Content-Type": "application/json"})
+    return status, json.loads(answer)
 
 
 def worker_records(running: Running, game_date: str) -> list[dict[str, Any]]:

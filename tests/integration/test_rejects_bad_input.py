@@ -22,15 +22,20 @@ from tests.integration.support import REPO_ROOT
 pytestmark = pytest.mark.integration
 
 
-def _one_line_error(result: object, *needles: str) -> str:
-    assert result.returncode == 1, result.stdout + result.stderr  # type: ignore[attr-defined]
-    err = result.stderr.strip()  # type: ignore[attr-defined]
+def _refused(tmp_path: Path, stack: Path, *needles: str, args: tuple[str, ...] = (),
+             env: dict[str, str] | None = None) -> None:
+    """``up --stack stack`` (in ``tmp_path/w``) exits 1 with one line naming ``needles`` and
+    writes no state."""
+    result = run_cli("up", "--stack", str(stack), "--workdir", str(tmp_path / "w"), *args,
+                     env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    err = result.stderr.strip()
     assert "Traceback" not in err
     assert len(err.splitlines()) == 1, err
     assert err.startswith("local: error: ")
     for needle in needles:
         assert needle in err, err
-    return err
+    assert not (tmp_path / "w" / "state.json").exists()
 
 
 @pytest.fixture(autouse=True)
@@ -48,43 +53,32 @@ def held_port() -> Iterator[int]:
 
 
 def test_no_synthesized_stack(tmp_path: Path) -> None:
-    result = run_cli("up", "--stack", str(tmp_path / "missing" / "cdk.tf.json"),
-                     "--workdir", str(tmp_path / "w"))
-    _one_line_error(result, "no synthesized stack", "make synth")
-    assert not (tmp_path / "w" / "state.json").exists()
+    _refused(tmp_path, tmp_path / "missing" / "cdk.tf.json", "no synthesized stack",
+             "make synth")
 
 
 def test_stack_that_is_not_json(tmp_path: Path) -> None:
     bad = tmp_path / "cdk.tf.json"
     bad.write_text("{not json")
-    _one_line_error(run_cli("up", "--stack", str(bad), "--workdir", str(tmp_path / "w")),
-                    "not valid JSON", "make synth")
+    _refused(tmp_path, bad, "not valid JSON", "make synth")
 
 
 def test_port_in_use(tmp_path: Path, base_stack: Path, held_port: int) -> None:
-    result = run_cli("up", "--stack", str(base_stack), "--workdir", str(tmp_path / "w"),
-                     "--pubsub-port", str(held_port))
-    _one_line_error(result, f"port {held_port}", "--pubsub-port")
-    assert not (tmp_path / "w" / "state.json").exists()
+    _refused(tmp_path, base_stack, f"port {held_port}", "--pubsub-port",
+             args=("--pubsub-port", str(held_port)))
 
 
 def test_missing_java(tmp_path: Path, base_stack: Path) -> None:
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()
     env = {**os.environ, "PATH": str(empty_bin), "PYTHONPATH": str(REPO_ROOT)}
-    result = run_cli("up", "--stack", str(base_stack), "--workdir", str(tmp_path / "w"),
-                     env=env)
-    _one_line_error(result, "java not found", "apt-get install")
-    assert not (tmp_path / "w" / "state.json").exists()
+    _refused(tmp_path, base_stack, "java not found", "apt-get install", env=env)
 
 
 def test_missing_emulator(tmp_path: Path, base_stack: Path) -> None:
     env = {**os.environ, "CLOUDSDK_ROOT_DIR": str(tmp_path / "no-sdk"),
            "PYTHONPATH": str(REPO_ROOT)}
-    result = run_cli("up", "--stack", str(base_stack), "--workdir", str(tmp_path / "w"),
-                     env=env)
-    _one_line_error(result, "pubsub-emulator not found", "install")
-    assert not (tmp_path / "w" / "state.json").exists()
+    _refused(tmp_path, base_stack, "pubsub-emulator not found", "install", env=env)
 
 
 def test_stale_stack(tmp_path: Path, base_stack: Path) -> None:
@@ -96,8 +90,7 @@ def test_stale_stack(tmp_path: Path, base_stack: Path) -> None:
     last = f'\\"{expected[-1]}\\"]'
     assert last in text
     stale.write_text(text.replace(last, f'\\"{expected[-1]}\\", \\"{other}\\"]', 1))
-    result = run_cli("up", "--stack", str(stale), "--workdir", str(tmp_path / "w"))
-    _one_line_error(result, "stale", "make synth")
+    _refused(tmp_path, stale, "stale", "make synth")
 
 
 def test_unknown_env(tmp_path: Path) -> None:

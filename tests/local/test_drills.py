@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from infra.local import drill_stacks
-from infra.local.coverage import coverage, region_of
+from infra.local.coverage import coverage
 from infra.local.drills import FALLBACK_ZONE, Row, pick_zone, select, table
 from infra.local.errors import LocalError
 from infra.local.freshness import check_consistency
-from infra.local.topology import read_topology
+from infra.local.topology import read_topology, region_of
 from infra.model.envs import get_env
 from infra.model.pipeline import load
 from infra.paths import stack_file

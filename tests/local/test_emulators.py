@@ -1,4 +1,4 @@
-"""infra.emulators: the error paths say what is wrong and how to fix it, in one line."""
+"""infra.local.emulators: the error paths say what is wrong and how to fix it, in one line."""
 
 from __future__ import annotations
 
