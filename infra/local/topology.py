@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.errors import LocalError
+from infra.model.access import INVOKER
 from infra.model.naming import key_of
-from infra.model.wiring import INVOKER
 from infra.stackjson.ingress import internal_only, vpc_egress
 from infra.stackjson.stack import Resource, StackJson, first
 

@@ -1,6 +1,7 @@
 """The CLI as a user runs it: ``up`` (own emulators), ``status``, ``demo``, ``down``.
 
-``up`` was started in the background by the session (see conftest); this test collects it,
+``up`` was started in the background by the session (see conftest), or by this test when it
+runs alone; the test collects it,
 drives a day through the CLI, and checks that ``down`` leaves no process behind: every
 recorded PID and every member of its process group is gone.
 """
@@ -13,13 +14,15 @@ from pathlib import Path
 import pytest
 
 from infra.local import procs
-from tests.integration.conftest import Background, run_cli
+from tests.integration.conftest import Background, run_cli, start_cli_up
 
 pytestmark = pytest.mark.integration
 
 
-def test_up_status_demo_down_leaves_no_process_behind(background: Background,
-                                                       base_stack: Path) -> None:
+def test_up_status_demo_down_leaves_no_process_behind(background: Background, base_stack: Path,
+                                                       tmp_path: Path) -> None:
+    if background.cli_up is None:  # run alone: no other test's fixture started it
+        start_cli_up(background, tmp_path / "cli", base_stack)
     assert background.cli_up is not None and background.cli_workdir is not None
     out, err = background.cli_up.communicate(timeout=120)
     assert background.cli_up.returncode == 0, err
