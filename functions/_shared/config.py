@@ -34,6 +34,17 @@ def require_positive_int(environ: Mapping[str, str], name: str, what: str) -> in
     return int(raw)
 
 
+def require_project(environ: Mapping[str, str]) -> str:
+    """``GCP_PROJECT``: the project every function runs in and addresses its topics in."""
+    return require_env(environ, "GCP_PROJECT", "the GCP project id")
+
+
+def require_ttl_days(environ: Mapping[str, str]) -> int:
+    """``COMPLETION_TTL_DAYS``: how many days the records a function writes live before
+    Firestore's TTL policy deletes them."""
+    return require_positive_int(environ, "COMPLETION_TTL_DAYS", "a positive number of days")
+
+
 def parse_json(raw: str, label: str) -> Any:
     """``raw`` decoded; raise ``ConfigError`` starting with ``label`` when it is not JSON."""
     try:

@@ -17,7 +17,8 @@ from functions._shared.config import (
     is_name_list,
     parse_json,
     require_env,
-    require_positive_int,
+    require_project,
+    require_ttl_days,
 )
 
 __all__ = ["Config", "ConfigError"]
@@ -67,7 +68,7 @@ class Config:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
         """Read and validate the variables; raise ``ConfigError`` naming the first bad one."""
-        project = require_env(environ, "GCP_PROJECT", "the GCP project id")
+        project = require_project(environ)
         known = _json_names(environ, "KNOWN_PHASES", _PHASE_RE)
         source = require_env(environ, "SOURCE_PHASE", "the phase id this orchestrator gates on")
         if source not in known:
@@ -82,7 +83,7 @@ class Config:
         collection = require_env(environ, "COMPLETION_COLLECTION", "a Firestore collection id")
         if "/" in collection:
             raise ConfigError(f"COMPLETION_COLLECTION {collection!r} must not contain '/'")
-        ttl_days = require_positive_int(environ, "COMPLETION_TTL_DAYS", "a positive number of days")
+        ttl_days = require_ttl_days(environ)
         if "BQ_COMPLETIONS_TABLE" not in environ:
             raise ConfigError(
                 "environment variable BQ_COMPLETIONS_TABLE is not set: expected dataset.table "

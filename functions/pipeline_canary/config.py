@@ -21,7 +21,8 @@ from functions._shared.config import (
     is_name_list,
     parse_json,
     require_env,
-    require_positive_int,
+    require_project,
+    require_ttl_days,
 )
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "Transition",
     "load_dead_letter_queues",
     "load_transitions",
-    "require_env",
 ]
 
 
@@ -155,12 +155,12 @@ class CanaryConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> CanaryConfig:
-        project = require_env(environ, "GCP_PROJECT", "the GCP project id")
+        project = require_project(environ)
         tz = require_env(environ, "CANARY_TIMEZONE", "an IANA time zone, e.g. America/New_York")
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"CANARY_TIMEZONE {tz!r} is not an IANA time zone") from exc
-        ttl_days = require_positive_int(environ, "COMPLETION_TTL_DAYS", "a positive number of days")
+        ttl_days = require_ttl_days(environ)
         return cls(project=project, timezone=tz, transitions=load_transitions(environ),
                    dead_letters=load_dead_letter_queues(environ), ttl_days=ttl_days)

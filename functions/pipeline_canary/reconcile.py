@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from functions._shared.cli import Parser, UsageError
 from functions._shared.completion import summary_ref
+from functions._shared.config import ConfigError, require_project
 from functions.pipeline_canary.clients import get_db
-from functions.pipeline_canary.config import ConfigError, Transition, load_transitions, require_env
+from functions.pipeline_canary.config import Transition, load_transitions
 from functions.pipeline_canary.state import (
     DateState,
     Difference,
@@ -149,7 +150,7 @@ def run(argv: Sequence[str], db: FirestoreClient | None = None) -> int:
     """The command; returns the exit code. ``db`` defaults to the canary's lazy client."""
     try:
         args = parse_args(argv)
-        project = require_env(os.environ, "GCP_PROJECT", "the GCP project id")
+        project = require_project(os.environ)
         transitions = load_transitions(os.environ)
     except (UsageError, ConfigError) as exc:
         print(f"reconcile: {exc} ({USAGE})", file=sys.stderr)

@@ -1,5 +1,6 @@
 """What several rule areas read the same way: push subscriptions, invoker and agent grants,
-OIDC tokens, repeated blocks, encoded values and environment variables."""
+OIDC tokens, repeated blocks, encoded values, environment variables and the manifest function
+a deployed function is."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from iam.rules.engine import Finding
 from infra.model.access import INVOKER, short_member
+from infra.model.manifest import Function, Manifest
 from infra.model.provider.lifecycle import replacement_trigger
 from infra.stackjson.graph import Endpoint, IamEntry, Principal, ResolvedTarget, StackGraph
 from infra.stackjson.stack import Resource, first
@@ -42,6 +44,15 @@ def trigger_for(address: str) -> str:
         return replacement_trigger(address)
     except ValueError:
         return f"{address}.<an attribute that changes only on replacement>"
+
+
+def manifest_function(manifest: Manifest, name: str) -> Function | None:
+    """The manifest's function deployed as ``name``: its ``cloud_name``, its key, or
+    ``<sport>-<key>``; ``None`` for a function the manifest does not declare."""
+    for fn in manifest.functions:
+        if name == (fn.cloud_name or "") or name == fn.key or name.endswith(f"-{fn.key}"):
+            return fn
+    return None
 
 
 def who(p: Principal) -> str:

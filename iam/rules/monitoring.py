@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iam.rules.engine import Context, Finding, rule
-from iam.rules.helpers import blocks, push_subscriptions
-from infra.model.manifest import Function, Manifest
+from iam.rules.helpers import blocks, manifest_function, push_subscriptions
 from infra.stackjson.graph import StackGraph
 from infra.stackjson.stack import Resource, first
 
@@ -227,13 +226,6 @@ def job_failures(ctx: Context) -> Iterator[Finding]:
                           f'resource.labels.job_id="{name}"); add the job failure alert')
 
 
-def _manifest_function(manifest: Manifest, name: str) -> Function | None:
-    for fn in manifest.functions:
-        if name == (fn.cloud_name or "") or name == fn.key or name.endswith(f"-{fn.key}"):
-            return fn
-    return None
-
-
 @rule("MON-005", "The canary's heartbeat is alerted when it goes missing",
       see="https://cloud.google.com/logging/docs/logs-based-metrics",
       fix="PipelineMonitoring.alert_on_missing_heartbeat(canary, job)"
@@ -245,7 +237,7 @@ def canary_heartbeat(ctx: Context) -> Iterator[Finding]:
     g = ctx.graph
     conds = [c for c in notifying_conditions(g) if c.kind == "absent"]
     for fn in g.resources("google_cloudfunctions2_function"):
-        mfn = _manifest_function(ctx.manifest, g.cloud_name(fn))
+        mfn = manifest_function(ctx.manifest, g.cloud_name(fn))
         if mfn is None or mfn.role != "canary":
             continue
         name = g.cloud_name(fn)
