@@ -8,7 +8,7 @@ edge on the live project, ``iam.grants`` hands it to the policy gate, and the lo
 names dead letters through it.
 
 Its vocabulary (members, targets, slots, ``Grant``, the roles and ``ROLE_ACCESS``) is
-``infra.model.access``; it is re-exported here, where the rest of the repo reads it.
+``infra.model.access``, imported from there by everything that uses it.
 """
 
 from __future__ import annotations
@@ -23,77 +23,24 @@ from infra.model.access import (
     BUILDER_PROJECT_ROLES,
     DATA_EDITOR,
     DATA_VIEWER,
-    DATASTORE_USER,
-    DATASTORE_VIEWER,
     INVOKER,
     JOB_USER,
-    LOG_WRITER,
     OBJECT_USER,
     OBJECT_VIEWER,
-    PRIMITIVE_ROLES,
-    PUBLIC_MEMBERS,
     PUBLISHER,
     PUBSUB_AGENT,
-    REGISTRY_WRITER,
     ROLE_ACCESS,
-    SHAREABLE_SLOTS,
     SUBSCRIBER,
     TOKEN_CREATOR,
-    FunctionAccess,
     Grant,
     GrantedBy,
     MemberLookup,
     Slot,
-    SlotKind,
     Target,
-    TargetKind,
-    short_member,
 )
 from infra.model.envs import EnvConfig
 from infra.model.manifest import Function, Manifest, Transition
 from infra.model.naming import Names
-
-__all__ = [
-    "BUILDER_PROJECT_ROLES",
-    "BUILD_SOURCE_CONDITION",
-    "DATASTORE_USER",
-    "DATASTORE_VIEWER",
-    "DATA_EDITOR",
-    "DATA_VIEWER",
-    "INVOKER",
-    "JOB_USER",
-    "LOG_WRITER",
-    "OBJECT_USER",
-    "OBJECT_VIEWER",
-    "PRIMITIVE_ROLES",
-    "PUBLIC_MEMBERS",
-    "PUBLISHER",
-    "PUBSUB_AGENT",
-    "REGISTRY_WRITER",
-    "ROLE_ACCESS",
-    "SHAREABLE_SLOTS",
-    "SUBSCRIBER",
-    "TOKEN_CREATOR",
-    "Announcements",
-    "FunctionAccess",
-    "Grant",
-    "GrantedBy",
-    "Job",
-    "MemberLookup",
-    "PushEdge",
-    "Slot",
-    "SlotKind",
-    "Target",
-    "TargetKind",
-    "Trigger",
-    "Wiring",
-    "completion_dataset",
-    "derive",
-    "sa",
-    "short_member",
-    "source_topic",
-]
-
 
 
 @dataclass(frozen=True)
