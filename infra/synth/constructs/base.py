@@ -16,7 +16,7 @@ stack's constructs pinned (``StackIndex``) and the ``depends_on`` written so far
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -32,7 +32,7 @@ from cdktn import (
 )
 from constructs import Construct, IConstruct
 
-from infra.model.access import Grant
+from infra.model.access import Grant, Target
 from infra.model.provider.lifecycle import replacement_trigger
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -114,6 +114,21 @@ class StackConstruct(Construct):
         """``pin_address`` for a resource of this construct (``member``: what an IAM member
         resource grants, recorded so nothing reads it back)."""
         return pin_address(resource, component, part, self.stack, member)
+
+    def grant_member(self, iam_member: Callable[..., TerraformResource], principal: Principal,
+                     role: str, target: Target, id: str, address: tuple[str, str],
+                     /, **on: object) -> Grant:
+        """Declare ``iam_member`` (a ``google_*_iam_member`` class) as ``id`` in this construct,
+        granting ``role`` to ``principal`` on what ``on`` names (the resource's other
+        arguments), pinned at ``address`` (component, part); return the grant it made.
+
+        The resource and the returned ``Grant`` (what the stack checks against the wiring)
+        take the member and role from here, so they cannot disagree.
+        """
+        member = principal.member
+        resource = iam_member(self, id, role=role, member=member, **on)
+        return Grant(principal.literal_member, role, target,
+                     address=self.pin(resource, *address, member=member))
 
 
 def logical_id(component: str, part: str) -> str:
@@ -266,6 +281,19 @@ def wait_for(resource: TerraformResource, grants: Iterable[Grant]) -> None:
                              "construct made it (a grant method returns its address)")
         addresses.add(g.address)
     add_depends_on(resource, addresses)
+
+
+class ComponentProps(Protocol):
+    """Props of a component: its cloud name, its address prefix and its project."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def component(self) -> str: ...
+
+    @property
+    def project(self) -> str: ...
 
 
 class Principal(Protocol):

@@ -12,6 +12,7 @@ from cdktn_provider_google.bigquery_table import BigqueryTable, BigqueryTableTim
 from constructs import Construct
 
 from infra.model.access import DATA_EDITOR, DATA_VIEWER, Grant, Target
+from infra.model.components import Table
 from infra.paths import SCHEMAS_DIR
 from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
 
@@ -20,25 +21,16 @@ FIELD_TYPES = frozenset({"STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAM
 
 
 @dataclass(frozen=True)
-class TableSpec:
-    """``partition_field``: a DATE/TIMESTAMP column for daily partitioning; default none."""
-
-    name: str
-    partition_field: str | None = None
-    description: str = ""
-
-
-@dataclass(frozen=True)
 class DatasetProps:
-    """``dataset_id``: ``<sport>_<key>``; ``schema_key``: folder under ``infra/model/schemas``."""
+    """``dataset_id``: ``<sport>_<key>``; ``tables``: the manifest's tables of the dataset,
+    each with its schema in ``infra/model/schemas/<table.dataset>/<table.name>.json``."""
 
     dataset_id: str
     component: str
     project: str
     location: str
-    schema_key: str
     description: str = ""
-    tables: tuple[TableSpec, ...] = ()
+    tables: tuple[Table, ...] = ()
 
 
 def load_schema(schema_key: str, table: str) -> list[dict[str, object]]:
@@ -76,7 +68,7 @@ class BigQueryDataset(StackConstruct):
         """The dataset's ``dataset_id`` as a reference (tables and grants follow it)."""
         self.tables: dict[str, BigqueryTable] = {}
         for spec in props.tables:
-            fields = load_schema(props.schema_key, spec.name)
+            fields = load_schema(spec.dataset, spec.name)
             if spec.partition_field is not None and spec.partition_field not in {
                 str(f["name"]) for f in fields
             }:
@@ -94,15 +86,12 @@ class BigQueryDataset(StackConstruct):
             self.tables[spec.name] = table
 
     def _grant(self, role: str, principal: Principal, part: str) -> Grant:
-        member = principal.member
-        m = BigqueryDatasetIamMember(
-            self, f"{part}-{principal.component}", project=self.props.project,
-            dataset_id=self.dataset_ref, role=role,
-            member=member, lifecycle=replaced_with(self.address),
-        )
-        address = self.pin(m, self.props.component, f"{part}_{principal.component}", member)
-        return Grant(principal.literal_member, role,
-                     Target("bigquery.dataset", self.props.dataset_id), address=address)
+        return self.grant_member(
+            BigqueryDatasetIamMember, principal, role,
+            Target("bigquery.dataset", self.props.dataset_id), f"{part}-{principal.component}",
+            (self.props.component, f"{part}_{principal.component}"),
+            project=self.props.project, dataset_id=self.dataset_ref,
+            lifecycle=replaced_with(self.address))
 
     def grant_write(self, principal: Principal) -> Grant:
         """``roles/bigquery.dataEditor`` on this dataset only."""

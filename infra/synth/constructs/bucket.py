@@ -51,14 +51,10 @@ class Bucket(StackConstruct):
         return ref(self.address, "name")
 
     def _grant(self, role: str, principal: Principal, part: str) -> Grant:
-        member = principal.member
-        m = StorageBucketIamMember(
-            self, f"{part}-{principal.component}", bucket=self.name,
-            role=role, member=member, lifecycle=replaced_with(self.address),
-        )
-        address = self.pin(m, self.props.component, f"{part}_{principal.component}", member)
-        return Grant(principal.literal_member, role, Target("storage.bucket", self.props.name),
-                     address=address)
+        return self.grant_member(
+            StorageBucketIamMember, principal, role, Target("storage.bucket", self.props.name),
+            f"{part}-{principal.component}", (self.props.component, f"{part}_{principal.component}"),
+            bucket=self.name, lifecycle=replaced_with(self.address))
 
     def grant_read(self, principal: Principal) -> Grant:
         """``roles/storage.objectViewer`` on this bucket only."""

@@ -38,7 +38,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cdktn import AssetType, TerraformAsset
-from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
 from cdktn_provider_google.cloudfunctions2_function import (
     Cloudfunctions2Function,
     Cloudfunctions2FunctionBuildConfig,
@@ -50,11 +49,12 @@ from cdktn_provider_google.cloudfunctions2_function import (
 from cdktn_provider_google.storage_bucket_object import StorageBucketObject
 from constructs import Construct
 
-from infra.model.access import INVOKER, Grant, Target
+from infra.model.access import Grant
 from infra.synth.bundle import Bundle
-from infra.synth.constructs.base import Principal, StackConstruct, ref, wait_for
+from infra.synth.constructs.base import Principal, ref, wait_for
 from infra.synth.constructs.builder import FunctionBuilder
 from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
+from infra.synth.constructs.run_target import RunTarget
 from infra.synth.constructs.topic import Topic
 
 PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -91,7 +91,11 @@ class FunctionProps:
     so it precedes the function's update); ``None`` for a function the apply creates."""
 
 
-class CloudFunction(StackConstruct):
+class CloudFunction(RunTarget):
+    props: FunctionProps
+    URI_ATTRIBUTE = "service_config[0].uri"
+    """The function's ``service_config[0].uri``: its Cloud Run service's URL."""
+
     def __init__(self, scope: Construct, id: str, props: FunctionProps) -> None:
         super().__init__(scope, id)
         if props.trigger_topic is not None and (
@@ -172,23 +176,10 @@ class CloudFunction(StackConstruct):
                 self.function, () if props.live_service else (invoker.address or "",))
 
     @property
-    def uri(self) -> str:
-        """The function's ``service_config[0].uri`` as a reference."""
-        return ref(self.address, "service_config[0].uri")
-
-    @property
     def service_ref(self) -> str:
         """The function's ``service_config[0].service`` (its Cloud Run service) as a
         reference."""
         return ref(self.address, "service_config[0].service")
-
-    @property
-    def audience(self) -> str:
-        return self.uri
-
-    @property
-    def timeout_seconds(self) -> int:
-        return self.props.timeout_seconds
 
     def url(self, path: str) -> str:
         return f"{self.uri}{'' if path == '/' else path}"
@@ -203,13 +194,5 @@ class CloudFunction(StackConstruct):
         function itself would re-create the grant on every code change (a new bundle updates
         the function in place).
         """
-        member = principal.member
-        m = CloudRunV2ServiceIamMember(
-            self, f"invoker-{principal.component}", project=self.props.project,
-            location=self.props.region,
-            name=self.props.live_service or self.service_ref,
-            role=INVOKER, member=member,
-        )
-        address = self.pin(m, self.props.component, f"invoker_{principal.component}", member)
-        return Grant(principal.literal_member, INVOKER,
-                     Target("function.service", self.props.name), address=address)
+        return self._grant_invoker(principal, self.props.live_service or self.service_ref,
+                                   "function.service")

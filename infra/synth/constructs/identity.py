@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from cdktn import TerraformResource
@@ -13,7 +13,14 @@ from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMe
 from constructs import Construct
 
 from infra.model.access import PRIMITIVE_ROLES, PUBSUB_AGENT, TOKEN_CREATOR, Grant, Target
-from infra.synth.constructs.base import Principal, StackConstruct, logical_id, ref, replaced_with
+from infra.synth.constructs.base import (
+    ComponentProps,
+    Principal,
+    StackConstruct,
+    logical_id,
+    ref,
+    replaced_with,
+)
 
 ACCOUNT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 
@@ -29,17 +36,8 @@ class IdentityProps:
     project: str
 
 
-class OwnsIdentity(Protocol):
+class OwnsIdentity(ComponentProps, Protocol):
     """Props of a component that runs as (or calls with) an identity of its own."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def component(self) -> str: ...
-
-    @property
-    def project(self) -> str: ...
 
     @property
     def identity_account_id(self) -> str: ...
@@ -114,19 +112,12 @@ class Identity(StackConstruct):
 
     def grant_token_creator(self, principal: Principal) -> Grant:
         """Let ``principal`` mint OIDC tokens as this identity (Pub/Sub push needs it)."""
-        member = principal.member
-        m = ServiceAccountIamMember(
-            self, f"token-creator-{principal.component}",
-            service_account_id=self.name_ref,
-            role=TOKEN_CREATOR,
-            member=member,
-            lifecycle=replaced_with(self.address),
-        )
         # The principal is part of the address: a second principal is a second member.
-        address = self.pin(m, self.props.component,
-                           f"{self.props.part}_token_creator_{principal.component}", member)
-        return Grant(principal.literal_member, TOKEN_CREATOR,
-                     Target("iam.serviceAccount", self.email), address=address)
+        return self.grant_member(
+            ServiceAccountIamMember, principal, TOKEN_CREATOR,
+            Target("iam.serviceAccount", self.email), f"token-creator-{principal.component}",
+            (self.props.component, f"{self.props.part}_token_creator_{principal.component}"),
+            service_account_id=self.name_ref, lifecycle=replaced_with(self.address))
 
     def grant_project_role(self, role: str, condition: tuple[str, str] | None = None) -> Grant:
         """Project-wide role for services whose IAM is project-level only (Firestore);
@@ -136,14 +127,13 @@ class Identity(StackConstruct):
                              "use a predefined role")
         # Terraform names allow no dots: roles/datastore.user → datastore_user.
         role_key = role.split("/")[-1].replace(".", "_")
-        m = ProjectIamMember(
-            self, f"project-{role_key}", project=self.props.project, role=role,
-            member=self.member,
+        grant = self.grant_member(
+            ProjectIamMember, self, role, Target("project", self.props.project),
+            f"project-{role_key}", (self.props.component, f"{self.props.part}_{role_key}"),
+            project=self.props.project,
             condition=ProjectIamMemberCondition(title=condition[0], expression=condition[1])
             if condition else None)
-        address = self.pin(m, self.props.component, f"{self.props.part}_{role_key}", self.member)
-        return Grant(self.literal_member, role, Target("project", self.props.project),
-                     address=address, condition=condition[1] if condition else "")
+        return replace(grant, condition=condition[1]) if condition else grant
 
 
 @dataclass(frozen=True)

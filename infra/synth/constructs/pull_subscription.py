@@ -62,12 +62,20 @@ class PullSubscription(StackConstruct):
 
     def grant_subscribe(self, principal: Principal) -> Grant:
         """``roles/pubsub.subscriber`` on this subscription only (pull and acknowledge)."""
-        member = principal.member
-        m = PubsubSubscriptionIamMember(
-            self, f"subscriber-{principal.component}", project=self.props.project,
-            subscription=ref(self.address, "name"), role=SUBSCRIBER, member=member,
-            lifecycle=replaced_with(self.address),
-        )
-        address = self.pin(m, self.props.component, f"subscriber_{principal.component}", member)
-        return Grant(principal.literal_member, SUBSCRIBER,
-                     Target("pubsub.subscription", self.props.name), address=address)
+        return grant_subscriber(
+            self, principal, f"subscriber-{principal.component}",
+            (self.props.component, f"subscriber_{principal.component}"),
+            self.props.project, self.address, self.props.name)
+
+
+def grant_subscriber(owner: StackConstruct, principal: Principal, id: str,
+                     address: tuple[str, str], project: str, subscription_address: str,
+                     subscription: str) -> Grant:
+    """``roles/pubsub.subscriber`` for ``principal`` on the subscription pinned at
+    ``subscription_address`` (cloud name ``subscription``), re-created if it is replaced; the
+    member is ``owner``'s ``id``, pinned at ``address`` (``StackConstruct.grant_member``)."""
+    return owner.grant_member(
+        PubsubSubscriptionIamMember, principal, SUBSCRIBER,
+        Target("pubsub.subscription", subscription), id, address,
+        project=project, subscription=ref(subscription_address, "name"),
+        lifecycle=replaced_with(subscription_address))

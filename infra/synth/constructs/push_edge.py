@@ -26,19 +26,12 @@ from cdktn_provider_google.pubsub_subscription import (
     PubsubSubscriptionPushConfigOidcToken,
     PubsubSubscriptionRetryPolicy,
 )
-from cdktn_provider_google.pubsub_subscription_iam_member import PubsubSubscriptionIamMember
 from constructs import Construct
 
-from infra.model.access import SUBSCRIBER, Grant, Target
-from infra.synth.constructs.base import (
-    Invokable,
-    Principal,
-    StackConstruct,
-    ref,
-    replaced_with,
-    wait_for,
-)
+from infra.model.access import Grant
+from infra.synth.constructs.base import Invokable, Principal, StackConstruct, wait_for
 from infra.synth.constructs.identity import GoogleAgent, Identity
+from infra.synth.constructs.pull_subscription import grant_subscriber
 from infra.synth.constructs.topic import Topic, TopicProps
 
 
@@ -117,16 +110,11 @@ class PushEdge(StackConstruct):
         wait_for(self.subscription, (token_creator, invoker))
         self.identity.acts_for(self.subscription)
 
-        agent_sub = PubsubSubscriptionIamMember(
-            self, "agent-subscriber", project=props.project,
-            subscription=ref(self.address, "name"), role=SUBSCRIBER,
-            member=agent.member, lifecycle=replaced_with(self.address),
-        )
         self.grants: tuple[Grant, ...] = (
             self.dead_letter_topic.grant_publish(agent),
-            Grant(agent.literal_member, SUBSCRIBER, Target("pubsub.subscription", props.name),
-                  address=self.pin(agent_sub, props.component, f"subscriber_{agent.component}",
-                                   agent.member)),
+            grant_subscriber(self, agent, "agent-subscriber",
+                             (props.component, f"subscriber_{agent.component}"),
+                             props.project, self.address, props.name),
             token_creator,
             invoker,
         )
@@ -134,15 +122,8 @@ class PushEdge(StackConstruct):
 
     def grant_dead_letter_read(self, principal: Principal) -> Grant:
         """Let ``principal`` peek at the dead-letter subscription (the canary watches it)."""
-        member = principal.member
-        m = PubsubSubscriptionIamMember(
-            self, f"dlq-reader-{principal.component}", project=self.props.project,
-            subscription=ref(self.dead_letter_subscription_address, "name"), role=SUBSCRIBER,
-            member=member,
-            lifecycle=replaced_with(self.dead_letter_subscription_address),
-        )
-        address = self.pin(m, self.props.component,
-                           f"dead_letter_reader_{principal.component}", member)
-        return Grant(principal.literal_member, SUBSCRIBER,
-                     Target("pubsub.subscription", self.props.dead_letter_subscription),
-                     address=address)
+        return grant_subscriber(
+            self, principal, f"dlq-reader-{principal.component}",
+            (self.props.component, f"dead_letter_reader_{principal.component}"),
+            self.props.project, self.dead_letter_subscription_address,
+            self.props.dead_letter_subscription)

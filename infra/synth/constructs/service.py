@@ -34,14 +34,14 @@ from cdktn_provider_google.cloud_run_v2_service import (
     CloudRunV2ServiceTemplateContainersPorts,
     CloudRunV2ServiceTemplateScaling,
 )
-from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
 from constructs import Construct
 
-from infra.model.access import INVOKER, PUBLIC_MEMBERS, Grant, Target
+from infra.model.access import PUBLIC_MEMBERS, Grant
 from infra.model.provider.lifecycle import DEPLOYED_FIELDS
 from infra.stackjson.ingress import RUN_INTERNAL
-from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
+from infra.synth.constructs.base import Principal, ref, replaced_with
 from infra.synth.constructs.identity import Identity
+from infra.synth.constructs.run_target import RunTarget
 
 INTERNAL_INGRESS = frozenset(RUN_INTERNAL)
 INGRESS_VALUES = INTERNAL_INGRESS | {"INGRESS_TRAFFIC_ALL"}
@@ -76,7 +76,10 @@ MAX_TIMEOUT_SECONDS = 3600
 """Cloud Run's maximum request timeout (https://cloud.google.com/run/docs/configuring/request-timeout)."""
 
 
-class CloudRunService(StackConstruct):
+class CloudRunService(RunTarget):
+    props: ServiceProps
+    URI_ATTRIBUTE = "uri"
+
     def __init__(self, scope: Construct, id: str, props: ServiceProps) -> None:
         super().__init__(scope, id)
         if props.ingress not in INGRESS_VALUES:
@@ -112,22 +115,9 @@ class CloudRunService(StackConstruct):
         self.identity.acts_for(self.service)
 
     @property
-    def uri(self) -> str:
-        """The service's ``uri`` as a reference (callers follow the service)."""
-        return ref(self.address, "uri")
-
-    @property
     def name_ref(self) -> str:
         """The service's ``name`` as a reference (its grants follow it)."""
         return ref(self.address, "name")
-
-    @property
-    def audience(self) -> str:
-        return self.uri
-
-    @property
-    def timeout_seconds(self) -> int:
-        return self.props.timeout_seconds
 
     def url(self, path: str) -> str:
         return f"{self.uri}{path}"
@@ -155,12 +145,5 @@ class CloudRunService(StackConstruct):
                 f"service {self.props.name}: ingress {self.props.ingress} refuses calls from "
                 f"service {caller.props.name}, which has no VPC egress; declare ingress "
                 "INGRESS_TRAFFIC_ALL (its invoker members stay the only callers)")
-        member = principal.member
-        m = CloudRunV2ServiceIamMember(
-            self, f"invoker-{principal.component}", project=self.props.project,
-            location=self.props.region, name=self.name_ref, role=INVOKER,
-            member=member, lifecycle=replaced_with(self.address),
-        )
-        address = self.pin(m, self.props.component, f"invoker_{principal.component}", member)
-        return Grant(principal.literal_member, INVOKER, Target("run.service", self.props.name),
-                     address=address)
+        return self._grant_invoker(principal, self.name_ref, "run.service",
+                                   replaced_with(self.address))

@@ -54,13 +54,8 @@ class Topic(StackConstruct):
 
     def grant_publish(self, principal: Principal) -> Grant:
         """Add ``roles/pubsub.publisher`` on this topic only (never project-wide)."""
-        member = principal.member
-        m = PubsubTopicIamMember(
-            self, f"publisher-{principal.component}", project=self.props.project,
-            topic=self.name_ref, role=PUBLISHER, member=member,
-            lifecycle=replaced_with(self.address),
-        )
-        address = self.pin(m, self.props.component,
-                           f"{self.props.part}_publisher_{principal.component}", member)
-        return Grant(principal.literal_member, PUBLISHER, Target("pubsub.topic", self.props.name),
-                     address=address)
+        return self.grant_member(
+            PubsubTopicIamMember, principal, PUBLISHER, Target("pubsub.topic", self.props.name),
+            f"publisher-{principal.component}",
+            (self.props.component, f"{self.props.part}_publisher_{principal.component}"),
+            project=self.props.project, topic=self.name_ref, lifecycle=replaced_with(self.address))

@@ -55,7 +55,7 @@ from infra.synth.constructs.base import (
     ref,
     resource_type,
 )
-from infra.synth.constructs.bigquery import BigQueryDataset, DatasetProps, TableSpec
+from infra.synth.constructs.bigquery import BigQueryDataset, DatasetProps
 from infra.synth.constructs.bucket import Bucket, BucketProps
 from infra.synth.constructs.builder import FunctionBuilder, FunctionBuilderProps
 from infra.synth.constructs.dashboard import (
@@ -239,9 +239,8 @@ class PipelineStack(TerraformStack):
             self.datasets[ds.key] = BigQueryDataset(self, f"dataset-{ds.key}", DatasetProps(
                 dataset_id=names.dataset(ds.key), component=f"dataset-{ds.key}",
                 project=project, location=env.dataset_location,
-                schema_key=ds.key, description=ds.description,
-                tables=tuple(TableSpec(t.name, t.partition_field, t.description)
-                             for t in manifest.tables if t.dataset == ds.key),
+                description=ds.description,
+                tables=tuple(t for t in manifest.tables if t.dataset == ds.key),
             ))
 
         # Data buckets (the scrapers' raw files), protected like every data store.

@@ -13,6 +13,7 @@ from infra.synth.bundle import Bundle
 from infra.synth.constructs.builder import FunctionBuilder, FunctionBuilderProps
 from infra.synth.constructs.function import CloudFunction, FunctionProps
 from infra.synth.constructs.identity import GoogleAgent, Identity, IdentityProps
+from infra.synth.constructs.push_edge import PushEdge, PushEdgeProps
 from infra.synth.constructs.service import CloudRunService, ServiceProps
 from infra.synth.constructs.topic import Topic, TopicProps
 from tests.synth.tfassert import synth
@@ -43,6 +44,15 @@ def service(stack: TerraformStack, component: str = "svc", **changes: object) ->
 
 def topic(stack: TerraformStack, component: str = "t") -> Topic:
     return Topic(stack, f"topic-{component}", TopicProps(f"nba-{component}", component, PROJECT))
+
+
+def edge(stack: TerraformStack, **changes: object) -> PushEdge:
+    """A ``PushEdge`` from a new topic to a new service; ``changes`` override its props."""
+    props = dict(name="nba-sub", component="edge", project=PROJECT, topic=topic(stack),
+                 target=service(stack), path="/process", identity_account_id="nba-push-sub",
+                 pubsub_agent=AGENT, dead_letter_topic="nba-sub-dlq",
+                 dead_letter_subscription="nba-sub-dlq-sub") | changes
+    return PushEdge(stack, "edge", PushEdgeProps(**props))  # type: ignore[arg-type]
 
 
 def synthesized(build: Callable[[TerraformStack], object]) -> Any:

@@ -9,22 +9,22 @@ from typing import Any
 import pytest
 from cdktn import TerraformStack
 
+from infra.model.components import Table
 from infra.synth.constructs import bigquery
-from infra.synth.constructs.bigquery import BigQueryDataset, DatasetProps, TableSpec
+from infra.synth.constructs.bigquery import BigQueryDataset, DatasetProps
 from tests.synth.constructs.support import INVENTORIES, PROJECT, identity, new_stack, synthesized
 from tests.synth.tfassert import assert_inventory_file
 
 
-def props(*tables: TableSpec) -> DatasetProps:
+def props(*tables: Table) -> DatasetProps:
     return DatasetProps(dataset_id="nba_orchestration", component="orchestration",
-                        project=PROJECT, location="US", schema_key="orchestration",
-                        tables=tables)
+                        project=PROJECT, location="US", tables=tables)
 
 
 def build(stack: TerraformStack) -> None:
     dataset = BigQueryDataset(stack, "ds", props(
-        TableSpec("phase_completions", partition_field="game_date"),
-        TableSpec("phase_execution_log")))
+        Table("orchestration", "phase_completions", partition_field="game_date"),
+        Table("orchestration", "phase_execution_log")))
     dataset.grant_write(identity(stack, "nba-fn-orch", "orch"))
 
 
@@ -62,4 +62,4 @@ def test_schema_errors_name_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_partition_field_must_be_a_column() -> None:
     with pytest.raises(ValueError, match="partition_field 'nope' is not a column"):
         BigQueryDataset(new_stack("bigquery-invalid"), "ds",
-                        props(TableSpec("phase_completions", partition_field="nope")))
+                        props(Table("orchestration", "phase_completions", partition_field="nope")))

@@ -29,27 +29,19 @@ from infra.synth.constructs.monitoring import (
     schedule_interval_seconds,
     scheduler_failure_filter,
 )
-from infra.synth.constructs.push_edge import PushEdge, PushEdgeProps
 from infra.synth.constructs.scheduled_job import ScheduledJob, ScheduledJobProps
 from tests.synth.constructs.support import (
     AGENT,
     INVENTORIES,
     PROJECT,
     REGION,
+    edge,
     function,
     new_stack,
     service,
     topic,
 )
 from tests.synth.tfassert import assert_inventory_file, synth
-
-
-def edge(stack: TerraformStack, **changes: object) -> PushEdge:
-    props = dict(name="nba-sub", component="edge", project=PROJECT, topic=topic(stack),
-                 target=service(stack), path="/process", identity_account_id="nba-push-sub",
-                 pubsub_agent=AGENT, dead_letter_topic="nba-sub-dlq",
-                 dead_letter_subscription="nba-sub-dlq-sub") | changes
-    return PushEdge(stack, "edge", PushEdgeProps(**props))  # type: ignore[arg-type]
 
 
 def job(stack: TerraformStack, target: Any, component: str = "canary-job",

@@ -7,31 +7,12 @@ from typing import Any
 import pytest
 from cdktn import TerraformStack
 
-from infra.synth.constructs.push_edge import PushEdge, PushEdgeProps
-from tests.synth.constructs.support import (
-    AGENT,
-    INVENTORIES,
-    PROJECT,
-    identity,
-    new_stack,
-    service,
-    synthesized,
-    topic,
-)
+from tests.synth.constructs.support import INVENTORIES, edge, identity, new_stack, synthesized
 from tests.synth.tfassert import assert_inventory_file
 
 
-def edge_props(stack: TerraformStack, **changes: object) -> PushEdgeProps:
-    props = dict(name="nba-sub", component="edge", project=PROJECT, topic=topic(stack),
-                 target=service(stack), path="/process", identity_account_id="nba-push-sub",
-                 pubsub_agent=AGENT, dead_letter_topic="nba-sub-dlq",
-                 dead_letter_subscription="nba-sub-dlq-sub") | changes
-    return PushEdgeProps(**props)  # type: ignore[arg-type]
-
-
 def build(stack: TerraformStack) -> None:
-    edge = PushEdge(stack, "edge", edge_props(stack))
-    edge.grant_dead_letter_read(identity(stack, "nba-fn-canary", "canary"))
+    edge(stack).grant_dead_letter_read(identity(stack, "nba-fn-canary", "canary"))
 
 
 doc = synthesized(build)
@@ -49,4 +30,4 @@ def test_inventory(doc: dict[str, Any]) -> None:
 def test_push_edge_validates(changes: dict[str, object], error: str) -> None:
     stack = new_stack("push-edge-invalid")
     with pytest.raises(ValueError, match=error):
-        PushEdge(stack, "edge", edge_props(stack, **changes))
+        edge(stack, **changes)
