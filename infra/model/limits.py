@@ -452,6 +452,7 @@ def _instants(local: dt.datetime) -> list[float]:
     return out
 
 
+@cache
 def longest_gap_minutes(schedules: tuple[tuple[str, str], ...], year: int = GAP_YEAR) -> int:
     """The longest time, in minutes, between two runs of any of ``schedules`` (each
     ``(cron, time zone)``) over ``year``: their runs merged, as one caller sees them."""

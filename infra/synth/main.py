@@ -21,6 +21,26 @@ from infra.model.pipeline import load
 from infra.paths import DEFAULT_OUTDIR
 
 
+def skip_jsii_debug_type_checks() -> None:
+    """Turn off jsii's run-time argument checks (typeguard) for this command only.
+
+    jsii checks every argument of every construct call against the binding's annotations
+    while ``__debug__`` is on (``python -O`` skips them, but then every provider module is
+    compiled again, which costs more than it saves). ``make lint`` already checks the same
+    calls statically (``mypy --strict`` over ``infra``, with the provider's types), and the
+    tests synthesize through ``infra.synth.app.synthesize`` with the checks on, so a call of the
+    wrong type still fails the suite. The switch is jsii's own resolved checker
+    (``jsii._type_checking``): if a jsii release renames it, this does nothing and synthesis is
+    only slower. Saves about a sixth of a synth (``bench/synth.py``).
+    """
+    import jsii._type_checking as jsii_type_checking
+
+    def no_check(argname: str, value: object, expected_type: object) -> None:
+        return None
+
+    jsii_type_checking._resolved_check = no_check
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="python -m infra.main", description=__doc__)
     add_env_argument(parser, action="append",
@@ -33,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         return fail("synth", str(err), EXIT_USAGE)
     # Imported after the command line is checked: loading jsii takes seconds.
+    skip_jsii_debug_type_checks()
     from infra.synth.app import synthesize
     from infra.synth.summary import summarize
 
