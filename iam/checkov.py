@@ -39,8 +39,12 @@ class Skip:
     """``check`` and ``resource`` are ``fnmatch`` globs, e.g. ``google_pubsub_topic.*``."""
 
     check: str
+    """checkov check id glob (``CKV_GCP_83``); ``load_skips`` requires it to start with ``CKV``."""
     resource: str
+    """Terraform address glob the skip covers (``google_bigquery_table.*``), matched against
+    ``Finding.address``."""
     reason: str
+    """Why the finding is accepted, whitespace folded to one line; shown in the Markdown report."""
 
     def matches(self, check_id: str, address: str) -> bool:
         return fnmatch.fnmatchcase(check_id, self.check) and fnmatch.fnmatchcase(
@@ -53,17 +57,27 @@ class Skip:
 @dataclass(frozen=True)
 class Finding:
     check_id: str
+    """checkov's id of the failed check (``CKV_GCP_83``)."""
     name: str
+    """checkov's one-line title of the check, shown as "what" in the report."""
     address: str
+    """``<type>.<name>`` of the failing resource (``address_of``); types joined by ``|`` when the
+    name is ambiguous in the stack, ``?`` when no resource has it."""
 
 
 @dataclass(frozen=True)
 class CheckovResult:
     stack: str
+    """The key ``scan`` was given for the stack: the policy result's stack name
+    (``pipeline-dev``), with its file appended when two stacks share a name."""
     passed: int
+    """How many checks passed on this stack's file (every passed check when there is one stack)."""
     failed: tuple[Finding, ...]
+    """Findings no skip matched, sorted by check id then address; any one fails the report."""
     skipped: tuple[tuple[Finding, Skip], ...]
+    """Each matched finding with the first skip (in file order) that matched it."""
     unused_skips: tuple[Skip, ...]
+    """Skips that matched nothing in this stack; stale only when unused in every stack."""
 
     @property
     def ok(self) -> bool:

@@ -142,11 +142,19 @@ class Tally:
     """The completion state of one game date, derived only from its completion records."""
 
     completed: tuple[str, ...]
+    """Expected processors with a ``success`` record, sorted (the summary's ``_completed``)."""
     missing: tuple[str, ...]
+    """Expected processors without one, sorted; empty: the set is complete."""
     unexpected: tuple[str, ...]
+    """Processors with a record (of any status) that are not expected, sorted."""
     expected: tuple[str, ...]
+    """The expected set it was counted against, sorted."""
     processors: dict[str, dict[str, Any]]
+    """Every record's processor → its map in the summary (``status``, ``completed_at``,
+    ``recorded_at``, ``execution_id``, ``record_count``, ``output_table``, ``expected``)."""
     first_completion_at: dt.datetime | None
+    """The earliest ``recorded_at`` over all records, any status or processor (likewise
+    ``last_completion_at``, the latest); ``None`` when no record carries one."""
     last_completion_at: dt.datetime | None
 
     @property

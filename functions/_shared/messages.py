@@ -37,17 +37,31 @@ class Completion:
     """One processor's completion message, validated and normalised."""
 
     processor: str
+    """``processor_name`` in snake_case (``PlayerGameSummaryProcessor`` → ``player_game_summary``):
+    the completion record's id, matched against the expected set."""
     processor_name: str
+    """As the message sent it (stripped)."""
     game_date: str
+    """``YYYY-MM-DD``, a real calendar date: the id of the date's summary document."""
     phase: str | None
+    """The phase id the message names (one of ``known_phases`` when given); ``None``: not sent,
+    and the orchestrator takes its source phase."""
     status: str
+    """Lower-cased; ``success`` when absent or blank. Only ``success`` counts toward the set."""
     execution_id: str | None
+    """The processor run's ids as sent (likewise ``correlation_id``), copied into the record and
+    the BigQuery rows; ``None`` when absent."""
     correlation_id: str | None
     output_table: str | None
+    """What the run wrote as sent (likewise ``output_dataset``); recorded, never checked."""
     output_dataset: str | None
     record_count: int | None
+    """Rows the run wrote as sent, never negative; ``None`` when absent."""
     timestamp: str | None
+    """When the run finished, as sent; the record's ``completed_at`` when it parses as ISO 8601,
+    else the time of recording."""
     skip_downstream_trigger: bool
+    """A backfill's ask: count the completion but publish no trigger; absent or null is ``False``."""
 
     @property
     def succeeded(self) -> bool:

@@ -45,14 +45,29 @@ class Config:
     """The orchestrator's configuration, read from the environment on first use."""
 
     project: str
+    """``GCP_PROJECT``: the project of its Firestore, the trigger topic and an unqualified
+    ``bq_table``."""
     source_phase: str
+    """``SOURCE_PHASE``, the phase id it gates on (``phase_3_analytics``): a message naming another
+    phase is ignored, one naming none is taken as this phase's."""
     known_phases: tuple[str, ...]
+    """``KNOWN_PHASES``: every phase id a message may name; a message naming another is malformed."""
     expected_processors: tuple[str, ...]
+    """``EXPECTED_PROCESSORS``, sorted: the source phase's enabled, gated processors."""
     trigger_topic: str
+    """``TRIGGER_TOPIC``: the id, not the path, of the topic it publishes once per date to
+    (``nba-phase4-trigger``)."""
     collection: str
+    """``COMPLETION_COLLECTION``: the Firestore collection of the date summaries
+    (``phase3_completion``)."""
     ttl_days: int
+    """``COMPLETION_TTL_DAYS``: every document it creates expires this many days later."""
     bq_table: str
+    """``BQ_COMPLETIONS_TABLE`` of the dual write, ``dataset.table`` or ``project.dataset.table``;
+    empty: no BigQuery write (as with the emulators)."""
     transition: str
+    """``TRANSITION``, the transition key (``phase3-to-phase4``) its summaries, claims, rows and
+    logs carry."""
 
     @property
     def trigger_topic_path(self) -> str:

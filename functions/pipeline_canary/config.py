@@ -57,11 +57,19 @@ class Transition:
     """One gated transition, as the stack declares it in ``GATED_TRANSITIONS``."""
 
     name: str
+    """The transition key (``phase3-to-phase4``): its findings' ``transition`` and the prefix of
+    its announcement documents' ids."""
     source_phase: str
+    """The phase id it gates on (``phase_3_analytics``); announcements naming another are ignored."""
     collection: str
+    """The Firestore collection of the orchestrator's date summaries (``phase3_completion``)."""
     expected: tuple[str, ...]
+    """The expected processors, sorted (the orchestrator's ``EXPECTED_PROCESSORS``)."""
     stall_minutes: int
+    """How long a complete set may go without a published trigger before a stall finding (30
+    when the entry omits it)."""
     trigger_topic: str
+    """The id of the topic the orchestrator publishes the trigger to (``nba-phase4-trigger``)."""
     announcements: str = ""
     """The id of the canary's own pull subscription on the transition's source topic."""
     silent_minutes: int = 30
@@ -110,8 +118,12 @@ class DeadLetterQueue:
     """The dead-letter subscription of one push edge (``DEAD_LETTER_SUBSCRIPTIONS``)."""
 
     edge: str
+    """The push edge's transition key (``phase2-to-phase3``): its findings' ``transition``."""
     subscription: str
+    """The id, not the path, of the edge's dead-letter pull subscription
+    (``nba-phase3-analytics-sub-dlq-sub``)."""
     target: str
+    """The cloud name of the service the edge pushes to, named in the finding."""
 
     @classmethod
     def from_json(cls, item: Any, where: str) -> DeadLetterQueue:
@@ -147,9 +159,13 @@ class CanaryConfig:
     """The canary's configuration, read from the environment on first use."""
 
     project: str
+    """``GCP_PROJECT``: the project whose Firestore and subscriptions it reads."""
     timezone: str
+    """``CANARY_TIMEZONE``, an IANA zone: which game dates are today and yesterday."""
     transitions: tuple[Transition, ...]
+    """``GATED_TRANSITIONS``, names unique."""
     dead_letters: tuple[DeadLetterQueue, ...] = ()
+    """``DEAD_LETTER_SUBSCRIPTIONS``; empty when unset (no push edge to watch)."""
     ttl_days: int = 7
     """``COMPLETION_TTL_DAYS``: the canary's announcement records expire after this."""
 

@@ -43,11 +43,16 @@ class Condition:
     """One condition of a policy that notifies a channel, its filter's references resolved."""
 
     policy: str
+    """The Terraform address of its ``google_monitoring_alert_policy``."""
     kind: str
     """``threshold``, ``absent`` or ``matched_log``."""
     filter: str
+    """The condition's filter with the stack's references interpolated, so the names in it are
+    cloud names (``resource.label.subscription_id="nba-phase2-raw-sub"``); empty if unset."""
     comparison: str
+    """Its ``comparison`` (``COMPARISON_GT``); empty when the block has none (absent, log)."""
     threshold: float | None
+    """Its ``threshold_value``; ``None`` when the block has no number there (absent, log)."""
 
     @property
     def metric(self) -> str | None:

@@ -51,15 +51,19 @@ class Live:
     name: str
     """Full resource name, ``//pubsub.googleapis.com/projects/P/topics/T``."""
     asset_type: str
+    """Cloud Asset's type, ``pubsub.googleapis.com/Topic``."""
     path: str
     """The name without ``//<host>/``, its ``locations/<l>/`` segment removed and the project
     number replaced by the project id, so it compares with a declared resource's path."""
     short: str
     """The last segment: the resource's own name."""
     location: str
+    """The inventory's ``location``, else the name's ``locations/<l>`` segment, else ``global``."""
     display_name: str = ""
+    """What matches resources whose id Google assigns (alert policies, notification channels)."""
     description: str = ""
     state: str = ""
+    """The inventory's ``state`` (``ENABLED``/``DISABLED`` for an API); empty when it has none."""
     resource: Mapping[str, Any] = field(default_factory=dict)
     """The ``versionedResources[].resource`` in the version the type's Terraform resource
     mirrors (``MIRRORED_VERSION``), else the newest (``{}`` when the inventory has none)."""
@@ -81,7 +85,9 @@ class BuildTrigger:
 
     name: str
     location: str
+    """The ``locations/<l>`` of its ``resourceName``; ``global`` when it names none."""
     body: Mapping[str, Any]
+    """The trigger's whole JSON object as listed, read leniently by ``texts``."""
 
     def texts(self) -> list[tuple[str, str]]:
         """(where, text) for every place a trigger can name what it deploys; a field of an

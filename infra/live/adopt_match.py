@@ -36,8 +36,12 @@ class Declared:
 
     address: str
     type: str
+    """Its Terraform type, a key of ``KINDS``."""
     attrs: Mapping[str, Any]
+    """Its synthesized attributes with references resolved where the stack can (``${...}``
+    left where it cannot); a table also gets its dataset's ``location``."""
     kind: Kind
+    """How its type is found live and imported (``KINDS[type]``)."""
 
     @property
     def path(self) -> str:
@@ -57,16 +61,24 @@ class Blocked:
     declared: Declared
     live: Live
     attribute: str
+    """The attribute whose change replaces the resource (``location``, a record path)."""
     declared_value: str
+    """What the stack declares (likewise ``live_value``, what runs), shown as written: JSON or
+    ``repr`` text, a location as it is."""
     live_value: str
     fix: str
+    """One sentence for the report: declare the live value, and where."""
     source: str
+    """The provider source that makes the attribute ForceNew: a link (``FORCE_NEW``), or an
+    ``attributes.yaml`` row's ``source``."""
 
 
 @dataclass(frozen=True)
 class Matches:
     imports: tuple[Import, ...]
+    """One per declared resource found live and not blocked (firestore fields last)."""
     blocked: tuple[Blocked, ...]
+    """Found live, but importing them would replace them: never imported."""
     matched: Mapping[str, Declared]
     """Live full name → the declared resource it is."""
     extra_by_display_name: tuple[tuple[Declared, Live], ...]
@@ -216,6 +228,7 @@ class Owned:
     owner: str | None
     """The function (or service) it belongs to, when known."""
     reason: str
+    """Why, one phrase (``the Eventarc trigger of function phase3-to-phase4-orchestrator``)."""
 
 
 def owned(lives: Sequence[Live], declared: Iterable[Declared]) -> dict[str, Owned]:

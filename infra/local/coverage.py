@@ -36,9 +36,14 @@ class Covered:
     """One class and the policies covering it; ``missing`` names what none covers."""
 
     drill: str
+    """The class's name (``canary-silenced``, ``scheduler-failures``, ``backlog-age``)."""
     broken: str
+    """One sentence of what goes wrong unseen, with how many members the class has."""
     policies: tuple[str, ...]
+    """Display names of the covering policies (the address when a policy has none), sorted."""
     missing: tuple[str, ...]
+    """Members no policy covers: job names, subscription names, an Eventarc prefix with ``*``
+    (``eventarc-us-west2-phase3-to-phase4-orchestrator-*``), ``heartbeat of <canary>``."""
     minutes: float | None
     """The longest time the covering conditions take to fire, when they say (a duration,
     a threshold age); ``None`` for a log match, which fires on the entry."""
@@ -58,10 +63,13 @@ class Covered:
 @dataclass(frozen=True)
 class _Condition:
     policy: str
+    """Its policy's display name, else the policy's address."""
     kind: str
+    """The condition block's key: ``condition_absent``, ``condition_threshold``, ..."""
     text: str
     """The condition's filter, with the filters of the log-based metrics it reads."""
     body: Mapping[str, Any]
+    """The condition block as synthesized (``duration``, ``threshold_value`` are read from it)."""
 
 
 def _conditions(stack: StackJson) -> list[_Condition]:

@@ -53,10 +53,14 @@ class EmulatorProcess:
     """A running emulator: where it listens, its process id and its log file."""
 
     name: str
+    """``pubsub`` or ``firestore`` (a key of ``SPAWNERS``), as messages name it."""
     host: str
+    """Always ``HOST`` (``127.0.0.1``): the emulators listen on loopback only."""
     port: int
     pid: int
+    """The JVM's own process id, the leader of its own process group: what ``stop`` signals."""
     log_path: Path
+    """``<log dir>/<name>-<port>.log``, rewritten at each start; errors quote its last lines."""
 
     @property
     def address(self) -> str:
@@ -69,6 +73,8 @@ class Emulators:
     """Both emulators, as yielded by ``emulators()``."""
 
     pubsub: EmulatorProcess
+    """Its ``address`` is ``PUBSUB_EMULATOR_HOST`` (likewise ``firestore``'s
+    ``FIRESTORE_EMULATOR_HOST``)."""
     firestore: EmulatorProcess
 
     def environ(self) -> dict[str, str]:

@@ -49,15 +49,21 @@ class UpOptions:
     """
 
     env: str = "dev"
+    """The environment: its config (sport, names) and, unless ``stack`` is given, its stack."""
     stack: Path | None = None
+    """The ``cdk.tf.json`` to run; ``None``: the env's, ``cdktf.out/stacks/pipeline-<env>/``."""
     workdir: Path = DEFAULT_WORKDIR
+    """Where ``state.json``, the logs and the records go (``.local/``)."""
     manifest: Manifest | None = None
     project: str | None = None
     pubsub_port: int | None = None
+    """The Pub/Sub emulator's port (likewise ``firestore_port``); ``None``: a free one."""
     firestore_port: int | None = None
     emulator_hosts: Mapping[str, str] | None = None
     scheduler: bool = True
+    """``False``: the local scheduler fires no job on its schedule (``run-job`` still can)."""
     heap_mb: int = 256
+    """Each emulator JVM's ``-Xmx``, in MiB."""
     allow_config_drift: bool = False
     crashing_functions: tuple[str, ...] = ()
 
@@ -69,6 +75,7 @@ class EmulatorLaunch:
     name: str
     port: int | None
     heap_mb: int
+    """The JVM's ``-Xmx``, in MiB (``UpOptions.heap_mb``)."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,9 @@ class Ports:
     """The ports the runner got for a plan: function and simulator backends, fronts."""
 
     functions: Mapping[str, int]
+    """Function name → the port functions-framework serves it on."""
     simulators: Mapping[str, int]
+    """Service cloud name → the port of its contract simulator."""
     fronts: Mapping[str, int]
     """Target name → the port of its front."""
 
@@ -94,10 +103,15 @@ class UpPlan:
     emulators: tuple[EmulatorLaunch, ...]
     """Emulators to spawn; empty when ``reused_hosts`` names running ones."""
     reused_hosts: dict[str, str]
+    """``pubsub``/``firestore`` → ``host:port`` of running emulators to use and leave running."""
     functions: tuple[FunctionSpec, ...]
+    """The stack's gen2 functions, each served by functions-framework."""
     simulators: tuple[SimulatorSpec, ...]
+    """One per manifest service the stack declares as a Cloud Run service."""
     fronts: tuple[FrontPlan, ...]
+    """One per target: its invokers, its ingress and the push deliveries it applies."""
     scheduler: bool
+    """Whether the local scheduler fires the jobs (``UpOptions.scheduler``)."""
     demo: dict[str, Any]
     """What the demo reads from ``state.json``: gated transitions, the entry, the last hop."""
 

@@ -41,7 +41,9 @@ class Clients:
     """The publisher and subscriber of one process for the emulator at ``host``."""
 
     host: str
+    """The emulator's ``127.0.0.1:<port>`` (``PUBSUB_EMULATOR_HOST``), the key of the cache."""
     publisher: PublisherClient
+    """Over an insecure gRPC channel to ``host`` (likewise ``subscriber``)."""
     subscriber: SubscriberClient
 
 
@@ -67,9 +69,13 @@ class Received:
     """One pulled message: decoded data (JSON when it parses, else the raw text)."""
 
     ack_id: str
+    """What ``acknowledge`` takes; valid for this pull only, until the ack deadline passes."""
     message_id: str
+    """The id the emulator gave the message when it was published (the same on redelivery)."""
     data: Any
+    """The decoded JSON value (a completion is a dict), or the text when it is not JSON."""
     attributes: dict[str, str]
+    """The message's attributes as published; empty when it has none."""
 
 
 def decode(raw: bytes) -> Any:

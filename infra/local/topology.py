@@ -49,7 +49,7 @@ _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 @dataclass(frozen=True)
 class TopicSpec:
-    """A topic: ``short`` is its name without the sport prefix (the manifest key)."""
+    """A topic: ``name`` is its cloud name (``<sport>-<key>``), ``short`` the manifest key."""
 
     short: str
     name: str
@@ -62,6 +62,8 @@ class PushSpec:
 
     target: str
     path: str
+    """The endpoint's path after the target's URI (``/`` if none); empty on a derived trigger,
+    whose pushes go to the topic path (``Topology.push_path``)."""
     identity: str | None
     """Service account whose OIDC token the push carries; ``None``: no token."""
 
@@ -71,17 +73,25 @@ class SubscriptionSpec:
     """A subscription as declared (or, ``origin == 'event_trigger'``, derived)."""
 
     short: str
+    """The cloud name without the sport prefix; a derived trigger's is its full name."""
     name: str
     topic: str
+    """The topic's ``short`` key (a key of ``Topology.topics``), likewise ``dead_letter_topic``."""
     ack_deadline_seconds: int
+    """As declared (Pub/Sub's 10 if unset); a trigger's is the function timeout within 10..600."""
     push: PushSpec | None
+    """``None``: a pull subscription."""
     dead_letter_topic: str | None
     max_delivery_attempts: int | None
+    """Deliveries before dead-lettering (5 if unset); ``None`` when there is no dead-letter topic."""
     minimum_backoff: str | None
+    """Retry policy bounds as durations (``"10s"``, likewise the maximum); ``None``: no retry policy."""
     maximum_backoff: str | None
     retention: str | None
+    """``message_retention_duration`` (``"604800s"``); ``None``: not declared."""
     origin: str = "subscription"
     address: str = ""
+    """The subscription's Terraform address; a derived trigger's is its function's."""
     retry: bool = True
     """``False``: failed deliveries are dropped (a trigger with RETRY_POLICY_DO_NOT_RETRY)."""
 
@@ -95,7 +105,9 @@ class Target:
     """``service`` or ``function``."""
     address: str
     timeout_seconds: int
+    """A service's template timeout (300 if unset), a function's ``timeout_seconds`` (60 if unset)."""
     identity: str | None
+    """Email of the account it runs and calls others as; ``None``: none declared."""
     invokers: tuple[str, ...] = ()
     """IAM members holding an invoker role on this target (``serviceAccount:…``, ``allUsers``)."""
     internal_only: bool = False

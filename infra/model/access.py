@@ -99,7 +99,10 @@ SHAREABLE_SLOTS: frozenset[str] = frozenset({"function.build"})
 @dataclass(frozen=True, order=True)
 class Target:
     kind: TargetKind
+    """What sort of resource; a gen2 function's invoker grant is on its ``function.service``."""
     name: str
+    """As the cloud names it (``nba-phase4-trigger``); an ``iam.serviceAccount`` by email, a
+    ``project`` by id; the raw text of a stack reference that does not resolve."""
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}"
@@ -113,9 +116,13 @@ class Grant:
     """
 
     member: str
+    """An IAM member: ``serviceAccount:<email>``, or ``PUBSUB_AGENT`` for the Pub/Sub service agent."""
     role: str
+    """The role's full name, ``roles/pubsub.publisher``."""
     target: Target
     why: str = field(default="", compare=False)
+    """The connection, one phrase for reports (``phase3-to-phase4-orchestrator publishes
+    nba-phase4-trigger``); empty in the grant a construct returns to be checked against the wiring."""
     by: GrantedBy = field(default="stack", compare=False)
     address: str = field(default="", compare=False)
     """The Terraform address of the IAM member that made it, once a construct has (what a
@@ -132,6 +139,7 @@ class Grant:
 @dataclass(frozen=True, order=True)
 class Slot:
     kind: SlotKind
+    """Which identity attribute (``SlotKind`` names the field of each)."""
     component: str
     """Cloud name of the service, function, subscription or job."""
 
@@ -177,7 +185,10 @@ class MemberLookup:
     """``grants_of`` and ``describe`` over a ``grants`` collection and ``identities``."""
 
     grants: Collection[Grant]
+    """Every grant the environment needs, each once (``grants_of`` filters them by member)."""
     identities: Mapping[str, str]
+    """Member → what it is (``runtime identity of service nba-phase1-scrapers``), ``describe``'s
+    answer; any other member is one the data does not declare."""
 
     def grants_of(self, member: str) -> frozenset[Grant]:
         return frozenset(g for g in self.grants if g.member == member)

@@ -46,9 +46,16 @@ class Import:
     """One declared resource that exists live: Terraform takes it over instead of creating it."""
 
     address: str
+    """The declared resource's Terraform address
+    (``google_pubsub_subscription.phase3_analytics_sub__subscription``)."""
     type: str
+    """Its Terraform resource type, the address's first part."""
     import_id: str
+    """The id its ``import`` block passes the provider: the type's own import id format, else the
+    live relative name (``projects/P/topics/T``)."""
     live_name: str
+    """The inventory's full name of the live resource (``//pubsub.googleapis.com/projects/P/topics/T``),
+    by which the adoption report finds it again."""
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,12 @@ class Kept:
     """A live value the stack keeps: nothing in the manifest decides ``attribute``."""
 
     address: str
+    """Terraform address of an imported resource (``load_record`` refuses any other)."""
     attribute: str
+    """Record path: dots and list indices (``template.containers.0.env``, see ``attribute_steps``)."""
     value: object
+    """The live value in Terraform's form, set on the resource by the synth; ``None``: declare
+    null, so a computed attribute keeps the server's default."""
 
 
 @dataclass(frozen=True)
@@ -65,9 +76,16 @@ class Change:
     """An intended first-apply change: the manifest decides ``attribute``."""
 
     address: str
+    """Terraform address of the imported resource that changes."""
     attribute: str
+    """Record path, as in ``Kept.attribute``."""
     live: object
+    """What runs now, in Terraform's form; of a map or an env list only the entries that differ,
+    of a table schema its column names."""
     stack: object
+    """What the stack sets instead (same shape as ``live``), or a sentence when a value cannot say
+    it (``"adds NULLABLE columns x, y"``); for the record's reviewer: readers use only the address
+    and the attribute."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,7 @@ class Record:
     """What the synth reads of a record (empty when there is none)."""
 
     imports: Mapping[str, str] = field(default_factory=dict)
+    """address → import id (``Import.import_id``): one ``import`` block each."""
     kept: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     """address → attribute path → live value."""
     services: Mapping[str, str] = field(default_factory=dict)

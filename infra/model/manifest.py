@@ -79,21 +79,35 @@ class Manifest:
     """The whole pipeline. Build it, then call ``validate()`` (``load()`` does both)."""
 
     phases: tuple[Phase, ...]
+    """Unique ``number`` and ``id``; ``KNOWN_PHASES`` lists the ids in this order."""
     processors: tuple[Processor, ...]
+    """Every declared processor, disabled ones too; the expected sets take the enabled,
+    gated ones (``enabled_processors``)."""
     services: tuple[Service, ...]
+    """Keys unique among services and functions together; the README and the wiring list them
+    in this order (likewise ``functions``)."""
     functions: tuple[Function, ...]
     topics: tuple[Topic, ...]
+    """Each needs a consumer: a direct transition's topic, a gated one's trigger topic or a
+    function's trigger topic."""
     transitions: tuple[Transition, ...]
+    """One push edge each (``infra.model.wiring.Wiring.edges``); subscription keys unique."""
     jobs: tuple[ScheduledJob, ...]
     datasets: tuple[Dataset, ...]
+    """What phases, services and tables name by key (``reads``, ``writes``, ``Table.dataset``)."""
     tables: tuple[Table, ...]
+    """Each in a declared dataset, whose construct creates it."""
     alerts: tuple[AlertPolicy, ...]
+    """At most one per service or function."""
     trigger_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Phase 2 ``output_table`` → the Phase 3 processors it triggers."""
     removed: tuple[str, ...] = ()
     """Names of components and topics that were removed and must never come back."""
     completion_ttl_days: int = 7
+    """Days a completion document lives: its ``_expires_at`` is its creation plus this, and the
+    stack's Firestore TTL policy deletes it then (functions get it as ``COMPLETION_TTL_DAYS``)."""
     buckets: tuple[Bucket, ...] = ()
+    """What services name in ``reads_buckets`` and ``writes_buckets``; none: no data bucket."""
 
     # ----- derived views (the only way the rest of the repo reads the manifest) -----
 

@@ -80,10 +80,13 @@ class Principal:
     """
 
     kind: PrincipalKind
+    """What it is; only an ``account`` or the ``pubsub_agent`` is one of the stack's identities."""
     member: str
     raw: str
+    """The value as the stack writes it, reference and all; findings quote it."""
     address: str | None = None
     problem: str = ""
+    """Why a ``default`` or ``unresolved`` principal is no pipeline identity; empty otherwise."""
 
     @property
     def declared(self) -> bool:
@@ -95,8 +98,10 @@ class ResolvedTarget:
     """What an IAM resource grants on. ``address`` is set when it is a resource of the stack."""
 
     target: Target
+    """Its name gets ``(project <p>)`` or ``(location <l>)`` appended when the grant is elsewhere."""
     address: str | None
     literal: bool
+    """The grant names its target by a literal name or id, not by a reference."""
 
 
 @dataclass(frozen=True)
@@ -105,11 +110,16 @@ class IamEntry:
 
     address: str
     rtype: str
+    """The IAM resource's type (``google_pubsub_topic_iam_member``)."""
     mode: IamMode
     role: str
+    """As written (``roles/pubsub.publisher``); a policy's entry has its binding's role."""
     principals: tuple[Principal, ...]
+    """One for a member; every member of a binding."""
     target: ResolvedTarget | None
+    """``None`` when the resource names nothing a target can be made of."""
     replace_triggered_by: tuple[str, ...]
+    """Its ``lifecycle.replace_triggered_by`` entries as written."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +127,9 @@ class Endpoint:
     """An HTTP endpoint (push endpoint, scheduler URI) resolved to the service it calls."""
 
     target: ResolvedTarget | None
+    """``None`` unless the value starts with a Cloud Run service's or gen2 function's URL."""
     path: str
+    """What follows the reference (``/process``, ``/`` when nothing does); ``""`` without one."""
     raw: str
 
 
@@ -128,6 +140,7 @@ class Acting:
     slot: Slot
     address: str
     field: str
+    """The attribute naming the identity (``template.service_account``)."""
     principal: Principal | None
     """``None`` when the field is omitted (the platform then uses a default identity)."""
 

@@ -53,8 +53,11 @@ class FunctionSpec:
     """How to start one function: entry point, signature type and its environment."""
 
     entry_point: str
+    """The Python function functions-framework serves (``--target``)."""
     signature_type: str
+    """``cloudevent`` or ``http`` (``--signature-type``)."""
     env: Mapping[str, str] = field(default_factory=dict)
+    """The variables the stack sets on the function (``function_env``), set on the process."""
 
 
 def specs(env_name: str = "dev") -> dict[str, FunctionSpec]:
@@ -87,10 +90,14 @@ class CheckError(Exception):
 @dataclass(frozen=True)
 class CheckResult:
     name: str
+    """The function's folder under ``functions/`` (``phase3_to_phase4``)."""
     ok: bool
     seconds: float
+    """Until it answered HTTP; when it failed, how long the whole check ran."""
     line: str
+    """The one line printed for it: listening after how long, or FAILED and why."""
     detail: str = ""
+    """The failing step's stderr (pip, or the function's own tail); empty otherwise."""
 
 
 def venv_for(requirements: Path, venvs_dir: Path) -> tuple[Path, bool]:

@@ -61,10 +61,17 @@ class Finding:
     """One row of the critical or drift table."""
 
     severity: Severity
+    """Its table: ``critical`` exits 3, ``drift`` 2, ``info`` (a deployed image) never fails."""
     address: str
+    """The resource's Terraform address; an expired ignore entry's address glob."""
     resource_type: str
+    """Terraform type (``google_pubsub_subscription``); ``ignore entry`` for an expired one."""
     what: str
+    """Markdown sentence of what happened, the attribute in backticks
+    (``"`ack_deadline_seconds` changed out of band"``)."""
     before: str
+    """The value before as one short line (``render_value``: a secret is ``(sensitive)``,
+    nothing ``(absent)``), or a state word (``exists``); likewise ``after`` (``deleted``)."""
     after: str
 
 
@@ -73,8 +80,13 @@ class Muted:
     """One muted change, counted under `reason`."""
 
     address: str
+    """The resource's Terraform address, ``output.<name>`` for an output."""
     what: str
+    """What changed: an attribute path (``template[0].labels``), ``data source`` or an output's
+    name; the report lists up to five per reason."""
     reason: str
+    """Why it is noise, the report's row (``provider-computed attribute``, ``ignore file: <its
+    reason>``)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +95,9 @@ class Review:
 
     plan: Plan
     findings: tuple[Finding, ...]
+    """Every finding once: expired ignore entries, then drift, then planned-change rules."""
     muted: tuple[Muted, ...]
+    """The noise left out of the findings, counted by reason in the report."""
 
     @property
     def critical(self) -> tuple[Finding, ...]:

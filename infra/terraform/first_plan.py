@@ -140,7 +140,10 @@ class ReviewedChange:
     """One attribute an imported resource's first apply changes, and who announced it."""
 
     address: str
+    """The imported resource's Terraform address."""
     change: AttrChange
+    """The attribute that differs or is known only after apply; a write-only one (``_wo``) is
+    marked sensitive (``attribute_changes``)."""
     announced_by: str
     """The record's attribute that announced it; "" when none did."""
     kept: KeptEntry | None = None
@@ -156,8 +159,12 @@ class FirstPlanReview:
     """The imported resources a plan updates in place, each changed attribute, the record."""
 
     adoption: Adoption
+    """The record the changes were checked against (``found`` False when there was none)."""
     updated: tuple[str, ...]
+    """Sorted addresses of the imported resources the plan updates in place (actions exactly
+    ``update``; a replacement is not reviewed here)."""
     changes: tuple[ReviewedChange, ...]
+    """Every changed attribute of those resources, by address, then in path order."""
 
     @property
     def unannounced(self) -> tuple[ReviewedChange, ...]:

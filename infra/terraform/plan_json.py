@@ -43,18 +43,34 @@ class ResourceChange:
     """One entry of `resource_changes` or `resource_drift`."""
 
     address: str
+    """The instance address, module path and instance key included
+    (``google_pubsub_subscription.phase3_analytics_sub__subscription``)."""
     resource_type: str
+    """Terraform type, ``google_pubsub_subscription``."""
     name: str
+    """The configured name, ``<component>__<part>`` in these stacks (see ``component``)."""
     mode: str
+    """``managed`` or ``data`` (``managed`` when the entry omits it)."""
     actions: tuple[str, ...]
+    """Terraform's action list (``("delete", "create")``); ``action`` says it in one word."""
     before: Any
+    """The object as the state had it; ``None`` when it did not exist (a create)."""
     after: Any
+    """The object as planned (as found live, in a drift entry); ``None`` after a delete. Values
+    known only after apply are missing here and marked in ``after_unknown``."""
     after_unknown: Any
+    """A tree shaped like ``after`` with ``true`` at each value known only after apply
+    (a leaf or a whole subtree, see ``marked``)."""
     before_sensitive: Any
+    """A tree shaped like ``before`` with ``true`` at each sensitive value (likewise
+    ``after_sensitive``); such values are never rendered."""
     after_sensitive: Any
     action_reason: str | None
+    """Terraform's reason for the action (``replace_because_cannot_update``); ``None``: none given."""
     replace_paths: tuple[AttrPath, ...]
+    """The attributes whose change forces the replacement; empty unless it is one."""
     previous_address: str | None
+    """The address before a ``moved`` block renamed it; ``None`` when it did not move."""
     importing: bool = False
     """The change imports the object (``change.importing``, Terraform 1.5+)."""
 
@@ -86,11 +102,17 @@ class OutputChange:
     """One entry of `output_changes`."""
 
     name: str
+    """The output's name; the drift review mutes a changed output as ``output.<name>``."""
     actions: tuple[str, ...]
+    """Terraform's action list, as in ``ResourceChange.actions``."""
     sensitive: bool
+    """Either side is marked sensitive (wholly or in part): its values are never shown."""
     after: Any = None
+    """The planned value; ``None`` when unknown or deleted (see ``after_unknown``)."""
     after_unknown: Any = None
+    """``true`` (or a tree with ``true``) where the value is known only after apply."""
     after_sensitive: Any = None
+    """``true`` (or a tree with ``true``) where the planned value is sensitive."""
 
     @property
     def action(self) -> str:
@@ -103,13 +125,22 @@ class Plan:
     """The parts of a plan JSON the lifecycle tools use."""
 
     source: str
+    """Where the plan was read from (``load_plan``: the file's path); the reports' title names it."""
     format_version: str
+    """The JSON output format's version, any ``1.x`` (Terraform 1.6+ writes ``"1.2"``)."""
     terraform_version: str
+    """The Terraform that wrote the plan (``"1.9.8"``); ``"unknown"`` when the plan omits it."""
     resource_drift: tuple[ResourceChange, ...]
+    """Changes made outside Terraform, found when it refreshed the state."""
     resource_changes: tuple[ResourceChange, ...]
+    """Every planned resource change, no-ops included; none in a refresh-only plan."""
     output_changes: tuple[OutputChange, ...]
+    """Sorted by output name."""
     references: Mapping[str, frozenset[str]]
+    """Configuration address (no instance keys, module calls as ``module.<name>.``) → every
+    address its expressions reference; how an IAM member is tied to its target."""
     errored: bool
+    """Terraform's ``errored``: planning stopped on an error, so the changes may be incomplete."""
 
     @property
     def imports(self) -> frozenset[str]:
@@ -131,10 +162,16 @@ class AttrChange:
     """One leaf (or masked subtree) that differs between `before` and `after`."""
 
     path: AttrPath
+    """Steps from the resource's root: ``("template", 0, "containers", 0, "image")``, written
+    ``template[0].containers[0].image`` by ``format_path``."""
     before: Any
+    """The value on each side (likewise ``after``), the whole subtree when it is masked;
+    ``None`` where that side has nothing."""
     after: Any
     sensitive: bool = False
+    """Marked sensitive on either side: a report shows ``(sensitive)``, never the value."""
     unknown: bool = False
+    """``after`` is known only after apply (a report shows ``(known after apply)``)."""
 
 
 def action_word(actions: tuple[str, ...]) -> str:

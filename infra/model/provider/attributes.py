@@ -65,14 +65,24 @@ class AttributeFact:
     """One row of ``attributes.yaml``."""
 
     type: str
+    """The Terraform type (``google_pubsub_subscription``; ``data.``/``ephemeral.`` prefixed)."""
     path: str
+    """The normalized leaf path (``template.containers[].env[].name``, see ``normalize_path``)."""
     force_new: bool | str
+    """Whether a change replaces the resource; ``FORCE_NEW_PARTIAL`` when only some changes do."""
     computed: bool
+    """Optional and computed: the provider fills it from the API when the stack omits it."""
     omitted: str
+    """What Terraform plans when the stack leaves it out, one of ``OMITTED``."""
     default: object
+    """The value planned when omitted (``reset``: the empty value, ``default``: the schema's)."""
     api: str | None
+    """Where the live value sits in the REST resource (camelCase, ``access[].role``); ``None``
+    when it has none."""
     convert: str
+    """How the REST value becomes the Terraform value, one of ``CONVERT``."""
     source: str
+    """``file#Lnn[-Lmm]: note`` in the stored provider source, the row's provenance."""
 
 
 def normalize_path(path: str) -> str:

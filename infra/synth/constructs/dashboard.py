@@ -59,10 +59,18 @@ class Chart:
     """One line chart: a Monitoring filter and how its series are aligned and combined."""
 
     title: str
+    """The widget's title, with its unit (``oldest unacked message age (s)``)."""
     filter: str
+    """A Monitoring time-series filter: ``metric.type``, ``resource.type`` and the resource's
+    labels (``resource.label.subscription_id="nba-phase2-raw-sub"``)."""
     aligner: str
+    """``perSeriesAligner`` over each ``ALIGNMENT`` period: ``ALIGN_DELTA`` for counts,
+    ``ALIGN_MAX`` for ages and backlogs."""
     reducer: str | None = None
+    """``crossSeriesReducer`` combining the series (``REDUCE_SUM``); ``None``: each series
+    drawn on its own."""
     group_by: tuple[str, ...] = ()
+    """``groupByFields`` the reducer keeps apart (``metric.label.response_class``)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,9 @@ class Row:
     """One row of the dashboard: an edge or a gate, and its charts side by side."""
 
     title: str
+    """The group tile's title (``gate phase3-to-phase4: phase 3 completions → nba-phase4-trigger``)."""
     charts: tuple[Chart, ...]
+    """Side by side in equal widths: their count must divide the ``COLUMNS``."""
 
 
 def _delivery_charts(subscription_filter_of: Callable[[str], str]) -> tuple[Chart, ...]:
@@ -200,6 +210,7 @@ class DashboardProps:
     project: str
     layout: Mapping[str, Any]
     component: str = "monitoring"
+    """Names the address: ``google_monitoring_dashboard.<component>__dashboard``."""
 
 
 class PipelineDashboard(StackConstruct):

@@ -30,10 +30,15 @@ class IdentityProps:
     """``account_id``: 6-30 chars of ``[a-z0-9-]``; ``component``/``part`` name the address."""
 
     account_id: str
+    """The id before ``@<project>.iam.gserviceaccount.com`` (``nba-fn-orch-p3p4``)."""
     component: str
+    """With ``part``, the account's address ``google_service_account.<component>__<part>``
+    (``phase2_raw_sub__push_identity``; ``-`` becomes ``_``)."""
     part: str
     display_name: str
+    """What the console shows (``Runtime identity of phase3-to-phase4-orchestrator``)."""
     project: str
+    """The project id the account is created in."""
 
 
 class OwnsIdentity(ComponentProps, Protocol):
