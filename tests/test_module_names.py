@@ -1,7 +1,7 @@
 """Every dotted module name the prose mentions resolves, so a move can't leave a stale one.
 
 Prose is the docstrings and comments of every Python file, the Markdown docs, the Makefile
-and the workflows. A name such as ``infra.model.adoption.load_record`` resolves when its
+and the workflows. A name such as ``infra.model.adoption_file.load_record`` resolves when its
 longest prefix that is a module of the repository exists and every later part is defined in
 that module (a top-level definition, assignment or import, then a class member), read with
 ``ast`` without importing anything. Google's own dotted names (API hosts, IAM types and

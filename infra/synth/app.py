@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cdktn import App
 
-from infra.model.adoption import ADOPTION_DIR, Record, load_record
+from infra.model.adoption import ADOPTION_DIR, Record, record_path
 from infra.model.envs import ENVS, get_env
 from infra.model.manifest import Manifest
 from infra.paths import BUNDLE_DIR, DEFAULT_OUTDIR, FUNCTIONS_DIR, stack_file
@@ -17,6 +17,16 @@ TERRAFORM_TARGET = ">=1.11.0"
 """The Terraform releases the stacks are written for (CI pins ~1.11): the alert token is an
 ephemeral resource (1.10) fed to a write-only argument (1.11). cdktn validates features
 against it (its ``targetVersions`` context)."""
+
+
+def adoption_record(env: str, project: str, adoption_dir: Path | None) -> Record:
+    """The adoption record of ``env`` in ``adoption_dir``; empty when there is none."""
+    if adoption_dir is None or not record_path(env, adoption_dir).is_file():
+        return Record()
+    # Imported only when a record exists: pydantic is a noticeable part of a synthesis to load.
+    from infra.model.adoption_file import load_record
+
+    return load_record(env, project, adoption_dir)
 
 
 def synthesize(manifest: Manifest, env_names: Sequence[str] = tuple(ENVS),
@@ -33,7 +43,7 @@ def synthesize(manifest: Manifest, env_names: Sequence[str] = tuple(ENVS),
               context={"targetVersions": {"terraform": TERRAFORM_TARGET}})
     envs = [get_env(n) for n in env_names]
     for env in envs:
-        record = load_record(env.name, env.project_id, adoption_dir) if adoption_dir else Record()
-        PipelineStack(app, manifest, env, bundle_dir, functions_dir, record=record)
+        PipelineStack(app, manifest, env, bundle_dir, functions_dir,
+                      record=adoption_record(env.name, env.project_id, adoption_dir))
     app.synth()
     return {stack_name(env): stack_file(env.name, outdir) for env in envs}

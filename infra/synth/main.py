@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         return fail("synth", str(err), EXIT_USAGE)
     # Imported after the command line is checked: loading jsii takes seconds.
     skip_jsii_debug_type_checks()
+    # cdktn records a JavaScript stack trace for every token it creates, shown only when a
+    # token cannot be resolved; the tests synthesize with it (infra.synth.app), this command
+    # does not. Set before jsii starts Node; a value the caller set is kept.
+    os.environ.setdefault("CDKTN_DISABLE_CREATION_STACK", "1")
     from infra.synth.app import synthesize
     from infra.synth.summary import summarize
 

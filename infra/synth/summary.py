@@ -7,10 +7,11 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-from infra.model.adoption import ADOPTION_DIR, load_record, record_path
+from infra.model.adoption import ADOPTION_DIR, record_path
 from infra.model.envs import get_env
 from infra.paths import REPO_ROOT, stack_name
 from infra.stackjson.stack import StackJson, first
+from infra.synth.app import adoption_record
 
 
 def _short(value: object) -> str:
@@ -89,7 +90,7 @@ def adoption_line(env: str, adoption_dir: Path | None = ADOPTION_DIR) -> str | N
     path = record_path(env, adoption_dir)
     if not path.is_file():
         return None
-    record = load_record(env, get_env(env).project_id, adoption_dir)
+    record = adoption_record(env, get_env(env).project_id, adoption_dir)
     resolved = path.resolve()
     shown = resolved.relative_to(REPO_ROOT) if resolved.is_relative_to(REPO_ROOT) else path
     kept = sum(len(values) for values in record.kept.values())

@@ -11,14 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.errors import InputError
-from infra.model.adoption import (
-    ADOPTION_DIR,
-    AttributeEntry,
-    KeptEntry,
-    Steps,
-    read_record,
-    record_path,
-)
+from infra.model.adoption import ADOPTION_DIR, Steps, record_path
+from infra.model.adoption_file import AttributeEntry, KeptEntry, read_record
 from infra.paths import REPO_ROOT, stack_name
 from infra.terraform.drift import code
 from infra.terraform.plan_json import (
@@ -98,7 +92,7 @@ def find_adoption(plan_path: str | Path, option: str | None,
 
 
 def load_adoption(path: Path, source: str, env: str | None = None) -> Adoption:
-    """Read and check an adoption record (``infra.model.adoption.RecordFile``); ``InputError``
+    """Read and check an adoption record (``infra.model.adoption_file.RecordFile``); ``InputError``
     names the file, the field and the value.
 
     ``env``: the plan's env when known; a record for another env is refused.

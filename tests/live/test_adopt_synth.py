@@ -13,7 +13,8 @@ from infra.errors import InputError
 from infra.live import inventory
 from infra.live.adopt_inputs import load_inventory
 from infra.live.adopt_match import declared_resources, match
-from infra.model.adoption import Import, load_record, render_record
+from infra.model.adoption import Import, render_record
+from infra.model.adoption_file import load_record
 from infra.model.envs import get_env
 from infra.model.manifest import ManifestError
 from infra.model.naming import Names

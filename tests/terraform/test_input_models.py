@@ -13,7 +13,7 @@ import pytest
 
 from infra.errors import InputError
 from infra.input_files import validated
-from infra.model.adoption import RecordFile
+from infra.model.adoption_file import RecordFile
 from infra.terraform.drift_ignore import load_ignore_file
 from infra.terraform.first_plan import load_adoption
 from infra.terraform.plan_json import parse_plan
