@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.local.topology import seconds
+from infra.local.topology_types import seconds
 from infra.stackjson.stack import Resource, StackJson, first
 
 ALERT_POLICY = "google_monitoring_alert_policy"

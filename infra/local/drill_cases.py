@@ -42,7 +42,8 @@ from infra.local.drill_day import (
 from infra.local.drill_names import CLEAN
 from infra.local.front import as_path
 from infra.local.httpd import call
-from infra.local.topology import read_topology, seconds
+from infra.local.topology import read_topology
+from infra.local.topology_types import seconds
 from infra.model.naming import Names
 from infra.model.wiring import PushEdge, derive
 from infra.stackjson.stack import StackJson, first

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from infra.local.errors import LocalError, shown_path
-from infra.local.topology import FunctionSpec, Topology
+from infra.local.topology_types import FunctionSpec, Topology
 from infra.model.envs import EnvConfig
 from infra.model.function_config import function_env
 from infra.model.manifest import Manifest

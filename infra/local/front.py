@@ -47,7 +47,7 @@ from typing import Any, Protocol
 from infra.local.errors import LocalError
 from infra.local.httpd import Answer
 from infra.local.records import JsonlLog, now_iso, parse_time
-from infra.local.topology import invoker_allows
+from infra.local.topology_types import invoker_allows
 
 IDENTITY_PREFIX = "/__as/"
 ANONYMOUS = "anonymous"

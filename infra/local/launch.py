@@ -22,7 +22,7 @@ from infra.local.front import DeliveryPolicy, FrontPlan, FrontSpec
 from infra.local.records import FRONTS_LOG
 from infra.local.simulator import SimulatorSpec, simulator_specs
 from infra.local.supervisor import JobCall
-from infra.local.topology import FunctionSpec, Topology
+from infra.local.topology_types import FunctionSpec, Topology
 from infra.model.envs import EnvConfig
 from infra.model.manifest import Manifest
 from infra.model.naming import Names, key_of

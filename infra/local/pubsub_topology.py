@@ -14,7 +14,7 @@ from typing import Any
 
 from infra.local.front import as_path
 from infra.local.pubsub import PubSub
-from infra.local.topology import SubscriptionSpec, Topology, seconds
+from infra.local.topology_types import SubscriptionSpec, Topology, seconds
 
 DEFAULT_MIN_BACKOFF = "10s"
 DEFAULT_MAX_BACKOFF = "600s"

@@ -38,7 +38,7 @@ from infra.local.errors import LocalError
 from infra.local.front import CALLER_HEADER, Envelope, Publisher, as_path
 from infra.local.httpd import HOST, Answer, call
 from infra.local.records import JsonlLog, now_iso
-from infra.local.topology import Topology
+from infra.local.topology_types import Topology
 from infra.model.envs import EnvConfig
 from infra.model.manifest import Manifest, Service
 from infra.model.naming import Names

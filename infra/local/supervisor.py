@@ -24,7 +24,7 @@ from infra.local.front import Front, FrontSpec, as_path
 from infra.local.httpd import HOST, call, serve_http
 from infra.local.records import FRONTS_LOG, JsonlLog, now_iso
 from infra.local.simulator import Simulator, SimulatorSpec
-from infra.local.topology import JobSpec
+from infra.local.topology_types import JobSpec
 
 PLAN_FILE = "plan.json"
 READY_FILE = "serve.ready"

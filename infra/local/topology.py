@@ -20,13 +20,22 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from infra.local.errors import LocalError
+from infra.local.topology_types import (
+    FunctionSpec,
+    JobSpec,
+    PushSpec,
+    SubscriptionSpec,
+    Target,
+    TopicSpec,
+    Topology,
+    seconds,
+)
 from infra.model.access import INVOKER
 from infra.model.naming import key_of
 from infra.stackjson.ingress import internal_only, vpc_egress
@@ -44,187 +53,6 @@ INVOKER_ROLES = frozenset({
 EVENTARC_MIN_BACKOFF = "10s"
 EVENTARC_MAX_BACKOFF = "600s"
 DEFAULT_COMPUTE_IDENTITY = "default-compute@developer.gserviceaccount.com"
-_DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)s$")
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    """A topic: ``name`` is its cloud name (``<sport>-<key>``), ``short`` the manifest key."""
-
-    short: str
-    name: str
-    address: str
-
-
-@dataclass(frozen=True)
-class PushSpec:
-    """Where a push subscription delivers: ``target`` (cloud name) at ``path``."""
-
-    target: str
-    path: str
-    """The endpoint's path after the target's URI (``/`` if none); empty on a derived trigger,
-    whose pushes go to the topic path (``Topology.push_path``)."""
-    identity: str | None
-    """Service account whose OIDC token the push carries; ``None``: no token."""
-
-
-@dataclass(frozen=True)
-class SubscriptionSpec:
-    """A subscription as declared (or, ``origin == 'event_trigger'``, derived)."""
-
-    short: str
-    """The cloud name without the sport prefix; a derived trigger's is its full name."""
-    name: str
-    topic: str
-    """The topic's ``short`` key (a key of ``Topology.topics``), likewise ``dead_letter_topic``."""
-    ack_deadline_seconds: int
-    """As declared (Pub/Sub's 10 if unset); a trigger's is the function timeout within 10..600."""
-    push: PushSpec | None
-    """``None``: a pull subscription."""
-    dead_letter_topic: str | None
-    max_delivery_attempts: int | None
-    """Deliveries before dead-lettering (5 if unset); ``None`` when there is no dead-letter topic."""
-    minimum_backoff: str | None
-    """Retry policy bounds as durations (``"10s"``, likewise the maximum); ``None``: no retry policy."""
-    maximum_backoff: str | None
-    retention: str | None
-    """``message_retention_duration`` (``"604800s"``); ``None``: not declared."""
-    origin: str = "subscription"
-    address: str = ""
-    """The subscription's Terraform address; a derived trigger's is its function's."""
-    retry: bool = True
-    """``False``: failed deliveries are dropped (a trigger with RETRY_POLICY_DO_NOT_RETRY)."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """A Cloud Run service: one of the stack's services or a gen2 function's service."""
-
-    name: str
-    kind: str
-    """``service`` or ``function``."""
-    address: str
-    timeout_seconds: int
-    """A service's template timeout (300 if unset), a function's ``timeout_seconds`` (60 if unset)."""
-    identity: str | None
-    """Email of the account it runs and calls others as; ``None``: none declared."""
-    invokers: tuple[str, ...] = ()
-    """IAM members holding an invoker role on this target (``serviceAccount:…``, ``allUsers``)."""
-    internal_only: bool = False
-    """Its ingress refuses what Cloud Run counts as external (a service caller without VPC
-    egress among them); push, scheduler and trigger calls are internal."""
-    vpc_egress: bool = False
-    """Its own calls to other targets leave through a VPC network, so they count as internal."""
-
-    def allows(self, identity: str | None) -> bool:
-        """Whether a request carrying ``identity``'s token may invoke this target."""
-        return invoker_allows(self.invokers, identity)
-
-
-def invoker_allows(invokers: tuple[str, ...], identity: str | None) -> bool:
-    """Whether IAM ``invokers`` (members) let a caller with ``identity`` (email) through."""
-    if "allUsers" in invokers:
-        return True
-    if not identity:
-        return False
-    if "allAuthenticatedUsers" in invokers:
-        return True
-    return any(m.split(":", 1)[-1] == identity for m in invokers)
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """A gen2 function: served locally by functions-framework from its bundle."""
-
-    name: str
-    address: str
-    entry_point: str
-    signature: str
-    """``cloudevent`` (it has an event trigger) or ``http``."""
-    environment: dict[str, str]
-    bundle_object: str
-    bundle_asset: str | None
-    """The bundle file Terraform uploads (absolute), when the stack's asset exists."""
-    timeout_seconds: int
-    trigger_topic: str | None
-    trigger_identity: str | None
-    retry: bool
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """A Cloud Scheduler job calling ``target`` at ``path`` under ``identity``."""
-
-    name: str
-    short: str
-    schedule: str
-    time_zone: str
-    target: str
-    path: str
-    method: str
-    body: str | None
-    headers: dict[str, str]
-    identity: str | None
-    retry_count: int
-
-
-@dataclass(frozen=True)
-class Topology:
-    """What the local pipeline creates and serves, read from one stack."""
-
-    stack_path: Path
-    stack_project: str
-    project: str
-    """The emulator project: the stack's own unless overridden."""
-    region: str
-    topics: dict[str, TopicSpec]
-    subscriptions: tuple[SubscriptionSpec, ...]
-    targets: dict[str, Target]
-    functions: tuple[FunctionSpec, ...]
-    jobs: tuple[JobSpec, ...]
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def topic_path(self, short: str) -> str:
-        return f"projects/{self.project}/topics/{self.topics[short].name}"
-
-    def subscription_path(self, sub: SubscriptionSpec) -> str:
-        return f"projects/{self.project}/subscriptions/{sub.name}"
-
-    def push_path(self, sub: SubscriptionSpec) -> str:
-        """The request path a push of ``sub`` carries (function triggers: the topic path)."""
-        assert sub.push is not None
-        if sub.origin == "event_trigger":
-            return f"/{self.topic_path(sub.topic)}"
-        return sub.push.path or "/"
-
-    def delivery_policy(self, sub: SubscriptionSpec) -> dict[str, Any]:
-        """The declared delivery semantics of push subscription ``sub`` (front's view)."""
-        return {
-            "subscription": sub.name, "project": self.project, "topic": sub.topic,
-            "dead_letter_topic": (self.topic_path(sub.dead_letter_topic)
-                                  if sub.dead_letter_topic else None),
-            "max_delivery_attempts": sub.max_delivery_attempts,
-            "minimum_backoff_s": (seconds(sub.minimum_backoff)
-                                  if sub.minimum_backoff is not None else None),
-            "maximum_backoff_s": (seconds(sub.maximum_backoff)
-                                  if sub.maximum_backoff is not None else None),
-            "retry": sub.retry,
-        }
-
-    def invoker_grant_count(self) -> int:
-        return sum(len(t.invokers) for t in self.targets.values())
-
-
-def seconds(duration: str | int | None, default: float = 0.0) -> float:
-    """``"10s"`` → 10.0; ints pass through; ``None`` → ``default``."""
-    if duration is None:
-        return default
-    if isinstance(duration, int):
-        return float(duration)
-    m = _DURATION_RE.match(str(duration).strip())
-    if not m:
-        raise LocalError(f"duration {duration!r} is not '<n>s'; fix the stack (e.g. '10s')")
-    return float(m.group(1))
 
 
 def load_stack(path: Path) -> StackJson:

@@ -28,9 +28,14 @@ class IgnoreEntry:
     """One entry of the ignore file: mute `attribute` (prefix) on addresses matching a glob."""
 
     address: str
+    """Glob over resource addresses, ``*`` and ``?`` only (``google_cloud_run_v2_service.*``);
+    brackets such as ``[0]`` match literally."""
     attribute: AttrPath
+    """Attribute path prefix (``template.containers.env``); indices it leaves out match any."""
     reason: str
+    """Why the drift is tolerated; shown with each muted change and in the expiry report."""
     expires: date
+    """Last day the entry mutes; from the next day its drift is reported again."""
 
     def matches(self, address: str, path: AttrPath) -> bool:
         """Glob match on the address, segment-prefix match on the attribute path."""

@@ -22,7 +22,8 @@ from infra.local.launch import (
     state_fields,
     supervisor_plan,
 )
-from infra.local.topology import Target, Topology, read_topology
+from infra.local.topology import read_topology
+from infra.local.topology_types import Target, Topology
 from infra.model.envs import get_env
 from infra.model.manifest import Manifest
 from infra.model.naming import Names

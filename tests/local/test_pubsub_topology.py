@@ -9,7 +9,8 @@ import pytest
 from google.pubsub_v1 import Subscription
 
 from infra.local.pubsub_topology import push_endpoint, subscription_request
-from infra.local.topology import Topology, read_topology
+from infra.local.topology import read_topology
+from infra.local.topology_types import Topology
 from infra.model.envs import get_env
 from infra.paths import stack_file
 

@@ -42,9 +42,12 @@ class AlertChannelProps:
     """
 
     project: str
+    """The GCP project id the resources are created in."""
     slack_channel: str
+    """The Slack channel notified (``#nba-pipeline-alerts``); also the channel's ``channel_name`` label."""
     token_secret: str
     component: str = "alerts"
+    """Address prefix: resources are ``<type>.<component>__<part>`` (``-`` becomes ``_``)."""
     token_version: int = 1
     display_name: str | None = None
     """Default: ``Pipeline alerts <slack_channel>``."""

@@ -27,9 +27,13 @@ class DatasetProps:
 
     dataset_id: str
     component: str
+    """Address prefix: resources are ``<type>.<component>__<part>`` (``-`` becomes ``_``)."""
     project: str
+    """The GCP project id the resources are created in."""
     location: str
+    """The env's ``dataset_location`` (``US``, ``us-central1``); a change replaces the dataset."""
     description: str = ""
+    """Shown in the console; empty: none."""
     tables: tuple[Table, ...] = ()
 
 

@@ -26,9 +26,12 @@ class BucketProps:
     """
 
     name: str
+    """The globally unique bucket name."""
     component: str
     project: str
+    """The GCP project id the resources are created in."""
     location: str
+    """Bucket location (a region such as ``us-central1``, or ``US``)."""
     protected: bool = False
 
 

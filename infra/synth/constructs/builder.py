@@ -39,7 +39,9 @@ class FunctionBuilderProps:
 
     account_id: str
     project: str
+    """The GCP project id the resources are created in."""
     component: str = "function_builder"
+    """Address prefix: resources are ``<type>.<component>__<part>`` (``-`` becomes ``_``)."""
 
 
 class FunctionBuilder(StackConstruct):

@@ -208,6 +208,7 @@ class DashboardProps:
     """``layout``: the dashboard as the API takes it (``pipeline_dashboard``)."""
 
     project: str
+    """The GCP project id the resources are created in."""
     layout: Mapping[str, Any]
     component: str = "monitoring"
     """Names the address: ``google_monitoring_dashboard.<component>__dashboard``."""

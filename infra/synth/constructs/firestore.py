@@ -19,10 +19,15 @@ class FirestoreProps:
     """``ttl_collections``: collection groups whose ``ttl_field`` expires documents."""
 
     project: str
+    """The GCP project id the resources are created in."""
     location: str
+    """The database's ``location_id`` (the env's ``database_location``, ``nam5`` or a
+    region); a change replaces the database."""
     ttl_collections: tuple[str, ...]
     ttl_field: str = "_expires_at"
+    """The timestamp field after which Firestore deletes a document."""
     component: str = "firestore"
+    """Address prefix: resources are ``<type>.<component>__<part>`` (``-`` becomes ``_``)."""
 
 
 class Firestore(StackConstruct):

@@ -69,23 +69,40 @@ class FunctionProps:
     """
 
     name: str
+    """The function's cloud name (``<sport>-<key>``), also its Cloud Run service's."""
     component: str
+    """Address prefix: resources are ``<type>.<component>__<part>`` (``-`` becomes ``_``)."""
     project: str
+    """The GCP project id the resources are created in."""
     region: str
+    """Where the function runs and its trigger listens."""
     bundle: Bundle
+    """The zipped source; its ``object_name`` changes with the content, so new code redeploys."""
     bucket_name: str
+    """The bucket the bundle is uploaded to (the stack's function-sources bucket)."""
     entry_point: str
+    """The Python callable in the bundle's ``main.py`` that functions-framework serves."""
     runtime_account_id: str
+    """Account id of the runtime service account the function creates and runs as."""
     build_identity: FunctionBuilder
     runtime: str = "python312"
+    """Cloud Functions runtime id."""
     timeout_seconds: int = 60
+    """Request timeout; a scheduler job's attempt deadline and the trigger's backlog alert
+    derive from it."""
     memory_mb: int = 256
+    """Memory per instance in MiB (written as ``<n>M``)."""
     max_instances: int = 10
+    """Upper bound of the function's Cloud Run instances."""
     env: tuple[tuple[str, str], ...] = ()
+    """``(name, value)`` pairs in order; empty: no environment variables."""
     trigger_topic: Topic | None = None
     trigger_account_id: str | None = None
+    """Account id of the identity the trigger pushes as (needed with ``trigger_topic``)."""
     pubsub_agent: GoogleAgent | None = None
+    """The Pub/Sub service agent, granted token creation on the trigger identity."""
     description: str = ""
+    """Shown in the console; empty: none."""
     live_service: str | None = None
     """The live Cloud Run service of an adopted function (its trigger invoker is named by it,
     so it precedes the function's update); ``None`` for a function the apply creates."""

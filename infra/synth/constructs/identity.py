@@ -35,6 +35,8 @@ class IdentityProps:
     """With ``part``, the account's address ``google_service_account.<component>__<part>``
     (``phase2_raw_sub__push_identity``; ``-`` becomes ``_``)."""
     part: str
+    """Address suffix (``identity``, ``push_identity``); also prefixes the parts of the
+    grants this identity receives."""
     display_name: str
     """What the console shows (``Runtime identity of phase3-to-phase4-orchestrator``)."""
     project: str

@@ -188,6 +188,8 @@ class MonitoringProps:
     """
 
     project: str
+    """The project every policy and the heartbeat metric are created in, also named in the
+    runbooks' ``gcloud`` commands."""
     channel: AlertChannel
     auto_close_seconds: int = DEFAULT_AUTO_CLOSE_SECONDS
 
@@ -201,7 +203,9 @@ class Watch:
     watched: str
     """The subscription, subscription prefix, job or function it watches (cloud names)."""
     address: str
+    """Terraform address of the policy (``google_monitoring_alert_policy.<component>__<part>``)."""
     display_name: str
+    """The policy's title (``Backlog age: <subscription>``)."""
     threshold: str
     """The condition as a reader checks it (``age > 750s for 120s``)."""
 

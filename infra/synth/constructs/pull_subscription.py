@@ -36,7 +36,9 @@ class PullSubscriptionProps:
     name: str
     component: str
     project: str
+    """The GCP project id the resources are created in."""
     topic: Topic
+    """The topic it reads, in this stack."""
     ack_deadline_seconds: int = 60
     retention: str = "604800s"
 

@@ -46,12 +46,20 @@ class PushEdgeProps:
 
     name: str
     component: str
+    """Address prefix: resources are ``<type>.<component>__<part>`` (``-`` becomes ``_``)."""
     project: str
+    """The GCP project id the resources are created in."""
     topic: Topic
+    """The topic whose messages are pushed."""
     target: Invokable
+    """The service or function pushed to; it grants the push identity the invoker role."""
     path: str
+    """Appended to the target's URI; must start with ``/``."""
     identity_account_id: str
+    """Account id of the identity the edge creates; pushes carry its OIDC token."""
     pubsub_agent: GoogleAgent
+    """The Pub/Sub service agent: granted token creation on the push identity and
+    publisher/subscriber on the dead-letter pair."""
     dead_letter_topic: str
     dead_letter_subscription: str
     ack_deadline_seconds: int = 600
@@ -59,6 +67,7 @@ class PushEdgeProps:
     minimum_backoff: str = "10s"
     maximum_backoff: str = "600s"
     dead_letter_retention: str = "604800s"
+    """How long the dead-letter topic keeps messages (7 days)."""
 
 
 class PushEdge(StackConstruct):

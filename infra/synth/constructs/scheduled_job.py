@@ -33,17 +33,30 @@ class ScheduledJobProps:
     retry ``min_backoff_seconds`` after a failed attempt (default 60)."""
 
     name: str
+    """The job's cloud name (``<sport>-<key>``); also names the OIDC identity's display name."""
     component: str
+    """Address prefix: resources are ``<type>.<component>__<part>`` (``-`` becomes ``_``)."""
     project: str
+    """The GCP project id the resources are created in."""
     region: str
+    """Scheduler location of the job (the env's region)."""
     schedule: str
+    """Cron expression (``*/15 * * * *``), read in ``time_zone``."""
     time_zone: str
+    """IANA zone name (``Etc/UTC``, ``America/New_York``)."""
     target: Invokable
+    """The service or function called; its request timeout sets the attempt deadline and
+    it grants the job's identity the invoker role."""
     path: str
+    """Appended to the target's URI (``/run``)."""
     identity_account_id: str
+    """Account id of the service account the job creates for itself and calls as (its
+    OIDC token, audience the target's)."""
     http_method: str = "POST"
+    """Any method but ``POST`` refuses a ``body``."""
     body: str | None = None
     description: str = ""
+    """Shown in the Scheduler console; empty: none."""
     retry_count: int = 1
     min_backoff_seconds: int = 60
 

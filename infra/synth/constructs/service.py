@@ -60,13 +60,19 @@ class ServiceProps:
     """
 
     name: str
+    """The service's cloud name (``<sport>-<key>``)."""
     component: str
+    """Address prefix: resources are ``<type>.<component>__<part>`` (``-`` becomes ``_``)."""
     project: str
+    """The GCP project id the resources are created in."""
     region: str
+    """Cloud Run region of the service (the env's ``region``)."""
     image: str
     identity_account_id: str
     min_instances: int = 0
+    """Instances kept warm; 0 lets it scale to zero (cold starts)."""
     max_instances: int = 10
+    """Autoscaling ceiling (``max_instance_count``): the most concurrent instances."""
     env: tuple[tuple[str, str], ...] = ()
     ingress: str = "INGRESS_TRAFFIC_INTERNAL_ONLY"
     timeout_seconds: int = 540

@@ -23,8 +23,10 @@ class TopicProps:
     name: str
     component: str
     project: str
+    """The GCP project id the resources are created in."""
     part: str = "topic"
     labels: tuple[tuple[str, str], ...] = ()
+    """``(key, value)`` resource labels (``("pipeline", "nba")``); empty: none."""
     retention: str = "604800s"
 
 
