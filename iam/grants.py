@@ -9,7 +9,7 @@ constructs actually rendered into ``cdk.tf.json`` (read back to cloud names thro
 ``infra.stackjson.graph``) with this data, because a grant rendered on another target, for
 another member or role, or written beside the wiring is what that check exists to catch.
 
-Its vocabulary (member, target, slot, ``Grant``, the roles) is ``infra.model.access``; the
+Its vocabulary (member, target, slot, ``Grant``, the roles) is ``infra.model.permissions``; the
 rules import it from there, and the wiring's edges, triggers and jobs from
 ``infra.model.wiring``. This module defines only ``IamData``, ``expected()`` that fills it
 and its printing.
@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from infra.cli import EXIT_USAGE, Parser, add_env_argument
-from infra.model.access import Grant, MemberLookup, Slot, short_member
 from infra.model.envs import EnvConfig, get_env
 from infra.model.manifest import Manifest
+from infra.model.permissions import Grant, MemberLookup, Slot, short_member
 from infra.model.pipeline import load
 from infra.model.wiring import Job, PushEdge, Trigger, derive
 

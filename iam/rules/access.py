@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from iam.rules.engine import Context, Finding, rule
-from infra.model.access import (
+from infra.model.naming import Names
+from infra.model.permissions import (
     DATA_EDITOR,
     DATA_VIEWER,
     JOB_USER,
@@ -19,7 +20,6 @@ from infra.model.access import (
     PUBLISHER,
     Target,
 )
-from infra.model.naming import Names
 
 # A role that includes another's permissions satisfies a need for it.
 SATISFIES = {DATA_VIEWER: {DATA_VIEWER, DATA_EDITOR}, OBJECT_VIEWER: {OBJECT_VIEWER, OBJECT_USER}}

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from iam.rules.engine import Context, Finding, rule
 from iam.rules.helpers import agent_holds, push_subscriptions
-from infra.model.access import PUBLISHER, SUBSCRIBER
+from infra.model.permissions import PUBLISHER, SUBSCRIBER
 from infra.stackjson.stack import first
 
 DEAD_LETTER_DOC = "https://cloud.google.com/pubsub/docs/handling-failures"

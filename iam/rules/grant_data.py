@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from iam.rules.engine import PROVIDER_DOCS, Context, Finding, rule
 from iam.rules.helpers import KIND_TYPES, missing
-from infra.model.access import Target, short_member
+from infra.model.permissions import Target, short_member
 from infra.stackjson.graph import IamEntry, Principal, StackGraph
 
 LEAST_PRIVILEGE_DOC = "https://cloud.google.com/iam/docs/using-iam-securely"

@@ -11,8 +11,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from iam.rules.engine import Finding
-from infra.model.access import INVOKER, short_member
 from infra.model.manifest import Function, Manifest
+from infra.model.permissions import INVOKER, short_member
 from infra.model.provider.lifecycle import replacement_trigger
 from infra.stackjson.graph import Endpoint, IamEntry, Principal, ResolvedTarget, StackGraph
 from infra.stackjson.stack import Resource, first
@@ -20,7 +20,7 @@ from infra.stackjson.stack import Resource, first
 INVOKER_IAM_TYPES = frozenset({"google_cloud_run_v2_service_iam_member",
                                "google_cloud_run_service_iam_member"})
 
-# The resource type of each grant-target kind (``infra.model.access.TargetKind``), to name a
+# The resource type of each grant-target kind (``infra.model.permissions.TargetKind``), to name a
 # missing target.
 KIND_TYPES: Mapping[str, str] = {
     "run.service": "google_cloud_run_v2_service",

@@ -9,7 +9,7 @@ from typing import Any
 
 from iam.rules.engine import Context, Finding, rule
 from iam.rules.helpers import granted
-from infra.model.access import (
+from infra.model.permissions import (
     BUILD_SOURCE_CONDITION,
     OBJECT_USER,
     PRIMITIVE_ROLES,
@@ -164,7 +164,7 @@ def project_scoped_roles(ctx: Context) -> Iterator[Finding]:
     roles have no resource level). One exception: a function build reads its source copy in
     Google's gcf-v2-sources-<number>-<region> bucket, which the first deploy creates, so a
     build identity holds objectUser project-wide, and only under the condition that limits
-    it to Google's gcf-v2 source buckets (infra.model.access.BUILD_SOURCE_CONDITION)."""
+    it to Google's gcf-v2 source buckets (infra.model.permissions.BUILD_SOURCE_CONDITION)."""
     builders = {a.principal.member for a in ctx.graph.acting()
                 if a.slot.kind == "function.build" and a.principal is not None}
     for e in ctx.graph.iam:

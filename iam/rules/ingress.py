@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from iam.rules.engine import Context, Finding, rule
-from infra.model.access import INVOKER
+from infra.model.permissions import INVOKER
 from infra.stackjson.graph import StackGraph
 from infra.stackjson.ingress import FUNCTION_INTERNAL, RUN_INTERNAL, internal_only, vpc_egress
 from infra.stackjson.stack import first

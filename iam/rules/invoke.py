@@ -15,7 +15,7 @@ from iam.rules.helpers import (
     trigger_identities,
     who,
 )
-from infra.model.access import PRIMITIVE_ROLES
+from infra.model.permissions import PRIMITIVE_ROLES
 from infra.stackjson.stack import first
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from iam.rules.engine import Context, Finding, rule
 from iam.rules.helpers import INVOKER_IAM_TYPES, push_identities, trigger_identities
-from infra.model.access import INVOKER, TOKEN_CREATOR
+from infra.model.permissions import INVOKER, TOKEN_CREATOR
 from infra.stackjson.graph import Principal, StackGraph
 from infra.stackjson.stack import Resource, first
 

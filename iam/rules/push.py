@@ -16,7 +16,7 @@ from iam.rules.helpers import (
     trigger_identities,
     who,
 )
-from infra.model.access import TOKEN_CREATOR
+from infra.model.permissions import TOKEN_CREATOR
 from infra.stackjson.stack import first
 
 PUSH_AUTH_DOC = "https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions"

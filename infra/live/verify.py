@@ -53,7 +53,9 @@ from infra.live.verify_reads import (
     email,
     get_path,
 )
-from infra.model.access import (
+from infra.model.envs import EnvConfig, get_env
+from infra.model.manifest import Manifest
+from infra.model.permissions import (
     DATA_EDITOR,
     DATASTORE_USER,
     DATASTORE_VIEWER,
@@ -64,8 +66,6 @@ from infra.model.access import (
     Grant,
     Target,
 )
-from infra.model.envs import EnvConfig, get_env
-from infra.model.manifest import Manifest
 from infra.model.pipeline import load
 from infra.model.wiring import PushEdge, Trigger, derive
 

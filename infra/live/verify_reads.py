@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.live.reader import JSON, CloudReader, ReadError
-from infra.model.access import DATA_EDITOR, PUBSUB_AGENT, Target
 from infra.model.envs import EnvConfig
+from infra.model.permissions import DATA_EDITOR, PUBSUB_AGENT, Target
 
 # A dataset's access entries return the legacy role names (BigQuery REST Dataset.access:
 # "will return only the legacy format").

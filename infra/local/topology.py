@@ -36,8 +36,8 @@ from infra.local.topology_types import (
     Topology,
     seconds,
 )
-from infra.model.access import INVOKER
 from infra.model.naming import key_of
+from infra.model.permissions import INVOKER
 from infra.stackjson.ingress import internal_only, vpc_egress
 from infra.stackjson.stack import Resource, StackJson, first
 

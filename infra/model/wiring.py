@@ -8,7 +8,7 @@ edge on the live project, ``iam.grants`` hands it to the policy gate, and the lo
 names dead letters through it.
 
 Its vocabulary (members, targets, slots, ``Grant``, the roles and ``ROLE_ACCESS``) is
-``infra.model.access``, imported from there by everything that uses it.
+``infra.model.permissions``, imported from there by everything that uses it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from infra.model.access import (
+from infra.model.envs import EnvConfig
+from infra.model.manifest import Function, Manifest, Transition
+from infra.model.naming import Names
+from infra.model.permissions import (
     BUILD_SOURCE_CONDITION,
     BUILDER_PROJECT_ROLES,
     DATA_EDITOR,
@@ -38,9 +41,6 @@ from infra.model.access import (
     Slot,
     Target,
 )
-from infra.model.envs import EnvConfig
-from infra.model.manifest import Function, Manifest, Transition
-from infra.model.naming import Names
 
 
 @dataclass(frozen=True)

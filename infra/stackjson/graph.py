@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from infra.model.access import PUBLIC_MEMBERS, PUBSUB_AGENT, Slot, SlotKind, Target, TargetKind
+from infra.model.permissions import PUBLIC_MEMBERS, PUBSUB_AGENT, Slot, SlotKind, Target, TargetKind
 from infra.stackjson.stack import REF_RE, Resource, StackJson, first
 
 PrincipalKind = Literal["account", "pubsub_agent", "public", "default", "unresolved"]

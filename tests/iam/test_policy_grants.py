@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 
 from iam.grants import expected
-from infra.model.access import (
+from infra.model.envs import get_env
+from infra.model.permissions import (
     INVOKER,
     PUBLISHER,
     PUBSUB_AGENT,
@@ -17,7 +18,6 @@ from infra.model.access import (
     Target,
     short_member,
 )
-from infra.model.envs import get_env
 from infra.model.pipeline import load
 from infra.stackjson.graph import StackGraph
 from infra.stackjson.stack import StackJson

@@ -21,7 +21,7 @@ from infra.live.rest_config import (
     service_state,
     service_url,
 )
-from infra.model.access import PRIMITIVE_ROLES
+from infra.model.permissions import PRIMITIVE_ROLES
 from infra.model.provider.resources import KINDS
 
 P = "nba-props-platform"

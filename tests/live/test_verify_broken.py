@@ -4,7 +4,7 @@ test (`tests/live/fake_project.py`), each failing exactly the checks it breaks."
 import pytest
 
 from infra.live.reader import ReadError
-from infra.model.access import INVOKER, Target
+from infra.model.permissions import INVOKER, Target
 from tests.live.fake_project import PROJECT_NUMBER, FakeProject
 from tests.live.verify_support import (
     AGENT,

@@ -4,8 +4,8 @@ fake project, reading its output, and the broken projects of the seeds' failures
 import sys
 
 from infra.live.verify import ROLE_KINDS, Verifier
-from infra.model.access import PUBSUB_AGENT
 from infra.model.envs import get_env
+from infra.model.permissions import PUBSUB_AGENT
 from infra.model.pipeline import load
 from infra.model.wiring import derive
 from tests.live.fake_project import PROJECT_NUMBER, FakeProject

@@ -9,7 +9,10 @@ from dataclasses import replace
 import pytest
 
 from infra.model import wiring
-from infra.model.access import (
+from infra.model.envs import get_env
+from infra.model.manifest import FunctionRole
+from infra.model.naming import Names
+from infra.model.permissions import (
     BUILDER_PROJECT_ROLES,
     DATA_EDITOR,
     DATA_VIEWER,
@@ -26,9 +29,6 @@ from infra.model.access import (
     Grant,
     Target,
 )
-from infra.model.envs import get_env
-from infra.model.manifest import FunctionRole
-from infra.model.naming import Names
 from infra.model.pipeline import load
 from infra.model.wiring import derive
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from cdktn import App, TerraformStack
 
-from infra.model.access import BUILD_SOURCE_CONDITION, PUBSUB_AGENT
 from infra.model.envs import get_env
 from infra.model.naming import Names
+from infra.model.permissions import BUILD_SOURCE_CONDITION, PUBSUB_AGENT
 from infra.model.pipeline import load
 from infra.model.provider.lifecycle import replacement_trigger
 from infra.model.wiring import derive
@@ -149,7 +149,7 @@ def test_replacement_triggers_name_an_attribute_never_a_whole_resource() -> None
 def test_a_grant_no_construct_made_cannot_be_waited_for() -> None:
     from cdktn_provider_google.pubsub_topic import PubsubTopic
 
-    from infra.model.access import Grant, Target
+    from infra.model.permissions import Grant, Target
     from infra.synth.constructs.base import wait_for
 
     topic = PubsubTopic(TerraformStack(App(), "wait-under-test"), "t", name="t")

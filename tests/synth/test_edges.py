@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from infra.model.access import Grant, Target
 from infra.model.envs import get_env
 from infra.model.naming import Names
+from infra.model.permissions import Grant, Target
 from infra.model.pipeline import load
 from infra.model.wiring import derive
 from infra.stackjson.stack import StackJson, first

@@ -32,7 +32,7 @@ from cdktn import (
 )
 from constructs import Construct, IConstruct
 
-from infra.model.access import Grant, Target
+from infra.model.permissions import Grant, Target
 from infra.model.provider.lifecycle import replacement_trigger
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")

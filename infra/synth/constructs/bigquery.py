@@ -11,8 +11,8 @@ from cdktn_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIam
 from cdktn_provider_google.bigquery_table import BigqueryTable, BigqueryTableTimePartitioning
 from constructs import Construct
 
-from infra.model.access import DATA_EDITOR, DATA_VIEWER, Grant, Target
 from infra.model.components import Table
+from infra.model.permissions import DATA_EDITOR, DATA_VIEWER, Grant, Target
 from infra.paths import SCHEMAS_DIR
 from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
 

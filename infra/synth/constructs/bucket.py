@@ -14,7 +14,7 @@ from cdktn_provider_google.storage_bucket import StorageBucket
 from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMember
 from constructs import Construct
 
-from infra.model.access import OBJECT_USER, OBJECT_VIEWER, Grant, Target
+from infra.model.permissions import OBJECT_USER, OBJECT_VIEWER, Grant, Target
 from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from infra.model.access import BUILD_SOURCE_CONDITION, BUILDER_PROJECT_ROLES, OBJECT_USER, Grant
+from infra.model.permissions import BUILD_SOURCE_CONDITION, BUILDER_PROJECT_ROLES, OBJECT_USER, Grant
 from infra.synth.constructs.base import StackConstruct
 from infra.synth.constructs.identity import Identity, IdentityProps
 

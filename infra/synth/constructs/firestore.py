@@ -9,7 +9,7 @@ from cdktn_provider_google.firestore_database import FirestoreDatabase
 from cdktn_provider_google.firestore_field import FirestoreField, FirestoreFieldTtlConfig
 from constructs import Construct
 
-from infra.model.access import DATASTORE_USER, DATASTORE_VIEWER, Grant
+from infra.model.permissions import DATASTORE_USER, DATASTORE_VIEWER, Grant
 from infra.synth.constructs.base import StackConstruct, ref
 from infra.synth.constructs.identity import Identity
 

@@ -49,7 +49,7 @@ from cdktn_provider_google.cloudfunctions2_function import (
 from cdktn_provider_google.storage_bucket_object import StorageBucketObject
 from constructs import Construct
 
-from infra.model.access import Grant
+from infra.model.permissions import Grant
 from infra.synth.bundle import Bundle
 from infra.synth.constructs.base import Principal, ref, wait_for
 from infra.synth.constructs.builder import FunctionBuilder

@@ -12,7 +12,7 @@ from cdktn_provider_google.service_account import ServiceAccount
 from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
 from constructs import Construct
 
-from infra.model.access import PRIMITIVE_ROLES, PUBSUB_AGENT, TOKEN_CREATOR, Grant, Target
+from infra.model.permissions import PRIMITIVE_ROLES, PUBSUB_AGENT, TOKEN_CREATOR, Grant, Target
 from infra.synth.constructs.base import (
     ComponentProps,
     Principal,

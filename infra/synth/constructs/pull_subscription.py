@@ -20,7 +20,7 @@ from cdktn_provider_google.pubsub_subscription import (
 from cdktn_provider_google.pubsub_subscription_iam_member import PubsubSubscriptionIamMember
 from constructs import Construct
 
-from infra.model.access import SUBSCRIBER, Grant, Target
+from infra.model.permissions import SUBSCRIBER, Grant, Target
 from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
 from infra.synth.constructs.topic import Topic
 

@@ -28,7 +28,7 @@ from cdktn_provider_google.pubsub_subscription import (
 )
 from constructs import Construct
 
-from infra.model.access import Grant
+from infra.model.permissions import Grant
 from infra.synth.constructs.base import Invokable, Principal, StackConstruct, wait_for
 from infra.synth.constructs.identity import GoogleAgent, Identity
 from infra.synth.constructs.pull_subscription import grant_subscriber

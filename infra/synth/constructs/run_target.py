@@ -14,7 +14,7 @@ from typing import ClassVar, Protocol
 from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
 
-from infra.model.access import INVOKER, Grant, Target, TargetKind
+from infra.model.permissions import INVOKER, Grant, Target, TargetKind
 from infra.synth.constructs.base import ComponentProps, Principal, StackConstruct, ref
 
 

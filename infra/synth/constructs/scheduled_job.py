@@ -22,7 +22,7 @@ from cdktn_provider_google.cloud_scheduler_job import (
 )
 from constructs import Construct
 
-from infra.model.access import Grant
+from infra.model.permissions import Grant
 from infra.synth.constructs.base import Invokable, StackConstruct
 from infra.synth.constructs.identity import Identity
 

@@ -36,7 +36,7 @@ from cdktn_provider_google.cloud_run_v2_service import (
 )
 from constructs import Construct
 
-from infra.model.access import PUBLIC_MEMBERS, Grant
+from infra.model.permissions import PUBLIC_MEMBERS, Grant
 from infra.model.provider.lifecycle import DEPLOYED_FIELDS
 from infra.stackjson.ingress import RUN_INTERNAL
 from infra.synth.constructs.base import Principal, ref, replaced_with

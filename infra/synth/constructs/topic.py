@@ -8,7 +8,7 @@ from cdktn_provider_google.pubsub_topic import PubsubTopic
 from cdktn_provider_google.pubsub_topic_iam_member import PubsubTopicIamMember
 from constructs import Construct
 
-from infra.model.access import PUBLISHER, Grant, Target
+from infra.model.permissions import PUBLISHER, Grant, Target
 from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
 
 

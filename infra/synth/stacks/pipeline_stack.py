@@ -19,7 +19,12 @@ from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
 from functions._shared.completion import ANNOUNCEMENTS, EXPIRES_AT, TTL_SUBCOLLECTIONS
-from infra.model.access import (
+from infra.model.adoption import Record
+from infra.model.envs import EnvConfig
+from infra.model.function_config import function_env
+from infra.model.manifest import Manifest
+from infra.model.naming import Names
+from infra.model.permissions import (
     DATA_EDITOR,
     DATA_VIEWER,
     DATASTORE_USER,
@@ -32,11 +37,6 @@ from infra.model.access import (
     SUBSCRIBER,
     Grant,
 )
-from infra.model.adoption import Record
-from infra.model.envs import EnvConfig
-from infra.model.function_config import function_env
-from infra.model.manifest import Manifest
-from infra.model.naming import Names
 from infra.model.wiring import Wiring, derive
 from infra.paths import FUNCTIONS_DIR
 from infra.paths import stack_name as _stack_name
