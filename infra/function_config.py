@@ -10,9 +10,9 @@ import os
 import sys
 
 from infra.cli import EXIT_USAGE, Parser, add_env_argument
+from infra.model.components import ManifestError
 from infra.model.envs import get_env
 from infra.model.function_config import function_env
-from infra.model.manifest import ManifestError
 from infra.model.pipeline import load
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from infra.model.components import ManifestError
 from infra.model.envs import ENVS
-from infra.model.manifest import ManifestError
 from infra.synth.docs import main as docs_main
 from tests.terraform.fake_terraform import FakeTerraform
 

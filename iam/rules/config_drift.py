@@ -6,8 +6,9 @@ from collections.abc import Iterator, Mapping
 
 from iam.rules.engine import Context, Finding, rule, wrong_environment
 from iam.rules.helpers import env_vars, json_value, manifest_function
+from infra.model.components import Function
 from infra.model.function_config import function_env
-from infra.model.manifest import Function, Manifest
+from infra.model.manifest import Manifest
 from infra.model.naming import Names
 from infra.stackjson.stack import first
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from iam.rules.engine import Finding
-from infra.model.manifest import Function, Manifest
+from infra.model.components import Function
+from infra.model.manifest import Manifest
 from infra.model.permissions import INVOKER, short_member
 from infra.model.provider.lifecycle import replacement_trigger
 from infra.stackjson.graph import Endpoint, IamEntry, Principal, ResolvedTarget, StackGraph

@@ -20,9 +20,10 @@ from infra.local.pubsub import PubSub
 from infra.local.records import read_jsonl
 from infra.local.runner import load_plan
 from infra.local.simulator import SimulatorSpec
+from infra.model.components import Transition
 from infra.model.envs import EnvConfig
 from infra.model.function_config import check_interval_minutes
-from infra.model.manifest import Manifest, Transition
+from infra.model.manifest import Manifest
 
 Say = Callable[[str], None]
 DRILLS_FILE = "drills.json"

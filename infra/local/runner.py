@@ -42,8 +42,8 @@ from infra.local.launch import (
 from infra.local.records import now_iso
 from infra.local.supervisor import PLAN_FILE, READY_FILE
 from infra.local.topology import read_topology
+from infra.model.components import ManifestError
 from infra.model.envs import get_env
-from infra.model.manifest import ManifestError
 from infra.paths import REPO_ROOT, stack_file
 from infra.wait import WaitTimeout, wait_until
 

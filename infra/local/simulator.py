@@ -39,8 +39,9 @@ from infra.local.front import CALLER_HEADER, Envelope, Publisher, as_path
 from infra.local.httpd import HOST, Answer, call
 from infra.local.records import JsonlLog, now_iso
 from infra.local.topology_types import Topology
+from infra.model.components import Service
 from infra.model.envs import EnvConfig
-from infra.model.manifest import Manifest, Service
+from infra.model.manifest import Manifest
 from infra.model.naming import Names
 
 INVOKE_TIMEOUT_S = 60.0

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from infra.model import limits
-from infra.model.components import invalid_value
-from infra.model.manifest import Manifest, ManifestError
+from infra.model.components import ManifestError, invalid_value
+from infra.model.manifest import Manifest
 from infra.model.naming import check_cloud_name_rules, check_cloud_names
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 
+from infra.model.components import Function, Transition
 from infra.model.envs import EnvConfig
 from infra.model.limits import longest_gap_minutes
-from infra.model.manifest import Function, Manifest, Transition
+from infra.model.manifest import Manifest
 from infra.model.naming import Names
 
 MIN_SILENT_MINUTES = 5

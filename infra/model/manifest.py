@@ -20,22 +20,18 @@ from typing import TypeVar
 
 from infra.model import limits
 from infra.model.components import (
-    DEFAULT_AUTO_CLOSE_SECONDS,
     AlertPolicy,
     Bucket,
     Dataset,
     Function,
-    FunctionRole,
     ManifestError,
     Phase,
     Processor,
     ScheduledJob,
     Service,
-    SignatureType,
     Table,
     Topic,
     Transition,
-    TransitionKind,
     invalid_value,
 )
 from infra.model.item_checks import (
@@ -52,26 +48,6 @@ from infra.model.item_checks import (
     check_topic,
     check_transition,
 )
-
-__all__ = [
-    "DEFAULT_AUTO_CLOSE_SECONDS",
-    "AlertPolicy",
-    "Bucket",
-    "Dataset",
-    "Function",
-    "FunctionRole",
-    "Manifest",
-    "ManifestError",
-    "Phase",
-    "Processor",
-    "ScheduledJob",
-    "Service",
-    "SignatureType",
-    "Table",
-    "Topic",
-    "Transition",
-    "TransitionKind",
-]
 
 
 @dataclass(frozen=True)

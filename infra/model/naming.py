@@ -13,15 +13,8 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from infra.model import limits
-from infra.model.components import invalid_value
-from infra.model.manifest import (
-    Function,
-    Manifest,
-    ManifestError,
-    ScheduledJob,
-    Service,
-    Transition,
-)
+from infra.model.components import Function, ManifestError, ScheduledJob, Service, Transition, invalid_value
+from infra.model.manifest import Manifest
 
 
 def prefixed(sport: str, key: str) -> str:

@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 from functools import cache
 
-from infra.model.envs import ENVS
-from infra.model.manifest import (
+from infra.model.components import (
     AlertPolicy,
     Bucket,
     Dataset,
     Function,
-    Manifest,
     Phase,
     Processor,
     ScheduledJob,
@@ -24,6 +22,8 @@ from infra.model.manifest import (
     Topic,
     Transition,
 )
+from infra.model.envs import ENVS
+from infra.model.manifest import Manifest
 
 
 def _backfill_body(start_date: str) -> str:

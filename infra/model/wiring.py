@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from infra.model.components import Function, Transition
 from infra.model.envs import EnvConfig
-from infra.model.manifest import Function, Manifest, Transition
+from infra.model.manifest import Manifest
 from infra.model.naming import Names
 from infra.model.permissions import (
     BUILD_SOURCE_CONDITION,

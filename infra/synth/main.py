@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from infra.cli import EXIT_USAGE, Parser, UsageError, add_env_argument, fail
+from infra.model.components import ManifestError
 from infra.model.envs import ENVS
-from infra.model.manifest import ManifestError
 from infra.model.pipeline import load
 from infra.paths import DEFAULT_OUTDIR
 

@@ -373,7 +373,7 @@ def test_the_fix_for_a_duplicate_alert_policy_adopts_it(tmp_path: Path) -> None:
     """Following the report's fix (the live display name in the manifest) imports the policy."""
     from dataclasses import replace
 
-    from infra.model.manifest import AlertPolicy
+    from infra.model.components import AlertPolicy
     from infra.synth.app import synthesize
 
     shown = "Phase 3 Orchestrator High Error Rate"
@@ -394,7 +394,7 @@ def test_the_fix_for_a_duplicate_alert_policy_adopts_it(tmp_path: Path) -> None:
 def test_an_empty_alert_display_name_is_refused() -> None:
     from dataclasses import replace
 
-    from infra.model.manifest import AlertPolicy, ManifestError
+    from infra.model.components import AlertPolicy, ManifestError
 
     manifest = load()
     bad = replace(manifest, alerts=(AlertPolicy("pipeline-canary", display_name=" "),))

@@ -15,8 +15,8 @@ from infra.live.adopt_inputs import load_inventory
 from infra.live.adopt_match import declared_resources, match
 from infra.model.adoption import Import, render_record
 from infra.model.adoption_file import load_record
+from infra.model.components import ManifestError
 from infra.model.envs import get_env
-from infra.model.manifest import ManifestError
 from infra.model.naming import Names
 from infra.model.pipeline import load
 from infra.model.provider.resources import KINDS

@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from infra.function_config import main
+from infra.model.components import ScheduledJob
 from infra.model.envs import get_env
 from infra.model.function_config import (
     MIN_SILENT_MINUTES,
@@ -17,7 +18,6 @@ from infra.model.function_config import (
     function_env,
     silent_minutes,
 )
-from infra.model.manifest import ScheduledJob
 from infra.model.pipeline import load
 
 

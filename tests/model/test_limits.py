@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from infra.model import limits
+from infra.model.components import AlertPolicy, ManifestError, Processor, Topic
 from infra.model.envs import ENVS, EnvConfig, Scaling
-from infra.model.manifest import AlertPolicy, Manifest, ManifestError, Processor, Topic
+from infra.model.manifest import Manifest
 from infra.model.naming import named_resources
 from infra.model.pipeline import load
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from infra.model.components import ManifestError, Processor, Topic
 from infra.model.envs import ENVS, STACK_ENV, Scaling, get_env
-from infra.model.manifest import Manifest, ManifestError, Processor, Topic
+from infra.model.manifest import Manifest
 from infra.model.pipeline import PIPELINE, load
 
 

@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from infra.model.components import ManifestError, Processor
 from infra.model.envs import ENVS, get_env
-from infra.model.manifest import Manifest, ManifestError, Processor
+from infra.model.manifest import Manifest
 from infra.model.naming import check_cloud_names
 from infra.model.pipeline import PIPELINE, load
 

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from infra.model import wiring
+from infra.model.components import FunctionRole
 from infra.model.envs import get_env
-from infra.model.manifest import FunctionRole
 from infra.model.naming import Names
 from infra.model.permissions import (
     BUILDER_PROJECT_ROLES,

@@ -35,7 +35,8 @@ from typing import Any
 from cdktn_provider_google.monitoring_dashboard import MonitoringDashboard
 from constructs import Construct
 
-from infra.model.manifest import Manifest, Transition
+from infra.model.components import Transition
+from infra.model.manifest import Manifest
 from infra.model.naming import Names
 from infra.model.wiring import PushEdge, Trigger, Wiring
 from infra.synth.constructs.base import StackConstruct

@@ -58,8 +58,8 @@ from cdktn_provider_google.monitoring_alert_policy import (
 from constructs import Construct
 from croniter import croniter
 
+from infra.model.components import DEFAULT_AUTO_CLOSE_SECONDS
 from infra.model.limits import fire_times
-from infra.model.manifest import DEFAULT_AUTO_CLOSE_SECONDS
 from infra.synth.constructs.alerting import AlertChannel
 from infra.synth.constructs.backlog import (
     BACKLOG_DURATION_SECONDS,
