@@ -16,6 +16,7 @@ import itertools
 import re
 import tokenize
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -93,13 +94,19 @@ def defined(node: ast.AST) -> dict[str, ast.AST | None]:
     return names
 
 
+@cache
+def parsed(path: Path) -> ast.Module:
+    return ast.parse(path.read_text())
+
+
+@cache
 def resolves(dotted: str) -> bool:
     parts = dotted.split(".")
     for cut in range(len(parts), 0, -1):
         found = module_file(parts[:cut])
         if found is None:
             continue
-        node: ast.AST | None = ast.parse(found.read_text())
+        node: ast.AST | None = parsed(found)
         for attr in parts[cut:]:
             if node is None:  # an attribute of a value: not followed further
                 return True
