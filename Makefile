@@ -99,14 +99,13 @@ format: $(STAMP) ## ruff check --fix (safe autofixes)
 unit: $(STAMP) ## Unit tests only (synthesized JSON, manifest, policy, lifecycle)
 	@$(VENV)/bin/pytest -q -m "not integration and not emulator"
 
-# The independent steps of `test` run two at a time: both installs (they mostly wait on pip),
-# then lint, synthesis (CPU) and the startup proof (pip again), then the policy gate over the
-# stacks just synthesized, then every test.
+# The independent steps of `test` run three at a time: checkov's install (it mostly waits on
+# pip) beside lint, synthesis (CPU) and the startup proof (pip again), each after the main
+# venv; then the policy gate over the stacks just synthesized, then every test.
 POLICY = $(call recorded,$(PY) -m iam.report $(STACKS) --markdown-out cdktf.out/policy.md,cdktf.out/policy.exitcode)
 
 test: ## Lint, synth, policy, startup proof, every test (the drills too)
-	@$(MAKE) --no-print-directory -j2 $(STAMP) $(CHECKOV_STAMP)
-	@$(MAKE) --no-print-directory -j2 lint synth-all check-functions
+	@$(MAKE) --no-print-directory -j3 $(CHECKOV_STAMP) lint synth-all check-functions
 	$(POLICY)
 	@$(VENV)/bin/pytest -q
 
