@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from infra.model import limits
 from infra.model.components import ManifestError, invalid_value
@@ -237,44 +238,42 @@ class EnvConfig:
                                 f"{problem} (the canary reads today's date in it)")
 
 
+def project_env(name: str, project_id: str, *, image_tag: str, alert_slack_channel: str,
+                region: str = "us-west2", sport: str = "nba",
+                **settings: Any) -> EnvConfig:
+    """An environment laid out by the project's conventions, each written only here: Terraform
+    state in ``<project>-tfstate``, images in the ``pipeline`` Artifact Registry repository of
+    ``region``, the raw bucket ``<project>-<sport>-raw``, the planner's CI variable
+    ``GCP_PLAN_SERVICE_ACCOUNT_<NAME>``, and the one Slack token secret. ``settings`` are the
+    remaining ``EnvConfig`` fields, which stay typed: ``EnvConfig`` refuses an unknown one."""
+    return EnvConfig(
+        name=name, project_id=project_id, region=region, sport=sport,
+        state_bucket=f"{project_id}-tfstate",
+        images=MappingProxyType({}),
+        image_registry=f"{region}-docker.pkg.dev/{project_id}/pipeline",
+        image_tag=image_tag,
+        alert_channel_secret="pipeline-alerts-slack-token",
+        alert_slack_channel=alert_slack_channel,
+        ci_planner_variable=f"GCP_PLAN_SERVICE_ACCOUNT_{name.upper()}",
+        buckets=MappingProxyType({"raw": f"{project_id}-{sport}-raw"}),
+        **settings)
+
+
 ENVS: Mapping[str, EnvConfig] = MappingProxyType({
-    "dev": EnvConfig(
-        name="dev",
-        project_id="nba-props-platform-dev",
-        region="us-west2",
-        sport="nba",
-        state_bucket="nba-props-platform-dev-tfstate",
-        images=MappingProxyType({}),
-        image_registry="us-west2-docker.pkg.dev/nba-props-platform-dev/pipeline",
-        image_tag="dev",
-        alert_channel_secret="pipeline-alerts-slack-token",
-        alert_slack_channel="#nba-pipeline-alerts-dev",
-        ci_planner_variable="GCP_PLAN_SERVICE_ACCOUNT_DEV",
-        buckets=MappingProxyType({"raw": "nba-props-platform-dev-nba-raw"}),
-    ),
-    "prod": EnvConfig(
-        name="prod",
-        project_id="nba-props-platform",
-        region="us-west2",
-        sport="nba",
-        state_bucket="nba-props-platform-tfstate",
-        images=MappingProxyType({}),
-        image_registry="us-west2-docker.pkg.dev/nba-props-platform/pipeline",
-        image_tag="stable",
-        alert_channel_secret="pipeline-alerts-slack-token",
+    "dev": project_env("dev", "nba-props-platform-dev", image_tag="dev",
+                       alert_slack_channel="#nba-pipeline-alerts-dev"),
+    # The live raw bucket's name is not in the pipeline's records: confirm the conventional
+    # one from the live inventory before the first apply, and adopt that bucket.
+    "prod": project_env(
+        "prod", "nba-props-platform", image_tag="stable",
         alert_slack_channel="#nba-pipeline-alerts",
-        ci_planner_variable="GCP_PLAN_SERVICE_ACCOUNT_PROD",
         ci_deployer_variable="GCP_APPLY_SERVICE_ACCOUNT_PROD",
         # BigQuery errors in the live project read "Table not found in location us-west2".
         bigquery_location="us-west2",
-        # <project>-<sport>-raw; the live raw bucket's name is not in the pipeline's records:
-        # confirm it from the live inventory before the first apply and adopt that bucket.
-        buckets=MappingProxyType({"raw": "nba-props-platform-nba-raw"}),
         scaling=MappingProxyType({
             "phase3-analytics-processors": Scaling(min_instances=0, max_instances=20),
             "prediction-worker": Scaling(min_instances=0, max_instances=50),
-        }),
-    ),
+        })),
 })
 if any(key != env.name for key, env in ENVS.items()):
     raise ManifestError("envs: each key must be its environment's name")
