@@ -30,57 +30,56 @@ def test_missing_subscription_is_not_found(project, capsys):
     ]
 
 
-def test_default_compute_identity_on_a_push_edge_fails(project, capsys):
-    compute = f"{PROJECT_NUMBER}-compute@developer.gserviceaccount.com"
+COMPUTE = f"{PROJECT_NUMBER}-compute@developer.gserviceaccount.com"
 
-    def use_compute(sub):
-        sub["push_config"]["oidc_token"]["service_account_email"] = compute
 
-    project.edit("subscriptions", "nba-phase2-raw-sub", use_compute)
+DELETE = object()
+
+
+def _set(path, value):
+    """A mutation setting the value at ``path`` (keys and indexes), or deleting it (``DELETE``)."""
+    def mutate(data):
+        *parents, last = path
+        for step in parents:
+            data = data[step]
+        if value is DELETE:
+            del data[last]
+        else:
+            data[last] = value
+    return mutate
+
+
+@pytest.mark.parametrize(("folder", "name", "break_it", "failure"), [
+    pytest.param("subscriptions", "nba-phase2-raw-sub",
+                 _set(("push_config", "oidc_token", "service_account_email"), COMPUTE),
+                 f"FAIL subscription nba-phase2-raw-sub: OIDC identity is {COMPUTE}, expected "
+                 "nba-push-phase1-to-phase2@nba-props-platform.iam.gserviceaccount.com",
+                 id="default compute identity on a push edge"),
+    pytest.param("subscriptions", "nba-phase4-precompute-sub", _set(("dead_letter_policy",), DELETE),
+                 "dead-letter topic is unset, expected "
+                 "projects/nba-props-platform/topics/nba-phase4-precompute-sub-dlq",
+                 id="no dead-letter policy"),
+    pytest.param("services", "prediction-worker",
+                 _set(("terminal_condition",), {"type_": "Ready", "state": "CONDITION_FAILED",
+                                                "message": "Revision 'x' is not ready"}),
+                 "FAIL service      prediction-worker: not ready (CONDITION_FAILED: "
+                 "Revision 'x' is not ready); fix: read the revision logs",
+                 id="service not ready names the condition"),
+    pytest.param("service_iam", "nba-phase1-scrapers",
+                 _set(("bindings",), [{"role": "roles/run.invoker", "members": ["allUsers"]}]),
+                 "FAIL service      nba-phase1-scrapers: public: roles/run.invoker "
+                 "for allUsers; fix: remove the public binding",
+                 id="public service"),
+    pytest.param("service_iam", "prediction-worker",
+                 _set(("bindings", 0, "condition"), {"title": "office-hours",
+                                                     "expression": "request.time.getHours() < 18"}),
+                 "only under an IAM condition on Cloud Run service prediction-worker",
+                 id="invoker only under a condition"),
+])
+def test_one_broken_setting_fails_alone(project, capsys, folder, name, break_it, failure):
+    project.edit(folder, name, break_it)
     line = only_failure(project, capsys)
-    assert (f"FAIL subscription nba-phase2-raw-sub: OIDC identity is {compute}, expected "
-            "nba-push-phase1-to-phase2@nba-props-platform.iam.gserviceaccount.com") in line
-
-
-def test_dead_letter_policy_is_checked(project, capsys):
-    def no_dead_letter(sub):
-        del sub["dead_letter_policy"]
-
-    project.edit("subscriptions", "nba-phase4-precompute-sub", no_dead_letter)
-    line = only_failure(project, capsys)
-    assert ("dead-letter topic is unset, expected "
-            "projects/nba-props-platform/topics/nba-phase4-precompute-sub-dlq") in line
-
-
-def test_service_not_ready_names_the_condition(project, capsys):
-    def failed(svc):
-        svc["terminal_condition"] = {"type_": "Ready", "state": "CONDITION_FAILED",
-                                     "message": "Revision 'x' is not ready"}
-
-    project.edit("services", "prediction-worker", failed)
-    line = only_failure(project, capsys)
-    assert line.startswith("FAIL service      prediction-worker: not ready (CONDITION_FAILED: "
-                           "Revision 'x' is not ready); fix: read the revision logs")
-
-
-def test_public_service_fails(project, capsys):
-    def public(policy):
-        policy["bindings"] = [{"role": "roles/run.invoker", "members": ["allUsers"]}]
-
-    project.edit("service_iam", "nba-phase1-scrapers", public)
-    line = only_failure(project, capsys)
-    assert line.startswith("FAIL service      nba-phase1-scrapers: public: roles/run.invoker "
-                           "for allUsers; fix: remove the public binding")
-
-
-def test_invoker_only_under_a_condition_fails(project, capsys):
-    def conditional(policy):
-        policy["bindings"][0]["condition"] = {"title": "office-hours",
-                                              "expression": "request.time.getHours() < 18"}
-
-    project.edit("service_iam", "prediction-worker", conditional)
-    line = only_failure(project, capsys)
-    assert "only under an IAM condition on Cloud Run service prediction-worker" in line
+    assert failure in line, line
 
 
 @pytest.mark.parametrize("condition", [None, {"title": "any", "expression": "true"}])
