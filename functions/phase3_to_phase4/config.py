@@ -10,16 +10,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from functions._shared import config as shared
 from functions._shared.completion import PROCESSOR_RE
-from functions._shared.config import (
-    PUBSUB_ID_RE,
-    ConfigError,
-    is_name_list,
-    parse_json,
-    require_env,
-    require_project,
-    require_ttl_days,
-)
+from functions._shared.config import ConfigError
 
 __all__ = ["Config", "ConfigError"]
 
@@ -28,9 +21,9 @@ _BQ_TABLE_RE = re.compile(r"^(?:[a-z][a-z0-9-]{4,28}[a-z0-9]\.)?\w+\.[\w$-]+$")
 
 
 def _json_names(environ: Mapping[str, str], name: str, pattern: re.Pattern[str]) -> list[str]:
-    raw = require_env(environ, name, "a JSON array of names")
-    value = parse_json(raw, f"environment variable {name}")
-    if not is_name_list(value, pattern):
+    raw = shared.require_env(environ, name, "a JSON array of names")
+    value = shared.parse_json(raw, f"environment variable {name}")
+    if not shared.is_name_list(value, pattern):
         raise ConfigError(
             f"environment variable {name} must be a non-empty JSON array of names matching "
             f"{pattern.pattern}, got {raw!r}"
@@ -83,22 +76,22 @@ class Config:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
         """Read and validate the variables; raise ``ConfigError`` naming the first bad one."""
-        project = require_project(environ)
+        project = shared.require_project(environ)
         known = _json_names(environ, "KNOWN_PHASES", _PHASE_RE)
-        source = require_env(environ, "SOURCE_PHASE", "the phase id this orchestrator gates on")
+        source = shared.require_env(environ, "SOURCE_PHASE", "the phase id this orchestrator gates on")
         if source not in known:
             raise ConfigError(f"SOURCE_PHASE {source!r} is not one of KNOWN_PHASES {known}")
         expected = _json_names(environ, "EXPECTED_PROCESSORS", PROCESSOR_RE)
-        topic = require_env(environ, "TRIGGER_TOPIC", "the trigger topic id (not its full path)")
-        if not PUBSUB_ID_RE.match(topic):
+        topic = shared.require_env(environ, "TRIGGER_TOPIC", "the trigger topic id (not its full path)")
+        if not shared.PUBSUB_ID_RE.match(topic):
             raise ConfigError(
                 f"TRIGGER_TOPIC {topic!r} is not a topic id; pass the id, the code builds "
                 "projects/{GCP_PROJECT}/topics/{id}"
             )
-        collection = require_env(environ, "COMPLETION_COLLECTION", "a Firestore collection id")
+        collection = shared.require_env(environ, "COMPLETION_COLLECTION", "a Firestore collection id")
         if "/" in collection:
             raise ConfigError(f"COMPLETION_COLLECTION {collection!r} must not contain '/'")
-        ttl_days = require_ttl_days(environ)
+        ttl_days = shared.require_ttl_days(environ)
         if "BQ_COMPLETIONS_TABLE" not in environ:
             raise ConfigError(
                 "environment variable BQ_COMPLETIONS_TABLE is not set: expected dataset.table "
@@ -109,7 +102,7 @@ class Config:
             raise ConfigError(
                 f"BQ_COMPLETIONS_TABLE {bq_table!r} must be dataset.table or project.dataset.table"
             )
-        transition = require_env(environ, "TRANSITION", "the transition name, e.g. a_to_b")
+        transition = shared.require_env(environ, "TRANSITION", "the transition name, e.g. a_to_b")
         return cls(
             project=project,
             source_phase=source,

@@ -14,16 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from functions._shared import config as shared
 from functions._shared.completion import PROCESSOR_RE
-from functions._shared.config import (
-    PUBSUB_ID_RE,
-    ConfigError,
-    is_name_list,
-    parse_json,
-    require_env,
-    require_project,
-    require_ttl_days,
-)
+from functions._shared.config import ConfigError
 
 __all__ = [
     "CanaryConfig",
@@ -36,7 +29,7 @@ __all__ = [
 
 
 def _json_array(raw: str, name: str) -> list[Any]:
-    items = parse_json(raw, name)
+    items = shared.parse_json(raw, name)
     if not isinstance(items, list):
         raise ConfigError(f"{name} must be a JSON array, got {raw!r}")
     return items
@@ -85,7 +78,7 @@ class Transition:
         item = _object(item, where, ("name", "source_phase", "collection", "trigger_topic",
                                      "announcements"))
         expected = item.get("expected")
-        if not is_name_list(expected, PROCESSOR_RE):
+        if not shared.is_name_list(expected, PROCESSOR_RE):
             raise ConfigError(
                 f"{where}.expected must be a non-empty list of snake_case processor names, "
                 f"got {expected!r}"
@@ -93,7 +86,7 @@ class Transition:
         stall = item.get("stall_minutes", 30)
         if not isinstance(stall, int) or isinstance(stall, bool) or stall < 1:
             raise ConfigError(f"{where}.stall_minutes must be a positive integer, got {stall!r}")
-        if not PUBSUB_ID_RE.match(item["announcements"]):
+        if not shared.PUBSUB_ID_RE.match(item["announcements"]):
             raise ConfigError(f"{where}.announcements must be a subscription id (not its path), "
                               f"got {item['announcements']!r}")
         silent = item.get("silent_minutes", stall)
@@ -134,7 +127,7 @@ class DeadLetterQueue:
 
 def load_transitions(environ: Mapping[str, str]) -> tuple[Transition, ...]:
     """Parse ``GATED_TRANSITIONS``; raise ``ConfigError`` naming the bad entry."""
-    raw = require_env(environ, "GATED_TRANSITIONS", "a JSON array of gated transitions")
+    raw = shared.require_env(environ, "GATED_TRANSITIONS", "a JSON array of gated transitions")
     items = _json_array(raw, "GATED_TRANSITIONS")
     transitions = tuple(Transition.from_json(item, f"GATED_TRANSITIONS[{i}]")
                         for i, item in enumerate(items))
@@ -171,12 +164,12 @@ class CanaryConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> CanaryConfig:
-        project = require_project(environ)
-        tz = require_env(environ, "CANARY_TIMEZONE", "an IANA time zone, e.g. America/New_York")
+        project = shared.require_project(environ)
+        tz = shared.require_env(environ, "CANARY_TIMEZONE", "an IANA time zone, e.g. America/New_York")
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"CANARY_TIMEZONE {tz!r} is not an IANA time zone") from exc
-        ttl_days = require_ttl_days(environ)
+        ttl_days = shared.require_ttl_days(environ)
         return cls(project=project, timezone=tz, transitions=load_transitions(environ),
                    dead_letters=load_dead_letter_queues(environ), ttl_days=ttl_days)

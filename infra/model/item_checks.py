@@ -14,26 +14,8 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
-from infra.model import limits
-from infra.model.components import (
-    KEY_RE,
-    PHASE_ID_RE,
-    PROCESSOR_RE,
-    ROUTE_RE,
-    SHORT_RE,
-    AlertPolicy,
-    Bucket,
-    Dataset,
-    Function,
-    Phase,
-    Processor,
-    ScheduledJob,
-    Service,
-    Table,
-    Topic,
-    Transition,
-    invalid_value,
-)
+from infra.model import components, limits
+from infra.model.components import KEY_RE, PHASE_ID_RE, PROCESSOR_RE, ROUTE_RE, SHORT_RE, invalid_value
 
 T = TypeVar("T")
 
@@ -44,12 +26,12 @@ def check_each(field: str, items: Sequence[T], check: Callable[[str, T], None]) 
         check(f"{field}[{i}]", item)
 
 
-def check_phase(where: str, p: Phase) -> None:
+def check_phase(where: str, p: components.Phase) -> None:
     if not PHASE_ID_RE.match(p.id):
         raise invalid_value(f"{where}.id", p.id, "expected phase_<n>_<name>, e.g. phase_2_raw")
 
 
-def check_processor(where: str, proc: Processor) -> None:
+def check_processor(where: str, proc: components.Processor) -> None:
     if not PROCESSOR_RE.match(proc.name):
         raise invalid_value(f"{where}.name", proc.name, "use snake_case")
     for table in proc.output_tables:
@@ -58,13 +40,13 @@ def check_processor(where: str, proc: Processor) -> None:
         check_name(f"{where}.output_tables", table, limits.BIGQUERY_TABLE)
 
 
-def check_topic(where: str, t: Topic, removed: Collection[str]) -> None:
+def check_topic(where: str, t: components.Topic, removed: Collection[str]) -> None:
     check_key(f"{where}.key", t.key, limits.PUBSUB)
     if t.key in removed:
         raise invalid_value(f"{where}.key", t.key, "it is listed in removed; do not re-declare it")
 
 
-def check_service(where: str, s: Service, removed: Collection[str]) -> None:
+def check_service(where: str, s: components.Service, removed: Collection[str]) -> None:
     _check_component(where, s.key, s.cloud_name, s.short, removed, limits.CLOUD_RUN_SERVICE)
     for r in s.routes:
         if not ROUTE_RE.match(r):
@@ -74,7 +56,7 @@ def check_service(where: str, s: Service, removed: Collection[str]) -> None:
                             f"1..{limits.CLOUD_RUN_TIMEOUT_MAX} (Cloud Run's request timeout)")
 
 
-def check_function(where: str, f: Function, removed: Collection[str]) -> None:
+def check_function(where: str, f: components.Function, removed: Collection[str]) -> None:
     _check_component(where, f.key, f.cloud_name, f.short, removed, limits.FUNCTION)
     _check_function_code(where, f)
     _check_function_resources(where, f)
@@ -91,7 +73,7 @@ def _check_component(where: str, key: str, cloud_name: str | None, short: str,
         raise invalid_value(f"{where}.key", key, "it is listed in removed; do not re-declare it")
 
 
-def _check_function_code(where: str, f: Function) -> None:
+def _check_function_code(where: str, f: components.Function) -> None:
     """Where the code is and how it is called: source folder, entry point, signature, runtime."""
     if not re.match(r"^[a-z][a-z0-9_]*$", f.source):
         raise invalid_value(f"{where}.source", f.source, "a folder name under functions/")
@@ -107,7 +89,7 @@ def _check_function_code(where: str, f: Function) -> None:
                             f"{', '.join(sorted(limits.FUNCTION_RUNTIMES))}")
 
 
-def _check_function_resources(where: str, f: Function) -> None:
+def _check_function_resources(where: str, f: components.Function) -> None:
     """What a function may use: timeout, memory and instances."""
     most = limits.FUNCTION_TIMEOUT_MAX[f.signature]
     if not 1 <= f.timeout_seconds <= most:
@@ -120,7 +102,7 @@ def _check_function_resources(where: str, f: Function) -> None:
         raise invalid_value(f"{where}.{bad[0]}", bad[1], bad[2])
 
 
-def check_transition(where: str, t: Transition) -> None:
+def check_transition(where: str, t: components.Transition) -> None:
     check_key(f"{where}.key", t.key, limits.SERVICE_ACCOUNT)
     check_key(f"{where}.subscription", t.subscription, limits.PUBSUB)
     if t.kind not in ("direct", "gated"):
@@ -136,7 +118,7 @@ def check_transition(where: str, t: Transition) -> None:
     _check_gate(where, t)
 
 
-def _check_delivery(where: str, t: Transition) -> None:
+def _check_delivery(where: str, t: components.Transition) -> None:
     """The push subscription's acknowledgement deadline and dead-letter attempts."""
     lo, hi = limits.ACK_DEADLINE_SECONDS
     if not lo <= t.ack_deadline_seconds <= hi:
@@ -147,7 +129,7 @@ def _check_delivery(where: str, t: Transition) -> None:
                             f"{lo}..{hi} (Pub/Sub dead-letter limits)")
 
 
-def _check_gate(where: str, t: Transition) -> None:
+def _check_gate(where: str, t: components.Transition) -> None:
     """A gated transition's own fields: where it tracks completions, when it stalls."""
     if t.completion_collection is None or not PROCESSOR_RE.match(t.completion_collection):
         raise invalid_value(f"{where}.completion_collection", t.completion_collection,
@@ -156,7 +138,7 @@ def _check_gate(where: str, t: Transition) -> None:
         raise invalid_value(f"{where}.stall_minutes", t.stall_minutes, "5..1440")
 
 
-def check_job(where: str, j: ScheduledJob) -> None:
+def check_job(where: str, j: components.ScheduledJob) -> None:
     check_key(f"{where}.key", j.key, limits.SCHEDULER_JOB)
     if j.cloud_name is not None:
         check_name(f"{where}.cloud_name", j.cloud_name, limits.SCHEDULER_JOB)
@@ -170,23 +152,23 @@ def check_job(where: str, j: ScheduledJob) -> None:
         raise invalid_value(f"{where}.path", j.path, "a path starting with / (e.g. /process)")
 
 
-def check_dataset(where: str, d: Dataset) -> None:
+def check_dataset(where: str, d: components.Dataset) -> None:
     if not PROCESSOR_RE.match(d.key):
         raise invalid_value(f"{where}.key", d.key, "snake_case (BigQuery dataset ids)")
     check_name(f"{where}.key", d.key, limits.BIGQUERY_DATASET)
 
 
-def check_table(where: str, t: Table) -> None:
+def check_table(where: str, t: components.Table) -> None:
     if not PROCESSOR_RE.match(t.name):
         raise invalid_value(f"{where}.name", t.name, "snake_case")
     check_name(f"{where}.name", t.name, limits.BIGQUERY_TABLE)
 
 
-def check_bucket(where: str, b: Bucket) -> None:
+def check_bucket(where: str, b: components.Bucket) -> None:
     check_key(f"{where}.key", b.key, limits.BUCKET)
 
 
-def check_alert(where: str, a: AlertPolicy) -> None:
+def check_alert(where: str, a: components.AlertPolicy) -> None:
     if a.display_name is not None and not a.display_name.strip():
         raise invalid_value(f"{where}.display_name", a.display_name,
                             "a non-empty name, or None for the default")

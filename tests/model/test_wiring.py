@@ -8,27 +8,11 @@ from dataclasses import replace
 
 import pytest
 
-from infra.model import wiring
+from infra.model import permissions, wiring
 from infra.model.components import FunctionRole
 from infra.model.envs import get_env
 from infra.model.naming import Names
-from infra.model.permissions import (
-    BUILDER_PROJECT_ROLES,
-    DATA_EDITOR,
-    DATA_VIEWER,
-    DATASTORE_USER,
-    INVOKER,
-    JOB_USER,
-    OBJECT_USER,
-    OBJECT_VIEWER,
-    PUBLISHER,
-    PUBSUB_AGENT,
-    ROLE_ACCESS,
-    SUBSCRIBER,
-    TOKEN_CREATOR,
-    Grant,
-    Target,
-)
+from infra.model.permissions import BUILDER_PROJECT_ROLES, Grant, Target
 from infra.model.pipeline import load
 from infra.model.wiring import derive
 
@@ -49,30 +33,30 @@ def rule_counts(m) -> dict[str, Counter]:
     counted from the manifest alone."""
     edges, jobs = len(m.transitions), len(m.jobs)
     triggers = sum(1 for fn in m.functions if fn.trigger_topic is not None)
-    access = [ROLE_ACCESS[fn.role] for fn in m.functions]
+    access = [permissions.ROLE_ACCESS[fn.role] for fn in m.functions]
     svcs = m.services
     return {
         # per edge: the agent's publisher on its dead-letter topic, subscriber on the
         # subscription and token creator on the push identity; the push identity's invoker
-        "push_edge": Counter({PUBLISHER: edges, SUBSCRIBER: edges, TOKEN_CREATOR: edges,
-                              INVOKER: edges}),
+        "push_edge": Counter({permissions.PUBLISHER: edges, permissions.SUBSCRIBER: edges,
+                              permissions.TOKEN_CREATOR: edges, permissions.INVOKER: edges}),
         # per Pub/Sub trigger: the agent's token creator, the trigger identity's invoker
-        "function": Counter({TOKEN_CREATOR: triggers, INVOKER: triggers}),
+        "function": Counter({permissions.TOKEN_CREATOR: triggers, permissions.INVOKER: triggers}),
         "function_builder": Counter(BUILDER_PROJECT_ROLES),
-        "scheduled_job": Counter({INVOKER: jobs}),
+        "scheduled_job": Counter({permissions.INVOKER: jobs}),
         # what each service and function does: publishes, calls, queries, reads, writes;
-        # the functions' state by ROLE_ACCESS
+        # the functions' state by permissions.ROLE_ACCESS
         "stack": Counter({
-            PUBLISHER: sum(len(s.publishes) for s in svcs)
+            permissions.PUBLISHER: sum(len(s.publishes) for s in svcs)
             + sum(len(fn.publishes) for fn in m.functions),
-            INVOKER: sum(len(s.invokes) for s in svcs),
-            JOB_USER: sum(1 for s in svcs if s.runs_queries),
-            DATA_VIEWER: sum(len(s.reads) for s in svcs),
-            DATA_EDITOR: sum(len(s.writes) for s in svcs)
+            permissions.INVOKER: sum(len(s.invokes) for s in svcs),
+            permissions.JOB_USER: sum(1 for s in svcs if s.runs_queries),
+            permissions.DATA_VIEWER: sum(len(s.reads) for s in svcs),
+            permissions.DATA_EDITOR: sum(len(s.writes) for s in svcs)
             + sum(1 for a in access if a.writes_completions),
-            OBJECT_VIEWER: sum(len(s.reads_buckets) for s in svcs),
-            OBJECT_USER: sum(len(s.writes_buckets) for s in svcs),
-            SUBSCRIBER: sum(edges * a.reads_dead_letters
+            permissions.OBJECT_VIEWER: sum(len(s.reads_buckets) for s in svcs),
+            permissions.OBJECT_USER: sum(len(s.writes_buckets) for s in svcs),
+            permissions.SUBSCRIBER: sum(edges * a.reads_dead_letters
                             + len(m.gated()) * a.watches_announcements for a in access),
         }) + Counter(a.firestore_role for a in access),
     }
@@ -89,7 +73,7 @@ def test_who_makes_each_grant(prod):
     rules = rule_counts(load())
     for by, counts in rules.items():
         assert Counter(g.role for g in prod.grants_by(by)) == +counts, by
-    assert {g.role for g in prod.grants_by("function")} == {INVOKER, TOKEN_CREATOR}
+    assert {g.role for g in prod.grants_by("function")} == {permissions.INVOKER, permissions.TOKEN_CREATOR}
     assert {(g.role, g.target) for g in prod.grants_by("function_builder")} == {
         (r, Target("project", "nba-props-platform")) for r in BUILDER_PROJECT_ROLES}
 
@@ -101,13 +85,13 @@ def test_service_grants_come_from_what_the_manifest_says_they_do(prod):
 
     project = Target("project", "nba-props-platform")
     assert of("nba-run-p3-analytics") == {
-        (JOB_USER, project), (DATA_VIEWER, Target("bigquery.dataset", "nba_raw")),
-        (DATA_EDITOR, Target("bigquery.dataset", "nba_analytics")),
-        (PUBLISHER, Target("pubsub.topic", "nba-phase3-analytics-complete"))}
+        (permissions.JOB_USER, project), (permissions.DATA_VIEWER, Target("bigquery.dataset", "nba_raw")),
+        (permissions.DATA_EDITOR, Target("bigquery.dataset", "nba_analytics")),
+        (permissions.PUBLISHER, Target("pubsub.topic", "nba-phase3-analytics-complete"))}
     raw = Target("storage.bucket", "nba-props-platform-nba-raw")
-    assert (OBJECT_USER, raw) in of("nba-run-p1-scrapers")
-    assert (OBJECT_VIEWER, raw) in of("nba-run-p2-raw")
-    assert (OBJECT_VIEWER, raw) not in of("nba-run-p3-analytics")
+    assert (permissions.OBJECT_USER, raw) in of("nba-run-p1-scrapers")
+    assert (permissions.OBJECT_VIEWER, raw) in of("nba-run-p2-raw")
+    assert (permissions.OBJECT_VIEWER, raw) not in of("nba-run-p3-analytics")
 
 
 def test_dropping_a_declaration_drops_its_grant():
@@ -117,7 +101,7 @@ def test_dropping_a_declaration_drops_its_grant():
                      for s in manifest.services)
     w = derive(replace(manifest, services=services).validate(), PROD)
     roles = {g.role for g in w.grants_of(sa("nba-run-p3-analytics"))}
-    assert JOB_USER not in roles and DATA_VIEWER not in roles
+    assert permissions.JOB_USER not in roles and permissions.DATA_VIEWER not in roles
 
 
 def test_edges_name_their_dead_letters_through_naming(prod):
@@ -140,15 +124,15 @@ def test_unknown_edge_names_the_declared_ones(prod):
 
 
 def test_every_function_role_has_one_access_decision():
-    assert set(ROLE_ACCESS) == set(typing.get_args(FunctionRole))
+    assert set(permissions.ROLE_ACCESS) == set(typing.get_args(FunctionRole))
 
 
 def test_dead_letters_are_read_by_the_role_that_reports_them(prod):
     readers = {g.member for g in prod.grants
-               if g.role == SUBSCRIBER and g.target.name.endswith("-dlq-sub")}
+               if g.role == permissions.SUBSCRIBER and g.target.name.endswith("-dlq-sub")}
     assert readers == {sa("nba-fn-canary")}
     # every dead-letter subscription, and its own announcement subscription per gate
-    assert len([g for g in prod.grants_of(sa("nba-fn-canary")) if g.role == SUBSCRIBER]) == \
+    assert len([g for g in prod.grants_of(sa("nba-fn-canary")) if g.role == permissions.SUBSCRIBER]) == \
         len(prod.edges) + len(prod.announcements)
 
 
@@ -163,12 +147,12 @@ def test_the_canary_pulls_its_own_subscription_of_each_gates_source_topic(prod):
                if g.target == Target("pubsub.subscription", feed.subscription)}
     assert readers == {sa("nba-fn-canary")}
     # It records what it pulled in its own collection: Firestore IAM is project-wide.
-    assert (DATASTORE_USER, Target("project", "nba-props-platform")) in {
+    assert (permissions.DATASTORE_USER, Target("project", "nba-props-platform")) in {
         (g.role, g.target) for g in prod.grants_of(sa("nba-fn-canary"))}
 
 
 def test_no_canary_role_means_no_announcement_subscription(monkeypatch):
-    changed = {**ROLE_ACCESS, "canary": replace(ROLE_ACCESS["canary"],
+    changed = {**permissions.ROLE_ACCESS, "canary": replace(permissions.ROLE_ACCESS["canary"],
                                                 watches_announcements=False)}
     monkeypatch.setattr(wiring, "ROLE_ACCESS", changed)
     without = derive(load(), PROD)
@@ -178,30 +162,31 @@ def test_no_canary_role_means_no_announcement_subscription(monkeypatch):
 
 def test_access_follows_the_role_not_the_function(prod, monkeypatch):
     """Deciding by role: a canary that stopped reading dead letters loses exactly those grants."""
-    changed = {**ROLE_ACCESS, "canary": replace(ROLE_ACCESS["canary"], reads_dead_letters=False)}
+    canary = replace(permissions.ROLE_ACCESS["canary"], reads_dead_letters=False)
+    changed = {**permissions.ROLE_ACCESS, "canary": canary}
     monkeypatch.setattr(wiring, "ROLE_ACCESS", changed)
     without = derive(load(), PROD)
     monkeypatch.undo()
     lost = set(derive(load(), PROD).grants) - set(without.grants)
-    assert {(g.member, g.role) for g in lost} == {(sa("nba-fn-canary"), SUBSCRIBER)}
+    assert {(g.member, g.role) for g in lost} == {(sa("nba-fn-canary"), permissions.SUBSCRIBER)}
     assert {g.target.name for g in lost} == {e.dead_letter_subscription for e in prod.edges}
 
 
 def test_orchestrator_tracks_and_dual_writes(prod):
     orch = sa("nba-fn-orch-p3p4")
     assert {(g.role, g.target) for g in prod.grants_of(orch)} == {
-        (PUBLISHER, Target("pubsub.topic", "nba-phase4-trigger")),
-        (DATASTORE_USER, Target("project", "nba-props-platform")),
-        (DATA_EDITOR, Target("bigquery.dataset", "nba_orchestration")),
+        (permissions.PUBLISHER, Target("pubsub.topic", "nba-phase4-trigger")),
+        (permissions.DATASTORE_USER, Target("project", "nba-props-platform")),
+        (permissions.DATA_EDITOR, Target("bigquery.dataset", "nba_orchestration")),
     }
 
 
 def test_pubsub_agent_grants_per_edge_and_trigger(prod):
-    agent = prod.grants_of(PUBSUB_AGENT)
+    agent = prod.grants_of(permissions.PUBSUB_AGENT)
     edges, triggers = len(prod.edges), len(prod.triggers)
-    assert Counter(g.role for g in agent) == {PUBLISHER: edges, SUBSCRIBER: edges,
-                                              TOKEN_CREATOR: edges + triggers}
-    assert Grant(PUBSUB_AGENT, TOKEN_CREATOR, Target(
+    assert Counter(g.role for g in agent) == {permissions.PUBLISHER: edges, permissions.SUBSCRIBER: edges,
+                                              permissions.TOKEN_CREATOR: edges + triggers}
+    assert Grant(permissions.PUBSUB_AGENT, permissions.TOKEN_CREATOR, Target(
         "iam.serviceAccount", "nba-trg-orch-p3p4@nba-props-platform.iam.gserviceaccount.com",
     )) in agent
 
@@ -232,7 +217,7 @@ def test_jobs_and_triggers(prod):
 
 def test_dev_and_another_sport_name_their_own():
     dev = derive(load(), get_env("dev"))
-    assert all(g.member == PUBSUB_AGENT or g.member.endswith(
+    assert all(g.member == permissions.PUBSUB_AGENT or g.member.endswith(
         "@nba-props-platform-dev.iam.gserviceaccount.com") for g in dev.grants)
     mlb = derive(load(), replace(PROD, sport="mlb"))
     assert {e.subscription for e in mlb.edges} == {
