@@ -14,7 +14,7 @@ from infra.model.permissions import Grant, Target
 from infra.model.pipeline import load
 from infra.model.wiring import derive
 from infra.stackjson.stack import StackJson, first
-from infra.synth.constructs.base import logical_id
+from infra.synth.constructs.base import index_of, logical_id
 from infra.synth.stacks.pipeline_stack import check_grants
 from tests.synth.tfassert import assert_at, at, iam_members_on, resource
 
@@ -271,3 +271,13 @@ def test_a_grant_no_construct_owns_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"grants to serviceAccount:nobody@x, which no"):
         stack._grant(Grant("serviceAccount:nobody@x", "roles/run.invoker",
                            Target("run.service", "prediction-worker")))
+    # Each (target, role) has one owner: a second construct claiming a topic's publisher
+    # grant is refused, not silently preferred.
+    topic = stack.topics["phase4-trigger"]
+    assert stack._granters()[topic.target, "roles/pubsub.publisher"] == topic.grant_publish
+    other = next(c for c in index_of(stack).constructs if c is not topic and c.granters())
+    other.granters = topic.granters
+    with pytest.raises(ValueError, match=r"^stack pipeline-dev: two constructs grant "
+                                         r"roles/pubsub.publisher on pubsub.topic "
+                                         r"nba-phase4-trigger$"):
+        stack._granters()

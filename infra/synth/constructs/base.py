@@ -130,6 +130,12 @@ class StackConstruct(Construct):
         return Grant(principal.literal_member, role, target,
                      address=self.pin(resource, *address, member=member))
 
+    def granters(self) -> Mapping[tuple[Target, str], Granter]:
+        """(target, role) → the method of this construct that grants ``role`` on ``target``
+        (``grant_publish``, ``grant_invoke``, ...): how the stack makes each grant of the
+        wiring through the construct that owns its target. Default: none."""
+        return {}
+
 
 def logical_id(component: str, part: str) -> str:
     """``phase3-analytics-sub`` + ``invoker`` → ``phase3_analytics_sub__invoker``.
@@ -313,6 +319,10 @@ class Principal(Protocol):
     def component(self) -> str:
         """Key used in the logical IDs of grants to this principal."""
         ...
+
+
+Granter = Callable[[Principal], Grant]
+"""A construct's method granting one role on its own resource to a principal."""
 
 
 class Invokable(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cdktn import TerraformResourceLifecycle
@@ -14,7 +15,7 @@ from constructs import Construct
 from infra.model.components import Table
 from infra.model.permissions import DATA_EDITOR, DATA_VIEWER, Grant, Target
 from infra.paths import SCHEMAS_DIR
-from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
+from infra.synth.constructs.base import Granter, Principal, StackConstruct, ref, replaced_with
 
 FIELD_TYPES = frozenset({"STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP", "JSON",
                          "NUMERIC", "RECORD", "DATETIME", "BYTES"})
@@ -60,6 +61,7 @@ class BigQueryDataset(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: DatasetProps) -> None:
         super().__init__(scope, id)
         self.props = props
+        self.target = Target("bigquery.dataset", props.dataset_id)
         # Data stores are never destroyed by an apply; removing one is a reviewed manual step.
         keep = TerraformResourceLifecycle(prevent_destroy=True)
         self.dataset = BigqueryDataset(
@@ -89,10 +91,13 @@ class BigQueryDataset(StackConstruct):
             self.pin(table, props.component, f"table_{spec.name}")
             self.tables[spec.name] = table
 
+    def granters(self) -> Mapping[tuple[Target, str], Granter]:
+        return {(self.target, DATA_EDITOR): self.grant_write,
+                (self.target, DATA_VIEWER): self.grant_read}
+
     def _grant(self, role: str, principal: Principal, part: str) -> Grant:
         return self.grant_member(
-            BigqueryDatasetIamMember, principal, role,
-            Target("bigquery.dataset", self.props.dataset_id), f"{part}-{principal.component}",
+            BigqueryDatasetIamMember, principal, role, self.target, f"{part}-{principal.component}",
             (self.props.component, f"{part}_{principal.component}"),
             project=self.props.project, dataset_id=self.dataset_ref,
             lifecycle=replaced_with(self.address))

@@ -7,6 +7,7 @@ its objects are rebuilt from the repository.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cdktn import TerraformResourceLifecycle
@@ -15,7 +16,7 @@ from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMemb
 from constructs import Construct
 
 from infra.model.permissions import OBJECT_USER, OBJECT_VIEWER, Grant, Target
-from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
+from infra.synth.constructs.base import Granter, Principal, StackConstruct, ref, replaced_with
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Bucket(StackConstruct):
     def __init__(self, scope: Construct, id: str, props: BucketProps) -> None:
         super().__init__(scope, id)
         self.props = props
+        self.target = Target("storage.bucket", props.name)
         self.bucket = StorageBucket(
             self, "bucket", name=props.name, project=props.project, location=props.location,
             uniform_bucket_level_access=True, public_access_prevention="enforced",
@@ -53,9 +55,13 @@ class Bucket(StackConstruct):
         """The bucket's ``name`` as a reference (what uses it follows the bucket)."""
         return ref(self.address, "name")
 
+    def granters(self) -> Mapping[tuple[Target, str], Granter]:
+        return {(self.target, OBJECT_VIEWER): self.grant_read,
+                (self.target, OBJECT_USER): self.grant_write}
+
     def _grant(self, role: str, principal: Principal, part: str) -> Grant:
         return self.grant_member(
-            StorageBucketIamMember, principal, role, Target("storage.bucket", self.props.name),
+            StorageBucketIamMember, principal, role, self.target,
             f"{part}-{principal.component}", (self.props.component, f"{part}_{principal.component}"),
             bucket=self.name, lifecycle=replaced_with(self.address))
 

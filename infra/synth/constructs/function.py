@@ -49,7 +49,7 @@ from cdktn_provider_google.cloudfunctions2_function import (
 from cdktn_provider_google.storage_bucket_object import StorageBucketObject
 from constructs import Construct
 
-from infra.model.permissions import Grant
+from infra.model.permissions import Grant, Target
 from infra.synth.bundle import Bundle
 from infra.synth.constructs.base import Principal, ref, wait_for
 from infra.synth.constructs.builder import FunctionBuilder
@@ -121,6 +121,8 @@ class CloudFunction(RunTarget):
             raise ValueError(f"function {props.name}: a Pub/Sub trigger needs trigger_account_id "
                              "and pubsub_agent so its invoker binding can be declared")
         self.props = props
+        # Invoker grants are on the function's Cloud Run service: gen2 checks them there.
+        self.target = Target("function.service", props.name)
         self.identity = Identity(self, "identity", IdentityProps(
             account_id=props.runtime_account_id, component=props.component,
             part="runtime_identity", display_name=f"Runtime identity of {props.name}",
@@ -211,5 +213,4 @@ class CloudFunction(RunTarget):
         function itself would re-create the grant on every code change (a new bundle updates
         the function in place).
         """
-        return self._grant_invoker(principal, self.props.live_service or self.service_ref,
-                                   "function.service")
+        return self._grant_invoker(principal, self.props.live_service or self.service_ref)

@@ -11,6 +11,7 @@ topic (a reader that cannot parse a message acknowledges it itself).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cdktn_provider_google.pubsub_subscription import (
@@ -21,7 +22,7 @@ from cdktn_provider_google.pubsub_subscription_iam_member import PubsubSubscript
 from constructs import Construct
 
 from infra.model.permissions import SUBSCRIBER, Grant, Target
-from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
+from infra.synth.constructs.base import Granter, Principal, StackConstruct, ref, replaced_with
 from infra.synth.constructs.topic import Topic
 
 
@@ -61,6 +62,9 @@ class PullSubscription(StackConstruct):
     @property
     def name(self) -> str:
         return self.props.name
+
+    def granters(self) -> Mapping[tuple[Target, str], Granter]:
+        return {(Target("pubsub.subscription", self.props.name), SUBSCRIBER): self.grant_subscribe}
 
     def grant_subscribe(self, principal: Principal) -> Grant:
         """``roles/pubsub.subscriber`` on this subscription only (pull and acknowledge)."""

@@ -16,6 +16,7 @@ and after five attempts the messages are dead-lettered.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cdktn_provider_google.pubsub_subscription import (
@@ -28,8 +29,8 @@ from cdktn_provider_google.pubsub_subscription import (
 )
 from constructs import Construct
 
-from infra.model.permissions import Grant
-from infra.synth.constructs.base import Invokable, Principal, StackConstruct, wait_for
+from infra.model.permissions import SUBSCRIBER, Grant, Target
+from infra.synth.constructs.base import Granter, Invokable, Principal, StackConstruct, wait_for
 from infra.synth.constructs.identity import GoogleAgent, Identity
 from infra.synth.constructs.pull_subscription import grant_subscriber
 from infra.synth.constructs.topic import Topic, TopicProps
@@ -128,6 +129,10 @@ class PushEdge(StackConstruct):
             invoker,
         )
         """What the edge granted for itself: the agent's three grants and the invoker."""
+
+    def granters(self) -> Mapping[tuple[Target, str], Granter]:
+        dead_letters = Target("pubsub.subscription", self.props.dead_letter_subscription)
+        return {(dead_letters, SUBSCRIBER): self.grant_dead_letter_read}
 
     def grant_dead_letter_read(self, principal: Principal) -> Grant:
         """Let ``principal`` peek at the dead-letter subscription (the canary watches it)."""

@@ -9,13 +9,14 @@ deadlines are derived from it); and ``roles/run.invoker`` is granted on the Clou
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar, Protocol
 
 from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
 
-from infra.model.permissions import INVOKER, Grant, Target, TargetKind
-from infra.synth.constructs.base import ComponentProps, Principal, StackConstruct, ref
+from infra.model.permissions import INVOKER, Grant, Target
+from infra.synth.constructs.base import ComponentProps, Granter, Principal, StackConstruct, ref
 
 
 class RunTargetProps(ComponentProps, Protocol):
@@ -35,6 +36,9 @@ class RunTarget(StackConstruct):
     props: RunTargetProps
     address: str
     URI_ATTRIBUTE: ClassVar[str]
+    target: Target
+    """What the wiring names its invoker grants' target (``run.service`` or
+    ``function.service``, and the service's name)."""
 
     @property
     def uri(self) -> str:
@@ -49,12 +53,19 @@ class RunTarget(StackConstruct):
     def timeout_seconds(self) -> int:
         return self.props.timeout_seconds
 
-    def _grant_invoker(self, principal: Principal, service: str, kind: TargetKind,
+    def granters(self) -> Mapping[tuple[Target, str], Granter]:
+        return {(self.target, INVOKER): self.grant_invoke}
+
+    def grant_invoke(self, principal: Principal) -> Grant:
+        """``roles/run.invoker`` for ``principal``; each kind of target says on what."""
+        raise NotImplementedError(type(self).__name__)
+
+    def _grant_invoker(self, principal: Principal, service: str,
                        lifecycle: TerraformResourceLifecycle | None = None) -> Grant:
         """``roles/run.invoker`` for ``principal`` on the Cloud Run service named ``service``
-        (in the props' project and region), recorded on ``Target(kind, props.name)``."""
+        (in the props' project and region), recorded on ``target``."""
         return self.grant_member(
-            CloudRunV2ServiceIamMember, principal, INVOKER, Target(kind, self.props.name),
+            CloudRunV2ServiceIamMember, principal, INVOKER, self.target,
             f"invoker-{principal.component}",
             (self.props.component, f"invoker_{principal.component}"),
             project=self.props.project, location=self.props.region, name=service,

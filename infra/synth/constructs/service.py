@@ -36,7 +36,7 @@ from cdktn_provider_google.cloud_run_v2_service import (
 )
 from constructs import Construct
 
-from infra.model.permissions import PUBLIC_MEMBERS, Grant
+from infra.model.permissions import PUBLIC_MEMBERS, Grant, Target
 from infra.model.provider.lifecycle import DEPLOYED_FIELDS
 from infra.stackjson.ingress import RUN_INTERNAL
 from infra.synth.constructs.base import Principal, ref, replaced_with
@@ -95,6 +95,7 @@ class CloudRunService(RunTarget):
             raise ValueError(f"service {props.name}: timeout_seconds {props.timeout_seconds} "
                              f"outside Cloud Run's 1..{MAX_TIMEOUT_SECONDS}")
         self.props = props
+        self.target = Target("run.service", props.name)
         self.identity = Identity.own(self, props, "Runtime identity")
         self.service = CloudRunV2Service(
             self, "service", name=props.name, project=props.project, location=props.region,
@@ -151,5 +152,4 @@ class CloudRunService(RunTarget):
                 f"service {self.props.name}: ingress {self.props.ingress} refuses calls from "
                 f"service {caller.props.name}, which has no VPC egress; declare ingress "
                 "INGRESS_TRAFFIC_ALL (its invoker members stay the only callers)")
-        return self._grant_invoker(principal, self.name_ref, "run.service",
-                                   replaced_with(self.address))
+        return self._grant_invoker(principal, self.name_ref, replaced_with(self.address))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cdktn_provider_google.pubsub_topic import PubsubTopic
@@ -9,7 +10,7 @@ from cdktn_provider_google.pubsub_topic_iam_member import PubsubTopicIamMember
 from constructs import Construct
 
 from infra.model.permissions import PUBLISHER, Grant, Target
-from infra.synth.constructs.base import Principal, StackConstruct, ref, replaced_with
+from infra.synth.constructs.base import Granter, Principal, StackConstruct, ref, replaced_with
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,17 @@ class Topic(StackConstruct):
     def name(self) -> str:
         return self.props.name
 
+    @property
+    def target(self) -> Target:
+        return Target("pubsub.topic", self.props.name)
+
+    def granters(self) -> Mapping[tuple[Target, str], Granter]:
+        return {(self.target, PUBLISHER): self.grant_publish}
+
     def grant_publish(self, principal: Principal) -> Grant:
         """Add ``roles/pubsub.publisher`` on this topic only (never project-wide)."""
         return self.grant_member(
-            PubsubTopicIamMember, principal, PUBLISHER, Target("pubsub.topic", self.props.name),
+            PubsubTopicIamMember, principal, PUBLISHER, self.target,
             f"publisher-{principal.component}",
             (self.props.component, f"{self.props.part}_publisher_{principal.component}"),
             project=self.props.project, topic=self.name_ref, lifecycle=replaced_with(self.address))

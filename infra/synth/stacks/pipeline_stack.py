@@ -25,17 +25,11 @@ from infra.model.function_config import function_env
 from infra.model.manifest import Manifest
 from infra.model.naming import Names
 from infra.model.permissions import (
-    DATA_EDITOR,
-    DATA_VIEWER,
     DATASTORE_USER,
     DATASTORE_VIEWER,
-    INVOKER,
     JOB_USER,
-    OBJECT_USER,
-    OBJECT_VIEWER,
-    PUBLISHER,
-    SUBSCRIBER,
     Grant,
+    Target,
 )
 from infra.model.wiring import Wiring, derive
 from infra.paths import FUNCTIONS_DIR
@@ -44,6 +38,7 @@ from infra.synth.bundle import build_bundle
 from infra.synth.constructs.alerting import AlertChannel, AlertChannelProps
 from infra.synth.constructs.apis import ProjectApis
 from infra.synth.constructs.base import (
+    Granter,
     Invokable,
     Principal,
     add_depends_on,
@@ -349,31 +344,25 @@ class PipelineStack(TerraformStack):
         raise ValueError(f"stack {self.node.id}: the wiring grants to {member}, which no "
                          "service, function or build identity of the stack is")
 
+    def _granters(self) -> dict[tuple[Target, str], Granter]:
+        """What each construct of the stack grants on its own resource (``granters``); raises
+        ``ValueError`` when two constructs claim one (target, role)."""
+        found: dict[tuple[Target, str], Granter] = {}
+        for construct in index_of(self).constructs:
+            for key, granter in construct.granters().items():
+                if key in found:
+                    raise ValueError(f"stack {self.node.id}: two constructs grant {key[1]} on "
+                                     f"{key[0]}")
+                found[key] = granter
+        return found
+
     def _grant(self, grant: Grant) -> Grant:
         """Make ``grant`` through the construct owning its target; return what it granted."""
         principal = self._principal(grant.member)
+        granter = self._granters().get((grant.target, grant.role))
+        if granter is not None:
+            return granter(principal)
         kind, name, role = grant.target.kind, grant.target.name, grant.role
-        by_name = {
-            ("pubsub.topic", PUBLISHER): {t.name: t.grant_publish for t in self.topics.values()},
-            ("run.service", INVOKER): {s.props.name: s.grant_invoke
-                                       for s in self.services.values()},
-            ("function.service", INVOKER): {f.props.name: f.grant_invoke
-                                            for f in self.functions.values()},
-            ("bigquery.dataset", DATA_EDITOR): {d.props.dataset_id: d.grant_write
-                                                for d in self.datasets.values()},
-            ("bigquery.dataset", DATA_VIEWER): {d.props.dataset_id: d.grant_read
-                                                for d in self.datasets.values()},
-            ("storage.bucket", OBJECT_VIEWER): {b.props.name: b.grant_read
-                                                for b in self.buckets.values()},
-            ("storage.bucket", OBJECT_USER): {b.props.name: b.grant_write
-                                              for b in self.buckets.values()},
-            ("pubsub.subscription", SUBSCRIBER): {
-                **{e.props.dead_letter_subscription: e.grant_dead_letter_read
-                   for e in self.edges.values()},
-                **{a.name: a.grant_subscribe for a in self.announcements.values()}},
-        }.get((kind, role), {})
-        if name in by_name:
-            return by_name[name](principal)
         if kind == "project" and name == self.env.project_id and isinstance(principal, Identity):
             if role == DATASTORE_USER:
                 return self.firestore.grant_read_write(principal)
