@@ -14,7 +14,9 @@ stderr is printed: this is the "Container Healthcheck failed ... PORT=8080" depl
 before the deploy. The unzipped bundle runs alone (its environment names no repository
 path), so a module the zip lacks, the function's own or one of ``functions/_shared``, fails
 here as it would in the cloud. One line per function says what happened and how long
-startup took.
+startup took. The functions are checked side by side (their installs mostly wait on pip), and
+each venv is made without pip of its own: the running interpreter's pip installs into it
+(``pip --python``), which spares a copy of pip per venv.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,20 +104,35 @@ class CheckResult:
     """The failing step's stderr (pip, or the function's own tail); empty otherwise."""
 
 
+_VENV_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
 def venv_for(requirements: Path, venvs_dir: Path) -> tuple[Path, bool]:
-    """A clean venv with ``requirements`` installed, cached by content; (path, reused)."""
+    """A clean venv with ``requirements`` installed, cached by content; (path, reused).
+
+    Functions checked side by side with the same requirements share one venv: the second
+    waits for the first to build it."""
     key = hashlib.sha256(
         requirements.read_bytes() + f"\0{sys.version_info[:3]}".encode()
     ).hexdigest()[:16]
     venv = venvs_dir / key
+    with _LOCKS_LOCK:
+        lock = _VENV_LOCKS.setdefault(venv.resolve(), threading.Lock())
+    with lock:
+        return _build_venv(venv, requirements)
+
+
+def _build_venv(venv: Path, requirements: Path) -> tuple[Path, bool]:
     ready = venv / ".ready"
     if ready.is_file():
         return venv, True
     if venv.exists():
         shutil.rmtree(venv)  # a half-built venv from an interrupted run
     venv.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   capture_output=True)
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q"]
     result = subprocess.run(
         [*pip, "--disable-pip-version-check", "-r", str(requirements)],
         capture_output=True,
@@ -259,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--venvs-dir", type=Path, default=BUILD_DIR / "venvs")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S)
     args = parser.parse_args(argv)
-    names = args.names or list(FUNCTIONS)
+    names = list(dict.fromkeys(args.names or FUNCTIONS))  # each once: checks run side by side
     unknown = [n for n in names if n not in FUNCTIONS]
     if unknown:
         print(
@@ -269,20 +288,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     failed = 0
-    for name in names:
-        result = check_function(
-            name,
-            FUNCTIONS[name],
-            args.functions_dir,
-            args.bundles_dir,
-            args.venvs_dir,
-            args.timeout,
-        )
-        print(result.line, flush=True)
-        if not result.ok:
-            failed += 1
-            if result.detail:
-                print(f"--- {name} stderr ---\n{result.detail}\n--- end {name} stderr ---")
+    with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
+        checks = [pool.submit(check_function, name, FUNCTIONS[name], args.functions_dir,
+                              args.bundles_dir, args.venvs_dir, args.timeout)
+                  for name in names]
+        results = (check.result() for check in checks)  # in the order given, as each ends
+        for name, result in zip(names, results, strict=True):
+            print(result.line, flush=True)
+            if not result.ok:
+                failed += 1
+                if result.detail:
+                    print(f"--- {name} stderr ---\n{result.detail}\n--- end {name} stderr ---")
     return 1 if failed else 0
 
 

@@ -125,3 +125,20 @@ def test_every_function_folder_has_its_entry_point(name):
     source = (REPO / "functions" / name / "main.py").read_text()
     assert f"def {check_functions.FUNCTIONS[name].entry_point}(" in source
     assert (REPO / "functions" / name / "requirements.txt").is_file()
+
+
+def test_checks_side_by_side_with_the_same_requirements_build_one_venv(tmp_path):
+    """Two functions checked at once with identical requirements: one builds the venv (with
+    the running interpreter's pip, none of its own), the other waits and reuses it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("# nothing to install: the venv itself is what is shared\n")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        built = list(pool.map(lambda _: check_functions.venv_for(requirements, tmp_path / "v"),
+                              range(2)))
+    assert built[0][0] == built[1][0]
+    assert sorted(reused for _, reused in built) == [False, True]
+    venv = built[0][0]
+    assert (venv / "bin" / "python").exists() and (venv / ".ready").is_file()
+    assert not (venv / "bin" / "pip").exists()
