@@ -101,12 +101,12 @@ unit: $(STAMP) ## Unit tests only (synthesized JSON, manifest, policy, lifecycle
 
 # The independent steps of `test` run three at a time: checkov's install (it mostly waits on
 # pip) beside lint, synthesis (CPU) and the startup proof (pip again), each after the main
-# venv; then the policy gate over the stacks just synthesized, then every test.
+# venv, and the policy gate as soon as the stacks are synthesized and checkov is installed;
+# then every test.
 POLICY = $(call recorded,$(PY) -m iam.report $(STACKS) --markdown-out cdktf.out/policy.md,cdktf.out/policy.exitcode)
 
 test: ## Lint, synth, policy, startup proof, every test (the drills too)
-	@$(MAKE) --no-print-directory -j3 $(CHECKOV_STAMP) lint synth-all check-functions
-	$(POLICY)
+	@$(MAKE) --no-print-directory -j3 lint check-functions policy
 	@$(VENV)/bin/pytest -q
 
 policy: synth-all $(CHECKOV_STAMP) ## Policy gate over every stack (+ cdktf.out/policy.md, policy.exitcode)
