@@ -59,3 +59,25 @@ def test_summary_says_what_the_adoption_record_added(tmp_path: Path,
     assert adopted == "  adoption: 2 imports (infra/adoption/prod.json), 1 kept live value"
     assert summary.adoption_line("dev", adoption) is None, "no record: no line"
     assert summary.adoption_line("prod", None) is None, "synthesized without adoption"
+
+
+def test_type_checks_are_off_only_inside_the_command(tmp_path: Path) -> None:
+    """``main`` synthesizes without jsii's argument checks and restores them when it returns,
+    so every later synthesis in the same process (the tests') checks a call of the wrong
+    type again: Python's check refuses it (``TypeError``) before JavaScript would
+    (``RuntimeError``)."""
+    from cdktn import App, TerraformStack
+    from cdktn_provider_google.pubsub_topic import PubsubTopic
+
+    app = App(outdir=str(tmp_path / "out"))
+
+    def wrong_type(stack_id: str) -> None:
+        PubsubTopic(TerraformStack(app, stack_id), "t", name=123)  # type: ignore[arg-type]
+
+    with app_main.jsii_debug_type_checks_off(), pytest.raises(RuntimeError, match="not a string"):
+        wrong_type("unchecked")
+    with pytest.raises(TypeError, match="name"):
+        wrong_type("checked")
+    assert app_main.main(["--env", "dev", "--quiet", "--outdir", str(tmp_path)]) == 0
+    with pytest.raises(TypeError, match="name"):
+        wrong_type("checked-after-main")
