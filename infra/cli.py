@@ -32,7 +32,7 @@ from typing import Any, TextIO
 # Defined once, where the functions' own commands (which ship without ``infra``) can use them.
 from functions._shared.cli import Parser, UsageError
 
-__all__ = ["EXIT_OK", "EXIT_USAGE", "OneLineParser", "Parser", "UsageError", "add_env_argument",
+__all__ = ["EXIT_OK", "EXIT_USAGE", "Parser", "UsageError", "add_env_argument",
            "env_name", "fail", "one_line", "quiet_jsii"]
 
 EXIT_OK = 0
@@ -41,12 +41,6 @@ EXIT_USAGE = 2
 """A bad command line (an unknown environment included), for commands whose 2 means that."""
 
 JSII_NODE_VARIABLE = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
-
-
-def OneLineParser(*args: Any, tool: str | None = None, code: int = EXIT_USAGE,
-                  **kwargs: Any) -> Parser:
-    """Transitional name for ``Parser(..., code=EXIT_USAGE)``; removed once no caller uses it."""
-    return Parser(*args, tool=tool, code=code, **kwargs)
 
 
 def fail(tool: str, message: str, code: int, stream: TextIO | None = None) -> int:
