@@ -245,7 +245,7 @@ def project_env(name: str, project_id: str, *, image_tag: str, alert_slack_chann
     state in ``<project>-tfstate``, images in the ``pipeline`` Artifact Registry repository of
     ``region``, the raw bucket ``<project>-<sport>-raw``, the planner's CI variable
     ``GCP_PLAN_SERVICE_ACCOUNT_<NAME>``, and the one Slack token secret. ``settings`` are the
-    remaining ``EnvConfig`` fields, which stay typed: ``EnvConfig`` refuses an unknown one."""
+    remaining ``EnvConfig`` fields by name (an unknown name fails as this module loads)."""
     return EnvConfig(
         name=name, project_id=project_id, region=region, sport=sport,
         state_bucket=f"{project_id}-tfstate",
