@@ -267,10 +267,10 @@ def test_a_grant_no_construct_owns_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"^stack pipeline-dev: no construct grants "
                                          r".* roles/pubsub.viewer on pubsub.topic "
                                          r"nba-phase4-trigger \(no reason\)$"):
-        stack._grant(odd)
+        stack._grant(odd, stack._granters())
     with pytest.raises(ValueError, match=r"grants to serviceAccount:nobody@x, which no"):
         stack._grant(Grant("serviceAccount:nobody@x", "roles/run.invoker",
-                           Target("run.service", "prediction-worker")))
+                           Target("run.service", "prediction-worker")), stack._granters())
     # Each (target, role) has one owner: a second construct claiming a topic's publisher
     # grant is refused, not silently preferred.
     topic = stack.topics["phase4-trigger"]

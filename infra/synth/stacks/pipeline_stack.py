@@ -256,7 +256,8 @@ class PipelineStack(TerraformStack):
         granted += [g for edge in self.edges.values() for g in edge.grants]
         granted += [g for fn in self.functions.values() for g in fn.grants]
         granted += [g for job in jobs for g in job.grants]
-        granted += [self._grant(g) for g in self.wiring.grants_by("stack")]
+        granters = self._granters()
+        granted += [self._grant(g, granters) for g in self.wiring.grants_by("stack")]
         check_grants(self.wiring, granted)
         self._wait_for_propagation(granted)
 
@@ -356,10 +357,11 @@ class PipelineStack(TerraformStack):
                 found[key] = granter
         return found
 
-    def _grant(self, grant: Grant) -> Grant:
-        """Make ``grant`` through the construct owning its target; return what it granted."""
+    def _grant(self, grant: Grant, granters: Mapping[tuple[Target, str], Granter]) -> Grant:
+        """Make ``grant`` through the construct owning its target (``granters``, collected once
+        by ``_granters``); return what it granted."""
         principal = self._principal(grant.member)
-        granter = self._granters().get((grant.target, grant.role))
+        granter = granters.get((grant.target, grant.role))
         if granter is not None:
             return granter(principal)
         kind, name, role = grant.target.kind, grant.target.name, grant.role
